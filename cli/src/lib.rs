@@ -1,0 +1,1 @@
+//! The snapstate command's library: the workloads behind `simulate`, `replay` and `bench`.

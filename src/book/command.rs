@@ -1,0 +1,232 @@
+//! What the book's writer applies: local placements, venue reports, and guarded corrections.
+
+use crate::time::Timestamp;
+
+use super::types::{Level, OrderId, Price, Quantity, Revision, Side};
+
+/// One command for the position book.
+///
+/// Every command carries `at`, the time at which it happened (the local clock for placements
+/// and corrections, the venue's event time or the local receive time for reports). The book
+/// never reads a clock; `at` feeds each order's last-activity time (the reconciler's grace
+/// window) and the tombstone retention.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(tag = "type", rename_all = "snake_case"))]
+pub enum BookCommand {
+    /// Place a new order into a slot (sent to the venue, not yet acknowledged).
+    Place(Place),
+    /// The venue acknowledged the order (it rests on the book).
+    Acknowledge(StatusReport),
+    /// The venue reported fills, as the order's cumulative filled quantity.
+    Fill(FillReport),
+    /// The venue cancelled the order.
+    Cancel(StatusReport),
+    /// The venue refused the order.
+    Reject(StatusReport),
+    /// The order expired at the venue.
+    Expire(StatusReport),
+    /// A reconciliation correction, applied only if its precondition still holds.
+    Correct(Correction),
+}
+
+impl BookCommand {
+    /// The order this command is about.
+    pub fn order_id(&self) -> OrderId {
+        match self {
+            BookCommand::Place(place) => place.order_id,
+            BookCommand::Acknowledge(report)
+            | BookCommand::Cancel(report)
+            | BookCommand::Reject(report)
+            | BookCommand::Expire(report) => report.order_id,
+            BookCommand::Fill(fill) => fill.order_id,
+            BookCommand::Correct(correction) => correction.order_id(),
+        }
+    }
+
+    /// When it happened.
+    pub fn at(&self) -> Timestamp {
+        match self {
+            BookCommand::Place(place) => place.at,
+            BookCommand::Acknowledge(report)
+            | BookCommand::Cancel(report)
+            | BookCommand::Reject(report)
+            | BookCommand::Expire(report) => report.at,
+            BookCommand::Fill(fill) => fill.at,
+            BookCommand::Correct(correction) => correction.at(),
+        }
+    }
+}
+
+/// A new order for a slot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Place {
+    /// The new order's id; must not be known to the book (live or tombstoned).
+    pub order_id: OrderId,
+    /// The slot; must be on the grid and have no live order.
+    pub level: Level,
+    /// Buy or sell.
+    pub side: Side,
+    /// Must equal the slot's price.
+    pub price: Price,
+    /// Must be positive.
+    pub quantity: Quantity,
+    /// When it was placed.
+    pub at: Timestamp,
+}
+
+/// A venue report that changes only an order's status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct StatusReport {
+    /// The order reported on.
+    pub order_id: OrderId,
+    /// The venue's sequence for this order's reports, if it has one (an update id, or a
+    /// transaction time). A status report older than the newest known one is stale.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub venue_seq: Option<u64>,
+    /// When it happened.
+    pub at: Timestamp,
+}
+
+/// A venue fill report, carrying the order's *cumulative* filled quantity.
+///
+/// Cumulative reports merge by maximum: a report at or below the known cumulative quantity is a
+/// duplicate or stale and changes nothing, so duplicated and reordered fill reports give the
+/// same final state. A report above it is applied even when its venue sequence is older than
+/// the newest status report: a fill that happened cannot be undone, and dropping it would lose
+/// position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct FillReport {
+    /// The order reported on.
+    pub order_id: OrderId,
+    /// Total filled so far; at most the order's quantity.
+    pub cumulative_filled: Quantity,
+    /// Price of the execution that brought the order to this total, if reported.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub fill_price: Option<Price>,
+    /// The venue's trade id for that execution, if reported.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub trade_id: Option<u64>,
+    /// The venue's sequence for this order's reports, if it has one.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub venue_seq: Option<u64>,
+    /// When it happened.
+    pub at: Timestamp,
+}
+
+/// A correction computed by reconciliation from one snapshot.
+///
+/// Each carries the revision of the order (or slot) that the diff saw. The writer applies it
+/// only if that revision is still current; otherwise it is rejected as
+/// [`Rejection::StalePrecondition`](super::Rejection::StalePrecondition), because the state it
+/// was computed from has moved on (DESIGN.md, invariant 6).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(tag = "correction", rename_all = "snake_case")
+)]
+pub enum Correction {
+    /// The venue reports more filled than the book: apply the difference, flagged as coming
+    /// from reconciliation.
+    MissedFill {
+        /// The order.
+        order_id: OrderId,
+        /// The order's revision in the snapshot the diff used.
+        expected: Revision,
+        /// The venue's cumulative filled quantity.
+        cumulative_filled: Quantity,
+        /// When the correction was decided.
+        at: Timestamp,
+    },
+    /// The venue lists as open an order the book still thinks pending: apply the missed
+    /// acknowledgement.
+    MissedAcknowledge {
+        /// The order.
+        order_id: OrderId,
+        /// The order's revision in the snapshot the diff used.
+        expected: Revision,
+        /// When the correction was decided.
+        at: Timestamp,
+    },
+    /// The venue has not listed a live order for long enough: mark it lost (finished).
+    MarkLost {
+        /// The order.
+        order_id: OrderId,
+        /// The order's revision in the snapshot the diff used.
+        expected: Revision,
+        /// When the correction was decided.
+        at: Timestamp,
+    },
+    /// The venue lists a live order in the grid that the book does not know: adopt it into its
+    /// slot.
+    Adopt(Adoption),
+}
+
+/// A venue order to adopt into its slot (see [`Correction::Adopt`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Adoption {
+    /// The venue order's (client) id.
+    pub order_id: OrderId,
+    /// The slot it belongs to.
+    pub level: Level,
+    /// Its side.
+    pub side: Side,
+    /// Its price; must equal the slot's price.
+    pub price: Price,
+    /// Its quantity.
+    pub quantity: Quantity,
+    /// What the venue says has filled.
+    pub cumulative_filled: Quantity,
+    /// The slot's revision in the snapshot the diff used ([`Revision::ABSENT`] if the slot did
+    /// not exist).
+    pub expected: Revision,
+    /// When the correction was decided.
+    pub at: Timestamp,
+}
+
+impl Correction {
+    /// The order the correction is about.
+    pub fn order_id(&self) -> OrderId {
+        match self {
+            Correction::MissedFill { order_id, .. }
+            | Correction::MissedAcknowledge { order_id, .. }
+            | Correction::MarkLost { order_id, .. } => *order_id,
+            Correction::Adopt(adoption) => adoption.order_id,
+        }
+    }
+
+    /// When it was decided.
+    pub fn at(&self) -> Timestamp {
+        match self {
+            Correction::MissedFill { at, .. }
+            | Correction::MissedAcknowledge { at, .. }
+            | Correction::MarkLost { at, .. } => *at,
+            Correction::Adopt(adoption) => adoption.at,
+        }
+    }
+
+    /// The revision precondition it carries.
+    pub fn expected(&self) -> Revision {
+        match self {
+            Correction::MissedFill { expected, .. }
+            | Correction::MissedAcknowledge { expected, .. }
+            | Correction::MarkLost { expected, .. } => *expected,
+            Correction::Adopt(adoption) => adoption.expected,
+        }
+    }
+
+    /// A stable snake_case name for the kind of correction.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Correction::MissedFill { .. } => "missed_fill",
+            Correction::MissedAcknowledge { .. } => "missed_acknowledge",
+            Correction::MarkLost { .. } => "mark_lost",
+            Correction::Adopt(_) => "adopt",
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The book's invariants (DESIGN.md, invariant 4), checked in full. O(n): for tests, the
+//! simulation and the benchmarks' readers, not for the hot path.
+
+use std::collections::HashMap;
+
+use rust_decimal::Decimal;
+
+use super::Book;
+use super::storage::Storage;
+use super::types::{Level, OrderId, OrderStatus, Quantity};
+
+/// An invariant that a book broke. Any of these is a bug in the book, never bad input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvariantViolation {
+    /// An order's filled quantity is negative or above its quantity.
+    #[error("order {order_id}: filled {filled} outside 0..={quantity}")]
+    FilledOutOfRange {
+        /// The order.
+        order_id: OrderId,
+        /// Its filled quantity.
+        filled: Quantity,
+        /// Its quantity.
+        quantity: Quantity,
+    },
+    /// A slot's position is not the signed sum of its orders' fills.
+    #[error("slot {level}: position {position} but its fills sum to {fills}")]
+    SlotPosition {
+        /// The slot.
+        level: Level,
+        /// Its recorded position.
+        position: Quantity,
+        /// The signed sum of its orders' fills.
+        fills: Quantity,
+    },
+    /// The net position is not the sum of the slots' positions.
+    #[error("net position {net} but slots sum to {slots}")]
+    NetPosition {
+        /// The recorded net position.
+        net: Quantity,
+        /// The sum of slot positions.
+        slots: Quantity,
+    },
+    /// A slot has more than one live order.
+    #[error("slot {level} has {live} live orders")]
+    MultipleLiveOrders {
+        /// The slot.
+        level: Level,
+        /// How many.
+        live: usize,
+    },
+    /// A live order is not its slot's live order, or a slot points at an order that is not
+    /// live.
+    #[error("slot {level} and order {order_id} disagree about which order is live")]
+    LiveOrderMismatch {
+        /// The slot.
+        level: Level,
+        /// The order.
+        order_id: OrderId,
+    },
+    /// The incremental status counts disagree with a recount.
+    #[error("status {status}: counted {counted}, found {found}")]
+    StatusCount {
+        /// The status.
+        status: OrderStatus,
+        /// The incremental count.
+        counted: u64,
+        /// The recount.
+        found: u64,
+    },
+}
+
+impl<S: Storage> Book<S> {
+    /// Checks every invariant of the book in full.
+    ///
+    /// # Errors
+    ///
+    /// The first [`InvariantViolation`] found.
+    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
+        let mut fills_by_level: HashMap<Level, Quantity> = HashMap::new();
+        let mut live_by_level: HashMap<Level, Vec<OrderId>> = HashMap::new();
+        let mut found = [0_u64; OrderStatus::ALL.len()];
+        for order in self.orders_by_id() {
+            if order.filled.is_sign_negative() && !order.filled.is_zero()
+                || order.filled > order.quantity
+            {
+                return Err(InvariantViolation::FilledOutOfRange {
+                    order_id: order.id,
+                    filled: order.filled,
+                    quantity: order.quantity,
+                });
+            }
+            *fills_by_level.entry(order.level).or_default() += order.signed_filled();
+            if order.status.is_live() {
+                live_by_level.entry(order.level).or_default().push(order.id);
+            }
+            found[order.status.index()] += 1;
+        }
+        let mut slot_sum = Decimal::ZERO;
+        for slot in self.slots_by_price() {
+            let fills = slot.retired_position
+                + fills_by_level.get(&slot.level).copied().unwrap_or_default();
+            if fills != slot.position {
+                return Err(InvariantViolation::SlotPosition {
+                    level: slot.level,
+                    position: slot.position,
+                    fills,
+                });
+            }
+            slot_sum += slot.position;
+            let live = live_by_level.remove(&slot.level).unwrap_or_default();
+            if live.len() > 1 {
+                return Err(InvariantViolation::MultipleLiveOrders {
+                    level: slot.level,
+                    live: live.len(),
+                });
+            }
+            match (live.first(), slot.live_order) {
+                (None, None) => {}
+                (Some(&order_id), Some(slot_order)) if order_id == slot_order => {}
+                (Some(&order_id), _) | (None, Some(order_id)) => {
+                    return Err(InvariantViolation::LiveOrderMismatch {
+                        level: slot.level,
+                        order_id,
+                    });
+                }
+            }
+        }
+        if let Some((&level, orders)) = live_by_level.iter().min_by_key(|(level, _)| **level) {
+            return Err(InvariantViolation::LiveOrderMismatch {
+                level,
+                order_id: orders[0],
+            });
+        }
+        if slot_sum != self.net_position {
+            return Err(InvariantViolation::NetPosition {
+                net: self.net_position,
+                slots: slot_sum,
+            });
+        }
+        for status in OrderStatus::ALL {
+            let counted = self.count(status);
+            if counted != found[status.index()] {
+                return Err(InvariantViolation::StatusCount {
+                    status,
+                    counted,
+                    found: found[status.index()],
+                });
+            }
+        }
+        Ok(())
+    }
+}

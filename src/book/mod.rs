@@ -1,0 +1,172 @@
+//! The position book: inventory slots on a price grid, their orders, and the positions that
+//! fills built.
+//!
+//! Pure, single-threaded code with no synchronisation: the engine's writer owns the working
+//! copy, and every snapshot holds an immutable one. The book implements
+//! [`StateMachine`](crate::engine::StateMachine), so [`Engine<Book>`](crate::engine::Engine)
+//! is the complete state engine.
+//!
+//! # Model
+//!
+//! * A [`Slot`] per grid [`Level`], created when the first order is placed into it. Each holds
+//!   at most one live order and the position its fills built (buy +, sell −).
+//! * Orders indexed by [`OrderId`]. Their statuses move through an explicit
+//!   [transition table](transition); finished states are absorbing.
+//! * The book's net position is kept incrementally, so reading it is O(1).
+//! * Finished orders stay in the index as tombstones for a configurable retention (by the
+//!   commands' own times) and up to a maximum count, so that a late report about them is
+//!   recognised as stale rather than unknown.
+//!
+//! # Invariants
+//!
+//! (DESIGN.md, invariant 4; [`Book::check_invariants`] verifies them.)
+//!
+//! 1. For every order, `0 ≤ filled ≤ quantity`.
+//! 2. A slot's position equals the signed sum of the fills of its orders (including those whose
+//!    tombstones were purged).
+//! 3. The book's net position equals the sum of its slots' positions.
+//! 4. A slot has at most one live order, and every live order is its slot's live order.
+//!
+//! And for commands (DESIGN.md, invariants 3, 6 and 7):
+//!
+//! * A rejected command changes nothing. A stale or duplicate report changes nothing and is
+//!   counted ([`Applied::Stale`], [`Applied::Duplicate`]).
+//! * Applying the same report twice equals applying it once; cumulative fills merge by maximum,
+//!   so the order in which one order's fill reports arrive does not change the final state
+//!   (only [`Revision`], which counts changes, records the history).
+//! * A correction applies only if the order's (or slot's) revision is still the one it was
+//!   computed from; otherwise it is rejected as [`Rejection::StalePrecondition`].
+//!
+//! # Example
+//!
+//! ```
+//! use rust_decimal::Decimal;
+//! use snapstate::book::{Book, BookCommand, BookConfig, FillReport, Grid, Level, OrderId, Place,
+//!     Side, StatusReport};
+//! use snapstate::time::Timestamp;
+//!
+//! let grid = Grid::new(Decimal::new(100, 0), Decimal::new(5, 1), Level(-10), Level(10))?;
+//! let mut book = Book::new(BookConfig::new(grid));
+//! let at = Timestamp::from_millis(1);
+//! book.apply(&BookCommand::Place(Place {
+//!     order_id: OrderId(1), level: Level(-2), side: Side::Buy,
+//!     price: Decimal::new(99, 0), quantity: Decimal::new(3, 0), at,
+//! }))?;
+//! book.apply(&BookCommand::Acknowledge(StatusReport { order_id: OrderId(1), venue_seq: Some(1), at }))?;
+//! let fill = BookCommand::Fill(FillReport {
+//!     order_id: OrderId(1), cumulative_filled: Decimal::new(2, 0),
+//!     fill_price: None, trade_id: None, venue_seq: Some(2), at,
+//! });
+//! book.apply(&fill)?;
+//! book.apply(&fill)?; // a duplicate changes nothing
+//! assert_eq!(book.net_position(), Decimal::new(2, 0));
+//! assert_eq!(book.slot(Level(-2)).map(|slot| slot.position()), Some(Decimal::new(2, 0)));
+//! book.check_invariants()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod apply;
+mod command;
+mod invariants;
+mod outcome;
+mod query;
+mod storage;
+#[cfg(test)]
+mod tests;
+pub mod transition;
+mod types;
+
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+
+use crate::engine::StateMachine;
+use crate::sync::Arc;
+use crate::time::Timestamp;
+
+pub use command::{Adoption, BookCommand, Correction, FillReport, Place, StatusReport};
+pub use invariants::InvariantViolation;
+pub use outcome::{Applied, GuardTarget, Rejection, StaleReason};
+pub use storage::{Key, MapOps, Persistent, QueueOps, Standard, Storage, Value};
+pub use transition::{Event, Transition};
+pub use types::{
+    Grid, GridError, Level, Order, OrderId, OrderStatus, Price, Quantity, Revision, Side, Slot,
+};
+
+/// Configuration of a [`Book`]: the grid and the tombstone limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BookConfig {
+    /// The price grid; orders may only be placed on its levels at their exact prices.
+    pub grid: Grid,
+    /// How long a finished order stays in the index (by the time the commands carry), so that
+    /// late reports about it are recognised as stale. Default 5 minutes.
+    pub tombstone_retention: Duration,
+    /// The most finished orders kept; the oldest are purged first beyond it. Default 100,000.
+    pub max_tombstones: usize,
+}
+
+impl BookConfig {
+    /// The default tombstone retention.
+    pub const DEFAULT_TOMBSTONE_RETENTION: Duration = Duration::from_secs(300);
+    /// The default maximum number of tombstones.
+    pub const DEFAULT_MAX_TOMBSTONES: usize = 100_000;
+
+    /// A configuration for `grid` with default tombstone limits.
+    pub fn new(grid: Grid) -> Self {
+        Self {
+            grid,
+            tombstone_retention: Self::DEFAULT_TOMBSTONE_RETENTION,
+            max_tombstones: Self::DEFAULT_MAX_TOMBSTONES,
+        }
+    }
+}
+
+/// The position book.
+///
+/// With the default [`Persistent`] storage it is cheap to clone (every collection in it shares
+/// structure), which is what the engine needs. [`Standard`] storage runs the same logic on
+/// `std` collections, for comparison benchmarks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Book<S: Storage = Persistent> {
+    config: Arc<BookConfig>,
+    slots: S::Map<Level, Slot>,
+    orders: S::Map<OrderId, Order>,
+    /// Finished orders in the order they finished, for purging.
+    tombstones: S::Queue<(Timestamp, OrderId)>,
+    net_position: Quantity,
+    status_counts: [u64; OrderStatus::ALL.len()],
+    /// The latest `at` of any command that changed the book: the book's notion of now.
+    latest_activity: Timestamp,
+}
+
+impl Book<Persistent> {
+    /// An empty book with persistent storage (the engine's).
+    pub fn new(config: BookConfig) -> Self {
+        Self::with_storage(config)
+    }
+}
+
+impl<S: Storage> Book<S> {
+    /// An empty book with the storage `S`.
+    pub fn with_storage(config: BookConfig) -> Self {
+        Self {
+            config: Arc::new(config),
+            slots: MapOps::empty(),
+            orders: MapOps::empty(),
+            tombstones: QueueOps::empty(),
+            net_position: Decimal::ZERO,
+            status_counts: [0; OrderStatus::ALL.len()],
+            latest_activity: Timestamp::EPOCH,
+        }
+    }
+}
+
+impl StateMachine for Book {
+    type Command = BookCommand;
+    type Applied = Applied;
+    type Rejected = Rejection;
+
+    fn apply(&mut self, command: &BookCommand) -> Result<Applied, Rejection> {
+        Book::apply(self, command)
+    }
+}

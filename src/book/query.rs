@@ -1,0 +1,117 @@
+//! Read-only queries on a book (usually the one inside a snapshot).
+//!
+//! Lists come back sorted (by level, or by order id), never in hash-map order, so anything a
+//! person or a test observes is deterministic (DESIGN.md, invariant 8).
+
+use rust_decimal::Decimal;
+
+use crate::time::Timestamp;
+
+use super::storage::{MapOps, QueueOps, Storage};
+use super::types::{Level, Order, OrderId, OrderStatus, Quantity, Slot};
+use super::{Book, BookConfig};
+
+impl<S: Storage> Book<S> {
+    /// The configuration the book was built with.
+    pub fn config(&self) -> &BookConfig {
+        &self.config
+    }
+
+    /// The slot at `level`, if an order was ever placed there.
+    pub fn slot(&self, level: Level) -> Option<&Slot> {
+        self.slots.get(&level)
+    }
+
+    /// The order with `id`, live or tombstoned.
+    pub fn order(&self, id: OrderId) -> Option<&Order> {
+        self.orders.get(&id)
+    }
+
+    /// Every slot, lowest level (lowest price) first. O(n log n).
+    pub fn slots_by_price(&self) -> Vec<&Slot> {
+        let mut slots: Vec<&Slot> = self.slots.values().collect();
+        slots.sort_unstable_by_key(|slot| slot.level);
+        slots
+    }
+
+    /// Every live order, by id. O(slots + k log k) for k live orders.
+    pub fn open_orders(&self) -> Vec<&Order> {
+        let mut open: Vec<&Order> = self
+            .slots
+            .values()
+            .filter_map(|slot| slot.live_order)
+            .filter_map(|id| self.orders.get(&id))
+            .collect();
+        open.sort_unstable_by_key(|order| order.id);
+        open
+    }
+
+    /// Every order in the index (live and tombstoned), by id.
+    pub fn orders_by_id(&self) -> Vec<&Order> {
+        let mut orders: Vec<&Order> = self.orders.values().collect();
+        orders.sort_unstable_by_key(|order| order.id);
+        orders
+    }
+
+    /// Every order in the index, in no particular order (for aggregate computations that do
+    /// not depend on order). O(n), no allocation.
+    pub fn orders_unordered(&self) -> impl Iterator<Item = &Order> {
+        self.orders.values()
+    }
+
+    /// Every slot, in no particular order. O(n), no allocation.
+    pub fn slots_unordered(&self) -> impl Iterator<Item = &Slot> {
+        self.slots.values()
+    }
+
+    /// The book's net position: the sum of every slot's position. O(1).
+    pub fn net_position(&self) -> Quantity {
+        self.net_position
+    }
+
+    /// How many orders in the index have `status`. O(1).
+    pub fn count(&self, status: OrderStatus) -> u64 {
+        self.status_counts[status.index()]
+    }
+
+    /// Order counts for every status, in [`OrderStatus::ALL`] order. O(1).
+    pub fn status_counts(&self) -> [(OrderStatus, u64); OrderStatus::ALL.len()] {
+        OrderStatus::ALL.map(|status| (status, self.count(status)))
+    }
+
+    /// How many live orders the book has. O(1).
+    pub fn live_count(&self) -> u64 {
+        OrderStatus::ALL
+            .into_iter()
+            .filter(|status| status.is_live())
+            .map(|status| self.count(status))
+            .sum()
+    }
+
+    /// How many slots exist.
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// How many orders are in the index (live and tombstoned).
+    pub fn order_count(&self) -> usize {
+        self.orders.len()
+    }
+
+    /// How many finished orders are kept as tombstones.
+    pub fn tombstone_count(&self) -> usize {
+        self.tombstones.len()
+    }
+
+    /// The latest time carried by any command that changed the book.
+    pub fn latest_activity(&self) -> Timestamp {
+        self.latest_activity
+    }
+
+    /// Sum of every slot's absolute position: the gross inventory.
+    pub fn gross_position(&self) -> Quantity {
+        self.slots
+            .values()
+            .fold(Decimal::ZERO, |total, slot| total + slot.position.abs())
+    }
+}

@@ -1,0 +1,196 @@
+//! Where the book keeps its slots, orders and tombstones.
+//!
+//! The engine's book uses [`Persistent`] storage: `imbl`'s hash array mapped trie and RRB
+//! vector, whose clones share structure, so a snapshot costs O(1). [`Standard`] storage keeps
+//! the same data in `std`'s `HashMap` and `VecDeque`: a clone is a deep copy. It exists so that
+//! the benchmarks can run the *same* book logic under the designs a user would otherwise pick
+//! (a lock around a mutable map, a deep copy per snapshot, copy-on-write of the whole map) and
+//! measure the concurrency design rather than different code.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt::Debug;
+use std::hash::Hash;
+
+/// What a key of the book's maps must be.
+pub trait Key: Hash + Eq + Clone + Debug + Send + Sync + 'static {}
+impl<T: Hash + Eq + Clone + Debug + Send + Sync + 'static> Key for T {}
+
+/// What a value of the book's maps and queues must be.
+pub trait Value: Clone + PartialEq + Debug + Send + Sync + 'static {}
+impl<T: Clone + PartialEq + Debug + Send + Sync + 'static> Value for T {}
+
+/// A family of collections the book can be stored in.
+pub trait Storage: Clone + Debug + PartialEq + Eq + Send + Sync + 'static {
+    /// A map from keys to values.
+    type Map<K: Key, V: Value>: MapOps<K, V>;
+    /// A first-in, first-out queue.
+    type Queue<T: Value>: QueueOps<T>;
+}
+
+/// The map operations the book needs.
+pub trait MapOps<K, V: 'static>: Clone + Debug + PartialEq + Send + Sync + 'static {
+    /// An empty map.
+    fn empty() -> Self;
+    /// The value at `key`.
+    fn get(&self, key: &K) -> Option<&V>;
+    /// The value at `key`, mutably. For persistent maps this copies the path to it if shared.
+    fn get_mut(&mut self, key: &K) -> Option<&mut V>;
+    /// Inserts or replaces.
+    fn insert(&mut self, key: K, value: V);
+    /// Removes and returns the value at `key`.
+    fn remove(&mut self, key: &K) -> Option<V>;
+    /// Whether `key` is present.
+    fn contains_key(&self, key: &K) -> bool;
+    /// How many entries.
+    fn len(&self) -> usize;
+    /// Whether there are no entries.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Every value, in no particular order.
+    fn values<'a>(&'a self) -> impl Iterator<Item = &'a V>
+    where
+        V: 'a;
+}
+
+/// The queue operations the book needs.
+pub trait QueueOps<T>: Clone + Debug + PartialEq + Send + Sync + 'static {
+    /// An empty queue.
+    fn empty() -> Self;
+    /// Appends at the back.
+    fn push_back(&mut self, value: T);
+    /// The front value.
+    fn front(&self) -> Option<&T>;
+    /// Removes the front value.
+    fn pop_front(&mut self) -> Option<T>;
+    /// How many values.
+    fn len(&self) -> usize;
+    /// Whether there are no values.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Persistent collections (`imbl`): O(1) clones with structural sharing. The engine's storage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Persistent;
+
+/// `std` collections: clones are deep copies. For the benchmarks' comparison contenders.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Standard;
+
+impl Storage for Persistent {
+    type Map<K: Key, V: Value> = imbl::HashMap<K, V>;
+    type Queue<T: Value> = imbl::Vector<T>;
+}
+
+impl Storage for Standard {
+    type Map<K: Key, V: Value> = HashMap<K, V>;
+    type Queue<T: Value> = VecDeque<T>;
+}
+
+impl<K: Key, V: Value> MapOps<K, V> for imbl::HashMap<K, V> {
+    fn empty() -> Self {
+        imbl::HashMap::new()
+    }
+    #[inline]
+    fn get(&self, key: &K) -> Option<&V> {
+        imbl::HashMap::get(self, key)
+    }
+    #[inline]
+    fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        imbl::HashMap::get_mut(self, key)
+    }
+    #[inline]
+    fn insert(&mut self, key: K, value: V) {
+        imbl::HashMap::insert(self, key, value);
+    }
+    #[inline]
+    fn remove(&mut self, key: &K) -> Option<V> {
+        imbl::HashMap::remove(self, key)
+    }
+    #[inline]
+    fn contains_key(&self, key: &K) -> bool {
+        imbl::HashMap::contains_key(self, key)
+    }
+    fn len(&self) -> usize {
+        imbl::HashMap::len(self)
+    }
+    fn values<'a>(&'a self) -> impl Iterator<Item = &'a V>
+    where
+        V: 'a,
+    {
+        imbl::HashMap::values(self)
+    }
+}
+
+impl<K: Key, V: Value> MapOps<K, V> for HashMap<K, V> {
+    fn empty() -> Self {
+        HashMap::new()
+    }
+    #[inline]
+    fn get(&self, key: &K) -> Option<&V> {
+        HashMap::get(self, key)
+    }
+    #[inline]
+    fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        HashMap::get_mut(self, key)
+    }
+    #[inline]
+    fn insert(&mut self, key: K, value: V) {
+        HashMap::insert(self, key, value);
+    }
+    #[inline]
+    fn remove(&mut self, key: &K) -> Option<V> {
+        HashMap::remove(self, key)
+    }
+    #[inline]
+    fn contains_key(&self, key: &K) -> bool {
+        HashMap::contains_key(self, key)
+    }
+    fn len(&self) -> usize {
+        HashMap::len(self)
+    }
+    fn values<'a>(&'a self) -> impl Iterator<Item = &'a V>
+    where
+        V: 'a,
+    {
+        HashMap::values(self)
+    }
+}
+
+impl<T: Value> QueueOps<T> for imbl::Vector<T> {
+    fn empty() -> Self {
+        imbl::Vector::new()
+    }
+    fn push_back(&mut self, value: T) {
+        imbl::Vector::push_back(self, value);
+    }
+    fn front(&self) -> Option<&T> {
+        imbl::Vector::front(self)
+    }
+    fn pop_front(&mut self) -> Option<T> {
+        imbl::Vector::pop_front(self)
+    }
+    fn len(&self) -> usize {
+        imbl::Vector::len(self)
+    }
+}
+
+impl<T: Value> QueueOps<T> for VecDeque<T> {
+    fn empty() -> Self {
+        VecDeque::new()
+    }
+    fn push_back(&mut self, value: T) {
+        VecDeque::push_back(self, value);
+    }
+    fn front(&self) -> Option<&T> {
+        VecDeque::front(self)
+    }
+    fn pop_front(&mut self) -> Option<T> {
+        VecDeque::pop_front(self)
+    }
+    fn len(&self) -> usize {
+        VecDeque::len(self)
+    }
+}

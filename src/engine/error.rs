@@ -1,0 +1,134 @@
+//! One error type per fallible engine operation. Every submit error hands the command back, so
+//! a failed submit loses nothing.
+
+use std::fmt;
+
+use crate::sync::Arc;
+
+use super::Snapshot;
+
+/// Why [`WriteHandle::submit`](super::WriteHandle::submit) failed.
+#[derive(PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError<C> {
+    /// The engine has shut down (or its writer failed); the command is handed back.
+    #[error("engine is closed")]
+    Closed(C),
+}
+
+impl<C> SubmitError<C> {
+    /// The command that was not accepted.
+    pub fn into_inner(self) -> C {
+        match self {
+            Self::Closed(command) => command,
+        }
+    }
+}
+
+/// Why [`WriteHandle::try_submit`](super::WriteHandle::try_submit) failed.
+#[derive(PartialEq, Eq, thiserror::Error)]
+pub enum TrySubmitError<C> {
+    /// The queue is full; the command is handed back. Retry later or use `submit`.
+    #[error("command queue is full")]
+    Full(C),
+    /// The engine has shut down (or its writer failed); the command is handed back.
+    #[error("engine is closed")]
+    Closed(C),
+}
+
+impl<C> TrySubmitError<C> {
+    /// The command that was not accepted.
+    pub fn into_inner(self) -> C {
+        match self {
+            Self::Full(command) | Self::Closed(command) => command,
+        }
+    }
+
+    /// Whether the queue was merely full (a retry may succeed).
+    pub fn is_full(&self) -> bool {
+        matches!(self, Self::Full(_))
+    }
+}
+
+/// Why [`WriteHandle::submit_timeout`](super::WriteHandle::submit_timeout) failed.
+#[derive(PartialEq, Eq, thiserror::Error)]
+pub enum SubmitTimeoutError<C> {
+    /// The queue stayed full for the whole timeout; the command is handed back.
+    #[error("timed out waiting for space in the command queue")]
+    Timeout(C),
+    /// The engine has shut down (or its writer failed); the command is handed back.
+    #[error("engine is closed")]
+    Closed(C),
+}
+
+impl<C> SubmitTimeoutError<C> {
+    /// The command that was not accepted.
+    pub fn into_inner(self) -> C {
+        match self {
+            Self::Timeout(command) | Self::Closed(command) => command,
+        }
+    }
+}
+
+// Commands need not be `Debug`; the errors print their variant only, as crossbeam's do.
+macro_rules! debug_without_payload {
+    ($name:ident { $($variant:ident),+ }) => {
+        impl<C> fmt::Debug for $name<C> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $(Self::$variant(_) => f.write_str(concat!(stringify!($variant), "(..)")),)+
+                }
+            }
+        }
+    };
+}
+debug_without_payload!(SubmitError { Closed });
+debug_without_payload!(TrySubmitError { Full, Closed });
+debug_without_payload!(SubmitTimeoutError { Timeout, Closed });
+
+/// Why a [`flush`](super::WriteHandle::flush) barrier did not return a version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FlushError {
+    /// The engine shut down (or its writer failed) before the barrier was reached.
+    #[error("engine is closed")]
+    Closed,
+    /// The barrier was not reached within the timeout. It stays queued; its reply is discarded.
+    #[error("timed out waiting for the barrier")]
+    Timeout,
+}
+
+/// Why [`Engine::start`](super::Engine::start) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A configuration value is out of range.
+    #[error("invalid engine configuration: {0}")]
+    InvalidConfig(&'static str),
+    /// The operating system refused to start the writer thread.
+    #[error("could not spawn the writer thread")]
+    Spawn(#[source] std::io::Error),
+}
+
+/// Why [`Engine::shutdown`](super::Engine::shutdown) could not confirm a clean stop.
+#[derive(thiserror::Error)]
+pub enum ShutdownError<S> {
+    /// The writer thread failed outside a command's application (a bug in the engine). Readers
+    /// keep the last good snapshot, which is handed back here.
+    #[error("the writer thread failed: {message}")]
+    WriterFailed {
+        /// The last snapshot that was published before the failure.
+        last_good: Arc<Snapshot<S>>,
+        /// What the failure said.
+        message: String,
+    },
+}
+
+impl<S> fmt::Debug for ShutdownError<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::WriterFailed { last_good, message } => f
+                .debug_struct("WriterFailed")
+                .field("last_good", last_good)
+                .field("message", message)
+                .finish(),
+        }
+    }
+}

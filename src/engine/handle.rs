@@ -1,0 +1,442 @@
+//! The engine and its role-named handles: [`Engine`] owns the writer thread, [`WriteHandle`]
+//! submits, [`ReadHandle`] and [`Reader`] load snapshots.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::sync::channel::{self, SendTimeoutError, Sender, TrySendError};
+use crate::sync::thread::JoinHandle;
+use crate::sync::{Arc, CachedLoad, Mutex, PublicationCell, RwLock};
+
+use super::error::{
+    FlushError, ShutdownError, StartError, SubmitError, SubmitTimeoutError, TrySubmitError,
+};
+use super::outcome::{HealthCell, OutcomeStream};
+use super::snapshot::{Counters, Seq, Snapshot, Version};
+use super::writer::{Message, Writer};
+use super::{EngineConfig, EngineStatus, Health, StateMachine};
+
+/// What the engine and its write handles share: the intake (the only sender into the queue),
+/// the writer thread, the publication cell and the health record.
+struct Intake<S: StateMachine> {
+    /// `None` once the engine is closed. Submitters hold the read lock only while they hand a
+    /// message to the channel, so closing (taking the write lock and dropping the sender) waits
+    /// for in-flight submits to finish: a command is either in the queue before the close, and
+    /// so applied before the writer stops, or refused with the command handed back.
+    sender: RwLock<Option<Sender<Message<S::Command>>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    cell: PublicationCell<Snapshot<S>>,
+    health: Arc<HealthCell>,
+}
+
+impl<S: StateMachine> Intake<S> {
+    /// Hands `message` to `send` with the live sender, or returns it if the engine is closed.
+    fn send_with<T>(
+        &self,
+        message: Message<S::Command>,
+        send: impl FnOnce(&Sender<Message<S::Command>>, Message<S::Command>) -> T,
+    ) -> Result<T, Message<S::Command>> {
+        // Nothing panics while this lock is held for writing, so poisoning carries no meaning.
+        let guard = self
+            .sender
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match guard.as_ref() {
+            Some(sender) => Ok(send(sender, message)),
+            None => Err(message),
+        }
+    }
+
+    /// Stops intake and waits for the writer to apply and publish everything already queued.
+    fn close_and_join(&self) {
+        let sender = self
+            .sender
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        // Dropping the only sender disconnects the channel; the writer sees that only after it
+        // has received every message queued before.
+        drop(sender);
+        // Joining under the lock makes a second caller wait until the first join has finished.
+        let mut writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(handle) = writer.take()
+            && handle.join().is_err()
+        {
+            // The writer's failure guard has already recorded why in the health cell.
+            tracing::error!("snapstate writer thread ended with a panic");
+        }
+    }
+}
+
+impl<S: StateMachine> Drop for Intake<S> {
+    fn drop(&mut self) {
+        self.close_and_join();
+    }
+}
+
+/// A running engine: owns the writer thread and hands out handles.
+///
+/// Dropping the engine and every [`WriteHandle`] shuts it down the same way as
+/// [`shutdown`](Self::shutdown) does. [`ReadHandle`]s do not keep it running: after shutdown
+/// they keep returning the final snapshot.
+pub struct Engine<S: StateMachine> {
+    intake: Arc<Intake<S>>,
+    outcomes: Option<OutcomeStream<S>>,
+}
+
+impl<S: StateMachine> Engine<S> {
+    /// Starts the writer thread on `initial`, which becomes version 0.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::InvalidConfig`] for a zero capacity or batch size, [`StartError::Spawn`]
+    /// when the operating system refuses the thread.
+    pub fn start(initial: S, config: EngineConfig) -> Result<Self, StartError> {
+        config.validate().map_err(StartError::InvalidConfig)?;
+        let (sender, receiver) = channel::bounded(config.queue_capacity);
+        let (outcome_sender, outcomes) = match config.outcome_capacity {
+            Some(capacity) => {
+                let (sender, receiver) = channel::bounded(capacity);
+                (Some(sender), Some(OutcomeStream { receiver }))
+            }
+            None => (None, None),
+        };
+        let first = Arc::new(Snapshot {
+            state: initial,
+            version: Version(0),
+            last_seq: Seq(0),
+            published_at: config.clock.now(),
+            counters: Counters::new(
+                <S::Applied as super::Labelled>::LABELS,
+                <S::Rejected as super::Labelled>::LABELS,
+            ),
+        });
+        let cell = PublicationCell::new(Arc::clone(&first));
+        let health = HealthCell::new();
+        let writer = Writer::new(
+            receiver,
+            cell.clone(),
+            Arc::clone(&health),
+            outcome_sender,
+            &config,
+            first,
+        );
+        let thread = crate::sync::spawn_named(config.thread_name.clone(), move || writer.run())
+            .map_err(StartError::Spawn)?;
+        Ok(Self {
+            intake: Arc::new(Intake {
+                sender: RwLock::new(Some(sender)),
+                writer: Mutex::new(Some(thread)),
+                cell,
+                health,
+            }),
+            outcomes,
+        })
+    }
+
+    /// A handle for submitting commands; clone it for each producer.
+    pub fn write_handle(&self) -> WriteHandle<S> {
+        WriteHandle {
+            intake: Arc::clone(&self.intake),
+        }
+    }
+
+    /// A handle for loading snapshots; clone it for each reader.
+    pub fn read_handle(&self) -> ReadHandle<S> {
+        ReadHandle {
+            cell: self.intake.cell.clone(),
+        }
+    }
+
+    /// The per-command outcome stream, if [`EngineConfig::outcome_capacity`] asked for one.
+    /// Returns it once; later calls return `None`.
+    pub fn take_outcomes(&mut self) -> Option<OutcomeStream<S>> {
+        self.outcomes.take()
+    }
+
+    /// The engine's health: running, stopped or failed, and how many commands panicked.
+    pub fn health(&self) -> Health {
+        self.intake.health.read()
+    }
+
+    /// Stops intake, applies and publishes everything accepted before, joins the writer thread
+    /// and returns the final snapshot. Other write handles' submits fail with `Closed` from now
+    /// on and hand their commands back.
+    ///
+    /// # Errors
+    ///
+    /// [`ShutdownError::WriterFailed`] if the writer thread failed (a bug, not a rejected
+    /// command); it carries the last good snapshot.
+    pub fn shutdown(self) -> Result<Arc<Snapshot<S>>, ShutdownError<S>> {
+        self.intake.close_and_join();
+        let last = self.intake.cell.load_full();
+        let health = self.intake.health.read();
+        match health.status {
+            EngineStatus::Failed => Err(ShutdownError::WriterFailed {
+                last_good: last,
+                message: health.failure.unwrap_or_default(),
+            }),
+            EngineStatus::Running | EngineStatus::Stopped => Ok(last),
+        }
+    }
+}
+
+impl<S: StateMachine> fmt::Debug for Engine<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("health", &self.health())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Submits commands to the writer. Cheap to clone; `Send` and `Sync`.
+pub struct WriteHandle<S: StateMachine> {
+    intake: Arc<Intake<S>>,
+}
+
+impl<S: StateMachine> Clone for WriteHandle<S> {
+    fn clone(&self) -> Self {
+        Self {
+            intake: Arc::clone(&self.intake),
+        }
+    }
+}
+
+impl<S: StateMachine> WriteHandle<S> {
+    /// Queues a command, waiting while the queue is full (backpressure).
+    ///
+    /// Accepted commands are applied in queue order; see [`Seq`].
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError::Closed`], with the command, once the engine is shut down or failed.
+    pub fn submit(&self, command: S::Command) -> Result<(), SubmitError<S::Command>> {
+        match self
+            .intake
+            .send_with(Message::Command(command), |sender, message| {
+                sender.send(message)
+            }) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(channel::SendError(message))) | Err(message) => {
+                Err(SubmitError::Closed(message.into_command()))
+            }
+        }
+    }
+
+    /// Queues a command if there is room now.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySubmitError::Full`] when the queue is full, [`TrySubmitError::Closed`] once the
+    /// engine is shut down or failed; both hand the command back.
+    pub fn try_submit(&self, command: S::Command) -> Result<(), TrySubmitError<S::Command>> {
+        match self
+            .intake
+            .send_with(Message::Command(command), |sender, message| {
+                sender.try_send(message)
+            }) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(TrySendError::Full(message))) => {
+                Err(TrySubmitError::Full(message.into_command()))
+            }
+            Ok(Err(TrySendError::Disconnected(message))) | Err(message) => {
+                Err(TrySubmitError::Closed(message.into_command()))
+            }
+        }
+    }
+
+    /// Queues a command, waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitTimeoutError::Timeout`] when the queue stayed full, and
+    /// [`SubmitTimeoutError::Closed`] once the engine is shut down or failed; both hand the
+    /// command back.
+    pub fn submit_timeout(
+        &self,
+        command: S::Command,
+        timeout: Duration,
+    ) -> Result<(), SubmitTimeoutError<S::Command>> {
+        match self
+            .intake
+            .send_with(Message::Command(command), |sender, message| {
+                sender.send_timeout(message, timeout)
+            }) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(SendTimeoutError::Timeout(message))) => {
+                Err(SubmitTimeoutError::Timeout(message.into_command()))
+            }
+            Ok(Err(SendTimeoutError::Disconnected(message))) | Err(message) => {
+                Err(SubmitTimeoutError::Closed(message.into_command()))
+            }
+        }
+    }
+
+    /// A barrier: returns once every command this thread submitted before the call (and every
+    /// command any thread queued before the barrier) is applied and published, with the
+    /// version that first includes them all.
+    ///
+    /// # Errors
+    ///
+    /// [`FlushError::Closed`] if the engine shut down or failed before reaching the barrier.
+    pub fn flush(&self) -> Result<Version, FlushError> {
+        self.flush_inner(None)
+    }
+
+    /// Like [`flush`](Self::flush), waiting at most `timeout` in all.
+    ///
+    /// # Errors
+    ///
+    /// [`FlushError::Timeout`] when the barrier was not reached in time (it stays queued and its
+    /// reply is discarded), [`FlushError::Closed`] as for `flush`.
+    pub fn flush_timeout(&self, timeout: Duration) -> Result<Version, FlushError> {
+        self.flush_inner(Some(timeout))
+    }
+
+    fn flush_inner(&self, timeout: Option<Duration>) -> Result<Version, FlushError> {
+        let started = Instant::now();
+        let (reply_sender, reply) = channel::bounded(1);
+        let sent =
+            self.intake.send_with(
+                Message::Barrier(reply_sender),
+                |sender, message| match timeout {
+                    None => sender.send(message).map_err(|_| FlushError::Closed),
+                    Some(limit) => {
+                        sender
+                            .send_timeout(message, limit)
+                            .map_err(|error| match error {
+                                SendTimeoutError::Timeout(_) => FlushError::Timeout,
+                                SendTimeoutError::Disconnected(_) => FlushError::Closed,
+                            })
+                    }
+                },
+            );
+        sent.unwrap_or(Err(FlushError::Closed))?;
+        match timeout {
+            None => reply.recv().map_err(|_| FlushError::Closed),
+            Some(limit) => {
+                let left = limit.saturating_sub(started.elapsed());
+                reply.recv_timeout(left).map_err(|error| match error {
+                    channel::RecvTimeoutError::Timeout => FlushError::Timeout,
+                    channel::RecvTimeoutError::Disconnected => FlushError::Closed,
+                })
+            }
+        }
+    }
+
+    /// Commands queued and not yet taken by the writer (a momentary reading).
+    pub fn queue_len(&self) -> usize {
+        let guard = self
+            .intake
+            .sender
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        guard.as_ref().map_or(0, Sender::len)
+    }
+
+    /// The engine's health.
+    pub fn health(&self) -> Health {
+        self.intake.health.read()
+    }
+
+    /// A read handle on the same engine.
+    pub fn read_handle(&self) -> ReadHandle<S> {
+        ReadHandle {
+            cell: self.intake.cell.clone(),
+        }
+    }
+}
+
+impl<S: StateMachine> fmt::Debug for WriteHandle<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WriteHandle").finish_non_exhaustive()
+    }
+}
+
+/// Loads snapshots. Cheap to clone; `Send` and `Sync`. Never blocks the writer.
+pub struct ReadHandle<S> {
+    cell: PublicationCell<Snapshot<S>>,
+}
+
+impl<S> Clone for ReadHandle<S> {
+    fn clone(&self) -> Self {
+        Self {
+            cell: self.cell.clone(),
+        }
+    }
+}
+
+impl<S> ReadHandle<S> {
+    /// The latest published snapshot, as a full reference count.
+    ///
+    /// # Consistency
+    ///
+    /// The snapshot is one whole version: every command up to its
+    /// [`last_seq`](Snapshot::last_seq) and none after. It never changes, however long it is
+    /// held, and holding it blocks nobody. Load once per logical operation (a reconciliation, a
+    /// risk check) and work on that one value: two loads may return different versions, never
+    /// an older one after a newer one. Use this for long holds; for hot loops, use a
+    /// [`Reader`].
+    ///
+    /// Cost: constant, whatever the state's size (a few atomic operations).
+    pub fn load(&self) -> Arc<Snapshot<S>> {
+        self.cell.load_full()
+    }
+
+    /// A per-thread reader with a cached load, for hot loops.
+    pub fn reader(&self) -> Reader<S> {
+        let cached = self.cell.cached();
+        Reader {
+            cached,
+            last_version: Version(0),
+        }
+    }
+}
+
+impl<S> fmt::Debug for ReadHandle<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadHandle").finish_non_exhaustive()
+    }
+}
+
+/// A per-thread reader whose [`load`](Self::load) costs one pointer comparison while nothing has
+/// been published since its last load.
+///
+/// `Send` but not meant to be shared: give each thread its own (from
+/// [`ReadHandle::reader`]).
+pub struct Reader<S> {
+    cached: CachedLoad<Snapshot<S>>,
+    last_version: Version,
+}
+
+impl<S> Reader<S> {
+    /// The latest published snapshot.
+    ///
+    /// # Consistency
+    ///
+    /// As for [`ReadHandle::load`]: a whole version, never older than the one this reader
+    /// returned before. The reader keeps the returned snapshot alive until its next `load`, so a
+    /// reader that stops loading pins that version's memory; clone the `Arc` to hold a snapshot
+    /// beyond the next load.
+    pub fn load(&mut self) -> &Arc<Snapshot<S>> {
+        let version = self.cached.load().version;
+        debug_assert!(
+            version >= self.last_version,
+            "a reader saw {version} after {}",
+            self.last_version
+        );
+        self.last_version = version;
+        self.cached.load()
+    }
+}
+
+impl<S> fmt::Debug for Reader<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reader")
+            .field("last_version", &self.last_version)
+            .finish_non_exhaustive()
+    }
+}

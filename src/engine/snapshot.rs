@@ -1,0 +1,191 @@
+//! Snapshots: immutable, versioned values of the state.
+
+use std::fmt;
+
+use crate::sync::Arc;
+use crate::time::Timestamp;
+
+/// The number of a published snapshot. Version 0 is the initial state; each publication adds
+/// one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct Version(pub u64);
+
+impl Version {
+    /// The version that follows this one.
+    #[must_use]
+    pub fn next(self) -> Self {
+        Self(self.0 + 1)
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "v{}", self.0)
+    }
+}
+
+/// The sequence number the writer gives each command as it dequeues it: 1 for the first command,
+/// then one more for each. Commands are applied in sequence order.
+///
+/// With a single producer, the n-th command it submits gets `Seq(n)`. With several, sequence
+/// order is the order in which their commands entered the queue.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct Seq(pub u64);
+
+impl fmt::Display for Seq {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// How many commands ended each way, cumulatively, up to a snapshot.
+///
+/// `applied + rejected + panicked` equals the snapshot's [`last_seq`](Snapshot::last_seq):
+/// every command the writer dequeued is counted exactly once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Counters {
+    pub(crate) applied: u64,
+    pub(crate) rejected: u64,
+    pub(crate) panicked: u64,
+    pub(crate) outcomes_dropped: u64,
+    pub(crate) applied_labels: &'static [&'static str],
+    pub(crate) rejected_labels: &'static [&'static str],
+    pub(crate) applied_by_label: Arc<[u64]>,
+    pub(crate) rejected_by_label: Arc<[u64]>,
+}
+
+impl Counters {
+    pub(crate) fn new(
+        applied_labels: &'static [&'static str],
+        rejected_labels: &'static [&'static str],
+    ) -> Self {
+        Self {
+            applied: 0,
+            rejected: 0,
+            panicked: 0,
+            outcomes_dropped: 0,
+            applied_labels,
+            rejected_labels,
+            // One extra slot at the end counts values whose label index is out of range.
+            applied_by_label: vec![0; applied_labels.len() + 1].into(),
+            rejected_by_label: vec![0; rejected_labels.len() + 1].into(),
+        }
+    }
+
+    /// Commands applied (including those the state machine reports as stale or duplicate).
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    /// Commands rejected by the state machine with a typed reason.
+    pub fn rejected(&self) -> u64 {
+        self.rejected
+    }
+
+    /// Commands whose application panicked; each was rejected and changed nothing.
+    pub fn panicked(&self) -> u64 {
+        self.panicked
+    }
+
+    /// All commands the writer has taken from the queue.
+    pub fn total(&self) -> u64 {
+        self.applied + self.rejected + self.panicked
+    }
+
+    /// Outcome records the optional outcome stream could not take because its consumer fell
+    /// behind. The counts here stay complete regardless.
+    pub fn outcomes_dropped(&self) -> u64 {
+        self.outcomes_dropped
+    }
+
+    /// Applied commands by class, in the state machine's label order, zero counts included.
+    pub fn applied_by_label(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        labelled(self.applied_labels, &self.applied_by_label)
+    }
+
+    /// Rejected commands by reason, in the state machine's label order, zero counts included.
+    pub fn rejected_by_label(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        labelled(self.rejected_labels, &self.rejected_by_label)
+    }
+
+    /// How many applied commands carried `label`; zero for an unknown label.
+    pub fn applied_count(&self, label: &str) -> u64 {
+        self.applied_by_label()
+            .find(|(name, _)| *name == label)
+            .map_or(0, |(_, count)| count)
+    }
+
+    /// How many rejected commands carried `label`; zero for an unknown label.
+    pub fn rejected_count(&self, label: &str) -> u64 {
+        self.rejected_by_label()
+            .find(|(name, _)| *name == label)
+            .map_or(0, |(_, count)| count)
+    }
+}
+
+fn labelled<'a>(
+    labels: &'static [&'static str],
+    counts: &'a [u64],
+) -> impl Iterator<Item = (&'static str, u64)> + 'a {
+    labels
+        .iter()
+        .copied()
+        .chain(std::iter::once("unlabelled"))
+        .zip(counts.iter().copied())
+}
+
+/// One immutable version of the state.
+///
+/// A snapshot is never mutated after publication: holding it costs memory only for what the
+/// writer has changed since (the persistent state shares everything else), and it never blocks
+/// the writer or other readers.
+pub struct Snapshot<S> {
+    pub(crate) state: S,
+    pub(crate) version: Version,
+    pub(crate) last_seq: Seq,
+    pub(crate) published_at: Timestamp,
+    pub(crate) counters: Counters,
+}
+
+impl<S> Snapshot<S> {
+    /// The state as of this version.
+    pub fn state(&self) -> &S {
+        &self.state
+    }
+
+    /// This snapshot's version; strictly greater than every earlier snapshot's.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The sequence number of the last command included. Every command with a sequence number
+    /// up to and including this one is included; none after it is. `Seq(0)`: none yet.
+    pub fn last_seq(&self) -> Seq {
+        self.last_seq
+    }
+
+    /// When the writer published this version, by the engine's clock.
+    pub fn published_at(&self) -> Timestamp {
+        self.published_at
+    }
+
+    /// Outcome counts of every command up to [`last_seq`](Self::last_seq).
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+}
+
+impl<S> fmt::Debug for Snapshot<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("version", &self.version)
+            .field("last_seq", &self.last_seq)
+            .field("published_at", &self.published_at)
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,415 @@
+//! The writer thread: wait, drain a batch, apply, publish, answer barriers.
+
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::time::Instant;
+
+use crate::sync::channel::{Receiver, Sender, TryRecvError, TrySendError};
+use crate::sync::{Arc, PublicationCell, spin_hint};
+use crate::time::Clock;
+
+use super::outcome::{HealthCell, panic_message};
+use super::snapshot::{Counters, Seq, Snapshot, Version};
+use super::{EngineConfig, EngineStatus, Labelled, Outcome, OutcomeRecord, StateMachine};
+use super::{WaitStrategy, config};
+
+/// What travels through the command queue.
+pub(crate) enum Message<C> {
+    /// A command to apply.
+    Command(C),
+    /// A barrier: answer with the version that includes everything queued before it.
+    Barrier(Sender<Version>),
+}
+
+impl<C> Message<C> {
+    /// The command inside a message that was sent as a command and handed back by the channel.
+    pub(crate) fn into_command(self) -> C {
+        match self {
+            Self::Command(command) => command,
+            // Only `submit*` hands messages back as commands, and they send only commands.
+            Self::Barrier(_) => unreachable!("a barrier is never handed back as a command"),
+        }
+    }
+}
+
+type Record<S> = OutcomeRecord<<S as StateMachine>::Applied, <S as StateMachine>::Rejected>;
+
+/// The writer's private world. Only the writer thread touches it.
+pub(crate) struct Writer<S: StateMachine> {
+    receiver: Receiver<Message<S::Command>>,
+    cell: PublicationCell<Snapshot<S>>,
+    health: Arc<HealthCell>,
+    outcomes: Option<Sender<Record<S>>>,
+    clock: Arc<dyn Clock>,
+    wait_strategy: WaitStrategy,
+    max_batch: usize,
+    queue_capacity: usize,
+    record_metrics: bool,
+    /// The last published snapshot: the base to re-derive from after a panic.
+    published: Arc<Snapshot<S>>,
+    /// The working copy. Equal to `published.state` between batches; shares its structure.
+    working: S,
+    next_seq: u64,
+    tally: Tally,
+    batch: Vec<S::Command>,
+    barriers: Vec<Sender<Version>>,
+    records: Vec<Record<S>>,
+}
+
+/// Running outcome counts, copied into each snapshot's [`Counters`].
+struct Tally {
+    counters: Counters,
+    applied_by_label: Vec<u64>,
+    rejected_by_label: Vec<u64>,
+    changed: bool,
+    /// Label indexes whose count changed since the metrics were last exported (bit per index;
+    /// indexes beyond 63 share the last bit).
+    dirty_applied: u64,
+    dirty_rejected: u64,
+}
+
+impl Tally {
+    fn applied(&mut self, index: usize) {
+        self.counters.applied += 1;
+        bump(&mut self.applied_by_label, index);
+        self.dirty_applied |= 1 << index.min(63);
+        self.changed = true;
+    }
+
+    fn rejected(&mut self, index: usize) {
+        self.counters.rejected += 1;
+        bump(&mut self.rejected_by_label, index);
+        self.dirty_rejected |= 1 << index.min(63);
+        self.changed = true;
+    }
+
+    fn panicked(&mut self) {
+        self.counters.panicked += 1;
+        self.changed = true;
+    }
+
+    /// The counters as of now; copies the per-label arrays only when something changed.
+    fn freeze(&mut self) -> Counters {
+        if self.changed {
+            self.counters.applied_by_label = self.applied_by_label.as_slice().into();
+            self.counters.rejected_by_label = self.rejected_by_label.as_slice().into();
+            self.changed = false;
+        }
+        self.counters.clone()
+    }
+}
+
+/// Exports the per-class totals whose bit is set in `dirty` as absolute counter values.
+fn export_counts(
+    outcome: &'static str,
+    labels: &'static [&'static str],
+    counts: &[u64],
+    dirty: u64,
+) {
+    let names = labels.iter().copied().chain(std::iter::once("unlabelled"));
+    for (index, (class, count)) in names.zip(counts.iter().copied()).enumerate() {
+        if dirty & (1 << index.min(63)) != 0 {
+            metrics::counter!("snapstate_commands_total", "outcome" => outcome, "class" => class)
+                .absolute(count);
+        }
+    }
+}
+
+/// Counts one more at `index`; the last slot counts out-of-range indexes.
+fn bump(counts: &mut [u64], index: usize) {
+    let last = counts.len() - 1;
+    counts[index.min(last)] += 1;
+}
+
+impl<S: StateMachine> Writer<S> {
+    pub(crate) fn new(
+        receiver: Receiver<Message<S::Command>>,
+        cell: PublicationCell<Snapshot<S>>,
+        health: Arc<HealthCell>,
+        outcomes: Option<Sender<Record<S>>>,
+        config: &EngineConfig,
+        first: Arc<Snapshot<S>>,
+    ) -> Self {
+        let counters = first.counters.clone();
+        Self {
+            receiver,
+            cell,
+            health,
+            outcomes,
+            clock: Arc::clone(&config.clock),
+            wait_strategy: config.wait_strategy,
+            max_batch: config.max_batch,
+            queue_capacity: config.queue_capacity,
+            record_metrics: config.record_metrics,
+            working: first.state.clone(),
+            published: first,
+            next_seq: 0,
+            tally: Tally {
+                applied_by_label: counters.applied_by_label.to_vec(),
+                rejected_by_label: counters.rejected_by_label.to_vec(),
+                counters,
+                changed: false,
+                dirty_applied: 0,
+                dirty_rejected: 0,
+            },
+            batch: Vec::with_capacity(config.max_batch.min(config::BATCH_PREALLOCATION)),
+            barriers: Vec::new(),
+            records: Vec::new(),
+        }
+    }
+
+    /// The writer thread's body. Returns once every sender is gone and the queue is drained.
+    pub(crate) fn run(mut self) {
+        while let Some(first) = self.wait_for_message() {
+            let disconnected = self.collect_batch(first);
+            self.process_batch();
+            if disconnected {
+                break;
+            }
+        }
+        if self.tally.changed {
+            // Outcome records dropped after the last publication: publish the final counts, so
+            // the final snapshot accounts for every record.
+            self.publish();
+        }
+        self.health
+            .update(|health| health.status = EngineStatus::Stopped);
+    }
+
+    fn wait_for_message(&self) -> Option<Message<S::Command>> {
+        let spins = match self.wait_strategy {
+            WaitStrategy::Block => 0,
+            WaitStrategy::SpinThenBlock { spins } => spins,
+            WaitStrategy::BusySpin => u32::MAX,
+        };
+        let mut polls = 0_u32;
+        while polls < spins || self.wait_strategy == WaitStrategy::BusySpin {
+            match self.receiver.try_recv() {
+                Ok(message) => return Some(message),
+                Err(TryRecvError::Disconnected) => return None,
+                Err(TryRecvError::Empty) => spin_hint(),
+            }
+            polls = polls.saturating_add(1);
+        }
+        self.receiver.recv().ok()
+    }
+
+    /// Takes `first` and whatever else is queued, up to the batch limit, without blocking.
+    /// Returns whether the queue is disconnected and drained.
+    fn collect_batch(&mut self, first: Message<S::Command>) -> bool {
+        self.accept(first);
+        while self.batch.len() < self.max_batch {
+            match self.receiver.try_recv() {
+                Ok(message) => self.accept(message),
+                Err(TryRecvError::Empty) => return false,
+                Err(TryRecvError::Disconnected) => return true,
+            }
+        }
+        false
+    }
+
+    fn accept(&mut self, message: Message<S::Command>) {
+        match message {
+            Message::Command(command) => self.batch.push(command),
+            Message::Barrier(reply) => self.barriers.push(reply),
+        }
+    }
+
+    fn process_batch(&mut self) {
+        let commands = self.batch.len();
+        if commands > 0 {
+            let apply_started = Instant::now();
+            self.apply_batch();
+            debug_assert!(
+                Seq(self.next_seq) > self.published.last_seq,
+                "a batch adds commands"
+            );
+            let publish_started = Instant::now();
+            self.publish();
+            if self.record_metrics {
+                self.record_batch_metrics(commands, apply_started, publish_started);
+            }
+        }
+        let version = self.published.version;
+        for reply in self.barriers.drain(..) {
+            // A flusher that gave up (timed out) has dropped its receiver; nothing to tell it.
+            let _ = reply.try_send(version);
+        }
+        self.deliver_outcomes();
+        self.batch.clear();
+    }
+
+    fn apply_batch(&mut self) {
+        let version = self.published.version.next();
+        let mut panicked: Vec<usize> = Vec::new();
+        for index in 0..self.batch.len() {
+            self.next_seq += 1;
+            let seq = Seq(self.next_seq);
+            let result = catch_unwind(AssertUnwindSafe(|| self.working.apply(&self.batch[index])));
+            let outcome = match result {
+                Ok(Ok(applied)) => {
+                    self.tally.applied(applied.label_index());
+                    Outcome::Applied(applied)
+                }
+                Ok(Err(rejected)) => {
+                    self.tally.rejected(rejected.label_index());
+                    Outcome::Rejected(rejected)
+                }
+                Err(payload) => {
+                    let message = panic_message(payload.as_ref());
+                    self.tally.panicked();
+                    self.report_panic(seq, &message);
+                    panicked.push(index);
+                    self.rederive(index, &panicked);
+                    Outcome::Panicked { message }
+                }
+            };
+            if self.outcomes.is_some() {
+                self.records.push(OutcomeRecord {
+                    seq,
+                    version,
+                    outcome,
+                });
+            }
+        }
+    }
+
+    /// After a panic the working state may be torn: rebuild it from the last published version
+    /// by re-applying the batch's commands before `upto`, except those that panicked.
+    fn rederive(&mut self, upto: usize, panicked: &[usize]) {
+        self.working = self.published.state.clone();
+        for index in (0..upto).filter(|index| !panicked.contains(index)) {
+            let replay = catch_unwind(AssertUnwindSafe(|| {
+                // The outcome was recorded the first time; `apply` is deterministic.
+                let _ = self.working.apply(&self.batch[index]);
+            }));
+            if let Err(payload) = replay {
+                // A command that applied cleanly once now panics: `apply` is not deterministic,
+                // so no state this writer could publish is trustworthy. Fail loudly.
+                self.health.update(|health| {
+                    health.failure = Some(format!(
+                        "non-deterministic state machine: a command that applied cleanly \
+                         panicked when re-applied: {}",
+                        panic_message(payload.as_ref())
+                    ));
+                });
+                resume_unwind(payload);
+            }
+        }
+    }
+
+    fn report_panic(&self, seq: Seq, message: &str) {
+        tracing::error!(%seq, panic = message, "applying a command panicked; it was rejected");
+        self.health.update(|health| {
+            health.panicked_commands += 1;
+            health.last_panic = Some(message.to_owned());
+        });
+    }
+
+    fn publish(&mut self) {
+        let version = self.published.version.next();
+        debug_assert!(version > self.published.version, "versions must increase");
+        debug_assert!(
+            Seq(self.next_seq) >= self.published.last_seq,
+            "seq must never decrease"
+        );
+        let snapshot = Arc::new(Snapshot {
+            state: self.working.clone(),
+            version,
+            last_seq: Seq(self.next_seq),
+            published_at: self.clock.now(),
+            counters: self.tally.freeze(),
+        });
+        debug_assert_eq!(snapshot.counters.total(), snapshot.last_seq.0);
+        self.cell.store(Arc::clone(&snapshot));
+        self.published = snapshot;
+    }
+
+    /// Sends the batch's outcome records, never waiting: a full stream drops and counts.
+    fn deliver_outcomes(&mut self) {
+        let Some(sender) = &self.outcomes else {
+            return;
+        };
+        let mut consumer_gone = false;
+        for record in self.records.drain(..) {
+            match sender.try_send(record) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => {
+                    self.tally.counters.outcomes_dropped += 1;
+                    self.tally.changed = true;
+                }
+                Err(TrySendError::Disconnected(_)) => {
+                    consumer_gone = true;
+                    break;
+                }
+            }
+        }
+        if consumer_gone {
+            // The consumer dropped its stream on purpose: stop producing records for it.
+            self.records.clear();
+            self.outcomes = None;
+        }
+    }
+
+    fn record_batch_metrics(
+        &mut self,
+        commands: usize,
+        apply_started: Instant,
+        publish_started: Instant,
+    ) {
+        let now = Instant::now();
+        metrics::histogram!("snapstate_batch_size").record(commands as f64);
+        metrics::histogram!("snapstate_apply_seconds")
+            .record(publish_started.duration_since(apply_started).as_secs_f64());
+        metrics::histogram!("snapstate_publish_seconds")
+            .record(now.duration_since(publish_started).as_secs_f64());
+        metrics::gauge!("snapstate_queue_depth").set(self.receiver.len() as f64);
+        metrics::gauge!("snapstate_version").set(self.published.version.0 as f64);
+        let tally = &mut self.tally;
+        let counters = &tally.counters;
+        export_counts(
+            "applied",
+            counters.applied_labels,
+            &tally.applied_by_label,
+            tally.dirty_applied,
+        );
+        export_counts(
+            "rejected",
+            counters.rejected_labels,
+            &tally.rejected_by_label,
+            tally.dirty_rejected,
+        );
+        metrics::counter!("snapstate_commands_total", "outcome" => "panicked", "class" => "panic")
+            .absolute(counters.panicked);
+        tally.dirty_applied = 0;
+        tally.dirty_rejected = 0;
+    }
+}
+
+impl<S: StateMachine> Drop for Writer<S> {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        // The writer is unwinding from a failure outside any command's application. Readers
+        // keep the last good snapshot. Drain the queue so that blocked producers are released
+        // and the count of what was never applied is reported rather than lost.
+        // Bounded, because producers may keep refilling the queue while it drains; whatever
+        // arrives after this is refused with the command handed back once the receiver is gone.
+        let mut unapplied = self.batch.len() as u64;
+        for _ in 0..self.queue_capacity {
+            match self.receiver.try_recv() {
+                Ok(Message::Command(_)) => unapplied += 1,
+                Ok(Message::Barrier(_)) => {}
+                Err(_) => break,
+            }
+        }
+        tracing::error!(unapplied, "the snapstate writer failed");
+        self.health.update(|health| {
+            health.status = EngineStatus::Failed;
+            health.unapplied_on_failure = unapplied;
+            if health.failure.is_none() {
+                health.failure = Some("the writer thread panicked".to_owned());
+            }
+        });
+    }
+}

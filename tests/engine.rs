@@ -1,0 +1,459 @@
+//! The generic engine end to end, driven with small state machines whose behaviour the tests
+//! control: ordering, barriers, backpressure, shutdown, outcomes and panic recovery.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use snapstate::engine::{
+    Engine, EngineConfig, EngineStatus, FlushError, Labelled, Outcome, Seq, StateMachine,
+    SubmitError, SubmitTimeoutError, TrySubmitError, Version, WaitStrategy,
+};
+
+/// A log of every command applied, kept in a persistent vector so clones are cheap.
+#[derive(Clone, Default)]
+struct Log {
+    entries: imbl::Vector<u64>,
+    gate: Option<Gate>,
+}
+
+/// Lets a test hold the writer inside `apply` until it says go.
+#[derive(Clone)]
+struct Gate {
+    entered: mpsc::SyncSender<()>,
+    release: Arc<Mutex<mpsc::Receiver<()>>>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Logged;
+impl Labelled for Logged {
+    const LABELS: &'static [&'static str] = &["logged"];
+    fn label_index(&self) -> usize {
+        0
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("odd commands are refused")]
+struct Odd;
+impl Labelled for Odd {
+    const LABELS: &'static [&'static str] = &["odd"];
+    fn label_index(&self) -> usize {
+        0
+    }
+}
+
+/// Commands: even numbers are logged; odd numbers are refused; `PANIC` logs itself and then
+/// panics (so a torn state would show it); `WAIT` blocks on the gate before logging.
+const PANIC: u64 = 1_000_000;
+const WAIT: u64 = 2_000_000;
+
+impl StateMachine for Log {
+    type Command = u64;
+    type Applied = Logged;
+    type Rejected = Odd;
+
+    fn apply(&mut self, command: &u64) -> Result<Logged, Odd> {
+        match *command {
+            PANIC => {
+                self.entries.push_back(PANIC);
+                panic!("deliberate panic in apply");
+            }
+            WAIT => {
+                if let Some(gate) = &self.gate {
+                    let _ = gate.entered.send(());
+                    let _ = gate.release.lock().expect("gate lock").recv();
+                }
+                self.entries.push_back(WAIT);
+                Ok(Logged)
+            }
+            even if even % 2 == 0 => {
+                self.entries.push_back(even);
+                Ok(Logged)
+            }
+            _ => Err(Odd),
+        }
+    }
+}
+
+fn quiet_panics() {
+    // The deliberate panics would otherwise print a backtrace banner per test.
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let deliberate = info
+            .payload()
+            .downcast_ref::<&str>()
+            .is_some_and(|message| message.contains("deliberate"));
+        if !deliberate {
+            default(info);
+        }
+    }));
+}
+
+fn start(log: Log, config: EngineConfig) -> Engine<Log> {
+    Engine::start(log, config).expect("engine starts")
+}
+
+/// A log whose `WAIT` command holds the writer until the returned sender says go.
+fn gated() -> (Log, mpsc::Receiver<()>, mpsc::Sender<()>) {
+    let (entered_sender, entered) = mpsc::sync_channel(1);
+    let (release, release_receiver) = mpsc::channel();
+    let log = Log {
+        entries: imbl::Vector::new(),
+        gate: Some(Gate {
+            entered: entered_sender,
+            release: Arc::new(Mutex::new(release_receiver)),
+        }),
+    };
+    (log, entered, release)
+}
+
+#[test]
+fn commands_apply_in_submission_order_and_flush_makes_them_visible() {
+    let engine = start(Log::default(), EngineConfig::default());
+    let writer = engine.write_handle();
+    for value in (0..200).map(|n| n * 2) {
+        writer.submit(value).expect("accepted");
+    }
+    let version = writer.flush().expect("flushed");
+    let snapshot = engine.read_handle().load();
+    assert!(snapshot.version() >= version);
+    let expected: Vec<u64> = (0..200).map(|n| n * 2).collect();
+    assert_eq!(
+        snapshot.state().entries.iter().copied().collect::<Vec<_>>(),
+        expected
+    );
+    assert_eq!(snapshot.last_seq(), Seq(200));
+    assert_eq!(snapshot.counters().applied(), 200);
+    assert_eq!(snapshot.counters().applied_count("logged"), 200);
+}
+
+#[test]
+fn rejections_change_nothing_and_are_counted_by_reason() {
+    let engine = start(Log::default(), EngineConfig::default());
+    let writer = engine.write_handle();
+    for value in [2, 3, 4, 5, 7] {
+        writer.submit(value).expect("accepted");
+    }
+    writer.flush().expect("flushed");
+    let snapshot = engine.read_handle().load();
+    assert_eq!(
+        snapshot.state().entries.iter().copied().collect::<Vec<_>>(),
+        vec![2, 4]
+    );
+    assert_eq!(snapshot.counters().rejected(), 3);
+    assert_eq!(snapshot.counters().rejected_count("odd"), 3);
+    assert_eq!(snapshot.counters().total(), snapshot.last_seq().0);
+}
+
+#[test]
+fn every_wait_strategy_delivers_every_command() {
+    for wait_strategy in [
+        WaitStrategy::Block,
+        WaitStrategy::SpinThenBlock { spins: 100 },
+        WaitStrategy::BusySpin,
+    ] {
+        let config = EngineConfig {
+            wait_strategy,
+            max_batch: 8,
+            ..EngineConfig::default()
+        };
+        let engine = start(Log::default(), config);
+        let writer = engine.write_handle();
+        for value in 0..100 {
+            writer.submit(value * 2).expect("accepted");
+        }
+        let last = engine.shutdown().expect("clean shutdown");
+        assert_eq!(last.state().entries.len(), 100, "{wait_strategy:?}");
+        assert_eq!(last.last_seq(), Seq(100), "{wait_strategy:?}");
+        // With at most 8 commands per batch, 100 commands need at least 13 publications.
+        assert!(
+            last.version() >= Version(13),
+            "{wait_strategy:?}: {}",
+            last.version()
+        );
+    }
+}
+
+#[test]
+fn shutdown_applies_everything_accepted_and_refuses_later_submits_with_the_command() {
+    let engine = start(Log::default(), EngineConfig::default());
+    let writer = engine.write_handle();
+    let reader = engine.read_handle();
+    for value in 0..1_000 {
+        writer.submit(value * 2).expect("accepted");
+    }
+    let last = engine.shutdown().expect("clean shutdown");
+    assert_eq!(last.state().entries.len(), 1_000);
+    assert_eq!(
+        reader.load().version(),
+        last.version(),
+        "readers keep the final snapshot"
+    );
+    assert_eq!(writer.submit(8).map_err(SubmitError::into_inner), Err(8));
+    assert!(matches!(
+        writer.try_submit(10),
+        Err(TrySubmitError::Closed(10))
+    ));
+    assert!(matches!(
+        writer.submit_timeout(12, Duration::from_millis(1)),
+        Err(SubmitTimeoutError::Closed(12))
+    ));
+    assert_eq!(writer.flush(), Err(FlushError::Closed));
+    assert_eq!(writer.health().status, EngineStatus::Stopped);
+}
+
+#[test]
+fn dropping_the_last_handle_shuts_down_after_applying_everything() {
+    let engine = start(Log::default(), EngineConfig::default());
+    let writer = engine.write_handle();
+    let reader = engine.read_handle();
+    drop(engine);
+    // A write handle keeps the engine running.
+    writer.submit(2).expect("still running");
+    writer.submit(4).expect("still running");
+    drop(writer);
+    // The drop joined the writer, so the final version is already published.
+    let last = reader.load();
+    assert_eq!(
+        last.state().entries.iter().copied().collect::<Vec<_>>(),
+        vec![2, 4]
+    );
+}
+
+#[test]
+fn a_full_queue_hands_the_command_back_and_submit_timeout_times_out() {
+    let (log, entered, release) = gated();
+    let config = EngineConfig {
+        queue_capacity: 1,
+        max_batch: 1,
+        ..EngineConfig::default()
+    };
+    let engine = start(log, config);
+    let writer = engine.write_handle();
+    writer.submit(WAIT).expect("accepted");
+    entered.recv().expect("writer is inside apply");
+    writer.submit(2).expect("fills the only queue slot");
+    assert!(matches!(writer.try_submit(4), Err(TrySubmitError::Full(4))));
+    assert!(matches!(
+        writer.submit_timeout(6, Duration::from_millis(20)),
+        Err(SubmitTimeoutError::Timeout(6))
+    ));
+    assert_eq!(writer.queue_len(), 1);
+    release.send(()).expect("writer waits for the gate");
+    writer.submit(4).expect("room again");
+    let last = engine.shutdown().expect("clean shutdown");
+    assert_eq!(
+        last.state().entries.iter().copied().collect::<Vec<_>>(),
+        vec![WAIT, 2, 4]
+    );
+}
+
+#[test]
+fn a_held_snapshot_never_changes_while_the_writer_moves_on() {
+    let engine = start(Log::default(), EngineConfig::default());
+    let writer = engine.write_handle();
+    writer.submit(2).expect("accepted");
+    writer.flush().expect("flushed");
+    let held = engine.read_handle().load();
+    let held_entries: Vec<u64> = held.state().entries.iter().copied().collect();
+    for value in 0..500 {
+        writer.submit(value * 2).expect("accepted");
+    }
+    writer.flush().expect("flushed");
+    assert_eq!(
+        held.state().entries.iter().copied().collect::<Vec<_>>(),
+        held_entries
+    );
+    assert!(engine.read_handle().load().version() > held.version());
+}
+
+#[test]
+fn a_panicking_command_is_rejected_and_the_rest_of_its_batch_survives() {
+    quiet_panics();
+    let (log, entered, release) = gated();
+    let mut engine = start(
+        log,
+        EngineConfig {
+            outcome_capacity: Some(64),
+            ..EngineConfig::default()
+        },
+    );
+    let outcomes = engine.take_outcomes().expect("outcome stream requested");
+    let writer = engine.write_handle();
+    let reader = engine.read_handle();
+    // Hold the writer so that the next four commands land in one batch.
+    writer.submit(WAIT).expect("accepted");
+    entered.recv().expect("writer is inside apply");
+    for value in [2, PANIC, 4, 6] {
+        writer.submit(value).expect("accepted");
+    }
+    release.send(()).expect("writer waits for the gate");
+    writer.flush().expect("flushed");
+
+    let snapshot = reader.load();
+    let entries: Vec<u64> = snapshot.state().entries.iter().copied().collect();
+    assert_eq!(
+        entries,
+        vec![WAIT, 2, 4, 6],
+        "the panicking command left no trace"
+    );
+    assert_eq!(snapshot.counters().panicked(), 1);
+    assert_eq!(snapshot.counters().applied(), 4);
+    let health = engine.health();
+    assert_eq!(health.status, EngineStatus::Running);
+    assert_eq!(health.panicked_commands, 1);
+    assert!(
+        health
+            .last_panic
+            .as_deref()
+            .is_some_and(|message| message.contains("deliberate"))
+    );
+
+    let records: Vec<_> = (0..5).filter_map(|_| outcomes.recv()).collect();
+    assert_eq!(records.len(), 5);
+    assert!(
+        matches!(records[2].outcome, Outcome::Panicked { ref message } if message.contains("deliberate"))
+    );
+    assert_eq!(records[2].seq, Seq(3));
+    for record in [&records[1], &records[3], &records[4]] {
+        assert_eq!(record.outcome, Outcome::Applied(Logged));
+    }
+    let last = engine
+        .shutdown()
+        .expect("a panicking command is not an engine failure");
+    assert_eq!(last.state().entries.len(), 4);
+}
+
+#[test]
+fn the_outcome_stream_reports_every_command_in_sequence_order() {
+    let mut engine = start(
+        Log::default(),
+        EngineConfig {
+            outcome_capacity: Some(1_024),
+            ..EngineConfig::default()
+        },
+    );
+    let outcomes = engine.take_outcomes().expect("outcome stream requested");
+    assert!(engine.take_outcomes().is_none(), "handed out once");
+    let writer = engine.write_handle();
+    for value in 0..300 {
+        writer.submit(value).expect("accepted");
+    }
+    let last = engine.shutdown().expect("clean shutdown");
+    let mut records = Vec::new();
+    while let Some(record) = outcomes.recv() {
+        records.push(record);
+    }
+    assert_eq!(records.len(), 300, "the stream ends after the last record");
+    for (index, record) in records.iter().enumerate() {
+        assert_eq!(record.seq, Seq(index as u64 + 1));
+        assert!(record.version <= last.version());
+        let expected_applied = index % 2 == 0;
+        assert_eq!(
+            matches!(record.outcome, Outcome::Applied(_)),
+            expected_applied
+        );
+    }
+    assert_eq!(last.counters().outcomes_dropped(), 0);
+}
+
+#[test]
+fn a_slow_outcome_consumer_never_blocks_the_writer_and_drops_are_counted() {
+    let mut engine = start(
+        Log::default(),
+        EngineConfig {
+            outcome_capacity: Some(4),
+            ..EngineConfig::default()
+        },
+    );
+    let outcomes = engine.take_outcomes().expect("outcome stream requested");
+    let writer = engine.write_handle();
+    for value in 0..100 {
+        writer.submit(value * 2).expect("accepted");
+    }
+    writer
+        .flush()
+        .expect("the writer did not wait for the consumer");
+    // Drops are counted at the publication after they happen; one more command publishes.
+    writer.submit(0).expect("accepted");
+    let last = engine.shutdown().expect("clean shutdown");
+    let mut received = 0;
+    while outcomes.try_recv().is_some() {
+        received += 1;
+    }
+    assert_eq!(received + last.counters().outcomes_dropped(), 101);
+    assert!(last.counters().outcomes_dropped() > 0);
+}
+
+#[test]
+fn flush_from_many_threads_each_sees_its_own_commands() {
+    let engine = start(Log::default(), EngineConfig::default());
+    let reader = engine.read_handle();
+    let handles: Vec<_> = (0..4_u64)
+        .map(|thread_index| {
+            let writer = engine.write_handle();
+            let reader = reader.clone();
+            thread::spawn(move || {
+                for step in 0..50_u64 {
+                    let value = (thread_index * 1_000 + step) * 2;
+                    writer.submit(value).expect("accepted");
+                    let version = writer.flush().expect("flushed");
+                    let snapshot = reader.load();
+                    assert!(snapshot.version() >= version);
+                    assert!(
+                        snapshot.state().entries.contains(&value),
+                        "flush returned early"
+                    );
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().expect("no thread failed");
+    }
+    assert_eq!(engine.shutdown().expect("clean").state().entries.len(), 200);
+}
+
+#[test]
+fn cached_reader_follows_the_writer_and_never_goes_back() {
+    let engine = start(Log::default(), EngineConfig::default());
+    let writer = engine.write_handle();
+    let mut reader = engine.read_handle().reader();
+    let mut last = reader.load().version();
+    assert_eq!(last, Version(0));
+    for value in 0..50 {
+        writer.submit(value * 2).expect("accepted");
+        let visible = writer.flush().expect("flushed");
+        let seen = reader.load().version();
+        assert!(seen >= visible && seen >= last);
+        last = seen;
+    }
+}
+
+#[test]
+fn invalid_configuration_is_refused_with_a_reason() {
+    for config in [
+        EngineConfig {
+            queue_capacity: 0,
+            ..EngineConfig::default()
+        },
+        EngineConfig {
+            max_batch: 0,
+            ..EngineConfig::default()
+        },
+        EngineConfig {
+            outcome_capacity: Some(0),
+            ..EngineConfig::default()
+        },
+    ] {
+        let error = Engine::start(Log::default(), config).expect_err("refused");
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid engine configuration"),
+            "{error}"
+        );
+    }
+}
