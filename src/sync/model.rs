@@ -136,6 +136,10 @@ pub(crate) mod channel {
         }
         #[derive(Debug, PartialEq, Eq)]
         pub(crate) enum RecvTimeoutError {
+            #[expect(
+                dead_code,
+                reason = "loom has no clock, so nothing times out; the variant mirrors crossbeam's"
+            )]
             Timeout,
             Disconnected,
         }
