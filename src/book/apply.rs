@@ -107,7 +107,7 @@ impl<S: Storage> Book<S> {
         };
         order.status = to;
         order.venue_seq = newest(order.venue_seq, venue_seq);
-        order.last_activity = at;
+        order.last_activity = order.last_activity.max(at);
         order.revision.bump();
         self.store_order(order, from, at);
         Ok(Applied::StatusChanged { from, to })
@@ -174,7 +174,7 @@ impl<S: Storage> Book<S> {
         order.filled = fill.cumulative_filled;
         order.status = to;
         order.venue_seq = newest(order.venue_seq, fill.venue_seq);
-        order.last_activity = fill.at;
+        order.last_activity = order.last_activity.max(fill.at);
         order.last_fill_price = fill.fill_price;
         order.last_trade_id = fill.trade_id;
         order.reconciled_fill = reconciled_fill;

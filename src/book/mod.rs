@@ -69,6 +69,8 @@ mod apply;
 mod command;
 mod invariants;
 mod outcome;
+#[cfg(test)]
+mod properties;
 mod query;
 mod storage;
 #[cfg(test)]

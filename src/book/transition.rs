@@ -22,6 +22,10 @@
 //!   acknowledged, any fill of a rejected order). Rejected with a typed error; nothing changes.
 //! * A fill at or below the known cumulative quantity is a duplicate or stale before the table
 //!   is consulted; `filled` can therefore never see a partial fill ("—").
+//! * One order's fill reports give the same final state in any order of arrival, and so do a
+//!   cancel (or expiry) and the fills before it. A *complete* fill and a cancel of the same
+//!   order contradict each other (a venue does not cancel a filled order); if both arrive, the
+//!   first to arrive decides the status, and the fill quantity merges either way.
 
 use super::types::OrderStatus;
 

@@ -401,7 +401,8 @@ impl Order {
     pub fn placed_at(&self) -> Timestamp {
         self.placed_at
     }
-    /// When it last changed, by the time its commands carried.
+    /// The latest time carried by a command that changed it (a maximum, so reports arriving out
+    /// of order do not move it back).
     pub fn last_activity(&self) -> Timestamp {
         self.last_activity
     }
