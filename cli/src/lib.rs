@@ -1,1 +1,4 @@
-//! The snapstate command's library: the workloads behind `simulate`, `replay` and `bench`.
+//! The snapstate command's library: the workloads behind `simulate`, `replay` and `bench`, kept
+//! out of the engine library so that an embedder never pays for them.
+
+pub mod demo;
