@@ -1,4 +1,5 @@
 //! The snapstate command's library: the workloads behind `simulate`, `replay` and `bench`, kept
 //! out of the engine library so that an embedder never pays for them.
 
+pub mod bench;
 pub mod demo;

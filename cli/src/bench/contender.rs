@@ -1,0 +1,104 @@
+//! What a design under comparison must offer the workload: build its state, take updates from
+//! one producer, and hand snapshots to readers.
+
+use std::ops::Deref;
+
+use hdrhistogram::Histogram;
+use snapstate::book::{Book, BookCommand, Storage};
+
+use super::workload::Workload;
+
+/// One design under comparison.
+pub trait Contender {
+    /// Its name in reports and in the JSON output.
+    const NAME: &'static str;
+    /// Whether holding a snapshot blocks the producer (a held read lock). Such a design cannot
+    /// apply updates while a snapshot is held, so it has no `memory_held_bytes`.
+    const SNAPSHOT_BLOCKS_WRITER: bool = false;
+    /// How often the producer samples a submit time for the visible-latency figure: every
+    /// this many updates. Cheap designs sample sparsely, so that reading the clock does not
+    /// slow them down; slow ones sample every update, so that they get enough samples.
+    const SAMPLE_EVERY: u64 = 64;
+
+    /// The book's storage in this design.
+    type Storage: Storage;
+    /// The state with the workload's initial load applied, before any thread starts.
+    type State: Send + 'static;
+    /// The single producer's handle.
+    type Producer: Producer + Send + 'static;
+    /// A reader's handle; cloned for each reading thread.
+    type Reader: SnapshotReader<Storage = Self::Storage> + Clone + Send + 'static;
+
+    /// Builds the state holding the initial load. `memory_bytes` is what this allocates.
+    fn build_state(workload: &Workload) -> Self::State;
+
+    /// Starts the design on `state` (threads, queues, publication).
+    fn start(state: Self::State) -> (Self::Producer, Self::Reader);
+}
+
+/// The producer's side of a design: it applies (or queues) updates one at a time.
+pub trait Producer {
+    /// Applies or queues one update. The design records how long the update waited because of
+    /// a reader, where that happens on this call.
+    fn send(&mut self, command: BookCommand);
+
+    /// How many of the updates sent so far are visible to a snapshot taken now: every update
+    /// up to that count is. For designs that apply in place, all of them.
+    fn visible_through(&mut self) -> u64;
+
+    /// Returns once every update sent is visible.
+    fn flush(&mut self);
+
+    /// The distribution of how long updates waited because of a reader, in nanoseconds, since
+    /// the last call (see `docs/benchmarks.md` for what each design counts). `None` when the
+    /// design could not measure it in this process.
+    fn take_stalls(&mut self) -> Option<Histogram<u64>>;
+
+    /// For designs that batch: the sizes of the batches since the last call to
+    /// [`take_stalls`](Self::take_stalls) (one sample per batch).
+    fn take_batch_sizes(&mut self) -> Option<Histogram<u64>> {
+        None
+    }
+
+    /// Stops the design (joins its threads, if any).
+    fn finish(self);
+}
+
+/// A reader's side of a design: it obtains a consistent view of the book.
+pub trait SnapshotReader {
+    /// The book's storage.
+    type Storage: Storage;
+    /// A consistent view of the book, as long as it is held.
+    type Snapshot<'a>: Deref<Target = Book<Self::Storage>>
+    where
+        Self: 'a;
+
+    /// Obtains a consistent snapshot the design's way (a reference, a copy, or a held lock).
+    fn snapshot(&mut self) -> Self::Snapshot<'_>;
+}
+
+/// An owned copy of a book, as a snapshot.
+#[derive(Debug)]
+pub struct Copied<S: Storage>(pub Book<S>);
+
+impl<S: Storage> Deref for Copied<S> {
+    type Target = Book<S>;
+
+    fn deref(&self) -> &Book<S> {
+        &self.0
+    }
+}
+
+/// A latency histogram in nanoseconds: 1 ns to one hour, three significant figures.
+///
+/// # Panics
+///
+/// Never: the bounds are valid constants.
+pub fn nanos_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid histogram bounds")
+}
+
+/// Records `nanos` into `histogram`, clamping values beyond its range.
+pub fn record_nanos(histogram: &mut Histogram<u64>, nanos: u64) {
+    histogram.saturating_record(nanos);
+}

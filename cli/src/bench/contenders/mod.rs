@@ -1,0 +1,22 @@
+//! The five designs, in the order the reports list them.
+
+mod left_right;
+mod naive_cow;
+mod rwlock;
+mod snapstate;
+
+pub use self::left_right::{LeftRight, LeftRightProducer, LeftRightReader, Replica};
+pub use self::naive_cow::{CowProducer, CowReader, NaiveCow};
+pub use self::rwlock::{DeepCopyReader, HeldLockReader, LockProducer, RwLockDeepCopy, RwLockHeld};
+pub use self::snapstate::{
+    EngineProducer, EngineReader, EngineSnapshot, Snapstate, engine_config, start_with,
+};
+
+/// Every contender's name, in report order.
+pub const NAMES: [&str; 5] = [
+    "snapstate",
+    "rwlock_deep_copy",
+    "rwlock_held",
+    "naive_cow",
+    "left_right",
+];

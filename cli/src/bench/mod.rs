@@ -1,0 +1,193 @@
+//! `snapstate bench`: the side-by-side comparison of snapstate with the designs a user would
+//! otherwise pick, on one workload, in one process.
+//!
+//! The workload ([`workload`]) and the designs ([`contenders`]) are shared with the criterion
+//! benches in the root `benches/`, so nothing is written twice. `docs/benchmarks.md` defines
+//! every figure and holds a full run.
+
+pub mod contender;
+pub mod contenders;
+mod plot;
+pub mod probe;
+pub mod reconcile;
+pub mod report;
+pub mod run;
+pub mod workload;
+
+use std::error::Error;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use contenders::{LeftRight, NaiveCow, RwLockDeepCopy, RwLockHeld, Snapstate};
+use report::{Figures, Machine, Report, human};
+use run::{Durations, Measured, measure};
+use workload::{DEFAULT_SLOTS, Workload};
+
+/// The seed of the update stream; every contender gets the same stream.
+pub const SEED: u64 = 0x5EED_5EED;
+
+/// Arguments of `snapstate bench`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct BenchArgs {
+    /// A short run (2 s of workload per contender instead of 10 s), for smoke tests: finishes
+    /// in well under a minute on two cores at the default slot count.
+    #[arg(long)]
+    pub quick: bool,
+    /// Print exactly one JSON object (machine, slots, every contender's figures) instead of
+    /// the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Slots (grid levels), each starting with one live order.
+    #[arg(long, default_value_t = DEFAULT_SLOTS, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub slots: u32,
+    /// Seconds of workload per contender (overrides the default of 10, or 2 with --quick).
+    #[arg(long)]
+    pub seconds: Option<f64>,
+    /// Write an SVG plot of the writer-stall and submit-to-visible distributions here.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Only these contenders (comma-separated); snapstate always runs, as the baseline.
+    #[arg(long, value_delimiter = ',')]
+    pub contenders: Vec<String>,
+}
+
+impl BenchArgs {
+    fn durations(&self) -> Durations {
+        let default = if self.quick { 2.0 } else { 10.0 };
+        let workload = Duration::from_secs_f64(self.seconds.unwrap_or(default).max(0.05));
+        Durations {
+            workload,
+            memory_updates: if self.quick {
+                Duration::from_millis(300)
+            } else {
+                Duration::from_secs(2)
+            },
+            reconcile: if self.quick {
+                Duration::from_millis(300)
+            } else {
+                Duration::from_secs(2)
+            },
+        }
+    }
+
+    fn wants(&self, name: &str) -> bool {
+        name == "snapstate"
+            || self.contenders.is_empty()
+            || self.contenders.iter().any(|wanted| wanted == name)
+    }
+}
+
+/// Runs the comparison and prints the table (or the JSON object); writes the plot if asked.
+///
+/// `allocated` reads the bytes currently allocated through the process's counting allocator;
+/// without one, the memory figures are `null`.
+///
+/// # Errors
+///
+/// An unknown contender name, a snapshot that failed its invariant check (a bug), or a plot
+/// that could not be written.
+pub fn run(args: &BenchArgs, allocated: Option<fn() -> usize>) -> Result<(), Box<dyn Error>> {
+    if let Some(unknown) = args
+        .contenders
+        .iter()
+        .find(|name| !contenders::NAMES.contains(&name.as_str()))
+    {
+        return Err(format!(
+            "unknown contender {unknown:?}; known: {}",
+            contenders::NAMES.join(", ")
+        )
+        .into());
+    }
+    if !probe::install() {
+        eprintln!(
+            "warning: another metrics recorder is installed; snapstate's stall is unmeasured"
+        );
+    }
+    let machine = Machine::describe();
+    if !machine.optimized {
+        eprintln!("warning: this is a debug build; run with --release for meaningful figures");
+    }
+    let workload = Workload::new(args.slots);
+    let durations = args.durations();
+    let mut measured: Vec<(&'static str, Measured)> = Vec::new();
+    for name in contenders::NAMES
+        .into_iter()
+        .filter(|name| args.wants(name))
+    {
+        eprintln!("bench: {name} at {} slots …", args.slots);
+        let result = match name {
+            "snapstate" => measure::<Snapstate>(&workload, durations, allocated, SEED),
+            "rwlock_deep_copy" => measure::<RwLockDeepCopy>(&workload, durations, allocated, SEED),
+            "rwlock_held" => measure::<RwLockHeld>(&workload, durations, allocated, SEED),
+            "naive_cow" => measure::<NaiveCow>(&workload, durations, allocated, SEED),
+            "left_right" => measure::<LeftRight>(&workload, durations, allocated, SEED),
+            _ => unreachable!("names come from contenders::NAMES"),
+        };
+        if result.invariant_violations > 0 {
+            return Err(format!(
+                "{name}: {} snapshots failed the invariant check",
+                result.invariant_violations
+            )
+            .into());
+        }
+        measured.push((name, result));
+    }
+    let report = Report {
+        machine,
+        slots: args.slots,
+        contenders: measured
+            .iter()
+            .map(|(name, result)| (*name, Figures::from_measured(result)))
+            .collect(),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.table());
+        print!("{}", notes(&report, &measured));
+    }
+    if let Some(path) = &args.plot {
+        plot::write_svg(path, &report, &measured)?;
+        eprintln!("bench: wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// What the table does not show: the run's shape and the figures behind the figures.
+fn notes(report: &Report, measured: &[(&'static str, Measured)]) -> String {
+    let machine = &report.machine;
+    let mut out = format!(
+        "\n{} slots; machine: {} ({} cores, {:.1} GB), {}, {}, load average at start {}\n",
+        report.slots,
+        machine.cpu,
+        machine.cores,
+        machine.memory_bytes as f64 / 1e9,
+        machine.os,
+        machine.rustc,
+        machine.load_average,
+    );
+    for (name, result) in measured {
+        let mut line = format!(
+            "{name}: {} updates in the workload; {} snapshots; {} updates in the memory phase; \
+             reconcile under load p50 {}",
+            result.updates,
+            result.snapshots.len(),
+            result.memory_updates,
+            human(
+                "reconcile_ms",
+                result.reconciles_under_load.value_at_quantile(0.5) as f64 / 1e6
+            ),
+        );
+        if let Some(batches) = &result.batch_sizes {
+            line.push_str(&format!(
+                "; batches: {} published, mean {:.0}, max {} updates",
+                batches.len(),
+                batches.mean(),
+                batches.max()
+            ));
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}

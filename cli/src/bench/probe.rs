@@ -1,0 +1,125 @@
+//! A `metrics` recorder that keeps the engine's per-batch publication times, for snapstate's
+//! writer-stall figure.
+//!
+//! The engine's writer records, after each batch, `snapstate_batch_size` and then
+//! `snapstate_publish_seconds` (the time to make the batch's version visible) on its own
+//! thread, in that order. This recorder pairs the two: every update of a batch is counted as
+//! having waited for that batch's publication, so the distribution is per update, like the
+//! other designs'. Everything else the engine records is ignored.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use hdrhistogram::Histogram;
+use metrics::{Counter, Gauge, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+
+use super::contender::{nanos_histogram, record_nanos};
+
+static PROBE: OnceLock<Arc<PublicationProbe>> = OnceLock::new();
+
+/// Installs the recorder as the process's global `metrics` recorder, once. Returns whether the
+/// probe is in place (false if another recorder was installed first).
+pub fn install() -> bool {
+    if PROBE.get().is_some() {
+        return true;
+    }
+    let probe = Arc::new(PublicationProbe::default());
+    let recorder = ProbeRecorder {
+        batch_size: metrics::Histogram::from_arc(Arc::new(BatchSize(Arc::clone(&probe)))),
+        publish_time: metrics::Histogram::from_arc(Arc::new(PublishTime(Arc::clone(&probe)))),
+    };
+    if metrics::set_global_recorder(recorder).is_err() {
+        return false;
+    }
+    PROBE.set(probe).is_ok()
+}
+
+/// The installed probe, if [`install`] succeeded.
+pub fn installed() -> Option<&'static PublicationProbe> {
+    PROBE.get().map(Arc::as_ref)
+}
+
+/// Publication times and batch sizes, as the engine reports them.
+#[derive(Debug)]
+pub struct PublicationProbe {
+    last_batch: AtomicU64,
+    publications: Mutex<Histogram<u64>>,
+    batches: Mutex<Histogram<u64>>,
+}
+
+impl Default for PublicationProbe {
+    fn default() -> Self {
+        Self {
+            last_batch: AtomicU64::new(1),
+            publications: Mutex::new(nanos_histogram()),
+            batches: Mutex::new(nanos_histogram()),
+        }
+    }
+}
+
+impl PublicationProbe {
+    /// Takes (and resets) the per-update publication-time distribution, in nanoseconds, and
+    /// the distribution of batch sizes (one sample per batch).
+    pub fn take(&self) -> (Histogram<u64>, Histogram<u64>) {
+        let publications = std::mem::replace(&mut *lock(&self.publications), nanos_histogram());
+        let batches = std::mem::replace(&mut *lock(&self.batches), nanos_histogram());
+        (publications, batches)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+struct BatchSize(Arc<PublicationProbe>);
+
+impl HistogramFn for BatchSize {
+    fn record(&self, value: f64) {
+        let size = value.max(1.0) as u64;
+        self.0.last_batch.store(size, Ordering::Relaxed);
+        record_nanos(&mut lock(&self.0.batches), size);
+    }
+}
+
+struct PublishTime(Arc<PublicationProbe>);
+
+impl HistogramFn for PublishTime {
+    fn record(&self, seconds: f64) {
+        let nanos = (seconds * 1e9).max(0.0) as u64;
+        let updates = self.0.last_batch.load(Ordering::Relaxed);
+        lock(&self.0.publications)
+            .record_n(nanos.max(1), updates)
+            .unwrap_or_else(|_| record_nanos(&mut lock(&self.0.publications), nanos));
+    }
+}
+
+/// Hands out the two handles it cares about (cloning a handle is a reference-count increment,
+/// so the engine's per-batch registration allocates nothing) and no-ops for the rest.
+struct ProbeRecorder {
+    batch_size: metrics::Histogram,
+    publish_time: metrics::Histogram,
+}
+
+impl Recorder for ProbeRecorder {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+    fn register_counter(&self, _: &Key, _: &Metadata<'_>) -> Counter {
+        Counter::noop()
+    }
+
+    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::noop()
+    }
+
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> metrics::Histogram {
+        match key.name() {
+            "snapstate_batch_size" => self.batch_size.clone(),
+            "snapstate_publish_seconds" => self.publish_time.clone(),
+            _ => metrics::Histogram::noop(),
+        }
+    }
+}

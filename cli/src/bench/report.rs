@@ -1,0 +1,297 @@
+//! Figures per contender, the machine they were measured on, the JSON object and the table.
+
+use std::fmt::Write as _;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+
+use super::run::Measured;
+
+/// Every figure of one contender, named as in the issue and the JSON output. `None` (JSON
+/// `null`) means not measured or not meaningful for the design; `docs/benchmarks.md` says which
+/// and why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Figures {
+    /// Sustained writer throughput during the workload, updates per second.
+    pub updates_per_sec: f64,
+    /// The longest time an update waited because of a reader, microseconds.
+    pub writer_stall_us_max: Option<f64>,
+    /// The 99.9th percentile of the same, over all updates, microseconds.
+    pub writer_stall_us_p999: Option<f64>,
+    /// Median cost of obtaining a consistent snapshot, nanoseconds.
+    pub snapshot_ns_p50: f64,
+    /// 99th percentile of the same, nanoseconds.
+    pub snapshot_ns_p99: f64,
+    /// Median time from submit to visible in a snapshot, microseconds.
+    pub visible_us_p50: Option<f64>,
+    /// 99th percentile of the same, microseconds.
+    pub visible_us_p99: Option<f64>,
+    /// 99.9th percentile of the same, microseconds.
+    pub visible_us_p999: Option<f64>,
+    /// Median time of one reconciliation of N slots against N venue orders, milliseconds.
+    pub reconcile_ms: f64,
+    /// Bytes allocated by the state holding N live slots.
+    pub memory_bytes: Option<u64>,
+    /// Extra bytes kept alive by one snapshot held during N further updates.
+    pub memory_held_bytes: Option<u64>,
+}
+
+/// The names of the figures, in output order.
+pub const FIGURE_NAMES: [&str; 11] = [
+    "updates_per_sec",
+    "writer_stall_us_max",
+    "writer_stall_us_p999",
+    "snapshot_ns_p50",
+    "snapshot_ns_p99",
+    "visible_us_p50",
+    "visible_us_p99",
+    "visible_us_p999",
+    "reconcile_ms",
+    "memory_bytes",
+    "memory_held_bytes",
+];
+
+impl Figures {
+    /// Reduces one contender's measurements to its figures.
+    pub fn from_measured(measured: &Measured) -> Self {
+        let micros = |histogram: &Histogram<u64>, quantile: f64| {
+            (!histogram.is_empty()).then(|| histogram.value_at_quantile(quantile) as f64 / 1e3)
+        };
+        let stalls = measured.stalls.as_ref();
+        Self {
+            updates_per_sec: measured.updates_per_sec,
+            writer_stall_us_max: stalls
+                .filter(|stalls| !stalls.is_empty())
+                .map(|stalls| stalls.max() as f64 / 1e3),
+            writer_stall_us_p999: stalls.and_then(|stalls| micros(stalls, 0.999)),
+            snapshot_ns_p50: measured.snapshots.value_at_quantile(0.5) as f64,
+            snapshot_ns_p99: measured.snapshots.value_at_quantile(0.99) as f64,
+            visible_us_p50: micros(&measured.visible, 0.5),
+            visible_us_p99: micros(&measured.visible, 0.99),
+            visible_us_p999: micros(&measured.visible, 0.999),
+            reconcile_ms: measured.reconciles.value_at_quantile(0.5) as f64 / 1e6,
+            memory_bytes: measured.memory_bytes,
+            memory_held_bytes: measured.memory_held_bytes,
+        }
+    }
+
+    /// The figure called `name`, as a number.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        match name {
+            "updates_per_sec" => Some(self.updates_per_sec),
+            "writer_stall_us_max" => self.writer_stall_us_max,
+            "writer_stall_us_p999" => self.writer_stall_us_p999,
+            "snapshot_ns_p50" => Some(self.snapshot_ns_p50),
+            "snapshot_ns_p99" => Some(self.snapshot_ns_p99),
+            "visible_us_p50" => self.visible_us_p50,
+            "visible_us_p99" => self.visible_us_p99,
+            "visible_us_p999" => self.visible_us_p999,
+            "reconcile_ms" => Some(self.reconcile_ms),
+            "memory_bytes" => self.memory_bytes.map(|bytes| bytes as f64),
+            "memory_held_bytes" => self.memory_held_bytes.map(|bytes| bytes as f64),
+            _ => None,
+        }
+    }
+}
+
+/// Where the figures were measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct Machine {
+    /// The processor's model name.
+    pub cpu: String,
+    /// Logical processors available to the process.
+    pub cores: usize,
+    /// Physical memory, bytes (0 if unknown).
+    pub memory_bytes: u64,
+    /// The operating system and architecture.
+    pub os: String,
+    /// The compiler that built this binary.
+    pub rustc: String,
+    /// Whether the binary was built with optimisations (figures from a debug build mean
+    /// little).
+    pub optimized: bool,
+    /// The 1-, 5- and 15-minute load averages when the run started (how busy the machine was).
+    pub load_average: String,
+}
+
+impl Machine {
+    /// Describes the machine this process runs on.
+    pub fn describe() -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|line| line.strip_prefix("model name"))
+            .and_then(|rest| rest.split_once(':'))
+            .map_or_else(|| "unknown".to_owned(), |(_, name)| name.trim().to_owned());
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let memory_bytes = meminfo
+            .lines()
+            .find_map(|line| line.strip_prefix("MemTotal:"))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .map_or(0, |kilobytes| kilobytes * 1024);
+        let load_average = std::fs::read_to_string("/proc/loadavg")
+            .map(|line| {
+                line.split_whitespace()
+                    .take(3)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_else(|_| "unknown".to_owned());
+        Self {
+            cpu,
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
+            memory_bytes,
+            os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            rustc: env!("SNAPSTATE_RUSTC_VERSION").to_owned(),
+            optimized: !cfg!(debug_assertions),
+            load_average,
+        }
+    }
+}
+
+/// One run's report: the machine, the slot count and every contender's figures, in order.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Where it ran.
+    pub machine: Machine,
+    /// N.
+    pub slots: u32,
+    /// Contender name and figures, snapstate first.
+    pub contenders: Vec<(&'static str, Figures)>,
+}
+
+impl Serialize for Report {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Contenders<'a>(&'a [(&'static str, Figures)]);
+        impl Serialize for Contenders<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_map(Some(self.0.len()))?;
+                for (name, figures) in self.0 {
+                    map.serialize_entry(name, figures)?;
+                }
+                map.end()
+            }
+        }
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry("machine", &self.machine)?;
+        map.serialize_entry("slots", &self.slots)?;
+        map.serialize_entry("contenders", &Contenders(&self.contenders))?;
+        map.end()
+    }
+}
+
+impl Report {
+    /// The table: one row per figure, one column per contender, each value with its ratio to
+    /// snapstate's (`×` the contender's value divided by snapstate's).
+    pub fn table(&self) -> String {
+        let baseline = self
+            .contenders
+            .iter()
+            .find(|(name, _)| *name == "snapstate")
+            .map(|(_, figures)| figures);
+        let mut header = vec!["figure".to_owned()];
+        header.extend(self.contenders.iter().map(|(name, _)| (*name).to_owned()));
+        let mut rows = vec![header];
+        for name in FIGURE_NAMES {
+            let mut row = vec![name.to_owned()];
+            for (_, figures) in &self.contenders {
+                let value = figures.get(name);
+                let base = baseline.and_then(|base| base.get(name));
+                row.push(cell(name, value, base));
+            }
+            rows.push(row);
+        }
+        let widths: Vec<usize> = (0..rows[0].len())
+            .map(|column| {
+                rows.iter()
+                    .map(|row| row[column].chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut out = String::new();
+        for (index, row) in rows.iter().enumerate() {
+            let line: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .enumerate()
+                .map(|(column, (text, width))| {
+                    if column == 0 {
+                        format!("{text:<width$}")
+                    } else {
+                        format!("{text:>width$}")
+                    }
+                })
+                .collect();
+            let _ = writeln!(out, "{}", line.join("  ").trim_end());
+            if index == 0 {
+                let total = widths.iter().sum::<usize>() + 2 * (widths.len() - 1);
+                let _ = writeln!(out, "{}", "-".repeat(total));
+            }
+        }
+        out
+    }
+}
+
+fn cell(name: &str, value: Option<f64>, base: Option<f64>) -> String {
+    let Some(value) = value else {
+        return "n/a".to_owned();
+    };
+    let shown = human(name, value);
+    match base {
+        Some(base) if base > 0.0 && value != base => format!("{shown} (×{})", ratio(value / base)),
+        Some(base) if base > 0.0 => shown,
+        _ => shown,
+    }
+}
+
+fn ratio(ratio: f64) -> String {
+    if ratio >= 100.0 {
+        format!("{ratio:.0}")
+    } else if ratio >= 10.0 {
+        format!("{ratio:.1}")
+    } else {
+        format!("{ratio:.2}")
+    }
+}
+
+/// A value in the figure's unit, to three significant figures or so.
+pub fn human(name: &str, value: f64) -> String {
+    if name.ends_with("_bytes") {
+        if value >= 1e6 {
+            format!("{:.2} MB", value / 1e6)
+        } else if value >= 1e3 {
+            format!("{:.1} kB", value / 1e3)
+        } else {
+            format!("{value:.0} B")
+        }
+    } else if name == "updates_per_sec" {
+        if value >= 1e6 {
+            format!("{:.2} M/s", value / 1e6)
+        } else if value >= 1e3 {
+            format!("{:.1} k/s", value / 1e3)
+        } else {
+            format!("{value:.0} /s")
+        }
+    } else {
+        let unit = name
+            .split('_')
+            .find(|part| matches!(*part, "ns" | "us" | "ms"))
+            .unwrap_or("");
+        let unit = if unit == "us" { "µs" } else { unit };
+        if value >= 100.0 || value == 0.0 {
+            format!("{value:.0} {unit}")
+        } else if value >= 10.0 {
+            format!("{value:.1} {unit}")
+        } else {
+            format!("{value:.2} {unit}")
+        }
+    }
+}

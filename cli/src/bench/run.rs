@@ -1,0 +1,326 @@
+//! Runs the workload against one contender and measures every figure.
+//!
+//! Phases, in order, each on a fresh or settled state:
+//! 1. **memory**: build the state holding the initial load (`memory_bytes`); then hold one
+//!    snapshot while the producer sends N further updates (`memory_held_bytes`).
+//! 2. **workload**: one producer sends updates as fast as it can; one reader takes a snapshot
+//!    every 10 ms and checks an invariant on it; a reconciler reconciles every 100 ms.
+//! 3. **reconcile**: with the producer idle, time single reconciliations (`reconcile_ms`).
+
+use std::collections::VecDeque;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use rust_decimal::Decimal;
+use snapstate::book::{Book, Storage};
+
+use super::contender::{Contender, Producer, SnapshotReader, nanos_histogram, record_nanos};
+use super::reconcile::{interim_diff, venue_report};
+use super::workload::{MonotonicClock, Updates, Workload, duration_nanos};
+
+/// How long each phase may take.
+#[derive(Clone, Copy, Debug)]
+pub struct Durations {
+    /// The workload phase.
+    pub workload: Duration,
+    /// Most time spent sending the memory phase's N updates (only the naive copy-on-write
+    /// design, at a few milliseconds per update, runs out of it).
+    pub memory_updates: Duration,
+    /// Most time spent on repeated quiet reconciliations.
+    pub reconcile: Duration,
+}
+
+/// The reader's period.
+pub const SNAPSHOT_PERIOD: Duration = Duration::from_millis(10);
+/// The reconciler's period.
+pub const RECONCILE_PERIOD: Duration = Duration::from_millis(100);
+/// Quiet reconciliations: at least this many, time allowing at most `RECONCILE_REPEATS_MAX`.
+const RECONCILE_REPEATS_MIN: usize = 3;
+const RECONCILE_REPEATS_MAX: usize = 31;
+
+/// What one contender's run measured, before it is reduced to figures.
+#[derive(Debug)]
+pub struct Measured {
+    /// Updates applied per second during the workload phase.
+    pub updates_per_sec: f64,
+    /// Updates sent in the workload phase.
+    pub updates: u64,
+    /// Per-update writer stall, nanoseconds; `None` when the design could not measure it.
+    pub stalls: Option<Histogram<u64>>,
+    /// Batch sizes during the workload, for designs that batch.
+    pub batch_sizes: Option<Histogram<u64>>,
+    /// Time to obtain a snapshot, nanoseconds, one sample per reader tick.
+    pub snapshots: Histogram<u64>,
+    /// Submit to visible, nanoseconds, sampled updates.
+    pub visible: Histogram<u64>,
+    /// Quiet reconciliations, nanoseconds.
+    pub reconciles: Histogram<u64>,
+    /// Reconciliations during the workload, nanoseconds (snapshot, venue report and diff).
+    pub reconciles_under_load: Histogram<u64>,
+    /// Bytes the state with N slots live allocated; `None` without a counting allocator.
+    pub memory_bytes: Option<u64>,
+    /// Extra bytes a held snapshot kept alive; `None` without a counting allocator, or when a
+    /// held snapshot blocks the writer.
+    pub memory_held_bytes: Option<u64>,
+    /// How many updates the memory phase sent (N, unless the time ran out).
+    pub memory_updates: u64,
+    /// Snapshots whose invariant check failed (must be zero).
+    pub invariant_violations: u64,
+}
+
+/// Runs every phase for contender `C`.
+pub fn measure<C: Contender>(
+    workload: &Workload,
+    durations: Durations,
+    allocated: Option<fn() -> usize>,
+    seed: u64,
+) -> Measured {
+    let before = allocated.map(|bytes| bytes());
+    let state = C::build_state(workload);
+    let memory_bytes = allocated
+        .zip(before)
+        .map(|(bytes, before)| bytes().saturating_sub(before) as u64);
+    let (mut producer, reader) = C::start(state);
+    let mut updates = workload.updates(seed);
+
+    let (memory_held_bytes, memory_updates) = memory_held::<C>(
+        &mut producer,
+        &reader,
+        &mut updates,
+        workload.slots(),
+        durations.memory_updates,
+        allocated,
+    );
+    // Forget stalls from the memory phase: the figure is about the workload.
+    let _ = producer.take_stalls();
+
+    let clock = MonotonicClock::new();
+    let stop = AtomicBool::new(false);
+    let (produced, snapshots, violations, reconciles_under_load) = thread::scope(|scope| {
+        let (for_reading, for_reconciling) = (reader.clone(), reader.clone());
+        let stop = &stop;
+        let reading = scope.spawn(move || read_periodically(for_reading, stop));
+        let reconciling = scope.spawn(move || reconcile_periodically(for_reconciling, stop));
+        let produced = produce::<C>(&mut producer, &mut updates, &clock, durations.workload);
+        stop.store(true, Ordering::Relaxed);
+        let (snapshots, violations) = reading.join().expect("the reader does not panic");
+        let reconciles = reconciling.join().expect("the reconciler does not panic");
+        (produced, snapshots, violations, reconciles)
+    });
+    let stalls = producer.take_stalls();
+    let batch_sizes = producer.take_batch_sizes();
+
+    let reconciles = reconcile_quietly(reader.clone(), durations.reconcile);
+    producer.finish();
+    Measured {
+        updates_per_sec: produced.updates as f64 / produced.elapsed.as_secs_f64(),
+        updates: produced.updates,
+        stalls,
+        batch_sizes,
+        snapshots,
+        visible: produced.visible,
+        reconciles,
+        reconciles_under_load,
+        memory_bytes,
+        memory_held_bytes,
+        memory_updates,
+        invariant_violations: violations,
+    }
+}
+
+/// Holds one snapshot while the producer sends up to `count` updates, and returns how much
+/// more memory was allocated with it held than after it is dropped, with the number of
+/// updates sent.
+fn memory_held<C: Contender>(
+    producer: &mut C::Producer,
+    reader: &C::Reader,
+    updates: &mut Updates,
+    count: u32,
+    budget: Duration,
+    allocated: Option<fn() -> usize>,
+) -> (Option<u64>, u64) {
+    if C::SNAPSHOT_BLOCKS_WRITER {
+        // Holding this design's snapshot blocks every update; send the updates unheld, so
+        // that the later phases start from a comparable state.
+        let sent = send_for(producer, updates, count, budget);
+        return (None, sent);
+    }
+    let mut reader = reader.clone();
+    let held = reader.snapshot();
+    let sent = send_for(producer, updates, count, budget);
+    let with_held = allocated.map(|bytes| bytes());
+    drop(held);
+    let without = allocated.map(|bytes| bytes());
+    let extra = with_held
+        .zip(without)
+        .map(|(with_held, without)| with_held.saturating_sub(without) as u64);
+    (extra, sent)
+}
+
+fn send_for<P: Producer>(
+    producer: &mut P,
+    updates: &mut Updates,
+    count: u32,
+    budget: Duration,
+) -> u64 {
+    let started = Instant::now();
+    let mut sent = 0;
+    while sent < u64::from(count) {
+        producer.send(updates.next_command());
+        sent += 1;
+        if sent.is_multiple_of(16) && started.elapsed() > budget {
+            break;
+        }
+    }
+    producer.flush();
+    sent
+}
+
+struct Produced {
+    updates: u64,
+    elapsed: Duration,
+    visible: Histogram<u64>,
+}
+
+/// The producer: sends updates as fast as it can for `duration`, sampling every
+/// `C::SAMPLE_EVERY`-th update's submit time and resolving samples as the design reports them
+/// visible.
+fn produce<C: Contender>(
+    producer: &mut C::Producer,
+    updates: &mut Updates,
+    clock: &MonotonicClock,
+    duration: Duration,
+) -> Produced {
+    let base = producer.visible_through();
+    let mut pending: VecDeque<(u64, u64)> = VecDeque::new();
+    let mut visible = nanos_histogram();
+    let started = Instant::now();
+    let mut sent = 0_u64;
+    loop {
+        let command = updates.next_command();
+        sent += 1;
+        let sampled = sent.is_multiple_of(C::SAMPLE_EVERY);
+        if sampled {
+            pending.push_back((base + sent, clock.nanos()));
+        }
+        producer.send(command);
+        if let Some(&(oldest, _)) = pending.front() {
+            let through = producer.visible_through();
+            if through >= oldest {
+                resolve(&mut pending, &mut visible, through, clock.nanos());
+            }
+        }
+        if sampled && started.elapsed() >= duration {
+            break;
+        }
+    }
+    producer.flush();
+    let elapsed = started.elapsed();
+    let through = producer.visible_through();
+    resolve(&mut pending, &mut visible, through, clock.nanos());
+    Produced {
+        updates: sent,
+        elapsed,
+        visible,
+    }
+}
+
+fn resolve(
+    pending: &mut VecDeque<(u64, u64)>,
+    visible: &mut Histogram<u64>,
+    through: u64,
+    now: u64,
+) {
+    while let Some(&(seq, submitted)) = pending.front() {
+        if seq > through {
+            break;
+        }
+        record_nanos(visible, now.saturating_sub(submitted));
+        pending.pop_front();
+    }
+}
+
+/// The reader: every 10 ms, obtain a snapshot (timed) and check the book's net position
+/// against the sum of its slots' positions on it.
+fn read_periodically<R: SnapshotReader>(mut reader: R, stop: &AtomicBool) -> (Histogram<u64>, u64) {
+    let mut took = nanos_histogram();
+    let mut violations = 0;
+    let mut next = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let started = Instant::now();
+        let snapshot = reader.snapshot();
+        let nanos = duration_nanos(started.elapsed());
+        record_nanos(&mut took, nanos);
+        if !net_position_adds_up(&snapshot) {
+            violations += 1;
+        }
+        drop(snapshot);
+        next += SNAPSHOT_PERIOD;
+        sleep_until(&mut next);
+    }
+    (took, violations)
+}
+
+/// The invariant the reader checks: the net position equals the sum of the slots' positions
+/// (DESIGN.md, invariant 4). A torn view of the book would break it.
+pub fn net_position_adds_up<S: Storage>(book: &Book<S>) -> bool {
+    let sum = book
+        .slots_unordered()
+        .fold(Decimal::ZERO, |total, slot| total + slot.position());
+    sum == book.net_position()
+}
+
+/// The reconciler: every 100 ms, obtain a snapshot, build the venue's report from it and diff
+/// the two. Timed whole (for designs that hold a lock, the lock is held throughout).
+fn reconcile_periodically<R: SnapshotReader>(mut reader: R, stop: &AtomicBool) -> Histogram<u64> {
+    let mut took = nanos_histogram();
+    let mut next = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let started = Instant::now();
+        let snapshot = reader.snapshot();
+        let report = venue_report(&snapshot);
+        black_box(interim_diff(&snapshot, &report));
+        drop(snapshot);
+        record_nanos(&mut took, duration_nanos(started.elapsed()));
+        next += RECONCILE_PERIOD;
+        sleep_until(&mut next);
+    }
+    took
+}
+
+/// Quiet reconciliations: the venue report is built beforehand; each timed run obtains a
+/// snapshot the design's way and diffs it against the report.
+fn reconcile_quietly<R: SnapshotReader>(mut reader: R, budget: Duration) -> Histogram<u64> {
+    let report = {
+        let snapshot = reader.snapshot();
+        venue_report(&snapshot)
+    };
+    let mut took = nanos_histogram();
+    let started = Instant::now();
+    for repeat in 0..RECONCILE_REPEATS_MAX {
+        if repeat >= RECONCILE_REPEATS_MIN && started.elapsed() > budget {
+            break;
+        }
+        let timing = Instant::now();
+        let snapshot = reader.snapshot();
+        let mismatches = interim_diff(&snapshot, &report);
+        let nanos = duration_nanos(timing.elapsed());
+        record_nanos(&mut took, nanos);
+        drop(black_box(mismatches));
+        drop(snapshot);
+    }
+    took
+}
+
+/// Sleeps until `next`, in short steps; if `next` is already past, moves it to now.
+fn sleep_until(next: &mut Instant) {
+    let now = Instant::now();
+    if *next > now {
+        thread::sleep(*next - now);
+    } else {
+        *next = now;
+    }
+}
