@@ -89,7 +89,9 @@ use crate::time::Timestamp;
 pub use command::{Adoption, BookCommand, Correction, FillReport, Place, StatusReport};
 pub use invariants::InvariantViolation;
 pub use outcome::{Applied, GuardTarget, Rejection, StaleReason};
-pub use storage::{Key, MapOps, Persistent, QueueOps, Standard, Storage, Value};
+pub use storage::{
+    BookHasher, Key, MapOps, Persistent, PersistentMap, QueueOps, Standard, Storage, Value,
+};
 pub use transition::{Event, Transition};
 pub use types::{
     Grid, GridError, Level, Order, OrderId, OrderStatus, Price, Quantity, Revision, Side, Slot,

@@ -11,6 +11,17 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt::Debug;
 use std::hash::Hash;
 
+use imbl::shared_ptr::DefaultSharedPtr;
+
+/// The hasher of every map in the book, in both storages: foldhash's fast variant, randomly
+/// seeded per map. The keys are small integers (order ids, levels), for which SipHash (the
+/// `std` default) costs about ten times as much as the rest of a lookup; foldhash mixes every
+/// bit, which the hash trie needs (it indexes by the low bits first).
+pub type BookHasher = foldhash::fast::RandomState;
+
+/// The persistent map of [`Persistent`] storage.
+pub type PersistentMap<K, V> = imbl::GenericHashMap<K, V, BookHasher, DefaultSharedPtr>;
+
 /// What a key of the book's maps must be.
 pub trait Key: Hash + Eq + Clone + Debug + Send + Sync + 'static {}
 impl<T: Hash + Eq + Clone + Debug + Send + Sync + 'static> Key for T {}
@@ -80,53 +91,53 @@ pub struct Persistent;
 pub struct Standard;
 
 impl Storage for Persistent {
-    type Map<K: Key, V: Value> = imbl::HashMap<K, V>;
+    type Map<K: Key, V: Value> = PersistentMap<K, V>;
     type Queue<T: Value> = imbl::Vector<T>;
 }
 
 impl Storage for Standard {
-    type Map<K: Key, V: Value> = HashMap<K, V>;
+    type Map<K: Key, V: Value> = HashMap<K, V, BookHasher>;
     type Queue<T: Value> = VecDeque<T>;
 }
 
-impl<K: Key, V: Value> MapOps<K, V> for imbl::HashMap<K, V> {
+impl<K: Key, V: Value> MapOps<K, V> for PersistentMap<K, V> {
     fn empty() -> Self {
-        imbl::HashMap::new()
+        PersistentMap::default()
     }
     #[inline]
     fn get(&self, key: &K) -> Option<&V> {
-        imbl::HashMap::get(self, key)
+        PersistentMap::get(self, key)
     }
     #[inline]
     fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        imbl::HashMap::get_mut(self, key)
+        PersistentMap::get_mut(self, key)
     }
     #[inline]
     fn insert(&mut self, key: K, value: V) {
-        imbl::HashMap::insert(self, key, value);
+        PersistentMap::insert(self, key, value);
     }
     #[inline]
     fn remove(&mut self, key: &K) -> Option<V> {
-        imbl::HashMap::remove(self, key)
+        PersistentMap::remove(self, key)
     }
     #[inline]
     fn contains_key(&self, key: &K) -> bool {
-        imbl::HashMap::contains_key(self, key)
+        PersistentMap::contains_key(self, key)
     }
     fn len(&self) -> usize {
-        imbl::HashMap::len(self)
+        PersistentMap::len(self)
     }
     fn values<'a>(&'a self) -> impl Iterator<Item = &'a V>
     where
         V: 'a,
     {
-        imbl::HashMap::values(self)
+        PersistentMap::values(self)
     }
 }
 
-impl<K: Key, V: Value> MapOps<K, V> for HashMap<K, V> {
+impl<K: Key, V: Value> MapOps<K, V> for HashMap<K, V, BookHasher> {
     fn empty() -> Self {
-        HashMap::new()
+        HashMap::default()
     }
     #[inline]
     fn get(&self, key: &K) -> Option<&V> {
