@@ -10,7 +10,14 @@ use super::command::{Adoption, BookCommand, Correction, FillReport, Place, Statu
 use super::outcome::{Applied, GuardTarget, Rejection, StaleReason};
 use super::storage::{MapOps, QueueOps, Storage};
 use super::transition::{Event, Transition, transition};
-use super::types::{Level, Order, OrderId, OrderStatus, Price, Quantity, Revision, Side, Slot};
+use super::types::{Level, Order, OrderId, OrderStatus, Price, Quantity, Revision, Slot};
+
+/// Where a known order is kept: in its slot while live, among the tombstones once finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Location {
+    Live(Level),
+    Finished,
+}
 
 /// Where a fill came from.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -45,13 +52,10 @@ impl<S: Storage> Book<S> {
     fn place(&mut self, place: &Place) -> Result<Applied, Rejection> {
         check_positive_quantity(place.quantity)?;
         let slot_price = self.slot_price(place.level, place.price)?;
-        if self.orders.contains_key(&place.order_id) {
+        if self.is_known(place.order_id) {
             return Err(Rejection::DuplicateOrderId(place.order_id));
         }
-        let mut slot = self.vacant_slot(place.level, slot_price, place.side)?;
-        slot.side = place.side;
-        slot.live_order = Some(place.order_id);
-        slot.revision.bump();
+        let position = self.check_vacant(place.level)?;
         let order = Order {
             id: place.order_id,
             level: place.level,
@@ -70,46 +74,53 @@ impl<S: Storage> Book<S> {
             reconciled_fill: Decimal::ZERO,
             adopted: false,
         };
-        self.slots.insert(place.level, slot);
-        self.orders.insert(place.order_id, order);
+        self.occupy_slot(order, slot_price, position);
         self.status_counts[OrderStatus::Pending.index()] += 1;
         Ok(Applied::Placed)
     }
 
     fn report_status(&mut self, report: &StatusReport, event: Event) -> Result<Applied, Rejection> {
-        let order = self.known_order(report.order_id)?;
+        let (location, order) = self.find_order(report.order_id)?;
         if is_older(report.venue_seq, order.venue_seq) {
             return Ok(Applied::Stale(StaleReason::OlderVenueSequence));
         }
-        self.change_status(order.clone(), event, report.venue_seq, report.at)
+        self.change_status(
+            report.order_id,
+            location,
+            event,
+            report.venue_seq,
+            report.at,
+        )
     }
 
-    /// Moves `order` through the table for `event`; `order` is the current value (a copy).
+    /// Moves the order through the table for `event`.
     fn change_status(
         &mut self,
-        mut order: Order,
+        order_id: OrderId,
+        location: Location,
         event: Event,
         venue_seq: Option<u64>,
         at: Timestamp,
     ) -> Result<Applied, Rejection> {
-        let from = order.status;
+        let from = self.order_at(order_id, location)?.status;
         let to = match transition(from, event) {
             Transition::To(to) => to,
             Transition::Duplicate => return Ok(Applied::Duplicate),
             Transition::Stale => return Ok(Applied::Stale(StaleReason::Superseded)),
             Transition::NotAllowed => {
                 return Err(Rejection::TransitionNotAllowed {
-                    order_id: order.id,
+                    order_id,
                     from,
                     event,
                 });
             }
         };
+        let order = self.order_at_mut(order_id, location)?;
         order.status = to;
         order.venue_seq = newest(order.venue_seq, venue_seq);
         order.last_activity = order.last_activity.max(at);
         order.revision.bump();
-        self.store_order(order, from, at);
+        self.settle(order_id, location, from, to, at);
         Ok(Applied::StatusChanged { from, to })
     }
 
@@ -120,7 +131,7 @@ impl<S: Storage> Book<S> {
         if let Some(price) = fill.fill_price {
             check_positive_price(price)?;
         }
-        let order = self.known_order(fill.order_id)?;
+        let (location, order) = self.find_order(fill.order_id)?;
         if fill.cumulative_filled > order.quantity {
             return Err(Rejection::FillExceedsQuantity {
                 order_id: order.id,
@@ -160,28 +171,43 @@ impl<S: Storage> Book<S> {
         };
         let delta = checked(fill.cumulative_filled.checked_sub(order.filled))?;
         let signed = order.side.signed(delta);
-        let mut slot = self.slot_or_new(order.level, order.price, order.side);
-        slot.position = checked(slot.position.checked_add(signed))?;
-        slot.revision.bump();
+        let slot_position = self
+            .slots
+            .get(&order.level)
+            .map_or(Decimal::ZERO, |slot| slot.position);
+        let position = checked(slot_position.checked_add(signed))?;
         let net_position = checked(self.net_position.checked_add(signed))?;
         let reconciled_fill = match source {
             FillSource::Venue => order.reconciled_fill,
             FillSource::Reconciliation => checked(order.reconciled_fill.checked_add(delta))?,
         };
+        let (from, level, price, side) = (order.status, order.level, order.price, order.side);
 
-        let mut order = order.clone();
-        let from = order.status;
-        order.filled = fill.cumulative_filled;
-        order.status = to;
-        order.venue_seq = newest(order.venue_seq, fill.venue_seq);
-        order.last_activity = order.last_activity.max(fill.at);
-        order.last_fill_price = fill.fill_price;
-        order.last_trade_id = fill.trade_id;
-        order.reconciled_fill = reconciled_fill;
-        order.revision.bump();
-        self.slots.insert(order.level, slot);
+        // Nothing can fail from here on: change the order and its slot in place (for a live
+        // order, one record: the order is in its slot).
+        let new_slot = || Slot::new(level, price, side);
+        match location {
+            Location::Live(_) => {
+                let slot = self.slots.get_or_insert_with(level, new_slot);
+                let Some(order) = slot.live.as_mut() else {
+                    return Err(Rejection::UnknownOrder(fill.order_id));
+                };
+                record_fill(order, fill, to, reconciled_fill);
+                slot.position = position;
+                slot.revision.bump();
+            }
+            Location::Finished => {
+                let Some(order) = self.finished.get_mut(&fill.order_id) else {
+                    return Err(Rejection::UnknownOrder(fill.order_id));
+                };
+                record_fill(order, fill, to, reconciled_fill);
+                let slot = self.slots.get_or_insert_with(level, new_slot);
+                slot.position = position;
+                slot.revision.bump();
+            }
+        }
         self.net_position = net_position;
-        self.store_order(order, from, fill.at);
+        self.settle(fill.order_id, location, from, to, fill.at);
         Ok(Applied::Filled { delta, status: to })
     }
 
@@ -212,16 +238,16 @@ impl<S: Storage> Book<S> {
                 expected,
                 at,
             } => {
-                let order = self.guard_order(order_id, expected)?;
-                self.change_status(order, Event::Acknowledge, None, at)?
+                let location = self.guard_order(order_id, expected)?;
+                self.change_status(order_id, location, Event::Acknowledge, None, at)?
             }
             Correction::MarkLost {
                 order_id,
                 expected,
                 at,
             } => {
-                let order = self.guard_order(order_id, expected)?;
-                self.change_status(order, Event::MarkLost, None, at)?
+                let location = self.guard_order(order_id, expected)?;
+                self.change_status(order_id, location, Event::MarkLost, None, at)?
             }
             Correction::Adopt(ref adoption) => self.adopt(adoption)?,
         };
@@ -254,7 +280,7 @@ impl<S: Storage> Book<S> {
             });
         }
         let slot_price = self.slot_price(level, price)?;
-        if self.orders.contains_key(&order_id) {
+        if self.is_known(order_id) {
             return Err(Rejection::DuplicateOrderId(order_id));
         }
         let actual = self
@@ -268,13 +294,10 @@ impl<S: Storage> Book<S> {
                 actual,
             });
         }
-        let mut slot = self.vacant_slot(level, slot_price, side)?;
+        let slot_position = self.check_vacant(level)?;
         let signed = side.signed(cumulative_filled);
-        slot.position = checked(slot.position.checked_add(signed))?;
+        let position = checked(slot_position.checked_add(signed))?;
         let net_position = checked(self.net_position.checked_add(signed))?;
-        slot.side = side;
-        slot.live_order = Some(order_id);
-        slot.revision.bump();
         let status = if cumulative_filled == quantity {
             OrderStatus::Filled
         } else if cumulative_filled.is_zero() {
@@ -300,17 +323,24 @@ impl<S: Storage> Book<S> {
             reconciled_fill: cumulative_filled,
             adopted: true,
         };
-        self.slots.insert(level, slot);
+        self.occupy_slot(order, slot_price, position);
         self.net_position = net_position;
-        // Counted as live first, so that `store_order` moves it to a finished status (and
-        // frees the slot) exactly as it would for any other order.
+        // Counted as live first, so that `settle` moves it to a finished status (and frees
+        // the slot) exactly as it would for any other order.
         self.status_counts[OrderStatus::Open.index()] += 1;
-        self.store_order(order, OrderStatus::Open, at);
+        self.settle(
+            order_id,
+            Location::Live(level),
+            OrderStatus::Open,
+            status,
+            at,
+        );
         Ok(Applied::Placed)
     }
 
-    fn guard_order(&self, order_id: OrderId, expected: Revision) -> Result<Order, Rejection> {
-        let order = self.known_order(order_id)?;
+    /// Checks a correction's precondition: the order's revision is still `expected`.
+    fn guard_order(&self, order_id: OrderId, expected: Revision) -> Result<Location, Rejection> {
+        let (location, order) = self.find_order(order_id)?;
         if order.revision != expected {
             return Err(Rejection::StalePrecondition {
                 target: GuardTarget::Order(order_id),
@@ -318,13 +348,45 @@ impl<S: Storage> Book<S> {
                 actual: order.revision,
             });
         }
-        Ok(order.clone())
+        Ok(location)
     }
 
-    fn known_order(&self, order_id: OrderId) -> Result<&Order, Rejection> {
-        self.orders
-            .get(&order_id)
-            .ok_or(Rejection::UnknownOrder(order_id))
+    fn is_known(&self, order_id: OrderId) -> bool {
+        self.live.contains_key(&order_id) || self.finished.contains_key(&order_id)
+    }
+
+    /// Where the order is, and the order.
+    fn find_order(&self, order_id: OrderId) -> Result<(Location, &Order), Rejection> {
+        let location = match self.live.get(&order_id) {
+            Some(&level) => Location::Live(level),
+            None => Location::Finished,
+        };
+        Ok((location, self.order_at(order_id, location)?))
+    }
+
+    fn order_at(&self, order_id: OrderId, location: Location) -> Result<&Order, Rejection> {
+        match location {
+            Location::Live(level) => self.slots.get(&level).and_then(|slot| slot.live.as_ref()),
+            Location::Finished => self.finished.get(&order_id),
+        }
+        .ok_or(Rejection::UnknownOrder(order_id))
+    }
+
+    /// The order, mutably. For persistent storage this copies the path to its record (and the
+    /// record itself, if a snapshot shares it).
+    fn order_at_mut(
+        &mut self,
+        order_id: OrderId,
+        location: Location,
+    ) -> Result<&mut Order, Rejection> {
+        match location {
+            Location::Live(level) => self
+                .slots
+                .get_mut(&level)
+                .and_then(|slot| slot.live.as_mut()),
+            Location::Finished => self.finished.get_mut(&order_id),
+        }
+        .ok_or(Rejection::UnknownOrder(order_id))
     }
 
     /// The slot's price for `level`, checking that `price` is it.
@@ -345,46 +407,72 @@ impl<S: Storage> Book<S> {
         Ok(slot_price)
     }
 
-    /// A copy of the slot at `level`, or a new empty one.
-    fn slot_or_new(&self, level: Level, price: Price, side: Side) -> Slot {
-        self.slots
-            .get(&level)
-            .cloned()
-            .unwrap_or_else(|| Slot::new(level, price, side))
-    }
-
-    /// Like [`slot_or_new`](Self::slot_or_new), refusing a slot that has a live order.
-    fn vacant_slot(&self, level: Level, price: Price, side: Side) -> Result<Slot, Rejection> {
-        let slot = self.slot_or_new(level, price, side);
-        match slot.live_order {
-            Some(live_order) => Err(Rejection::SlotOccupied { level, live_order }),
-            None => Ok(slot),
+    /// Refuses a slot that has a live order; returns the slot's position (zero for a slot that
+    /// does not exist yet).
+    fn check_vacant(&self, level: Level) -> Result<Quantity, Rejection> {
+        match self.slots.get(&level) {
+            None => Ok(Decimal::ZERO),
+            Some(slot) => match &slot.live {
+                Some(live) => Err(Rejection::SlotOccupied {
+                    level,
+                    live_order: live.id,
+                }),
+                None => Ok(slot.position),
+            },
         }
     }
 
-    /// Writes back a changed order, keeping the status counts, the slot's live order and the
-    /// tombstone queue in step with its status.
-    fn store_order(&mut self, mut order: Order, previous: OrderStatus, at: Timestamp) {
-        if previous != order.status {
+    /// Puts a new live `order` into its (vacant) slot with the slot's new `position`, and
+    /// indexes it.
+    fn occupy_slot(&mut self, order: Order, price: Price, position: Quantity) {
+        let (order_id, level) = (order.id, order.level);
+        let side = order.side;
+        let slot = self
+            .slots
+            .get_or_insert_with(level, || Slot::new(level, price, side));
+        slot.side = side;
+        slot.position = position;
+        slot.live = Some(order);
+        slot.revision.bump();
+        self.live.insert(order_id, level);
+    }
+
+    /// Keeps the status counts in step with a status change, and moves an order that has just
+    /// finished out of its slot into the tombstones.
+    fn settle(
+        &mut self,
+        order_id: OrderId,
+        location: Location,
+        previous: OrderStatus,
+        status: OrderStatus,
+        at: Timestamp,
+    ) {
+        if previous != status {
             self.status_counts[previous.index()] -= 1;
-            self.status_counts[order.status.index()] += 1;
+            self.status_counts[status.index()] += 1;
         }
-        if previous.is_live() && order.status.is_finished() {
-            self.release_slot(&order);
-            order.finished_at = Some(at);
-            self.tombstones.push_back((at, order.id));
+        if let Location::Live(level) = location
+            && previous.is_live()
+            && status.is_finished()
+        {
+            self.retire(order_id, level, at);
         }
-        self.orders.insert(order.id, order);
     }
 
-    /// Clears the order from its slot's live order.
-    fn release_slot(&mut self, order: &Order) {
-        if let Some(slot) = self.slots.get_mut(&order.level)
-            && slot.live_order == Some(order.id)
-        {
-            slot.live_order = None;
-            slot.revision.bump();
-        }
+    /// Takes a finished order out of its slot (freeing the slot) into the tombstones.
+    fn retire(&mut self, order_id: OrderId, level: Level, at: Timestamp) {
+        let Some(slot) = self.slots.get_mut(&level) else {
+            return;
+        };
+        debug_assert_eq!(slot.live_order(), Some(order_id), "the order is its slot's");
+        let Some(mut order) = slot.live.take() else {
+            return;
+        };
+        slot.revision.bump();
+        order.finished_at = Some(at);
+        self.live.remove(&order_id);
+        self.finished.insert(order_id, order);
+        self.tombstones.push_back((at, order_id));
     }
 
     /// Advances the book's notion of time and purges tombstones past their retention (or beyond
@@ -399,15 +487,32 @@ impl<S: Storage> Book<S> {
                 break;
             }
             self.tombstones.pop_front();
-            if let Some(order) = self.orders.remove(&order_id) {
+            if let Some(order) = self.finished.remove(&order_id) {
                 self.status_counts[order.status.index()] -= 1;
-                if let Some(slot) = self.slots.get_mut(&order.level) {
+                let retired = order.signed_filled();
+                // An order that never filled leaves the slot as it is (and shared with any
+                // snapshot).
+                if !retired.is_zero()
+                    && let Some(slot) = self.slots.get_mut(&order.level)
+                {
                     // Cannot overflow: the slot's position already includes this amount.
-                    slot.retired_position += order.signed_filled();
+                    slot.retired_position += retired;
                 }
             }
         }
     }
+}
+
+/// Writes an accepted fill into its order.
+fn record_fill(order: &mut Order, fill: &FillReport, to: OrderStatus, reconciled_fill: Quantity) {
+    order.filled = fill.cumulative_filled;
+    order.status = to;
+    order.venue_seq = newest(order.venue_seq, fill.venue_seq);
+    order.last_activity = order.last_activity.max(fill.at);
+    order.last_fill_price = fill.fill_price;
+    order.last_trade_id = fill.trade_id;
+    order.reconciled_fill = reconciled_fill;
+    order.revision.bump();
 }
 
 fn is_older(report: Option<u64>, known: Option<u64>) -> bool {

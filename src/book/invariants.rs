@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use rust_decimal::Decimal;
 
 use super::Book;
-use super::storage::Storage;
-use super::types::{Level, OrderId, OrderStatus, Quantity};
+use super::storage::{MapOps, Storage};
+use super::types::{Level, Order, OrderId, OrderStatus, Quantity, Slot};
 
 /// An invariant that a book broke. Any of these is a bug in the book, never bad input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,7 +40,8 @@ pub enum InvariantViolation {
         /// The sum of slot positions.
         slots: Quantity,
     },
-    /// A slot has more than one live order.
+    /// A slot has more than one live order. The book keeps a slot's live order inside the
+    /// slot, which rules this out; the variant stays so that the error type does not change.
     #[error("slot {level} has {live} live orders")]
     MultipleLiveOrders {
         /// The slot.
@@ -77,7 +78,6 @@ impl<S: Storage> Book<S> {
     /// The first [`InvariantViolation`] found.
     pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
         let mut fills_by_level: HashMap<Level, Quantity> = HashMap::new();
-        let mut live_by_level: HashMap<Level, Vec<OrderId>> = HashMap::new();
         let mut found = [0_u64; OrderStatus::ALL.len()];
         for order in self.orders_by_id() {
             if order.filled.is_sign_negative() && !order.filled.is_zero()
@@ -90,9 +90,6 @@ impl<S: Storage> Book<S> {
                 });
             }
             *fills_by_level.entry(order.level).or_default() += order.signed_filled();
-            if order.status.is_live() {
-                live_by_level.entry(order.level).or_default().push(order.id);
-            }
             found[order.status.index()] += 1;
         }
         let mut slot_sum = Decimal::ZERO;
@@ -107,30 +104,9 @@ impl<S: Storage> Book<S> {
                 });
             }
             slot_sum += slot.position;
-            let live = live_by_level.remove(&slot.level).unwrap_or_default();
-            if live.len() > 1 {
-                return Err(InvariantViolation::MultipleLiveOrders {
-                    level: slot.level,
-                    live: live.len(),
-                });
-            }
-            match (live.first(), slot.live_order) {
-                (None, None) => {}
-                (Some(&order_id), Some(slot_order)) if order_id == slot_order => {}
-                (Some(&order_id), _) | (None, Some(order_id)) => {
-                    return Err(InvariantViolation::LiveOrderMismatch {
-                        level: slot.level,
-                        order_id,
-                    });
-                }
-            }
+            self.check_live_order(slot)?;
         }
-        if let Some((&level, orders)) = live_by_level.iter().min_by_key(|(level, _)| **level) {
-            return Err(InvariantViolation::LiveOrderMismatch {
-                level,
-                order_id: orders[0],
-            });
-        }
+        self.check_live_index()?;
         if slot_sum != self.net_position {
             return Err(InvariantViolation::NetPosition {
                 net: self.net_position,
@@ -146,6 +122,50 @@ impl<S: Storage> Book<S> {
                     found: found[status.index()],
                 });
             }
+        }
+        Ok(())
+    }
+
+    /// A slot's live order (a slot holds at most one by construction) is live, belongs to
+    /// the slot, and is indexed there.
+    fn check_live_order(&self, slot: &Slot) -> Result<(), InvariantViolation> {
+        let Some(order) = &slot.live else {
+            return Ok(());
+        };
+        let indexed = self.live.get(&order.id) == Some(&slot.level);
+        if !order.status.is_live() || order.level != slot.level || !indexed {
+            return Err(InvariantViolation::LiveOrderMismatch {
+                level: slot.level,
+                order_id: order.id,
+            });
+        }
+        Ok(())
+    }
+
+    /// Every indexed live order is its slot's live order, and no tombstone is live or indexed.
+    fn check_live_index(&self) -> Result<(), InvariantViolation> {
+        let mut indexed: Vec<(OrderId, Level)> = self
+            .live
+            .entries()
+            .map(|(&order_id, &level)| (order_id, level))
+            .collect();
+        indexed.sort_unstable();
+        for (order_id, level) in indexed {
+            if self.slot(level).and_then(Slot::live_order) != Some(order_id) {
+                return Err(InvariantViolation::LiveOrderMismatch { level, order_id });
+            }
+        }
+        let mut misplaced: Vec<&Order> = self
+            .finished
+            .values()
+            .filter(|order| order.status.is_live() || self.live.contains_key(&order.id))
+            .collect();
+        misplaced.sort_unstable_by_key(|order| order.id);
+        if let Some(order) = misplaced.first() {
+            return Err(InvariantViolation::LiveOrderMismatch {
+                level: order.level,
+                order_id: order.id,
+            });
         }
         Ok(())
     }

@@ -17,6 +17,16 @@
 //!   commands' own times) and up to a maximum count, so that a late report about them is
 //!   recognised as stale rather than unknown.
 //!
+//! # Layout
+//!
+//! A live order is kept inside its slot, with an index from order id to slot beside them;
+//! finished orders move to their own map. A fill changes an order and its slot's position
+//! together, so it changes one record, and after a publication the writer copies the path to
+//! one entry of one trie, not two. With [`Persistent`] storage each record (slot, finished
+//! order) sits behind its own reference count, so a path copy copies pointers, and a held
+//! snapshot keeps alive only the records that changed since. `docs/benchmarks.md` records
+//! what each of these choices bought.
+//!
 //! # Invariants
 //!
 //! (DESIGN.md, invariant 4; [`Book::check_invariants`] verifies them.)
@@ -90,7 +100,8 @@ pub use command::{Adoption, BookCommand, Correction, FillReport, Place, StatusRe
 pub use invariants::InvariantViolation;
 pub use outcome::{Applied, GuardTarget, Rejection, StaleReason};
 pub use storage::{
-    BookHasher, Key, MapOps, Persistent, PersistentMap, QueueOps, Standard, Storage, Value,
+    BookHasher, Key, MapOps, Persistent, PersistentMap, QueueOps, SharedRecords, Standard, Storage,
+    Value,
 };
 pub use transition::{Event, Transition};
 pub use types::{
@@ -133,8 +144,12 @@ impl BookConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Book<S: Storage = Persistent> {
     config: Arc<BookConfig>,
-    slots: S::Map<Level, Slot>,
-    orders: S::Map<OrderId, Order>,
+    /// Every slot an order was ever placed into, each holding its live order.
+    slots: S::RecordMap<Level, Slot>,
+    /// The slot of every live order: the index from order id to where the order is.
+    live: S::Map<OrderId, Level>,
+    /// Finished orders, kept as tombstones until they are purged.
+    finished: S::RecordMap<OrderId, Order>,
     /// Finished orders in the order they finished, for purging.
     tombstones: S::Queue<(Timestamp, OrderId)>,
     net_position: Quantity,
@@ -156,7 +171,8 @@ impl<S: Storage> Book<S> {
         Self {
             config: Arc::new(config),
             slots: MapOps::empty(),
-            orders: MapOps::empty(),
+            live: MapOps::empty(),
+            finished: MapOps::empty(),
             tombstones: QueueOps::empty(),
             net_position: Decimal::ZERO,
             status_counts: [0; OrderStatus::ALL.len()],

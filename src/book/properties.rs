@@ -182,16 +182,19 @@ fn replay<S: Storage>(commands: &[BookCommand]) -> (Book<S>, Vec<Result<Applied,
 /// the order in which reports arrived.
 fn without_revisions(book: &Book) -> Book {
     let mut book = book.clone();
-    let ids: Vec<OrderId> = book.orders.keys().copied().collect();
+    let ids: Vec<OrderId> = book.finished.entries().map(|(&id, _)| id).collect();
     for id in ids {
-        if let Some(order) = book.orders.get_mut(&id) {
+        if let Some(order) = book.finished.get_mut(&id) {
             order.revision = Revision(0);
         }
     }
-    let levels: Vec<Level> = book.slots.keys().copied().collect();
+    let levels: Vec<Level> = book.slots.entries().map(|(&level, _)| level).collect();
     for level in levels {
         if let Some(slot) = book.slots.get_mut(&level) {
             slot.revision = Revision(0);
+            if let Some(order) = slot.live.as_mut() {
+                order.revision = Revision(0);
+            }
         }
     }
     book

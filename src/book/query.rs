@@ -24,7 +24,10 @@ impl<S: Storage> Book<S> {
 
     /// The order with `id`, live or tombstoned.
     pub fn order(&self, id: OrderId) -> Option<&Order> {
-        self.orders.get(&id)
+        match self.live.get(&id) {
+            Some(level) => self.slots.get(level).and_then(Slot::live),
+            None => self.finished.get(&id),
+        }
     }
 
     /// Every slot, lowest level (lowest price) first. O(n log n).
@@ -36,19 +39,14 @@ impl<S: Storage> Book<S> {
 
     /// Every live order, by id. O(slots + k log k) for k live orders.
     pub fn open_orders(&self) -> Vec<&Order> {
-        let mut open: Vec<&Order> = self
-            .slots
-            .values()
-            .filter_map(|slot| slot.live_order)
-            .filter_map(|id| self.orders.get(&id))
-            .collect();
+        let mut open: Vec<&Order> = self.slots.values().filter_map(Slot::live).collect();
         open.sort_unstable_by_key(|order| order.id);
         open
     }
 
     /// Every order in the index (live and tombstoned), by id.
     pub fn orders_by_id(&self) -> Vec<&Order> {
-        let mut orders: Vec<&Order> = self.orders.values().collect();
+        let mut orders: Vec<&Order> = self.orders_unordered().collect();
         orders.sort_unstable_by_key(|order| order.id);
         orders
     }
@@ -56,7 +54,10 @@ impl<S: Storage> Book<S> {
     /// Every order in the index, in no particular order (for aggregate computations that do
     /// not depend on order). O(n), no allocation.
     pub fn orders_unordered(&self) -> impl Iterator<Item = &Order> {
-        self.orders.values()
+        self.slots
+            .values()
+            .filter_map(Slot::live)
+            .chain(self.finished.values())
     }
 
     /// Every slot, in no particular order. O(n), no allocation.
@@ -95,7 +96,7 @@ impl<S: Storage> Book<S> {
 
     /// How many orders are in the index (live and tombstoned).
     pub fn order_count(&self) -> usize {
-        self.orders.len()
+        self.live.len() + self.finished.len()
     }
 
     /// How many finished orders are kept as tombstones.

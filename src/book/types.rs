@@ -433,13 +433,17 @@ impl Order {
 }
 
 /// One inventory slot: a grid level, at most one live order, and the position its fills built.
+///
+/// The slot holds its live order itself, so that a fill — which changes both the order and the
+/// slot's position — changes one record of the book, not two (see `docs/benchmarks.md`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Slot {
     pub(crate) level: Level,
     pub(crate) price: Price,
     pub(crate) side: Side,
-    pub(crate) live_order: Option<OrderId>,
+    /// The live order, if any. Finished orders leave the slot for the book's tombstones.
+    pub(crate) live: Option<Order>,
     pub(crate) position: Quantity,
     /// Position contributed by orders whose tombstones have been purged from the index.
     pub(crate) retired_position: Quantity,
@@ -452,7 +456,7 @@ impl Slot {
             level,
             price,
             side,
-            live_order: None,
+            live: None,
             position: Decimal::ZERO,
             retired_position: Decimal::ZERO,
             revision: Revision::ABSENT,
@@ -471,9 +475,13 @@ impl Slot {
     pub fn side(&self) -> Side {
         self.side
     }
-    /// Its live order, if any.
+    /// The id of its live order, if any.
     pub fn live_order(&self) -> Option<OrderId> {
-        self.live_order
+        self.live.as_ref().map(Order::id)
+    }
+    /// Its live order, if any.
+    pub fn live(&self) -> Option<&Order> {
+        self.live.as_ref()
     }
     /// Signed sum of all fills of all its orders (buy +, sell −).
     pub fn position(&self) -> Quantity {
