@@ -43,7 +43,7 @@ pub struct Workload {
 }
 
 impl Workload {
-    /// A workload over `slots` grid levels (at least 1).
+    /// A workload over `slots` grid levels (at least 1), 0.01 apart, the lowest at 100.
     ///
     /// The book keeps at most `slots` finished orders as tombstones, so that the index stays
     /// at about twice the slot count however long a run lasts (the default limit of 100,000
@@ -54,8 +54,10 @@ impl Workload {
     /// If the grid cannot be built (it always can for `1..=u32::MAX` levels around 100).
     pub fn new(slots: u32) -> Self {
         let slots = slots.max(1);
-        let grid = Grid::centred(Decimal::new(100, 0), Decimal::new(1, 2), slots)
-            .expect("a centred grid around 100 with a step of 0.01 is valid");
+        // Levels 0.01 apart, centred so that the lowest price is 100: positive at any size.
+        let mid = Decimal::new(100, 0) + Decimal::new(i64::from(slots / 2), 2);
+        let grid = Grid::centred(mid, Decimal::new(1, 2), slots)
+            .expect("a centred grid with a step of 0.01 and positive prices is valid");
         let mut config = BookConfig::new(grid.clone());
         config.max_tombstones = slots as usize;
         Self {
@@ -351,6 +353,12 @@ mod tests {
             book.order_count() <= 100,
             "tombstones are bounded by the slot count"
         );
+    }
+
+    #[test]
+    fn the_largest_workload_builds() {
+        let book: Book<Persistent> = Workload::new(100_000).initial_book();
+        assert_eq!(book.live_count(), 100_000);
     }
 
     #[test]
