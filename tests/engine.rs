@@ -457,3 +457,91 @@ fn invalid_configuration_is_refused_with_a_reason() {
         );
     }
 }
+
+/// Which token was dropped on which thread (by name).
+type DropLog = Arc<Mutex<Vec<(u64, Option<String>)>>>;
+
+/// A state whose every version owns a distinct token, which records the thread that drops it.
+#[derive(Clone)]
+struct Tokens {
+    token: Arc<Token>,
+    dropped_on: DropLog,
+}
+
+struct Token {
+    number: u64,
+    dropped_on: DropLog,
+}
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        let thread = thread::current().name().map(str::to_owned);
+        self.dropped_on
+            .lock()
+            .expect("drop log")
+            .push((self.number, thread));
+    }
+}
+
+impl StateMachine for Tokens {
+    type Command = u64;
+    type Applied = Logged;
+    type Rejected = Odd;
+
+    fn apply(&mut self, number: &u64) -> Result<Logged, Odd> {
+        self.token = Arc::new(Token {
+            number: *number,
+            dropped_on: Arc::clone(&self.dropped_on),
+        });
+        Ok(Logged)
+    }
+}
+
+#[test]
+fn a_version_a_reader_held_is_freed_by_the_writer_after_the_reader_lets_go() {
+    let dropped_on: DropLog = Arc::new(Mutex::new(Vec::new()));
+    let initial = Tokens {
+        token: Arc::new(Token {
+            number: 0,
+            dropped_on: Arc::clone(&dropped_on),
+        }),
+        dropped_on: Arc::clone(&dropped_on),
+    };
+    let engine = Engine::start(initial, EngineConfig::default()).expect("engine starts");
+    let writer = engine.write_handle();
+    writer.submit(1).expect("accepted");
+    writer.flush().expect("flushed");
+    let held = engine.read_handle().load();
+    assert_eq!(held.state().token.number, 1);
+    for number in 2..=4 {
+        writer.submit(number).expect("accepted");
+        writer.flush().expect("flushed");
+    }
+    let freed = |number| {
+        dropped_on
+            .lock()
+            .expect("drop log")
+            .iter()
+            .any(|(dropped, _)| *dropped == number)
+    };
+    assert!(!freed(1), "a held version stays alive");
+    drop(held);
+    // The writer frees what readers let go of after its next batch, once that batch's barrier
+    // is answered: the second flush returns after that.
+    writer.flush().expect("flushed");
+    writer.flush().expect("flushed");
+    assert!(
+        freed(1),
+        "the writer freed the version once the reader let go"
+    );
+    let log = dropped_on.lock().expect("drop log").clone();
+    for (number, thread) in &log {
+        assert_eq!(
+            thread.as_deref(),
+            Some("snapstate-writer"),
+            "version {number} was freed off the writer thread"
+        );
+    }
+    drop(log);
+    drop(engine.shutdown().expect("clean shutdown"));
+}

@@ -51,7 +51,7 @@ pub struct EngineConfig {
     pub clock: Arc<dyn Clock>,
     /// Name of the writer thread. Default `"snapstate-writer"`.
     pub thread_name: String,
-    /// Record engine metrics (queue depth, batch size, apply and publish time, outcomes by
+    /// Record engine metrics (queue depth, batch size, apply, publish and reclaim time, outcomes by
     /// class) through the `metrics` facade. Costs a few nanoseconds per batch when no recorder
     /// is installed. Default `true`.
     pub record_metrics: bool,

@@ -31,6 +31,9 @@ impl<C> Message<C> {
     }
 }
 
+/// The most replaced versions the writer keeps for freeing itself (see `Writer::release`).
+const MAX_RETIRED: usize = 64;
+
 type Record<S> = OutcomeRecord<<S as StateMachine>::Applied, <S as StateMachine>::Rejected>;
 
 /// The writer's private world. Only the writer thread touches it.
@@ -52,6 +55,9 @@ pub(crate) struct Writer<S: StateMachine> {
     tally: Tally,
     batch: Vec<S::Command>,
     barriers: Vec<Sender<Version>>,
+    /// Replaced versions that readers still held when they were replaced; see
+    /// [`release`](Self::release).
+    retired: Vec<Arc<Snapshot<S>>>,
     records: Vec<Record<S>>,
 }
 
@@ -153,6 +159,7 @@ impl<S: StateMachine> Writer<S> {
             },
             batch: Vec::with_capacity(config.max_batch.min(config::BATCH_PREALLOCATION)),
             barriers: Vec::new(),
+            retired: Vec::new(),
             records: Vec::new(),
         }
     }
@@ -169,7 +176,8 @@ impl<S: StateMachine> Writer<S> {
         if self.tally.changed {
             // Outcome records dropped after the last publication: publish the final counts, so
             // the final snapshot accounts for every record.
-            self.publish();
+            let replaced = self.publish();
+            self.release(Some(replaced));
         }
         self.health
             .update(|health| health.status = EngineStatus::Stopped);
@@ -216,6 +224,7 @@ impl<S: StateMachine> Writer<S> {
 
     fn process_batch(&mut self) {
         let commands = self.batch.len();
+        let mut replaced = None;
         if commands > 0 {
             let apply_started = Instant::now();
             self.apply_batch();
@@ -224,7 +233,7 @@ impl<S: StateMachine> Writer<S> {
                 "a batch adds commands"
             );
             let publish_started = Instant::now();
-            self.publish();
+            replaced = Some(self.publish());
             if self.record_metrics {
                 self.record_batch_metrics(commands, apply_started, publish_started);
             }
@@ -236,6 +245,37 @@ impl<S: StateMachine> Writer<S> {
         }
         self.deliver_outcomes();
         self.batch.clear();
+        self.release(replaced);
+    }
+
+    /// Lets go of the version a batch replaced, once the new one is visible and its barriers
+    /// are answered, and frees retired versions that readers have let go of since.
+    ///
+    /// Freeing a version frees everything its batch changed (thousands of trie nodes and
+    /// records in a large batch): the writer's own work, which delays the next batch but no
+    /// reader and no flusher. A version a reader still holds is kept in `retired` instead, so
+    /// that the writer, not the reader, frees it once the reader lets go: readers never free
+    /// the state's memory. With an allocator that locks per arena (glibc's), a reader freeing
+    /// thousands of nodes the writer allocated would hold the lock the writer's next allocation
+    /// needs — and on a busy machine a preempted reader holds it for a whole time slice.
+    fn release(&mut self, replaced: Option<Arc<Snapshot<S>>>) {
+        let started = Instant::now();
+        if let Some(replaced) = replaced {
+            self.retired.push(replaced);
+        }
+        // A count of one is the writer's own reference: the cell no longer points at a retired
+        // version, so no reader can obtain a new reference to it.
+        self.retired
+            .retain(|version| Arc::strong_count(version) > 1);
+        if self.retired.len() > MAX_RETIRED {
+            // Readers hold many old versions: let the oldest go (their readers free them).
+            let excess = self.retired.len() - MAX_RETIRED;
+            self.retired.drain(..excess);
+        }
+        if self.record_metrics {
+            metrics::histogram!("snapstate_reclaim_seconds")
+                .record(started.elapsed().as_secs_f64());
+        }
     }
 
     fn apply_batch(&mut self) {
@@ -305,7 +345,9 @@ impl<S: StateMachine> Writer<S> {
         });
     }
 
-    fn publish(&mut self) {
+    /// Makes the working state the next version, visible to readers with one store, and
+    /// returns the version it replaces (for [`release`](Self::release)).
+    fn publish(&mut self) -> Arc<Snapshot<S>> {
         let version = self.published.version.next();
         debug_assert!(version > self.published.version, "versions must increase");
         debug_assert!(
@@ -321,7 +363,7 @@ impl<S: StateMachine> Writer<S> {
         });
         debug_assert_eq!(snapshot.counters.total(), snapshot.last_seq.0);
         self.cell.store(Arc::clone(&snapshot));
-        self.published = snapshot;
+        std::mem::replace(&mut self.published, snapshot)
     }
 
     /// Sends the batch's outcome records, never waiting: a full stream drops and counts.

@@ -49,6 +49,10 @@ pub trait Producer {
     /// Returns once every update sent is visible.
     fn flush(&mut self);
 
+    /// Returns once memory that no snapshot holds any more has been freed. Designs whose
+    /// readers free what they drop need do nothing.
+    fn reclaim(&mut self) {}
+
     /// The distribution of how long updates waited because of a reader, in nanoseconds, since
     /// the last call (see `docs/benchmarks.md` for what each design counts). `None` when the
     /// design could not measure it in this process.

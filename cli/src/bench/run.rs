@@ -153,6 +153,7 @@ fn memory_held<C: Contender>(
     let sent = send_for(producer, updates, count, budget);
     let with_held = allocated.map(|bytes| bytes());
     drop(held);
+    producer.reclaim();
     let without = allocated.map(|bytes| bytes());
     let extra = with_held
         .zip(without)

@@ -106,6 +106,14 @@ impl Producer for EngineProducer {
         let _ = self.observer.load();
     }
 
+    fn reclaim(&mut self) {
+        // The writer frees versions readers have let go of after each batch, once it has
+        // answered the batch's barriers: the first flush's batch frees them, the second flush
+        // returns only after that batch is done.
+        self.flush();
+        self.flush();
+    }
+
     fn take_stalls(&mut self) -> Option<Histogram<u64>> {
         let (stalls, batch_sizes) = probe::installed()?.take();
         self.batch_sizes = Some(batch_sizes);
