@@ -151,6 +151,8 @@ fn memory_held<C: Contender>(
     let mut reader = reader.clone();
     let held = reader.snapshot();
     let sent = send_for(producer, updates, count, budget);
+    // Both readings are taken with the design settled: everything it can free, freed.
+    producer.reclaim();
     let with_held = allocated.map(|bytes| bytes());
     drop(held);
     producer.reclaim();
