@@ -240,6 +240,46 @@ impl Report {
     }
 }
 
+/// Checks that `text` is one JSON object of the shape `snapstate bench --json` prints:
+/// `machine` (an object), `slots` (a number), and `contenders` holding every contender, each
+/// with every figure as a number or `null`.
+///
+/// # Errors
+///
+/// What is missing or malformed, in words.
+pub fn check_json(text: &str) -> Result<(), String> {
+    let value: serde_json::Value = serde_json::from_str(text.trim())
+        .map_err(|error| format!("not one JSON value: {error}"))?;
+    let object = value.as_object().ok_or("not a JSON object")?;
+    if !object
+        .get("machine")
+        .is_some_and(serde_json::Value::is_object)
+    {
+        return Err("no `machine` object".to_owned());
+    }
+    if !object.get("slots").is_some_and(serde_json::Value::is_u64) {
+        return Err("no `slots` number".to_owned());
+    }
+    let contenders = object
+        .get("contenders")
+        .and_then(serde_json::Value::as_object)
+        .ok_or("no `contenders` object")?;
+    for name in super::contenders::NAMES {
+        let figures = contenders
+            .get(name)
+            .and_then(serde_json::Value::as_object)
+            .ok_or_else(|| format!("no figures for contender `{name}`"))?;
+        for figure in FIGURE_NAMES {
+            match figures.get(figure) {
+                Some(value) if value.is_number() || value.is_null() => {}
+                Some(other) => return Err(format!("`{name}.{figure}` is {other}, not a number")),
+                None => return Err(format!("`{name}` has no `{figure}`")),
+            }
+        }
+    }
+    Ok(())
+}
+
 fn cell(name: &str, value: Option<f64>, base: Option<f64>) -> String {
     let Some(value) = value else {
         return "n/a".to_owned();
@@ -293,5 +333,64 @@ pub fn human(name: &str, value: f64) -> String {
         } else {
             format!("{value:.2} {unit}")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figures() -> Figures {
+        Figures {
+            updates_per_sec: 1.0,
+            writer_stall_us_max: Some(2.0),
+            writer_stall_us_p999: None,
+            snapshot_ns_p50: 3.0,
+            snapshot_ns_p99: 4.0,
+            visible_us_p50: Some(5.0),
+            visible_us_p99: Some(6.0),
+            visible_us_p999: Some(7.0),
+            reconcile_ms: 8.0,
+            memory_bytes: Some(9),
+            memory_held_bytes: None,
+        }
+    }
+
+    fn report(names: &[&'static str]) -> Report {
+        Report {
+            machine: Machine::describe(),
+            slots: 10,
+            contenders: names.iter().map(|name| (*name, figures())).collect(),
+        }
+    }
+
+    #[test]
+    fn a_full_report_passes_the_json_check_and_keeps_contender_order() {
+        let text =
+            serde_json::to_string(&report(&super::super::contenders::NAMES)).expect("serialises");
+        assert_eq!(check_json(&text), Ok(()));
+        let snapstate = text.find("\"snapstate\"").expect("present");
+        let left_right = text.find("\"left_right\"").expect("present");
+        assert!(snapstate < left_right, "contenders keep report order");
+    }
+
+    #[test]
+    fn the_json_check_names_what_is_missing() {
+        let text = serde_json::to_string(&report(&["snapstate"])).expect("serialises");
+        assert_eq!(
+            check_json(&text),
+            Err("no figures for contender `rwlock_deep_copy`".to_owned())
+        );
+        assert!(check_json("{}").is_err());
+        assert!(check_json("not json").is_err());
+    }
+
+    #[test]
+    fn the_table_shows_ratios_against_snapstate_and_n_a_for_missing_figures() {
+        let mut report = report(&["snapstate", "rwlock_held"]);
+        report.contenders[1].1.updates_per_sec = 3.0;
+        let table = report.table();
+        assert!(table.contains("(×3.00)"), "{table}");
+        assert!(table.contains("n/a"), "{table}");
     }
 }

@@ -1,0 +1,39 @@
+//! `snapstate bench --json` prints one JSON object with every contender and every figure.
+//!
+//! This checks the command's output shape, never its speed. With `SNAPSTATE_BENCH_JSON` set to
+//! a file, it checks that file instead (CI points it at the output of the real
+//! `snapstate bench --quick --json`); otherwise it runs the command on a tiny workload.
+
+use std::process::Command;
+
+use snapstate_cli::bench::report::check_json;
+
+#[test]
+fn bench_json_holds_every_contender_and_figure() {
+    let text = match std::env::var_os("SNAPSTATE_BENCH_JSON") {
+        Some(path) => std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display())),
+        None => {
+            let output = Command::new(env!("CARGO_BIN_EXE_snapstate"))
+                .args([
+                    "bench",
+                    "--quick",
+                    "--json",
+                    "--slots",
+                    "300",
+                    "--seconds",
+                    "0.05",
+                ])
+                .output()
+                .expect("the snapstate binary runs");
+            assert!(
+                output.status.success(),
+                "snapstate bench failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8(output.stdout).expect("UTF-8 output")
+        }
+    };
+    assert_eq!(text.trim().lines().count(), 1, "exactly one line: {text}");
+    check_json(&text).unwrap_or_else(|problem| panic!("{problem}: {text}"));
+}
