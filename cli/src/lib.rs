@@ -2,3 +2,4 @@
 //! out of the engine library so that an embedder never pays for them.
 
 pub mod demo;
+pub mod replay;
