@@ -32,17 +32,40 @@ where
     let bound = *builder.preemption_bound.get_or_insert(DEFAULT_PREEMPTIONS);
     let executions = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&executions);
+    let failure_report = FailureReport {
+        name,
+        executions: Arc::clone(&executions),
+    };
     let started = Instant::now();
     builder.check(move || {
         counted.fetch_add(1, Ordering::Relaxed);
         model();
     });
+    drop(failure_report);
     let executions = executions.load(Ordering::Relaxed);
     println!(
         "loom model {name}: {executions} executions at LOOM_MAX_PREEMPTIONS={bound} in {:.2?}",
         started.elapsed()
     );
     executions
+}
+
+/// Says, while a failing model unwinds, in which execution loom found the failure.
+struct FailureReport<'a> {
+    name: &'a str,
+    executions: Arc<AtomicUsize>,
+}
+
+impl Drop for FailureReport<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            println!(
+                "loom model {}: failed in execution {}",
+                self.name,
+                self.executions.load(Ordering::Relaxed)
+            );
+        }
+    }
 }
 
 /// Outcomes collected across every execution of a model, to be asserted on after loom is done.
@@ -220,14 +243,17 @@ pub fn assert_whole(snapshot: &Snapshot<Marks>) {
 ///
 /// With a message starting "torn snapshot" when the snapshot is not that whole prefix.
 pub fn assert_prefix(snapshot: &Snapshot<Marks>) {
-    assert_whole(snapshot);
     let last_seq = snapshot.last_seq().0;
     let expected = (1..=last_seq).fold(0_u64, |bits, id| bits | (1 << id));
+    let held: Vec<u32> = (1..u64::BITS)
+        .filter(|&id| snapshot.state().contains(id))
+        .collect();
     assert_eq!(
         snapshot.state().bits,
         expected,
-        "torn snapshot: {snapshot:?} does not hold exactly marks 1..={last_seq}"
+        "torn snapshot: {snapshot:?} holds marks {held:?}, not exactly 1..={last_seq}"
     );
+    assert_whole(snapshot);
 }
 
 /// Position-book fixtures: one grid, one slot, one order.

@@ -21,8 +21,11 @@ enum Fate {
 /// The main thread submits `Mark(1)` and shuts down while a producer submits `Mark(2)` (with the
 /// blocking `submit`) and then `Mark(3)` (with `try_submit`). The queue holds all three, so a
 /// refusal can only mean "closed".
+///
+/// It looks only at the final snapshot, which the writer publishes after its last batch, so the
+/// deliberately broken publication (`snapstate_broken_publish`) passes it: that bug is for the
+/// models that load while the writer publishes.
 #[test]
-#[cfg_attr(snapstate_broken_publish, should_panic(expected = "torn snapshot"))]
 fn submit_racing_shutdown_lands_or_gets_its_command_back() {
     let fates = Observed::new();
     let recorded = fates.clone();
