@@ -28,9 +28,10 @@ const REPORTED_FILLED: i64 = 3;
 fn guarded_correction_is_never_applied_over_a_newer_update() {
     let outcomes = Observed::new();
     let recorded = outcomes.clone();
+    // Built outside the model: it is the same in every execution.
+    let initial = book::with_open_order();
     explore("guarded correction", move || {
-        let engine =
-            Engine::start(book::with_open_order(), model_config(2, 2)).expect("engine starts");
+        let engine = Engine::start(initial.clone(), model_config(2, 2)).expect("engine starts");
         let read = engine.read_handle();
         let reconciler_write = engine.write_handle();
         let reconciler = thread::spawn(move || {

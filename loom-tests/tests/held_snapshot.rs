@@ -82,8 +82,7 @@ fn held_snapshot_stays_identical_while_the_writer_publishes() {
     let holds = Observed::new();
     let recorded = holds.clone();
     explore("held snapshot", move || {
-        let engine =
-            Engine::start(book::with_open_order(), model_config(2, 2)).expect("engine starts");
+        let engine = Engine::start(expected[0].clone(), model_config(2, 2)).expect("engine starts");
         let initial = engine.read_handle().load();
         let initial_header = header(&initial);
         assert_whole(&initial, &expected);
