@@ -144,6 +144,9 @@ pub fn model_config(queue_capacity: usize, max_batch: usize) -> EngineConfig {
 /// A state machine whose state says exactly which commands it holds: command `Mark(n)` sets bit
 /// `n` of a 64-bit set. With one producer submitting `Mark(1)`, `Mark(2)`, … in order, the
 /// snapshot whose last command is number `k` must hold exactly bits `1..=k`.
+///
+/// [`Mark::PANICS`] sets its bit and then panics, leaving the writer's working copy torn, for the
+/// model of panic recovery.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Marks {
     bits: u64,
@@ -164,6 +167,13 @@ impl Marks {
 /// The command of [`Marks`]: set one bit, numbered from 1 to 63.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Mark(pub u32);
+
+impl Mark {
+    /// Sets its bit, then panics with [`Mark::PANIC_MESSAGE`].
+    pub const PANICS: Mark = Mark(63);
+    /// What [`Mark::PANICS`] panics with.
+    pub const PANIC_MESSAGE: &'static str = "deliberate panic in Marks::apply";
+}
 
 /// What applying a [`Mark`] did.
 #[derive(Debug, PartialEq, Eq)]
@@ -205,6 +215,9 @@ impl StateMachine for Marks {
             return Err(Unmarkable(id));
         }
         self.bits |= 1 << id;
+        if Mark(id) == Mark::PANICS {
+            panic!("{}", Mark::PANIC_MESSAGE);
+        }
         Ok(Marked)
     }
 }
