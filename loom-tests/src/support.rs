@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use snapstate::engine::{EngineConfig, Labelled, Snapshot, StateMachine};
 
-/// The preemption bound used when `LOOM_MAX_PREEMPTIONS` is not set. CI sets it to the same
-/// value explicitly; without any bound, loom explores every interleaving and these models would
-/// not finish in reasonable time.
+/// The preemption bound used when `LOOM_MAX_PREEMPTIONS` is not set (CI sets it to the same
+/// value explicitly). Loom's own default is no bound, but the executions grow steeply with it:
+/// the publication model explores 292 at 2, 154,731 at 6 and 862,463 at 8.
 pub const DEFAULT_PREEMPTIONS: usize = 2;
 
 /// Runs `model` once per interleaving that loom explores, and returns how many that was.
