@@ -6,3 +6,4 @@ pub mod book;
 pub mod engine;
 mod sync;
 pub mod time;
+pub mod venue;
