@@ -113,7 +113,7 @@ impl Harness {
             self.writer.flush().expect("engine running");
         }
         self.steps += 1;
-        if self.steps % STEPS_PER_CYCLE != 0 {
+        if !self.steps.is_multiple_of(STEPS_PER_CYCLE) {
             return None;
         }
         match self.reconciler.run_cycle(&self.writer) {

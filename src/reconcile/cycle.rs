@@ -127,6 +127,9 @@ pub struct Totals {
     pub venue_errors: u64,
     /// Confirmed mismatches, by class, in [`MismatchClass::ALL`] order.
     pub mismatches: [u64; MismatchClass::ALL.len()],
+    /// Findings not (yet) confirmed, summed over cycles: differences seen while updates were
+    /// in flight, or while evidence was still gathering.
+    pub suspected: u64,
     /// Corrections handed to the engine.
     pub corrections_submitted: u64,
     /// Corrections dropped because the queue stayed full.
@@ -156,8 +159,12 @@ impl Totals {
 
     fn add(&mut self, report: &CycleReport) {
         self.cycles += 1;
-        for finding in report.reconciliation.confirmed() {
-            self.mismatches[finding.class().index()] += 1;
+        for finding in &report.reconciliation.findings {
+            if finding.confirmed {
+                self.mismatches[finding.class().index()] += 1;
+            } else {
+                self.suspected += 1;
+            }
         }
         self.corrections_submitted += report.corrections_submitted;
         self.corrections_not_submitted += report.corrections_not_submitted;

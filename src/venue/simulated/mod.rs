@@ -58,6 +58,7 @@ mod outbox;
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
 
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
@@ -190,6 +191,24 @@ impl SimulatedVenue {
         config.faults = faults;
         config.validate()?;
         self.config = config;
+        Ok(())
+    }
+
+    /// Changes how often the price moves, from now on; `None` holds it still (for example, to
+    /// let every update drain at the end of a run without new fills).
+    ///
+    /// # Errors
+    ///
+    /// [`SimulatedVenueConfigError::ZeroPriceInterval`] for a zero interval; nothing changes.
+    pub fn set_price_interval(
+        &mut self,
+        interval: Option<Duration>,
+    ) -> Result<(), SimulatedVenueConfigError> {
+        if interval == Some(Duration::ZERO) {
+            return Err(SimulatedVenueConfigError::ZeroPriceInterval);
+        }
+        self.config.price_interval = interval;
+        self.next_price_move_at = interval.map(|interval| self.now.saturating_add(interval));
         Ok(())
     }
 

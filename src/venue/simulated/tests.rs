@@ -189,6 +189,24 @@ fn cancels_and_refusals_are_answered_with_updates_or_typed_errors() {
 }
 
 #[test]
+fn a_halted_market_moves_no_more_and_fills_nothing() {
+    let mut config = SimulatedVenueConfig::new(8, at(0), dec(100));
+    config.price_interval = Some(Duration::from_millis(1));
+    let mut venue = venue(config);
+    venue.advance_to(at(50));
+    venue.set_price_interval(None).expect("valid");
+    let price = venue.price();
+    venue.place(&place(1, Side::Buy, 1, 1, 50)).expect("placed");
+    venue.advance_to(at(10_000));
+    assert_eq!(venue.price(), price);
+    assert_eq!(
+        venue.order(OrderId(1)).map(|order| order.filled),
+        Some(Decimal::ZERO)
+    );
+    assert!(venue.set_price_interval(Some(Duration::ZERO)).is_err());
+}
+
+#[test]
 fn orders_expire_after_their_time_in_force() {
     let mut config = still_config();
     config.time_in_force = Some(Duration::from_millis(20));
