@@ -2,7 +2,7 @@
 //! simulated venue: no false positives from a truthful venue, convergence under faults, guarded
 //! corrections that lose races, dry runs, venue cancels, and metrics.
 
-use std::sync::Arc;
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
@@ -411,7 +411,8 @@ fn racing_threads_never_apply_a_correction_over_the_update_it_raced() {
         };
         writer.submit(BookCommand::Place(place)).expect("running");
         writer.flush().expect("running");
-        while outcomes.try_recv().is_some() {}
+        // Records are sent just after the barrier is answered: wait for the placement's.
+        outcomes.recv().expect("the placement's outcome");
         let revision = engine
             .read_handle()
             .load()
@@ -432,13 +433,26 @@ fn racing_threads_never_apply_a_correction_over_the_update_it_raced() {
             venue_seq: None,
             at,
         });
-        let racer = writer.clone();
-        let feed = thread::spawn(move || racer.submit(update).expect("running"));
-        writer.submit(correction).expect("running");
-        feed.join().expect("feed thread");
+        // Both threads start submitting together; which one wins varies from round to round.
+        let start = Arc::new(Barrier::new(2));
+        let racers: Vec<_> = [update, correction]
+            .into_iter()
+            .map(|command| {
+                let (writer, start) = (writer.clone(), Arc::clone(&start));
+                thread::spawn(move || {
+                    start.wait();
+                    writer.submit(command).expect("running");
+                })
+            })
+            .collect();
+        for racer in racers {
+            racer.join().expect("racer thread");
+        }
         writer.flush().expect("running");
-        let records: Vec<_> = std::iter::from_fn(|| outcomes.try_recv()).collect();
-        assert_eq!(records.len(), 2);
+        let records: Vec<_> = (0..2)
+            .map(|_| outcomes.recv().expect("both outcomes"))
+            .collect();
+        assert!(outcomes.try_recv().is_none(), "exactly two commands raced");
         let (fill_seq, correction) = match (&records[0].outcome, &records[1].outcome) {
             (Outcome::Applied(Applied::Filled { .. }), _) => (records[0].seq, &records[1]),
             (_, Outcome::Applied(Applied::Filled { .. })) => (records[1].seq, &records[0]),
@@ -459,6 +473,7 @@ fn racing_threads_never_apply_a_correction_over_the_update_it_raced() {
             other => panic!("unexpected correction outcome {other:?}"),
         }
     }
+    eprintln!("raced: {applied} applied, {stale} stale");
     assert_eq!(applied + stale, rounds);
 }
 
