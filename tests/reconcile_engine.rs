@@ -1,68 +1,32 @@
 //! The reconciler against a running engine, stepped deterministically with a manual clock and a
-//! simulated venue: no false positives from a truthful venue, convergence under faults, guarded
-//! corrections that lose races, dry runs, venue cancels, and metrics.
+//! simulated venue: no false positives from a truthful venue, convergence under faults, and
+//! guarded corrections that lose races.
+
+mod reconcile_support;
 
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use rust_decimal::Decimal;
 use snapstate::book::{
-    Applied, Book, BookCommand, BookConfig, Correction, FillReport, Grid, Level, OrderId,
-    OrderStatus, Place, Rejection, Side, StatusReport,
+    Applied, Book, BookCommand, Correction, FillReport, Level, OrderId, OrderStatus, Place,
+    Rejection, Side,
 };
-use snapstate::engine::{Engine, EngineConfig, Outcome, WriteHandle};
-use snapstate::reconcile::{
-    CycleReport, MismatchClass, Policy, ReconcileConfig, Reconciler, RunnerConfig, metrics,
-    reconcile,
-};
+use snapstate::engine::{Engine, Outcome, WriteHandle};
+use snapstate::reconcile::{CycleReport, MismatchClass, ReconcileConfig, Reconciler, reconcile};
 use snapstate::time::{Clock, ManualClock, Timestamp};
-use snapstate::venue::{
-    Faults, OpenOrdersError, SimulatedVenue, SimulatedVenueConfig, Venue, VenueOrder,
-    VenueOrderStatus, VenueReport,
-};
+use snapstate::venue::{Faults, SimulatedVenue, SimulatedVenueConfig, VenueReport};
+
+use reconcile_support::{engine, fill, grid, racing_setup, runner_config, start};
 
 /// Scales every iteration count in this file; raise it for a soak run.
 const SCALE: u64 = 1;
 const STEP: Duration = Duration::from_millis(20);
 /// Reconcile every fifth step: every 100 ms of simulated time.
 const STEPS_PER_CYCLE: u64 = 5;
-
-fn start() -> Timestamp {
-    Timestamp::from_millis(1_700_000_000_000)
-}
-
-/// Levels -190..=190 at 100 + level / 2.
-fn grid() -> Grid {
-    Grid::new(
-        Decimal::from(100),
-        Decimal::new(5, 1),
-        Level(-190),
-        Level(190),
-    )
-    .expect("valid grid")
-}
-
-fn engine(clock: &ManualClock, outcomes: Option<usize>) -> Engine<Book> {
-    let config = EngineConfig {
-        clock: Arc::new(clock.clone()),
-        record_metrics: false,
-        outcome_capacity: outcomes,
-        ..EngineConfig::default()
-    };
-    Engine::start(Book::new(BookConfig::new(grid())), config).expect("engine starts")
-}
-
-fn runner_config(clock: &ManualClock) -> RunnerConfig {
-    RunnerConfig {
-        clock: Arc::new(clock.clone()),
-        record_metrics: false,
-        ..RunnerConfig::default()
-    }
-}
 
 /// A market maker on the simulated venue, stepped by hand: places orders near the price,
 /// cancels some, feeds every venue update to the engine, and reconciles every 100 ms.
@@ -265,61 +229,6 @@ fn a_faulty_venue_is_corrected_until_the_book_converges() {
     assert!(totals.venue_errors > 0, "{totals:?}");
 }
 
-/// A book with order 1 (buy 10 at level -2) acknowledged and 2 filled, and a venue answer,
-/// long after, that says 5 are filled.
-fn racing_setup() -> (ManualClock, Engine<Book>, VenueReport) {
-    let clock = ManualClock::new(start());
-    let engine = engine(&clock, None);
-    let writer = engine.write_handle();
-    let at = clock.now();
-    let order_id = OrderId(1);
-    let place = Place {
-        order_id,
-        level: Level(-2),
-        side: Side::Buy,
-        price: Decimal::from(99),
-        quantity: Decimal::from(10),
-        at,
-    };
-    writer.submit(BookCommand::Place(place)).expect("running");
-    let report = StatusReport {
-        order_id,
-        venue_seq: Some(1),
-        at,
-    };
-    writer
-        .submit(BookCommand::Acknowledge(report))
-        .expect("running");
-    writer.submit(fill(2, 2, at)).expect("running");
-    writer.flush().expect("running");
-    clock.advance(Duration::from_secs(60));
-    let venue = VenueReport {
-        as_of: clock.now(),
-        orders: vec![VenueOrder {
-            order_id,
-            updated_at: at,
-            filled: Decimal::from(5),
-            status: VenueOrderStatus::PartiallyFilled,
-            side: Side::Buy,
-            price: Decimal::from(99),
-            quantity: Decimal::from(10),
-        }],
-        net_position: Some(Decimal::from(5)),
-    };
-    (clock, engine, venue)
-}
-
-fn fill(cumulative: i64, venue_seq: u64, at: Timestamp) -> BookCommand {
-    BookCommand::Fill(FillReport {
-        order_id: OrderId(1),
-        cumulative_filled: Decimal::from(cumulative),
-        fill_price: None,
-        trade_id: None,
-        venue_seq: Some(venue_seq),
-        at,
-    })
-}
-
 /// The corrections a diff of the current snapshot plans, after enough cycles to confirm.
 fn planned(engine: &Engine<Book>, venue: &VenueReport, now: Timestamp) -> Vec<Correction> {
     let snapshot = engine.read_handle().load();
@@ -475,258 +384,4 @@ fn racing_threads_never_apply_a_correction_over_the_update_it_raced() {
     }
     eprintln!("raced: {applied} applied, {stale} stale");
     assert_eq!(applied + stale, rounds);
-}
-
-#[test]
-fn a_dry_run_reports_corrections_and_sends_none() {
-    let (clock, engine, venue) = racing_setup();
-    let writer = engine.write_handle();
-    let fixed = FixedVenue { answer: venue };
-    let config = RunnerConfig {
-        dry_run: true,
-        ..runner_config(&clock)
-    };
-    let mut reconciler = Reconciler::new(fixed, ReconcileConfig::default(), config).expect("valid");
-    reconciler.run_cycle(&writer).expect("cycle");
-    let report = reconciler.run_cycle(&writer).expect("cycle");
-    assert!(report.dry_run);
-    assert_eq!(report.reconciliation.corrections().count(), 1);
-    assert_eq!(report.corrections_submitted, 0);
-    let snapshot = engine.read_handle().load();
-    assert_eq!(snapshot.counters().applied_count("corrected"), 0);
-    assert_eq!(snapshot.counters().rejected(), 0);
-}
-
-/// A venue that always gives the same answer and refuses cancels.
-struct FixedVenue {
-    answer: VenueReport,
-}
-
-impl Venue for FixedVenue {
-    fn open_orders(&mut self) -> Result<VenueReport, OpenOrdersError> {
-        Ok(self.answer.clone())
-    }
-}
-
-#[test]
-fn a_cycle_sends_its_corrections_and_counts_how_they_ended() {
-    let (clock, engine, venue) = racing_setup();
-    let writer = engine.write_handle();
-    let mut reconciler = Reconciler::new(
-        FixedVenue { answer: venue },
-        ReconcileConfig::default(),
-        runner_config(&clock),
-    )
-    .expect("valid");
-    let first = reconciler.run_cycle(&writer).expect("cycle");
-    assert_eq!(first.corrections_submitted, 0, "one answer is not enough");
-    let second = reconciler.run_cycle(&writer).expect("cycle");
-    assert_eq!(second.corrections_submitted, 1);
-    assert_eq!(second.corrections_applied, 1);
-    assert_eq!(second.corrections_rejected_stale, 0);
-    let third = reconciler.run_cycle(&writer).expect("cycle");
-    assert!(
-        third.reconciliation.is_clean(),
-        "{:#?}",
-        third.reconciliation
-    );
-}
-
-/// A simulated venue that, while answering, lets the book learn of an order: what happens when
-/// a Place lands between the diff and a venue cancel planned from it.
-struct LateKnowledgeVenue {
-    venue: SimulatedVenue,
-    writer: WriteHandle<Book>,
-    teach: Option<Place>,
-}
-
-impl Venue for LateKnowledgeVenue {
-    fn open_orders(&mut self) -> Result<VenueReport, OpenOrdersError> {
-        let answer = self.venue.open_orders();
-        if let Some(place) = self.teach.take() {
-            self.writer
-                .submit(BookCommand::Place(place))
-                .expect("running");
-            self.writer.flush().expect("running");
-        }
-        answer
-    }
-
-    fn cancel(&mut self, order_id: OrderId) -> Result<(), snapstate::venue::CancelError> {
-        self.venue.cancel(order_id)
-    }
-}
-
-#[test]
-fn venue_cancels_are_sent_only_while_their_precondition_holds() {
-    let clock = ManualClock::new(start());
-    let engine = engine(&clock, None);
-    let writer = engine.write_handle();
-    let mut venue_config = SimulatedVenueConfig::new(3, start(), Decimal::from(100));
-    venue_config.price_interval = None;
-    let mut venue = SimulatedVenue::new(venue_config).expect("valid");
-    let stranger = |id: u64, level: i32| Place {
-        order_id: OrderId(id),
-        level: Level(level),
-        side: Side::Buy,
-        price: grid().price_of(Level(level)).expect("on the grid"),
-        quantity: Decimal::ONE,
-        at: start(),
-    };
-    venue.place(&stranger(1, -10)).expect("accepted");
-    venue.place(&stranger(2, -12)).expect("accepted");
-    clock.advance(Duration::from_secs(60));
-    venue.advance_to(clock.now());
-    let mut config = ReconcileConfig::default();
-    config.policies.unknown_inside_grid = Policy::CancelAtVenue;
-    let late = LateKnowledgeVenue {
-        venue,
-        writer: writer.clone(),
-        teach: None,
-    };
-    let mut reconciler = Reconciler::new(late, config, runner_config(&clock)).expect("valid");
-    reconciler.run_cycle(&writer).expect("cycle");
-    // In the confirming cycle, the book learns of order 2 after the diff planned its cancel.
-    reconciler.venue_mut().teach = Some(stranger(2, -12));
-    let report = reconciler.run_cycle(&writer).expect("cycle");
-    assert_eq!(report.reconciliation.venue_cancels().count(), 2);
-    assert_eq!(report.venue_cancels_sent, 1);
-    assert_eq!(report.venue_cancels_skipped_stale, 1);
-    let venue = &reconciler.venue().venue;
-    assert_eq!(
-        venue.order(OrderId(1)).map(|order| order.status),
-        Some(VenueOrderStatus::Cancelled)
-    );
-    assert_eq!(
-        venue.order(OrderId(2)).map(|order| order.status),
-        Some(VenueOrderStatus::Open)
-    );
-}
-
-fn metric_value<'a>(
-    snapshot: &'a [(metrics_util::CompositeKey, DebugValue)],
-    name: &str,
-    label: Option<(&str, &str)>,
-) -> Option<&'a DebugValue> {
-    snapshot
-        .iter()
-        .find(|(key, _)| {
-            key.key().name() == name
-                && label.is_none_or(|(label_key, label_value)| {
-                    key.key()
-                        .labels()
-                        .any(|label| label.key() == label_key && label.value() == label_value)
-                })
-        })
-        .map(|(_, value)| value)
-}
-
-#[test]
-fn a_cycle_records_its_metrics() {
-    let (clock, engine, venue) = racing_setup();
-    let writer = engine.write_handle();
-    let config = RunnerConfig {
-        record_metrics: true,
-        ..runner_config(&clock)
-    };
-    let mut reconciler = Reconciler::new(
-        FixedVenue { answer: venue },
-        ReconcileConfig::default(),
-        config,
-    )
-    .expect("valid");
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    ::metrics::with_local_recorder(&recorder, || {
-        reconciler.run_cycle(&writer).expect("cycle");
-        reconciler.run_cycle(&writer).expect("cycle");
-    });
-    let snapshot: Vec<_> = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, _, _, value)| (key, value))
-        .collect();
-    let value = |name, label| metric_value(&snapshot, name, label);
-    let Some(DebugValue::Histogram(durations)) = value(metrics::DURATION_SECONDS, None) else {
-        panic!("no duration histogram in {snapshot:#?}")
-    };
-    assert_eq!(durations.len(), 2, "one per cycle");
-    assert_eq!(
-        value(metrics::SNAPSHOT_ENTRIES, None),
-        Some(&DebugValue::Gauge(2.0.into())),
-        "one slot and one order"
-    );
-    let Some(&DebugValue::Gauge(size)) = value(metrics::SNAPSHOT_SIZE_BYTES, None) else {
-        panic!("no size gauge")
-    };
-    assert!(size.0 > 0.0);
-    assert_eq!(
-        value(metrics::SNAPSHOT_AGE_SECONDS, None),
-        Some(&DebugValue::Gauge(60.0.into())),
-        "the setup published its last version a minute before"
-    );
-    assert_eq!(
-        value(
-            metrics::MISMATCHES_TOTAL,
-            Some(("class", "venue_filled_ahead"))
-        ),
-        Some(&DebugValue::Counter(1))
-    );
-    assert_eq!(
-        value(
-            metrics::CORRECTIONS_SUBMITTED_TOTAL,
-            Some(("kind", "missed_fill"))
-        ),
-        Some(&DebugValue::Counter(1))
-    );
-    assert_eq!(
-        value(metrics::CORRECTIONS_TOTAL, Some(("outcome", "applied"))),
-        Some(&DebugValue::Counter(1))
-    );
-    assert_eq!(
-        value(
-            metrics::CORRECTIONS_TOTAL,
-            Some(("outcome", "rejected_stale"))
-        ),
-        Some(&DebugValue::Counter(0))
-    );
-}
-
-#[test]
-fn venue_errors_are_counted_in_metrics_and_change_nothing() {
-    let clock = ManualClock::new(start());
-    let engine = engine(&clock, None);
-    let writer = engine.write_handle();
-    let mut venue_config = SimulatedVenueConfig::new(4, start(), Decimal::from(100));
-    venue_config.faults.query_timeout_rate = 1.0;
-    let venue = SimulatedVenue::new(venue_config).expect("valid");
-    let config = RunnerConfig {
-        record_metrics: true,
-        ..runner_config(&clock)
-    };
-    let mut reconciler = Reconciler::new(venue, ReconcileConfig::default(), config).expect("valid");
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    ::metrics::with_local_recorder(&recorder, || {
-        for _ in 0..3 {
-            assert!(reconciler.run_cycle(&writer).is_err());
-        }
-    });
-    let snapshot: Vec<_> = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, _, _, value)| (key, value))
-        .collect();
-    assert_eq!(
-        metric_value(
-            &snapshot,
-            metrics::VENUE_ERRORS_TOTAL,
-            Some(("kind", "timed_out"))
-        ),
-        Some(&DebugValue::Counter(3))
-    );
-    assert!(reconciler.evidence().is_empty());
-    assert_eq!(reconciler.totals().cycles, 0);
 }
