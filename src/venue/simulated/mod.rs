@@ -1,55 +1,6 @@
 //! A deterministic exchange in memory, driven with explicit times.
 //!
-//! # How it works
-//!
-//! * Time moves only when the driver says so ([`SimulatedVenue::advance_to`], or the time
-//!   carried by [`place`](SimulatedVenue::place), [`cancel_at`](SimulatedVenue::cancel_at) and
-//!   [`set_price`](SimulatedVenue::set_price)). The venue never reads a clock.
-//! * The price takes one random-walk step every [`price_interval`]. After every move, each
-//!   resting order that the price crosses (a buy at or above it, a sell at or below it) fills:
-//!   all that remains, or half of it with [`partial_fill_probability`]. Fills are at the order's
-//!   limit price. An order that crosses when it arrives fills at once.
-//! * Every change to an order produces the update a real venue would send (acknowledged,
-//!   filled with the cumulative quantity, cancelled, rejected, expired), numbered per order with
-//!   a venue sequence. Updates are delivered [`update_delay`] later through
-//!   [`drain_updates`](SimulatedVenue::drain_updates), stamped with their delivery time, as a
-//!   feed adapter that stamps receive times would.
-//! * [`open_orders`](Venue::open_orders) lists the live orders and, for
-//!   [`closed_listing_window`], the finished ones with their final status and fills.
-//! * Randomness comes from ChaCha8 streams seeded by [`seed`]: one for the market, one for the
-//!   faults, so that [`Faults`] change what the book hears, never what the market does.
-//!
-//! [`price_interval`]: SimulatedVenueConfig::price_interval
-//! [`partial_fill_probability`]: SimulatedVenueConfig::partial_fill_probability
-//! [`update_delay`]: SimulatedVenueConfig::update_delay
-//! [`closed_listing_window`]: SimulatedVenueConfig::closed_listing_window
-//! [`seed`]: SimulatedVenueConfig::seed
-//!
-//! # Example
-//!
-//! ```
-//! use std::time::Duration;
-//! use rust_decimal::Decimal;
-//! use snapstate::book::{BookCommand, Level, OrderId, Place, Side};
-//! use snapstate::time::Timestamp;
-//! use snapstate::venue::{SimulatedVenue, SimulatedVenueConfig, Venue};
-//!
-//! let start = Timestamp::from_millis(1_000);
-//! let mut config = SimulatedVenueConfig::new(7, start, Decimal::new(100, 0));
-//! config.price_interval = None; // the price moves only when told
-//! let mut venue = SimulatedVenue::new(config)?;
-//! venue.place(&Place {
-//!     order_id: OrderId(1), level: Level(-1), side: Side::Buy,
-//!     price: Decimal::new(99, 0), quantity: Decimal::new(2, 0), at: start,
-//! })?;
-//! venue.set_price(Decimal::new(99, 0), start.saturating_add(Duration::from_millis(1)));
-//! let updates = venue.advance_and_drain(start.saturating_add(Duration::from_millis(50)));
-//! assert!(matches!(updates[0], BookCommand::Acknowledge(_)));
-//! assert!(updates.iter().any(|update| matches!(update, BookCommand::Fill(_))));
-//! let report = venue.open_orders()?;
-//! assert!(report.net_position.unwrap() > Decimal::ZERO);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! See [`SimulatedVenue`] for how it works.
 
 mod config;
 mod faults;
@@ -101,7 +52,58 @@ struct SimOrder {
     closed_at: Option<Timestamp>,
 }
 
-/// A deterministic simulated exchange. See the [module documentation](self).
+/// A deterministic simulated exchange, driven with explicit times.
+///
+/// # How it works
+///
+/// * Time moves only when the driver says so ([`SimulatedVenue::advance_to`], or the time
+///   carried by [`place`](SimulatedVenue::place), [`cancel_at`](SimulatedVenue::cancel_at) and
+///   [`set_price`](SimulatedVenue::set_price)). The venue never reads a clock.
+/// * The price takes one random-walk step every [`price_interval`]. After every move, each
+///   resting order that the price crosses (a buy at or above it, a sell at or below it) fills:
+///   all that remains, or half of it with [`partial_fill_probability`]. Fills are at the order's
+///   limit price. An order that crosses when it arrives fills at once.
+/// * Every change to an order produces the update a real venue would send (acknowledged,
+///   filled with the cumulative quantity, cancelled, rejected, expired), numbered per order with
+///   a venue sequence. Updates are delivered [`update_delay`] later through
+///   [`drain_updates`](SimulatedVenue::drain_updates), stamped with their delivery time, as a
+///   feed adapter that stamps receive times would.
+/// * [`open_orders`](Venue::open_orders) lists the live orders and, for
+///   [`closed_listing_window`], the finished ones with their final status and fills.
+/// * Randomness comes from ChaCha8 streams seeded by [`seed`]: one for the market, one for the
+///   faults, so that [`Faults`] change what the book hears, never what the market does.
+///
+/// [`price_interval`]: SimulatedVenueConfig::price_interval
+/// [`partial_fill_probability`]: SimulatedVenueConfig::partial_fill_probability
+/// [`update_delay`]: SimulatedVenueConfig::update_delay
+/// [`closed_listing_window`]: SimulatedVenueConfig::closed_listing_window
+/// [`seed`]: SimulatedVenueConfig::seed
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use rust_decimal::Decimal;
+/// use snapstate::book::{BookCommand, Level, OrderId, Place, Side};
+/// use snapstate::time::Timestamp;
+/// use snapstate::venue::{SimulatedVenue, SimulatedVenueConfig, Venue};
+///
+/// let start = Timestamp::from_millis(1_000);
+/// let mut config = SimulatedVenueConfig::new(7, start, Decimal::new(100, 0));
+/// config.price_interval = None; // the price moves only when told
+/// let mut venue = SimulatedVenue::new(config)?;
+/// venue.place(&Place {
+///     order_id: OrderId(1), level: Level(-1), side: Side::Buy,
+///     price: Decimal::new(99, 0), quantity: Decimal::new(2, 0), at: start,
+/// })?;
+/// venue.set_price(Decimal::new(99, 0), start.saturating_add(Duration::from_millis(1)));
+/// let updates = venue.advance_and_drain(start.saturating_add(Duration::from_millis(50)));
+/// assert!(matches!(updates[0], BookCommand::Acknowledge(_)));
+/// assert!(updates.iter().any(|update| matches!(update, BookCommand::Fill(_))));
+/// let report = venue.open_orders()?;
+/// assert!(report.net_position.unwrap() > Decimal::ZERO);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// Not `Clone`: its random streams are not (a copied stream would repeat the same draws);
 /// build a second venue from the same configuration instead.
