@@ -118,8 +118,8 @@ fn canonical(orders: &[VenueOrder]) -> Vec<&VenueOrder> {
         .all(|pair| pair[0].order_id < pair[1].order_id);
     if !sorted {
         listed.sort_unstable();
-        // `dedup_by` keeps the first of each run; reversing each run's role keeps the last,
-        // which is the greatest under the full order.
+        // `dedup_by_key` keeps the first entry of each run of one id; in reverse order, that
+        // is the greatest entry, the one the venue changed last.
         listed.reverse();
         listed.dedup_by_key(|order| order.order_id);
         listed.reverse();

@@ -83,6 +83,9 @@ impl Observation {
 }
 
 /// Every difference the reconciler is still watching, keyed and iterated in sorted order.
+///
+/// Bounded by what the last answer showed: at most one entry per class for each listed or live
+/// order, each slot and the position, since every difference not seen again is dropped.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Evidence {
     entries: BTreeMap<(Subject, MismatchClass), Observation>,
