@@ -28,7 +28,7 @@ const LEVELS_PER_PRODUCER: i32 = 20;
 /// Each producer runs at least this many iterations, and until the reconciler has run at
 /// least `MIN_CYCLES` cycles.
 const MIN_ITERATIONS: u64 = 500 * SCALE;
-const MIN_CYCLES: u64 = 30 * SCALE;
+const MIN_CYCLES: u64 = 40 * SCALE;
 
 /// Levels -100..=99 at 100 + level / 2.
 fn grid() -> Grid {
@@ -173,10 +173,11 @@ fn producers_stream_updates_while_the_runner_reconciles_against_a_truthful_venue
     let venues: Vec<SharedVenue> = (0..PRODUCERS)
         .map(|index| venue_for(index, &*clock))
         .collect();
-    // A shorter grace than the 5 s default, so that several windows pass during the run and a
-    // difference that outlived one would be confirmed. Still far above the venue's 1 ms delay.
+    // A shorter grace than the 5 s default, so that a difference outliving it would be
+    // confirmed within the run. Still three orders of magnitude above the venue's 1 ms delay,
+    // so that only a feed stalled for seconds (a real finding) could trip it.
     let config = ReconcileConfig {
-        in_flight_grace: Duration::from_secs(1),
+        in_flight_grace: Duration::from_secs(2),
         ..ReconcileConfig::default()
     };
     let runner_config = RunnerConfig {
