@@ -2,4 +2,5 @@
 //! out of the engine library so that an embedder never pays for them.
 
 pub mod demo;
+pub mod market_maker;
 pub mod replay;
