@@ -1,66 +1,238 @@
-//! Reconciliation of N slots against a venue report of N orders, at 1k, 10k and 100k slots, for
-//! each design: obtain a snapshot the design's way, then diff it against the report. For
-//! snapstate the diff alone, on a snapshot already held, is measured too.
+//! One reconciliation of n slots against n venue orders (all agreeing, the steady state), for
+//! n = 1,000, 10,000 and 100,000.
 //!
-//! The diff is the comparison's reconciliation step (`snapstate_cli::bench::reconcile`).
+//! Scenarios:
+//! * `snapshot`: the diff on an engine snapshot (persistent storage), the venue's list sorted
+//!   by id as venues send it.
+//! * `rwlock_std`: the same diff on a `Book<Standard>` (std `HashMap`) under a read lock: the
+//!   design a user would otherwise pick. The writer is blocked for as long as this runs.
+//! * `snapshot_shuffled`: as `snapshot`, with the venue's list in random order (the diff sorts
+//!   it first).
+//! * `snapshot_under_load`: load a fresh snapshot and diff it while a producer thread keeps
+//!   the writer busy with fills: reconciliation from a snapshot while updates keep flowing.
 //!
-//! Run: `cargo bench --bench reconcile`.
+//! Run with `cargo bench --bench reconcile`; one 10k reconciliation is `reconcile/snapshot/10000`.
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::thread;
 use std::time::Duration;
 
-use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, BenchmarkId, Criterion, criterion_group, criterion_main};
-use snapstate_cli::bench::contender::{Contender, Producer, SnapshotReader};
-use snapstate_cli::bench::contenders::{
-    LeftRight, NaiveCow, RwLockDeepCopy, RwLockHeld, Snapstate,
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+use rust_decimal::Decimal;
+use snapstate::book::{
+    Book, BookCommand, BookConfig, FillReport, Grid, Level, OrderId, Place, Side, Standard,
+    StatusReport, Storage,
 };
-use snapstate_cli::bench::reconcile::{interim_diff, venue_report};
-use snapstate_cli::bench::workload::{SLOT_COUNTS, Workload};
+use snapstate::engine::{Engine, EngineConfig};
+use snapstate::reconcile::{Evidence, ReconcileConfig, reconcile};
+use snapstate::time::Timestamp;
+use snapstate::venue::{VenueOrder, VenueOrderStatus, VenueReport};
 
-fn reconcile<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, workload: &Workload) {
-    // The initial state: N slots with one live order each (no updates first: the naive
-    // copy-on-write design would need minutes for N updates at 100k slots).
-    let (producer, mut reader) = C::start(C::build_state(workload));
-    let report = venue_report(&reader.snapshot());
-    let slots = workload.slots();
-    group.bench_with_input(BenchmarkId::new(C::NAME, slots), &slots, |b, _| {
-        b.iter(|| {
-            let snapshot = reader.snapshot();
-            black_box(interim_diff(&snapshot, &report).len())
-        });
-    });
-    producer.finish();
+const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
+const PLACED: Timestamp = Timestamp::from_millis(1_700_000_000_000);
+
+fn now() -> Timestamp {
+    PLACED.saturating_add(Duration::from_secs(60))
 }
 
-fn reconciliation(c: &mut Criterion) {
-    for slots in SLOT_COUNTS {
-        let workload = Workload::new(slots);
-        let mut group = c.benchmark_group(format!("reconcile/{slots}"));
-        group.measurement_time(Duration::from_secs(3));
-        group.sample_size(20);
-        reconcile::<Snapstate>(&mut group, &workload);
-        {
-            let (producer, mut reader) = Snapstate::start(Snapstate::build_state(&workload));
-            let snapshot = reader.snapshot();
-            let report = venue_report(&snapshot);
-            group.bench_with_input(
-                BenchmarkId::new("snapstate/diff_only", slots),
-                &slots,
-                |b, _| {
-                    b.iter(|| black_box(interim_diff(&snapshot, &report).len()));
-                },
-            );
-            drop(snapshot);
-            producer.finish();
+fn grid(slots: usize) -> Grid {
+    let half = i32::try_from(slots / 2).expect("fits");
+    Grid::new(
+        Decimal::from(1_000),
+        Decimal::new(1, 2),
+        Level(-half),
+        Level(half),
+    )
+    .expect("valid grid")
+}
+
+/// The commands that build a book of `slots` live orders, one per slot: buys below level 0,
+/// sells above, every third partially filled.
+fn commands(slots: usize) -> Vec<BookCommand> {
+    let grid = grid(slots);
+    let mut commands = Vec::with_capacity(slots * 3);
+    let lowest = grid.lowest().0;
+    for index in 0..slots {
+        let level = Level(lowest + i32::try_from(index).expect("fits"));
+        let order_id = OrderId(index as u64 + 1);
+        commands.push(BookCommand::Place(Place {
+            order_id,
+            level,
+            side: if level.0 < 0 { Side::Buy } else { Side::Sell },
+            price: grid.price_of(level).expect("on the grid"),
+            quantity: Decimal::from(10),
+            at: PLACED,
+        }));
+        commands.push(BookCommand::Acknowledge(StatusReport {
+            order_id,
+            venue_seq: Some(1),
+            at: PLACED,
+        }));
+        if index % 3 == 0 {
+            commands.push(BookCommand::Fill(FillReport {
+                order_id,
+                cumulative_filled: Decimal::from(4),
+                fill_price: None,
+                trade_id: None,
+                venue_seq: Some(2),
+                at: PLACED,
+            }));
         }
-        reconcile::<RwLockHeld>(&mut group, &workload);
-        reconcile::<RwLockDeepCopy>(&mut group, &workload);
-        reconcile::<NaiveCow>(&mut group, &workload);
-        reconcile::<LeftRight>(&mut group, &workload);
-        group.finish();
+    }
+    commands
+}
+
+fn book<S: Storage>(slots: usize) -> Book<S> {
+    let mut book = Book::<S>::with_storage(BookConfig::new(grid(slots)));
+    for command in commands(slots) {
+        book.apply(&command).expect("applies");
+    }
+    book
+}
+
+/// A truthful venue answer for `book`, sorted by id.
+fn venue<S: Storage>(book: &Book<S>) -> VenueReport {
+    let orders = book
+        .open_orders()
+        .into_iter()
+        .map(|order| VenueOrder {
+            order_id: order.id(),
+            updated_at: PLACED,
+            filled: order.filled(),
+            status: if order.filled().is_zero() {
+                VenueOrderStatus::Open
+            } else {
+                VenueOrderStatus::PartiallyFilled
+            },
+            side: order.side(),
+            price: order.price(),
+            quantity: order.quantity(),
+        })
+        .collect();
+    VenueReport {
+        as_of: now(),
+        orders,
+        net_position: Some(book.net_position()),
     }
 }
 
-criterion_group!(benches, reconciliation);
+fn steady_state(c: &mut Criterion) {
+    let config = ReconcileConfig::default();
+    let evidence = Evidence::new();
+    let mut group = c.benchmark_group("reconcile");
+    for slots in SIZES {
+        if slots >= 100_000 {
+            group.sample_size(20);
+        }
+        let engine = Engine::start(book(slots), EngineConfig::default()).expect("starts");
+        let snapshot = engine.read_handle().load();
+        let answer = venue(snapshot.state());
+        let result = reconcile(snapshot.state(), &answer, &config, now(), &evidence);
+        assert!(result.is_clean(), "the benchmark's venue must agree");
+        group.bench_with_input(BenchmarkId::new("snapshot", slots), &slots, |b, _| {
+            b.iter(|| {
+                reconcile(
+                    snapshot.state(),
+                    black_box(&answer),
+                    &config,
+                    now(),
+                    &evidence,
+                )
+            });
+        });
+
+        let locked = RwLock::new(book::<Standard>(slots));
+        group.bench_with_input(BenchmarkId::new("rwlock_std", slots), &slots, |b, _| {
+            b.iter(|| {
+                let guard = locked.read().expect("not poisoned");
+                reconcile(&*guard, black_box(&answer), &config, now(), &evidence)
+            });
+        });
+
+        let mut shuffled = answer.clone();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for index in (1..shuffled.orders.len()).rev() {
+            let other = rng.random_range(0..=index);
+            shuffled.orders.swap(index, other);
+        }
+        group.bench_with_input(
+            BenchmarkId::new("snapshot_shuffled", slots),
+            &slots,
+            |b, _| {
+                b.iter(|| {
+                    reconcile(
+                        snapshot.state(),
+                        black_box(&shuffled),
+                        &config,
+                        now(),
+                        &evidence,
+                    )
+                });
+            },
+        );
+        drop(snapshot);
+        engine.shutdown().expect("clean shutdown");
+    }
+    group.finish();
+}
+
+/// Reconciliation while a producer keeps the writer applying fills to the reconciled orders.
+fn under_load(c: &mut Criterion) {
+    let slots = 10_000;
+    let config = ReconcileConfig::default();
+    let evidence = Evidence::new();
+    let engine = Engine::start(book(slots), EngineConfig::default()).expect("starts");
+    let reader = engine.read_handle();
+    let answer = venue(reader.load().state());
+    let writer = engine.write_handle();
+    let stop = Arc::new(AtomicBool::new(false));
+    let producer_stop = Arc::clone(&stop);
+    let producer = thread::spawn(move || {
+        let mut round = 0_u64;
+        while !producer_stop.load(Ordering::Relaxed) {
+            // Fill reports that repeat known quantities: the writer applies and publishes them
+            // (as duplicates) without moving the book away from the venue's answer.
+            let order_id = OrderId(round % (slots as u64 / 3) * 3 + 1);
+            let fill = BookCommand::Fill(FillReport {
+                order_id,
+                cumulative_filled: Decimal::from(4),
+                fill_price: None,
+                trade_id: None,
+                venue_seq: Some(2),
+                at: PLACED,
+            });
+            if writer.try_submit(fill).is_err() {
+                thread::yield_now();
+            }
+            round += 1;
+        }
+    });
+    let mut group = c.benchmark_group("reconcile");
+    group.bench_with_input(
+        BenchmarkId::new("snapshot_under_load", slots),
+        &slots,
+        |b, _| {
+            b.iter(|| {
+                let snapshot = reader.load();
+                reconcile(
+                    snapshot.state(),
+                    black_box(&answer),
+                    &config,
+                    now(),
+                    &evidence,
+                )
+            });
+        },
+    );
+    group.finish();
+    stop.store(true, Ordering::Relaxed);
+    producer.join().expect("producer");
+    engine.shutdown().expect("clean shutdown");
+}
+
+criterion_group!(benches, steady_state, under_load);
 criterion_main!(benches);

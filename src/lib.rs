@@ -81,5 +81,7 @@
 
 pub mod book;
 pub mod engine;
+pub mod reconcile;
 mod sync;
 pub mod time;
+pub mod venue;

@@ -3,3 +3,5 @@
 
 pub mod bench;
 pub mod demo;
+pub mod market_maker;
+pub mod replay;

@@ -102,18 +102,11 @@ impl<S: Storage> Book<S> {
         venue_seq: Option<u64>,
         at: Timestamp,
     ) -> Result<Applied, Rejection> {
-        let from = self.order_at(order_id, location)?.status;
-        let to = match transition(from, event) {
-            Transition::To(to) => to,
-            Transition::Duplicate => return Ok(Applied::Duplicate),
-            Transition::Stale => return Ok(Applied::Stale(StaleReason::Superseded)),
-            Transition::NotAllowed => {
-                return Err(Rejection::TransitionNotAllowed {
-                    order_id,
-                    from,
-                    event,
-                });
-            }
+        let order = self.order_at(order_id, location)?;
+        let from = order.status;
+        let to = match next_status(order, event)? {
+            Next::To(to) => to,
+            Next::Unchanged(applied) => return Ok(applied),
         };
         let order = self.order_at_mut(order_id, location)?;
         order.status = to;
@@ -144,30 +137,17 @@ impl<S: Storage> Book<S> {
         } else {
             Event::PartialFill
         };
-        if order.status == OrderStatus::Rejected {
-            return Err(Rejection::TransitionNotAllowed {
-                order_id: order.id,
-                from: order.status,
-                event,
-            });
-        }
+        // Asked first, so that no cumulative comparison can mask a fill of a rejected order.
+        let next = next_status(order, event)?;
         if fill.cumulative_filled == order.filled {
             return Ok(Applied::Duplicate);
         }
         if fill.cumulative_filled < order.filled {
             return Ok(Applied::Stale(StaleReason::LowerCumulativeFill));
         }
-        let to = match transition(order.status, event) {
-            Transition::To(to) => to,
-            Transition::Duplicate => return Ok(Applied::Duplicate),
-            Transition::Stale => return Ok(Applied::Stale(StaleReason::Superseded)),
-            Transition::NotAllowed => {
-                return Err(Rejection::TransitionNotAllowed {
-                    order_id: order.id,
-                    from: order.status,
-                    event,
-                });
-            }
+        let to = match next {
+            Next::To(to) => to,
+            Next::Unchanged(applied) => return Ok(applied),
         };
         let delta = checked(fill.cumulative_filled.checked_sub(order.filled))?;
         let signed = order.side.signed(delta);
@@ -513,6 +493,27 @@ fn record_fill(order: &mut Order, fill: &FillReport, to: OrderStatus, reconciled
     order.last_trade_id = fill.trade_id;
     order.reconciled_fill = reconciled_fill;
     order.revision.bump();
+}
+
+/// What the transition table says an event does to an order.
+enum Next {
+    /// It moves to this status.
+    To(OrderStatus),
+    /// It ends here, changing nothing (a duplicate or a stale report).
+    Unchanged(Applied),
+}
+
+fn next_status(order: &Order, event: Event) -> Result<Next, Rejection> {
+    match transition(order.status, event) {
+        Transition::To(to) => Ok(Next::To(to)),
+        Transition::Duplicate => Ok(Next::Unchanged(Applied::Duplicate)),
+        Transition::Stale => Ok(Next::Unchanged(Applied::Stale(StaleReason::Superseded))),
+        Transition::NotAllowed => Err(Rejection::TransitionNotAllowed {
+            order_id: order.id,
+            from: order.status,
+            event,
+        }),
+    }
 }
 
 fn is_older(report: Option<u64>, known: Option<u64>) -> bool {

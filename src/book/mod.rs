@@ -2,9 +2,8 @@
 //! fills built.
 //!
 //! Pure, single-threaded code with no synchronisation: the engine's writer owns the working
-//! copy, and every snapshot holds an immutable one. The book implements
-//! [`StateMachine`](crate::engine::StateMachine), so [`Engine<Book>`](crate::engine::Engine)
-//! is the complete state engine.
+//! copy, and every snapshot holds an immutable one. The book implements [`StateMachine`], so
+//! [`Engine<Book>`](crate::engine::Engine) is the complete state engine.
 //!
 //! # Model
 //!

@@ -422,14 +422,17 @@ impl<S> Reader<S> {
     /// reader that stops loading pins that version's memory; clone the `Arc` to hold a snapshot
     /// beyond the next load.
     pub fn load(&mut self) -> &Arc<Snapshot<S>> {
-        let version = self.cached.load().version;
+        // One cache check, and the assertion is about the snapshot actually returned: loading
+        // twice could return a newer snapshot than the one whose version was checked.
+        let snapshot = self.cached.load();
         debug_assert!(
-            version >= self.last_version,
-            "a reader saw {version} after {}",
+            snapshot.version >= self.last_version,
+            "a reader saw {} after {}",
+            snapshot.version,
             self.last_version
         );
-        self.last_version = version;
-        self.cached.load()
+        self.last_version = snapshot.version;
+        snapshot
     }
 }
 

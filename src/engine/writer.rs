@@ -284,6 +284,14 @@ impl<S: StateMachine> Writer<S> {
         for index in 0..self.batch.len() {
             self.next_seq += 1;
             let seq = Seq(self.next_seq);
+            // DELIBERATELY BROKEN, for the loom models' teeth check only: compiled solely with
+            // `--cfg loom --cfg snapstate_broken_publish` (docs/verification.md). It publishes
+            // before the batch's last command is applied, so the snapshot claims a `last_seq`
+            // whose command its state and counters lack; the models must reject it.
+            #[cfg(all(loom, snapstate_broken_publish))]
+            if index + 1 == self.batch.len() {
+                self.publish();
+            }
             let result = catch_unwind(AssertUnwindSafe(|| self.working.apply(&self.batch[index])));
             let outcome = match result {
                 Ok(Ok(applied)) => {

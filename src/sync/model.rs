@@ -19,12 +19,21 @@ pub(crate) fn spin_hint() {
     loom::thread::yield_now();
 }
 
-/// Spawns a loom thread (loom threads have no names; the name is dropped).
-pub(crate) fn spawn_named<F>(_name: String, body: F) -> std::io::Result<thread::JoinHandle<()>>
+/// Loom runs each model thread on a coroutine whose stack is 32 KiB unless told otherwise. The
+/// writer applies arbitrary state machines (the position book's persistent maps go deep in an
+/// unoptimised build), so it gets 1 MiB. Loom's `stack_size` counts machine words, not bytes
+/// (it hands the value straight to the `generator` crate).
+const WRITER_STACK_WORDS: usize = (1 << 20) / std::mem::size_of::<usize>();
+
+/// Spawns the writer as a named loom thread (loom shows the name in panic messages).
+pub(crate) fn spawn_named<F>(name: String, body: F) -> std::io::Result<thread::JoinHandle<()>>
 where
     F: FnOnce() + Send + 'static,
 {
-    Ok(thread::spawn(body))
+    thread::Builder::new()
+        .name(name)
+        .stack_size(WRITER_STACK_WORDS)
+        .spawn(body)
 }
 
 /// The publication cell: a lock stands in for arc-swap's atomic pointer. Both are linearizable,

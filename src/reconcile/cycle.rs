@@ -1,0 +1,446 @@
+//! One reconciliation cycle against a running engine, and the reconciler that runs it: load a
+//! snapshot, query the venue, diff, send the guarded corrections and venue cancels, record
+//! metrics.
+//!
+//! [`Reconciler::run_cycle`] is synchronous and reads time only from its configured clock, so
+//! a deterministic harness can drive it step by step; the [`Runner`](super::Runner) thread
+//! calls it on an interval.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::book::{Book, BookCommand, Storage};
+use crate::engine::{FlushError, Snapshot, SubmitTimeoutError, Version, WriteHandle};
+use crate::sync::Arc;
+use crate::time::{Clock, SystemClock, Timestamp};
+use crate::venue::{OpenOrdersError, Venue};
+
+use super::metrics;
+use super::{Evidence, MismatchClass, ReconcileConfig, ReconcileConfigError, Reconciliation};
+use super::{VenueCancel, reconcile};
+
+/// How the reconciler runs: its interval, thresholds and limits, and its clock.
+#[derive(Clone)]
+pub struct RunnerConfig {
+    /// Time between the end of one cycle and the start of the next. Default 1 s.
+    pub interval: Duration,
+    /// A snapshot older than this (by `clock`) is reconciled, with a warning: the writer may be
+    /// stalled, or simply idle. Default 10 s.
+    pub stale_snapshot_threshold: Duration,
+    /// Compute and report corrections and venue cancels, but send none. Default `false`.
+    pub dry_run: bool,
+    /// The longest wait for room in the engine's queue for one correction; a correction that
+    /// does not fit is dropped for this cycle (the next cycle finds the difference again).
+    /// Default 1 s.
+    pub submit_timeout: Duration,
+    /// The longest wait for the engine to apply this cycle's corrections, to count how they
+    /// ended. Default 5 s.
+    pub flush_timeout: Duration,
+    /// Where `now` comes from. Default [`SystemClock`].
+    pub clock: Arc<dyn Clock>,
+    /// Record the metrics of [`metrics`](super::metrics). Default `true`.
+    pub record_metrics: bool,
+    /// Name of the runner's thread. Default `"snapstate-reconciler"`.
+    pub thread_name: String,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(1),
+            stale_snapshot_threshold: Self::DEFAULT_STALE_SNAPSHOT_THRESHOLD,
+            dry_run: false,
+            submit_timeout: Duration::from_secs(1),
+            flush_timeout: Duration::from_secs(5),
+            clock: Arc::new(SystemClock),
+            record_metrics: true,
+            thread_name: "snapstate-reconciler".to_owned(),
+        }
+    }
+}
+
+impl RunnerConfig {
+    /// The default age beyond which a snapshot is reported as stale.
+    pub const DEFAULT_STALE_SNAPSHOT_THRESHOLD: Duration = Duration::from_secs(10);
+}
+
+impl fmt::Debug for RunnerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunnerConfig")
+            .field("interval", &self.interval)
+            .field("stale_snapshot_threshold", &self.stale_snapshot_threshold)
+            .field("dry_run", &self.dry_run)
+            .field("submit_timeout", &self.submit_timeout)
+            .field("flush_timeout", &self.flush_timeout)
+            .field("clock", &self.clock)
+            .field("record_metrics", &self.record_metrics)
+            .field("thread_name", &self.thread_name)
+            .finish()
+    }
+}
+
+/// Why a cycle ended without a reconciliation.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CycleError {
+    /// The venue gave no answer. No evidence changed.
+    #[error("the venue gave no answer")]
+    Venue(#[from] OpenOrdersError),
+    /// The engine has shut down.
+    #[error("the engine is closed")]
+    EngineClosed,
+}
+
+/// What one cycle saw and did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CycleReport {
+    /// The diff's result.
+    pub reconciliation: Reconciliation,
+    /// The version of the snapshot reconciled.
+    pub snapshot_version: Version,
+    /// How old that snapshot was when loaded.
+    pub snapshot_age: Duration,
+    /// Whether this was a dry run (nothing sent).
+    pub dry_run: bool,
+    /// Corrections handed to the engine.
+    pub corrections_submitted: u64,
+    /// Corrections dropped because the engine's queue stayed full.
+    pub corrections_not_submitted: u64,
+    /// Corrections the engine applied, counted after a flush (engine-wide: see
+    /// [`metrics::CORRECTIONS_TOTAL`](super::metrics::CORRECTIONS_TOTAL)).
+    pub corrections_applied: u64,
+    /// Corrections the engine rejected as stale, counted the same way.
+    pub corrections_rejected_stale: u64,
+    /// Cancels the venue accepted.
+    pub venue_cancels_sent: u64,
+    /// Cancels the venue refused or could not take.
+    pub venue_cancels_failed: u64,
+    /// Cancels not sent because the book had moved on since the diff.
+    pub venue_cancels_skipped_stale: u64,
+}
+
+/// Running totals over a reconciler's cycles.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Cycles completed (with a venue answer).
+    pub cycles: u64,
+    /// Cycles without a venue answer.
+    pub venue_errors: u64,
+    /// Confirmed mismatches, by class, in [`MismatchClass::ALL`] order.
+    pub mismatches: [u64; MismatchClass::ALL.len()],
+    /// Findings not (yet) confirmed, summed over cycles: differences seen while updates were
+    /// in flight, or while evidence was still gathering.
+    pub suspected: u64,
+    /// Corrections handed to the engine.
+    pub corrections_submitted: u64,
+    /// Corrections dropped because the queue stayed full.
+    pub corrections_not_submitted: u64,
+    /// Corrections applied, as counted after each cycle's flush.
+    pub corrections_applied: u64,
+    /// Corrections rejected as stale, as counted after each cycle's flush.
+    pub corrections_rejected_stale: u64,
+    /// Venue cancels accepted.
+    pub venue_cancels_sent: u64,
+    /// Venue cancels refused or failed.
+    pub venue_cancels_failed: u64,
+    /// Venue cancels skipped because the book had moved on.
+    pub venue_cancels_skipped_stale: u64,
+}
+
+impl Totals {
+    /// Confirmed mismatches of `class` so far.
+    pub fn mismatches(&self, class: MismatchClass) -> u64 {
+        self.mismatches[class.index()]
+    }
+
+    /// Confirmed mismatches of every class so far.
+    pub fn mismatches_total(&self) -> u64 {
+        self.mismatches.iter().sum()
+    }
+
+    fn add(&mut self, report: &CycleReport) {
+        self.cycles += 1;
+        for finding in &report.reconciliation.findings {
+            if finding.confirmed {
+                self.mismatches[finding.class().index()] += 1;
+            } else {
+                self.suspected += 1;
+            }
+        }
+        self.corrections_submitted += report.corrections_submitted;
+        self.corrections_not_submitted += report.corrections_not_submitted;
+        self.corrections_applied += report.corrections_applied;
+        self.corrections_rejected_stale += report.corrections_rejected_stale;
+        self.venue_cancels_sent += report.venue_cancels_sent;
+        self.venue_cancels_failed += report.venue_cancels_failed;
+        self.venue_cancels_skipped_stale += report.venue_cancels_skipped_stale;
+    }
+}
+
+/// The engine's outcome classes that count corrections.
+const CORRECTED_LABEL: &str = "corrected";
+const STALE_LABEL: &str = "stale_precondition";
+
+/// A venue, the diff's configuration, and the evidence carried between cycles.
+#[derive(Debug)]
+pub struct Reconciler<V> {
+    venue: V,
+    config: ReconcileConfig,
+    runner: RunnerConfig,
+    evidence: Evidence,
+    totals: Totals,
+}
+
+impl<V: Venue> Reconciler<V> {
+    /// A reconciler with no evidence yet.
+    ///
+    /// # Errors
+    ///
+    /// A [`ReconcileConfigError`] if `config` does not validate.
+    pub fn new(
+        venue: V,
+        config: ReconcileConfig,
+        runner: RunnerConfig,
+    ) -> Result<Self, ReconcileConfigError> {
+        config.validate()?;
+        Ok(Self {
+            venue,
+            config,
+            runner,
+            evidence: Evidence::new(),
+            totals: Totals::default(),
+        })
+    }
+
+    /// The venue.
+    pub fn venue(&self) -> &V {
+        &self.venue
+    }
+
+    /// The venue, to drive it (a simulated one) between cycles.
+    pub fn venue_mut(&mut self) -> &mut V {
+        &mut self.venue
+    }
+
+    /// The diff's configuration.
+    pub fn config(&self) -> &ReconcileConfig {
+        &self.config
+    }
+
+    /// How it runs.
+    pub fn runner_config(&self) -> &RunnerConfig {
+        &self.runner
+    }
+
+    /// The evidence carried into the next cycle.
+    pub fn evidence(&self) -> &Evidence {
+        &self.evidence
+    }
+
+    /// Totals over every cycle so far.
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    /// Queries the venue and diffs `book` against its answer at `now`, carrying the evidence
+    /// forward. Sends nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`CycleError::Venue`] when the venue gives no answer; the evidence is then unchanged.
+    pub fn observe<S: Storage>(
+        &mut self,
+        book: &Book<S>,
+        now: Timestamp,
+    ) -> Result<Reconciliation, CycleError> {
+        let answer = self.venue.open_orders().inspect_err(|error| {
+            self.totals.venue_errors += 1;
+            if self.runner.record_metrics {
+                let kind = match error {
+                    OpenOrdersError::Failed { .. } => "failed",
+                    OpenOrdersError::TimedOut { .. } => "timed_out",
+                };
+                ::metrics::counter!(metrics::VENUE_ERRORS_TOTAL, "kind" => kind).increment(1);
+            }
+        })?;
+        let reconciliation = reconcile(book, &answer, &self.config, now, &self.evidence);
+        self.evidence = reconciliation.evidence.clone();
+        Ok(reconciliation)
+    }
+
+    /// One full cycle: loads the latest snapshot, warns if it is older than the threshold,
+    /// queries the venue, diffs, then (unless a dry run) sends the corrections through
+    /// `writer` and the cancels to the venue, and records metrics.
+    ///
+    /// # Consistency
+    ///
+    /// The diff runs on one snapshot, loaded once: a whole version, never a half-applied
+    /// update. The writer never waits for any of this; corrections carry the revisions the
+    /// diff saw, and the writer rejects those the book has moved past.
+    ///
+    /// # Errors
+    ///
+    /// [`CycleError::Venue`] when the venue gives no answer (nothing changes, evidence
+    /// included); [`CycleError::EngineClosed`] once the engine has shut down.
+    pub fn run_cycle(&mut self, writer: &WriteHandle<Book>) -> Result<CycleReport, CycleError> {
+        let started = Instant::now();
+        let snapshot = writer.read_handle().load();
+        let now = self.runner.clock.now();
+        let snapshot_age = now.saturating_duration_since(snapshot.published_at());
+        if snapshot_age > self.runner.stale_snapshot_threshold {
+            tracing::warn!(
+                snapshot_age_s = snapshot_age.as_secs_f64(),
+                threshold_s = self.runner.stale_snapshot_threshold.as_secs_f64(),
+                version = snapshot.version().0,
+                "reconciling a snapshot older than the threshold: the writer is stalled or idle"
+            );
+        }
+        let reconciliation = self.observe(snapshot.state(), now)?;
+        let mut report = CycleReport {
+            reconciliation,
+            snapshot_version: snapshot.version(),
+            snapshot_age,
+            dry_run: self.runner.dry_run,
+            corrections_submitted: 0,
+            corrections_not_submitted: 0,
+            corrections_applied: 0,
+            corrections_rejected_stale: 0,
+            venue_cancels_sent: 0,
+            venue_cancels_failed: 0,
+            venue_cancels_skipped_stale: 0,
+        };
+        if !self.runner.dry_run {
+            self.send_corrections(writer, &snapshot, &mut report)?;
+            self.send_venue_cancels(writer, &mut report);
+        }
+        self.totals.add(&report);
+        if self.runner.record_metrics {
+            record_cycle_metrics(&snapshot, &report, writer, started.elapsed());
+        }
+        Ok(report)
+    }
+
+    fn send_corrections(
+        &mut self,
+        writer: &WriteHandle<Book>,
+        snapshot: &Snapshot<Book>,
+        report: &mut CycleReport,
+    ) -> Result<(), CycleError> {
+        for correction in report.reconciliation.corrections() {
+            let command = BookCommand::Correct(correction.clone());
+            match writer.submit_timeout(command, self.runner.submit_timeout) {
+                Ok(()) => {
+                    report.corrections_submitted += 1;
+                    if self.runner.record_metrics {
+                        ::metrics::counter!(
+                            metrics::CORRECTIONS_SUBMITTED_TOTAL,
+                            "kind" => correction.kind()
+                        )
+                        .increment(1);
+                    }
+                }
+                Err(SubmitTimeoutError::Timeout(_)) => report.corrections_not_submitted += 1,
+                Err(SubmitTimeoutError::Closed(_)) => return Err(CycleError::EngineClosed),
+            }
+        }
+        if report.corrections_submitted == 0 {
+            return Ok(());
+        }
+        match writer.flush_timeout(self.runner.flush_timeout) {
+            Ok(_) => {
+                let after = writer.read_handle().load();
+                let before = snapshot.counters();
+                report.corrections_applied = after.counters().applied_count(CORRECTED_LABEL)
+                    - before.applied_count(CORRECTED_LABEL);
+                report.corrections_rejected_stale = after.counters().rejected_count(STALE_LABEL)
+                    - before.rejected_count(STALE_LABEL);
+                Ok(())
+            }
+            // The corrections stay queued and will be applied or rejected; this cycle just
+            // cannot say which. The metrics read the engine's counters and catch up.
+            Err(FlushError::Timeout) => Ok(()),
+            Err(FlushError::Closed) => Err(CycleError::EngineClosed),
+        }
+    }
+
+    fn send_venue_cancels(&mut self, writer: &WriteHandle<Book>, report: &mut CycleReport) {
+        let cancels: Vec<VenueCancel> = report.reconciliation.venue_cancels().cloned().collect();
+        for cancel in cancels {
+            // The venue is not behind the writer, so the precondition is checked here, against
+            // the latest snapshot, just before sending. An update that lands in between can
+            // still race the cancel; the venue's answer to it then reaches the book as usual.
+            let latest = writer.read_handle().load();
+            let current = latest
+                .state()
+                .order(cancel.order_id)
+                .map(|order| order.revision());
+            let outcome = if current != cancel.expected {
+                report.venue_cancels_skipped_stale += 1;
+                "skipped_stale"
+            } else {
+                match self.venue.cancel(cancel.order_id) {
+                    Ok(()) => {
+                        report.venue_cancels_sent += 1;
+                        "sent"
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "the venue did not cancel an order");
+                        report.venue_cancels_failed += 1;
+                        "failed"
+                    }
+                }
+            };
+            if self.runner.record_metrics {
+                ::metrics::counter!(metrics::VENUE_CANCELS_TOTAL, "outcome" => outcome)
+                    .increment(1);
+            }
+        }
+    }
+}
+
+fn record_cycle_metrics(
+    snapshot: &Snapshot<Book>,
+    report: &CycleReport,
+    writer: &WriteHandle<Book>,
+    elapsed: Duration,
+) {
+    let book = snapshot.state();
+    ::metrics::histogram!(metrics::DURATION_SECONDS).record(elapsed.as_secs_f64());
+    ::metrics::gauge!(metrics::SNAPSHOT_ENTRIES).set(metrics::snapshot_entries(book) as f64);
+    ::metrics::gauge!(metrics::SNAPSHOT_SIZE_BYTES)
+        .set(metrics::estimate_snapshot_size_bytes(book) as f64);
+    ::metrics::gauge!(metrics::SNAPSHOT_AGE_SECONDS).set(report.snapshot_age.as_secs_f64());
+    let mut by_class = [0_u64; MismatchClass::ALL.len()];
+    for finding in report.reconciliation.confirmed() {
+        by_class[finding.class().index()] += 1;
+    }
+    for (class, count) in MismatchClass::ALL.into_iter().zip(by_class) {
+        if count > 0 {
+            ::metrics::counter!(metrics::MISMATCHES_TOTAL, "class" => class.as_str())
+                .increment(count);
+        }
+    }
+    let latest = writer.read_handle().load();
+    let counters = latest.counters();
+    ::metrics::counter!(metrics::CORRECTIONS_TOTAL, "outcome" => "applied")
+        .absolute(counters.applied_count(CORRECTED_LABEL));
+    ::metrics::counter!(metrics::CORRECTIONS_TOTAL, "outcome" => "rejected_stale")
+        .absolute(counters.rejected_count(STALE_LABEL));
+}
+
+/// The label constants above must be the book's own class names.
+#[cfg(all(test, not(loom)))]
+#[test]
+fn correction_labels_are_the_books_class_names() {
+    use crate::book::{Applied, GuardTarget, OrderId, Rejection, Revision};
+    use crate::engine::Labelled;
+    assert_eq!(
+        Applied::Corrected { kind: "adopt" }.label(),
+        CORRECTED_LABEL
+    );
+    let stale = Rejection::StalePrecondition {
+        target: GuardTarget::Order(OrderId(1)),
+        expected: Revision(1),
+        actual: Revision(2),
+    };
+    assert_eq!(stale.label(), STALE_LABEL);
+}

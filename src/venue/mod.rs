@@ -1,0 +1,240 @@
+//! The venue: what the reconciler asks an exchange, and a deterministic simulated exchange.
+//!
+//! [`Venue`] is the reconciler's whole view of an exchange: one query that lists the open
+//! orders (and, where the venue offers it, the orders that finished recently) with the net
+//! position, stamped with the time it is true as of; and, optionally, a cancel.
+//!
+//! # Errors are never absence
+//!
+//! A query that fails or times out returns an [`OpenOrdersError`], never an empty list. The
+//! reconciler must not read "I could not ask" as "the order is gone": that is how a flaky
+//! connection turns into orders marked lost. A venue that does not report a net position says
+//! so with `None`, never with zero.
+//!
+//! # Time
+//!
+//! Venue timestamps ([`VenueReport::as_of`], [`VenueOrder::updated_at`]) are read in the same
+//! time base as the local clock. An adapter for a real exchange converts the exchange's times
+//! (and any known clock offset) when it builds the report; the reconciler's grace window absorbs
+//! what remains of the skew, as long as it is much smaller than the window.
+//!
+//! # The simulated venue
+//!
+//! [`SimulatedVenue`] is an exchange in memory, deterministic for a given seed, driven with
+//! explicit times (it never reads a clock). It accepts and cancels orders, fills them against a
+//! random-walk price, emits the order updates a real venue would send (as [`BookCommand`]s,
+//! after a configurable delay) and answers open-orders queries. It can inject faults, drawn
+//! from their own seeded stream and counted by kind: see [`Faults`].
+//!
+//! [`BookCommand`]: crate::book::BookCommand
+
+mod simulated;
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::book::{OrderId, OrderStatus, Price, Quantity, Side};
+use crate::time::Timestamp;
+
+pub use simulated::{
+    FaultCounts, FaultKind, Faults, PlaceError, SimulatedVenue, SimulatedVenueConfig,
+    SimulatedVenueConfigError,
+};
+
+/// What the reconciler asks of an exchange.
+///
+/// Implementations adapt one exchange's API. Both methods may block on I/O; the reconciler calls
+/// them from its own thread, never from the engine's writer.
+pub trait Venue {
+    /// The venue's open orders (and recently finished ones, if it lists them) and its net
+    /// position, as of one moment.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenOrdersError::Failed`] when the venue could not answer, [`OpenOrdersError::TimedOut`]
+    /// when it did not answer in time. An error is never an empty answer.
+    fn open_orders(&mut self) -> Result<VenueReport, OpenOrdersError>;
+
+    /// Asks the venue to cancel an order. Venues that the reconciler may not cancel on keep
+    /// the default, which refuses.
+    ///
+    /// # Errors
+    ///
+    /// [`CancelError::Unsupported`] by default; otherwise why the venue refused or could not be
+    /// reached.
+    fn cancel(&mut self, order_id: OrderId) -> Result<(), CancelError> {
+        Err(CancelError::Unsupported(order_id))
+    }
+}
+
+impl<V: Venue + ?Sized> Venue for Box<V> {
+    fn open_orders(&mut self) -> Result<VenueReport, OpenOrdersError> {
+        (**self).open_orders()
+    }
+
+    fn cancel(&mut self, order_id: OrderId) -> Result<(), CancelError> {
+        (**self).cancel(order_id)
+    }
+}
+
+impl<V: Venue + ?Sized> Venue for &mut V {
+    fn open_orders(&mut self) -> Result<VenueReport, OpenOrdersError> {
+        (**self).open_orders()
+    }
+
+    fn cancel(&mut self, order_id: OrderId) -> Result<(), CancelError> {
+        (**self).cancel(order_id)
+    }
+}
+
+/// A venue shared between the thread that drives it (a feed, a test) and the reconciler.
+///
+/// The lock is held only for the length of one query or cancel; the engine's writer never
+/// touches it.
+#[cfg(not(loom))]
+impl<V: Venue + ?Sized> Venue for crate::sync::Arc<crate::sync::Mutex<V>> {
+    fn open_orders(&mut self) -> Result<VenueReport, OpenOrdersError> {
+        // A panic while another holder had the lock leaves a venue whose own methods keep it
+        // consistent between calls, so the value is still usable.
+        let mut venue = self.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        venue.open_orders()
+    }
+
+    fn cancel(&mut self, order_id: OrderId) -> Result<(), CancelError> {
+        let mut venue = self.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        venue.cancel(order_id)
+    }
+}
+
+/// One order as the venue reports it.
+///
+/// `Ord` orders by id first, then by every other field, so that a list can be sorted into one
+/// canonical order whatever order the venue sent it in.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct VenueOrder {
+    /// The (client) order id, in the book's id space.
+    pub order_id: OrderId,
+    /// When the venue last changed this order (its last fill, status change or acceptance).
+    pub updated_at: Timestamp,
+    /// Cumulative filled quantity.
+    pub filled: Quantity,
+    /// Its status at the venue.
+    pub status: VenueOrderStatus,
+    /// Buy or sell.
+    pub side: Side,
+    /// Its limit price.
+    pub price: Price,
+    /// Its total quantity.
+    pub quantity: Quantity,
+}
+
+/// An order's status as a venue reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum VenueOrderStatus {
+    /// Resting, nothing filled.
+    Open,
+    /// Resting, some of the quantity filled.
+    PartiallyFilled,
+    /// All of the quantity filled.
+    Filled,
+    /// Cancelled.
+    Cancelled,
+    /// Expired (time in force).
+    Expired,
+    /// Refused; it never traded.
+    Rejected,
+}
+
+impl VenueOrderStatus {
+    /// Whether the order may still trade.
+    pub fn is_live(self) -> bool {
+        matches!(
+            self,
+            VenueOrderStatus::Open | VenueOrderStatus::PartiallyFilled
+        )
+    }
+
+    /// The book status with the same meaning.
+    pub fn to_book_status(self) -> OrderStatus {
+        match self {
+            VenueOrderStatus::Open => OrderStatus::Open,
+            VenueOrderStatus::PartiallyFilled => OrderStatus::PartiallyFilled,
+            VenueOrderStatus::Filled => OrderStatus::Filled,
+            VenueOrderStatus::Cancelled => OrderStatus::Cancelled,
+            VenueOrderStatus::Expired => OrderStatus::Expired,
+            VenueOrderStatus::Rejected => OrderStatus::Rejected,
+        }
+    }
+
+    /// A stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        self.to_book_status().as_str()
+    }
+}
+
+impl fmt::Display for VenueOrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A venue's answer to an open-orders query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct VenueReport {
+    /// The moment the answer is true as of.
+    pub as_of: Timestamp,
+    /// Every live order, plus any finished orders the venue chooses to list, in any order.
+    /// The reconciler tolerates duplicates (see `reconcile`'s documentation).
+    pub orders: Vec<VenueOrder>,
+    /// The venue's net position (buys +, sells −), or `None` if this venue does not report
+    /// one; `None` skips the position check rather than comparing against zero.
+    pub net_position: Option<Quantity>,
+}
+
+/// Why an open-orders query returned no answer. Never to be read as "no orders".
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OpenOrdersError {
+    /// The venue answered with an error, or the connection failed.
+    #[error("open-orders query failed: {reason}")]
+    Failed {
+        /// What went wrong.
+        reason: String,
+    },
+    /// The venue did not answer in time.
+    #[error("open-orders query timed out after {after:?}")]
+    TimedOut {
+        /// How long the caller waited.
+        after: Duration,
+    },
+}
+
+/// Why a cancel request did not reach or was refused by the venue.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CancelError {
+    /// This venue adapter does not cancel on the reconciler's behalf.
+    #[error("cancelling order {0} is not supported by this venue")]
+    Unsupported(OrderId),
+    /// The venue does not know the order.
+    #[error("the venue does not know order {0}")]
+    UnknownOrder(OrderId),
+    /// The order has already finished at the venue.
+    #[error("order {order_id} has already finished at the venue ({status})")]
+    AlreadyFinished {
+        /// The order.
+        order_id: OrderId,
+        /// Its final status.
+        status: VenueOrderStatus,
+    },
+    /// The venue answered with an error, or the connection failed.
+    #[error("cancelling order {order_id} failed: {reason}")]
+    Failed {
+        /// The order.
+        order_id: OrderId,
+        /// What went wrong.
+        reason: String,
+    },
+}
