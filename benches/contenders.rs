@@ -1,6 +1,7 @@
 //! The comparison's designs, one operation at a time: an update through each design's producer
-//! (uncontended), and a snapshot the design's way at 1k, 10k and 100k slots, idle and under a
-//! writer that sends updates as fast as it can.
+//! (uncontended); a snapshot the design's way at 1k, 10k and 100k slots, idle and under a
+//! writer that sends updates as fast as it can; and one reconciliation (snapshot + snapstate's
+//! reconciler against a venue report of N orders) at 1k, 10k and 100k slots.
 //!
 //! The designs and the workload are those of `snapstate bench` (`snapstate_cli::bench`), so
 //! these are the figures behind its table, measured in isolation. snapstate's own update cost
@@ -21,6 +22,7 @@ use snapstate_cli::bench::contender::{Contender, Producer, SnapshotReader};
 use snapstate_cli::bench::contenders::{
     LeftRight, NaiveCow, RwLockDeepCopy, RwLockHeld, Snapstate,
 };
+use snapstate_cli::bench::reconcile::{Reconciling, venue_report};
 use snapstate_cli::bench::workload::{SLOT_COUNTS, Workload};
 
 const SEED: u64 = 11;
@@ -108,5 +110,37 @@ fn snapshots(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, updates, snapshots);
+/// One reconciliation on the design's snapshot, against a venue report built beforehand from
+/// the initial state (N slots, one live order each; no updates first: the naive copy-on-write
+/// design would need minutes for N updates at 100k slots).
+fn reconciliation<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, workload: &Workload) {
+    let (producer, mut reader) = C::start(C::build_state(workload));
+    let report = venue_report(&reader.snapshot());
+    let mut reconciling = Reconciling::new();
+    let slots = workload.slots();
+    group.bench_with_input(BenchmarkId::new(C::NAME, slots), &slots, |b, _| {
+        b.iter(|| {
+            let snapshot = reader.snapshot();
+            reconciling.reconcile(&snapshot, &report)
+        });
+    });
+    producer.finish();
+}
+
+fn reconciliations(c: &mut Criterion) {
+    for slots in SLOT_COUNTS {
+        let workload = Workload::new(slots);
+        let mut group = c.benchmark_group(format!("reconcile_per_design/{slots}"));
+        group.measurement_time(Duration::from_secs(3));
+        group.sample_size(20);
+        reconciliation::<Snapstate>(&mut group, &workload);
+        reconciliation::<RwLockHeld>(&mut group, &workload);
+        reconciliation::<RwLockDeepCopy>(&mut group, &workload);
+        reconciliation::<NaiveCow>(&mut group, &workload);
+        reconciliation::<LeftRight>(&mut group, &workload);
+        group.finish();
+    }
+}
+
+criterion_group!(benches, updates, snapshots, reconciliations);
 criterion_main!(benches);

@@ -1,135 +1,115 @@
-//! INTERIM: the reconciliation step of the comparison, until the reconciler (issue 3) lands on
-//! `main`.
+//! The comparison's reconciliation step: snapstate's reconciler ([`snapstate::reconcile`]), run
+//! on each design's snapshot against a venue report of the same orders.
 //!
-//! This is **not** snapstate's reconciler. It is a stand-in of the same shape and order of cost
-//! — for each of the venue's N open orders, one lookup in the book and a comparison; then one
-//! pass over the book's live orders to find those the venue does not list; the mismatches
-//! sorted by order id — so that `reconcile_ms` and the reconciler's background load can be
-//! measured now. When `snapstate::reconcile` is merged, this module is replaced by calls to its
-//! pure diff against a simulated venue's report, and the figures are re-measured.
+//! # The venue's answer
+//!
+//! The report lists the book's own live orders, as a venue that saw the same orders would,
+//! except that every [`DIFFERENCE_EVERY`]-th order shows one more lot filled at the venue (a
+//! fill the book missed), so that each reconciliation has findings to classify. It is built
+//! from the snapshot being reconciled rather than by driving [`snapstate::venue::SimulatedVenue`]:
+//! the simulated venue fills orders by its own random price walk and cannot be given the
+//! workload's fills, so its answer would disagree with nearly every order and measure a flood
+//! of mismatches instead of a reconciliation. The reconciler's own benchmark
+//! (`benches/reconcile.rs`) builds its answer the same way.
 
-use std::collections::HashSet;
+use std::hint::black_box;
 
 use rust_decimal::Decimal;
-use snapstate::book::{Book, OrderId, OrderStatus, Quantity, Storage};
+use snapstate::book::{Book, Storage};
+use snapstate::reconcile::{Evidence, ReconcileConfig, reconcile};
+use snapstate::venue::{VenueOrder, VenueOrderStatus, VenueReport};
 
-/// One order as the (interim) venue reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InterimVenueOrder {
-    /// The order's id.
-    pub order_id: OrderId,
-    /// Its cumulative filled quantity at the venue.
-    pub filled: Quantity,
-    /// Its status at the venue.
-    pub status: OrderStatus,
-}
+/// Every this many listed orders, the venue shows one more lot filled than the book.
+pub const DIFFERENCE_EVERY: usize = 100;
 
-/// What the interim diff found about one order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum InterimMismatch {
-    /// The venue reports more filled than the book.
-    MissedFill(OrderId),
-    /// The venue reports another status.
-    StatusDiffers(OrderId),
-    /// The venue lists an order the book does not know.
-    UnknownAtBook(OrderId),
-    /// The book has a live order the venue does not list.
-    MissingAtVenue(OrderId),
-}
-
-impl InterimMismatch {
-    fn order_id(&self) -> OrderId {
-        match self {
-            Self::MissedFill(id)
-            | Self::StatusDiffers(id)
-            | Self::UnknownAtBook(id)
-            | Self::MissingAtVenue(id) => *id,
-        }
-    }
-}
-
-/// A venue report built from the book's own live orders, with a few deliberate differences so
-/// that the diff finds something: every 97th order shows one more lot filled, and every 101st
-/// is left out.
-pub fn venue_report<S: Storage>(book: &Book<S>) -> Vec<InterimVenueOrder> {
-    book.open_orders()
+/// The venue's answer for `book`: its live orders by id, with the planted differences.
+pub fn venue_report<S: Storage>(book: &Book<S>) -> VenueReport {
+    let as_of = book.latest_activity();
+    let mut net_position = book.net_position();
+    let orders = book
+        .open_orders()
         .into_iter()
         .enumerate()
-        .filter(|(index, _)| index % 101 != 100)
-        .map(|(index, order)| InterimVenueOrder {
-            order_id: order.id(),
-            filled: if index % 97 == 96 && order.filled() < order.quantity() {
-                order.filled() + Decimal::ONE
+        .map(|(index, order)| {
+            let mut filled = order.filled();
+            if index % DIFFERENCE_EVERY == DIFFERENCE_EVERY - 1 && filled < order.quantity() {
+                filled += Decimal::ONE;
+                net_position += order.side().signed(Decimal::ONE);
+            }
+            let status = if filled.is_zero() {
+                VenueOrderStatus::Open
             } else {
-                order.filled()
-            },
-            status: order.status(),
+                VenueOrderStatus::PartiallyFilled
+            };
+            VenueOrder {
+                order_id: order.id(),
+                updated_at: order.last_activity(),
+                filled,
+                status,
+                side: order.side(),
+                price: order.price(),
+                quantity: order.quantity(),
+            }
         })
-        .collect()
+        .collect();
+    VenueReport {
+        as_of,
+        orders,
+        net_position: Some(net_position),
+    }
 }
 
-/// The interim diff of a book against a venue report, sorted by order id.
-pub fn interim_diff<S: Storage>(
-    book: &Book<S>,
-    venue: &[InterimVenueOrder],
-) -> Vec<InterimMismatch> {
-    let mut mismatches = Vec::new();
-    let mut listed = HashSet::with_capacity(venue.len());
-    for reported in venue {
-        listed.insert(reported.order_id);
-        match book.order(reported.order_id) {
-            None => mismatches.push(InterimMismatch::UnknownAtBook(reported.order_id)),
-            Some(local) if reported.filled > local.filled() => {
-                mismatches.push(InterimMismatch::MissedFill(reported.order_id));
-            }
-            Some(local) if reported.status != local.status() => {
-                mismatches.push(InterimMismatch::StatusDiffers(reported.order_id));
-            }
-            Some(_) => {}
-        }
+/// A reconciler's state between cycles: its configuration and the evidence it carries.
+#[derive(Debug, Default)]
+pub struct Reconciling {
+    config: ReconcileConfig,
+    evidence: Evidence,
+}
+
+impl Reconciling {
+    /// A reconciler with the default configuration and no evidence yet.
+    pub fn new() -> Self {
+        Self::default()
     }
-    for slot in book.slots_unordered() {
-        if let Some(live) = slot.live_order()
-            && !listed.contains(&live)
-        {
-            mismatches.push(InterimMismatch::MissingAtVenue(live));
-        }
+
+    /// One reconciliation of `book` against `venue`, at the venue's time, carrying the evidence
+    /// to the next. Returns how many findings it made.
+    pub fn reconcile<S: Storage>(&mut self, book: &Book<S>, venue: &VenueReport) -> usize {
+        let result = reconcile(book, venue, &self.config, venue.as_of, &self.evidence);
+        let findings = result.findings.len();
+        self.evidence = result.evidence;
+        black_box(findings)
     }
-    mismatches.sort_unstable_by_key(InterimMismatch::order_id);
-    mismatches
 }
 
 #[cfg(test)]
 mod tests {
     use snapstate::book::Persistent;
+    use snapstate::reconcile::MismatchClass;
 
     use super::*;
     use crate::bench::workload::Workload;
 
     #[test]
-    fn the_diff_finds_exactly_the_planted_differences() {
+    fn the_reconciler_finds_the_planted_fills_and_confirms_them_on_repetition() {
         let workload = Workload::new(1_000);
         let book: Book<Persistent> = workload.initial_book();
-        let report = venue_report(&book);
-        let mismatches = interim_diff(&book, &report);
-        let missed = mismatches
+        let venue = venue_report(&book);
+        let planted = 1_000 / DIFFERENCE_EVERY;
+        let config = ReconcileConfig::default();
+        let mut evidence = Evidence::new();
+        let mut last = None;
+        for _ in 0..3 {
+            let result = reconcile(&book, &venue, &config, venue.as_of, &evidence);
+            evidence = result.evidence.clone();
+            last = Some(result);
+        }
+        let last = last.expect("ran");
+        let ahead = last
+            .findings
             .iter()
-            .filter(|found| matches!(found, InterimMismatch::MissedFill(_)))
+            .filter(|finding| finding.class() == MismatchClass::VenueFilledAhead)
             .count();
-        let missing = mismatches
-            .iter()
-            .filter(|found| matches!(found, InterimMismatch::MissingAtVenue(_)))
-            .count();
-        assert_eq!(missing, 1_000 / 101);
-        assert!(
-            missed >= 9,
-            "about one in 97 reported orders, found {missed}"
-        );
-        assert_eq!(missed + missing, mismatches.len());
-        assert!(
-            mismatches
-                .windows(2)
-                .all(|pair| pair[0].order_id() <= pair[1].order_id())
-        );
+        assert_eq!(ahead, planted, "{:?}", last.findings);
     }
 }

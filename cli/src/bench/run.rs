@@ -8,7 +8,6 @@
 //! 3. **reconcile**: with the producer idle, time single reconciliations (`reconcile_ms`).
 
 use std::collections::VecDeque;
-use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -18,7 +17,7 @@ use rust_decimal::Decimal;
 use snapstate::book::{Book, Storage};
 
 use super::contender::{Contender, Producer, SnapshotReader, nanos_histogram, record_nanos};
-use super::reconcile::{interim_diff, venue_report};
+use super::reconcile::{Reconciling, venue_report};
 use super::workload::{MonotonicClock, Updates, Workload, duration_nanos};
 
 /// How long each phase may take.
@@ -280,12 +279,13 @@ pub fn net_position_adds_up<S: Storage>(book: &Book<S>) -> bool {
 /// the two. Timed whole (for designs that hold a lock, the lock is held throughout).
 fn reconcile_periodically<R: SnapshotReader>(mut reader: R, stop: &AtomicBool) -> Histogram<u64> {
     let mut took = nanos_histogram();
+    let mut reconciling = Reconciling::new();
     let mut next = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         let started = Instant::now();
         let snapshot = reader.snapshot();
         let report = venue_report(&snapshot);
-        black_box(interim_diff(&snapshot, &report));
+        reconciling.reconcile(&snapshot, &report);
         drop(snapshot);
         record_nanos(&mut took, duration_nanos(started.elapsed()));
         next += RECONCILE_PERIOD;
@@ -295,13 +295,14 @@ fn reconcile_periodically<R: SnapshotReader>(mut reader: R, stop: &AtomicBool) -
 }
 
 /// Quiet reconciliations: the venue report is built beforehand; each timed run obtains a
-/// snapshot the design's way and diffs it against the report.
+/// snapshot the design's way and reconciles it against the report.
 fn reconcile_quietly<R: SnapshotReader>(mut reader: R, budget: Duration) -> Histogram<u64> {
     let report = {
         let snapshot = reader.snapshot();
         venue_report(&snapshot)
     };
     let mut took = nanos_histogram();
+    let mut reconciling = Reconciling::new();
     let started = Instant::now();
     for repeat in 0..RECONCILE_REPEATS_MAX {
         if repeat >= RECONCILE_REPEATS_MIN && started.elapsed() > budget {
@@ -309,10 +310,9 @@ fn reconcile_quietly<R: SnapshotReader>(mut reader: R, budget: Duration) -> Hist
         }
         let timing = Instant::now();
         let snapshot = reader.snapshot();
-        let mismatches = interim_diff(&snapshot, &report);
+        reconciling.reconcile(&snapshot, &report);
         let nanos = duration_nanos(timing.elapsed());
         record_nanos(&mut took, nanos);
-        drop(black_box(mismatches));
         drop(snapshot);
     }
     took
