@@ -10,7 +10,9 @@ use super::command::{Adoption, BookCommand, Correction, FillReport, Place, Statu
 use super::outcome::{Applied, GuardTarget, Rejection, StaleReason};
 use super::storage::{MapOps, QueueOps, Storage};
 use super::transition::{Event, Transition, transition};
-use super::types::{Level, Order, OrderId, OrderStatus, Price, Quantity, Revision, Slot};
+use super::types::{
+    Level, Order, OrderFields, OrderId, OrderStatus, Price, Quantity, Revision, Slot,
+};
 
 /// Where a known order is kept: in its slot while live, among the tombstones once finished.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +58,7 @@ impl<S: Storage> Book<S> {
             return Err(Rejection::DuplicateOrderId(place.order_id));
         }
         let position = self.check_vacant(place.level)?;
-        let order = Order {
+        let order = Order::from(OrderFields {
             id: place.order_id,
             level: place.level,
             side: place.side,
@@ -73,7 +75,7 @@ impl<S: Storage> Book<S> {
             last_trade_id: None,
             reconciled_fill: Decimal::ZERO,
             adopted: false,
-        };
+        });
         self.occupy_slot(order, slot_price, position);
         self.status_counts[OrderStatus::Pending.index()] += 1;
         Ok(Applied::Placed)
@@ -81,7 +83,7 @@ impl<S: Storage> Book<S> {
 
     fn report_status(&mut self, report: &StatusReport, event: Event) -> Result<Applied, Rejection> {
         let (location, order) = self.find_order(report.order_id)?;
-        if is_older(report.venue_seq, order.venue_seq) {
+        if is_older(report.venue_seq, order.venue_seq()) {
             return Ok(Applied::Stale(StaleReason::OlderVenueSequence));
         }
         self.change_status(
@@ -110,7 +112,7 @@ impl<S: Storage> Book<S> {
         };
         let order = self.order_at_mut(order_id, location)?;
         order.status = to;
-        order.venue_seq = newest(order.venue_seq, venue_seq);
+        order.set_venue_seq(newest(order.venue_seq(), venue_seq));
         order.last_activity = order.last_activity.max(at);
         order.revision.bump();
         self.settle(order_id, location, from, to, at);
@@ -125,43 +127,44 @@ impl<S: Storage> Book<S> {
             check_positive_price(price)?;
         }
         let (location, order) = self.find_order(fill.order_id)?;
-        if fill.cumulative_filled > order.quantity {
+        let (quantity, filled) = (order.quantity(), order.filled());
+        if fill.cumulative_filled > quantity {
             return Err(Rejection::FillExceedsQuantity {
                 order_id: order.id,
                 cumulative: fill.cumulative_filled,
-                quantity: order.quantity,
+                quantity,
             });
         }
-        let event = if fill.cumulative_filled == order.quantity {
+        let event = if fill.cumulative_filled == quantity {
             Event::CompleteFill
         } else {
             Event::PartialFill
         };
         // Asked first, so that no cumulative comparison can mask a fill of a rejected order.
         let next = next_status(order, event)?;
-        if fill.cumulative_filled == order.filled {
+        if fill.cumulative_filled == filled {
             return Ok(Applied::Duplicate);
         }
-        if fill.cumulative_filled < order.filled {
+        if fill.cumulative_filled < filled {
             return Ok(Applied::Stale(StaleReason::LowerCumulativeFill));
         }
         let to = match next {
             Next::To(to) => to,
             Next::Unchanged(applied) => return Ok(applied),
         };
-        let delta = checked(fill.cumulative_filled.checked_sub(order.filled))?;
+        let delta = checked(fill.cumulative_filled.checked_sub(filled))?;
         let signed = order.side.signed(delta);
         let slot_position = self
             .slots
             .get(&order.level)
-            .map_or(Decimal::ZERO, |slot| slot.position);
+            .map_or(Decimal::ZERO, Slot::position);
         let position = checked(slot_position.checked_add(signed))?;
         let net_position = checked(self.net_position.checked_add(signed))?;
         let reconciled_fill = match source {
-            FillSource::Venue => order.reconciled_fill,
-            FillSource::Reconciliation => checked(order.reconciled_fill.checked_add(delta))?,
+            FillSource::Venue => order.reconciled_fill(),
+            FillSource::Reconciliation => checked(order.reconciled_fill().checked_add(delta))?,
         };
-        let (from, level, price, side) = (order.status, order.level, order.price, order.side);
+        let (from, level, price, side) = (order.status, order.level, order.price(), order.side);
 
         // Nothing can fail from here on: change the order and its slot in place (for a live
         // order, one record: the order is in its slot).
@@ -173,7 +176,7 @@ impl<S: Storage> Book<S> {
                     return Err(Rejection::UnknownOrder(fill.order_id));
                 };
                 record_fill(order, fill, to, reconciled_fill);
-                slot.position = position;
+                slot.set_position(position);
                 slot.revision.bump();
             }
             Location::Finished => {
@@ -182,7 +185,7 @@ impl<S: Storage> Book<S> {
                 };
                 record_fill(order, fill, to, reconciled_fill);
                 let slot = self.slots.get_or_insert_with(level, new_slot);
-                slot.position = position;
+                slot.set_position(position);
                 slot.revision.bump();
             }
         }
@@ -285,7 +288,7 @@ impl<S: Storage> Book<S> {
         } else {
             OrderStatus::PartiallyFilled
         };
-        let order = Order {
+        let order = Order::from(OrderFields {
             id: order_id,
             level,
             side,
@@ -302,7 +305,7 @@ impl<S: Storage> Book<S> {
             last_trade_id: None,
             reconciled_fill: cumulative_filled,
             adopted: true,
-        };
+        });
         self.occupy_slot(order, slot_price, position);
         self.net_position = net_position;
         // Counted as live first, so that `settle` moves it to a finished status (and frees
@@ -397,7 +400,7 @@ impl<S: Storage> Book<S> {
                     level,
                     live_order: live.id,
                 }),
-                None => Ok(slot.position),
+                None => Ok(slot.position()),
             },
         }
     }
@@ -411,7 +414,7 @@ impl<S: Storage> Book<S> {
             .slots
             .get_or_insert_with(level, || Slot::new(level, price, side));
         slot.side = side;
-        slot.position = position;
+        slot.set_position(position);
         slot.live = Some(order);
         slot.revision.bump();
         self.live.insert(order_id, level);
@@ -449,7 +452,7 @@ impl<S: Storage> Book<S> {
             return;
         };
         slot.revision.bump();
-        order.finished_at = Some(at);
+        order.set_finished_at(at);
         self.live.remove(&order_id);
         self.finished.insert(order_id, order);
         self.tombstones.push_back((at, order_id));
@@ -476,7 +479,7 @@ impl<S: Storage> Book<S> {
                     && let Some(slot) = self.slots.get_mut(&order.level)
                 {
                     // Cannot overflow: the slot's position already includes this amount.
-                    slot.retired_position += retired;
+                    slot.set_retired_position(slot.retired_position() + retired);
                 }
             }
         }
@@ -485,13 +488,12 @@ impl<S: Storage> Book<S> {
 
 /// Writes an accepted fill into its order.
 fn record_fill(order: &mut Order, fill: &FillReport, to: OrderStatus, reconciled_fill: Quantity) {
-    order.filled = fill.cumulative_filled;
+    order.set_filled(fill.cumulative_filled);
     order.status = to;
-    order.venue_seq = newest(order.venue_seq, fill.venue_seq);
+    order.set_venue_seq(newest(order.venue_seq(), fill.venue_seq));
     order.last_activity = order.last_activity.max(fill.at);
-    order.last_fill_price = fill.fill_price;
-    order.last_trade_id = fill.trade_id;
-    order.reconciled_fill = reconciled_fill;
+    order.set_last_fill(fill.fill_price, fill.trade_id);
+    order.set_reconciled_fill(reconciled_fill);
     order.revision.bump();
 }
 

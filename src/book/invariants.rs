@@ -80,13 +80,12 @@ impl<S: Storage> Book<S> {
         let mut fills_by_level: HashMap<Level, Quantity> = HashMap::new();
         let mut found = [0_u64; OrderStatus::ALL.len()];
         for order in self.orders_by_id() {
-            if order.filled.is_sign_negative() && !order.filled.is_zero()
-                || order.filled > order.quantity
-            {
+            let (filled, quantity) = (order.filled(), order.quantity());
+            if filled.is_sign_negative() && !filled.is_zero() || filled > quantity {
                 return Err(InvariantViolation::FilledOutOfRange {
                     order_id: order.id,
-                    filled: order.filled,
-                    quantity: order.quantity,
+                    filled,
+                    quantity,
                 });
             }
             *fills_by_level.entry(order.level).or_default() += order.signed_filled();
@@ -94,16 +93,16 @@ impl<S: Storage> Book<S> {
         }
         let mut slot_sum = Decimal::ZERO;
         for slot in self.slots_by_price() {
-            let fills = slot.retired_position
+            let fills = slot.retired_position()
                 + fills_by_level.get(&slot.level).copied().unwrap_or_default();
-            if fills != slot.position {
+            if fills != slot.position() {
                 return Err(InvariantViolation::SlotPosition {
                     level: slot.level,
-                    position: slot.position,
+                    position: slot.position(),
                     fills,
                 });
             }
-            slot_sum += slot.position;
+            slot_sum += slot.position();
             self.check_live_order(slot)?;
         }
         self.check_live_index()?;

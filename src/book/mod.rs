@@ -76,6 +76,7 @@
 
 mod apply;
 mod command;
+mod compact;
 mod invariants;
 mod outcome;
 #[cfg(test)]

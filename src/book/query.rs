@@ -113,6 +113,6 @@ impl<S: Storage> Book<S> {
     pub fn gross_position(&self) -> Quantity {
         self.slots
             .values()
-            .fold(Decimal::ZERO, |total, slot| total + slot.position.abs())
+            .fold(Decimal::ZERO, |total, slot| total + slot.position().abs())
     }
 }

@@ -631,3 +631,29 @@ fn grid_maps_levels_and_prices_both_ways() {
         Err(GridError::NonPositiveStep(dec(0)))
     );
 }
+
+/// The compact layout keeps the serde form of plain fields, and round-trips.
+#[cfg(feature = "serde")]
+#[test]
+fn orders_and_slots_serialise_as_their_plain_fields_and_round_trip() {
+    let mut book = book();
+    apply_ok(&mut book, &place(1, 2, Side::Sell, 5));
+    apply_ok(&mut book, &fill_seq(1, 2, Some(4)));
+    let order = order(&book, 1).clone();
+    let json = serde_json::to_value(&order).expect("serialises");
+    let expected = serde_json::json!({
+        "id": 1, "level": 2, "side": "sell", "price": "102", "quantity": "5", "filled": "2",
+        "status": "partially_filled", "revision": 2, "venue_seq": 4, "placed_at": 1_000_000,
+        "last_activity": 3_000_000, "finished_at": null, "last_fill_price": "99",
+        "last_trade_id": 7, "reconciled_fill": "0", "adopted": false,
+    });
+    assert_eq!(json, expected);
+    let back: Order = serde_json::from_value(json).expect("deserialises");
+    assert_eq!(back, order);
+    let slot = book.slot(Level(2)).expect("slot").clone();
+    let json = serde_json::to_value(&slot).expect("serialises");
+    assert_eq!(json["position"], "-2");
+    assert_eq!(json["live"]["id"], 1);
+    let back: Slot = serde_json::from_value(json).expect("deserialises");
+    assert_eq!(back, slot);
+}

@@ -7,6 +7,8 @@ use rust_decimal::prelude::ToPrimitive;
 
 use crate::time::Timestamp;
 
+use super::compact::Decimals;
+
 /// A price, exact in decimal.
 pub type Price = Decimal;
 /// A quantity, exact in decimal.
@@ -331,9 +333,48 @@ impl Grid {
 }
 
 /// One order, as the book knows it.
+///
+/// Stored compactly: optional values as a value and a presence bit, and the five decimals in
+/// 8 bytes each when they fit (see `compact.rs`); the accessors give the same values as plain
+/// fields would, and equality, `Debug` and the serde form are those of the plain fields.
+#[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(from = "OrderFields", into = "OrderFields"))]
+pub struct Order {
+    pub(crate) id: OrderId,
+    pub(crate) revision: Revision,
+    pub(crate) placed_at: Timestamp,
+    pub(crate) last_activity: Timestamp,
+    /// Meaningful only with `HAS_VENUE_SEQ`; zero otherwise, so that equality can compare it.
+    venue_seq: u64,
+    /// Meaningful only with `HAS_TRADE_ID`; zero otherwise.
+    last_trade_id: u64,
+    /// Meaningful only with `HAS_FINISHED_AT`; the epoch otherwise.
+    finished_at: Timestamp,
+    /// Price, quantity, filled, last fill price (zero unless `HAS_FILL_PRICE`), reconciled fill.
+    amounts: Decimals<5>,
+    pub(crate) level: Level,
+    pub(crate) side: Side,
+    pub(crate) status: OrderStatus,
+    flags: u8,
+}
+
+const PRICE: usize = 0;
+const QUANTITY: usize = 1;
+const FILLED: usize = 2;
+const LAST_FILL_PRICE: usize = 3;
+const RECONCILED_FILL: usize = 4;
+
+const ADOPTED: u8 = 1;
+const HAS_VENUE_SEQ: u8 = 1 << 1;
+const HAS_TRADE_ID: u8 = 1 << 2;
+const HAS_FINISHED_AT: u8 = 1 << 3;
+const HAS_FILL_PRICE: u8 = 1 << 4;
+
+/// An order's fields, plainly: how orders are built, shown and serialised.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Order {
+pub(crate) struct OrderFields {
     pub(crate) id: OrderId,
     pub(crate) level: Level,
     pub(crate) side: Side,
@@ -352,6 +393,84 @@ pub struct Order {
     pub(crate) adopted: bool,
 }
 
+impl From<OrderFields> for Order {
+    fn from(fields: OrderFields) -> Self {
+        let mut order = Self {
+            id: fields.id,
+            revision: fields.revision,
+            placed_at: fields.placed_at,
+            last_activity: fields.last_activity,
+            venue_seq: 0,
+            last_trade_id: 0,
+            finished_at: Timestamp::EPOCH,
+            amounts: Decimals::new([
+                fields.price,
+                fields.quantity,
+                fields.filled,
+                Decimal::ZERO,
+                fields.reconciled_fill,
+            ]),
+            level: fields.level,
+            side: fields.side,
+            status: fields.status,
+            flags: if fields.adopted { ADOPTED } else { 0 },
+        };
+        order.set_venue_seq(fields.venue_seq);
+        order.set_last_fill(fields.last_fill_price, fields.last_trade_id);
+        if let Some(at) = fields.finished_at {
+            order.set_finished_at(at);
+        }
+        order
+    }
+}
+
+impl From<Order> for OrderFields {
+    fn from(order: Order) -> Self {
+        Self {
+            id: order.id,
+            level: order.level,
+            side: order.side,
+            price: order.price(),
+            quantity: order.quantity(),
+            filled: order.filled(),
+            status: order.status,
+            revision: order.revision,
+            venue_seq: order.venue_seq(),
+            placed_at: order.placed_at,
+            last_activity: order.last_activity,
+            finished_at: order.finished_at(),
+            last_fill_price: order.last_fill_price(),
+            last_trade_id: order.last_trade_id(),
+            reconciled_fill: order.reconciled_fill(),
+            adopted: order.is_adopted(),
+        }
+    }
+}
+
+impl fmt::Debug for Order {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fields = OrderFields::from(self.clone());
+        f.debug_struct("Order")
+            .field("id", &fields.id)
+            .field("level", &fields.level)
+            .field("side", &fields.side)
+            .field("price", &fields.price)
+            .field("quantity", &fields.quantity)
+            .field("filled", &fields.filled)
+            .field("status", &fields.status)
+            .field("revision", &fields.revision)
+            .field("venue_seq", &fields.venue_seq)
+            .field("placed_at", &fields.placed_at)
+            .field("last_activity", &fields.last_activity)
+            .field("finished_at", &fields.finished_at)
+            .field("last_fill_price", &fields.last_fill_price)
+            .field("last_trade_id", &fields.last_trade_id)
+            .field("reconciled_fill", &fields.reconciled_fill)
+            .field("adopted", &fields.adopted)
+            .finish()
+    }
+}
+
 impl Order {
     /// The order's id.
     pub fn id(&self) -> OrderId {
@@ -367,20 +486,20 @@ impl Order {
     }
     /// Its limit price.
     pub fn price(&self) -> Price {
-        self.price
+        self.amounts.get(PRICE)
     }
     /// Its total quantity.
     pub fn quantity(&self) -> Quantity {
-        self.quantity
+        self.amounts.get(QUANTITY)
     }
     /// Cumulative filled quantity; never above [`quantity`](Self::quantity).
     pub fn filled(&self) -> Quantity {
-        self.filled
+        self.amounts.get(FILLED)
     }
     /// Quantity still open (zero once finished).
     pub fn remaining(&self) -> Quantity {
         if self.status.is_live() {
-            self.quantity - self.filled
+            self.quantity() - self.filled()
         } else {
             Decimal::ZERO
         }
@@ -395,7 +514,7 @@ impl Order {
     }
     /// The highest venue sequence number seen in its reports, if any carried one.
     pub fn venue_seq(&self) -> Option<u64> {
-        self.venue_seq
+        (self.flags & HAS_VENUE_SEQ != 0).then_some(self.venue_seq)
     }
     /// When it was placed (or adopted).
     pub fn placed_at(&self) -> Timestamp {
@@ -408,58 +527,150 @@ impl Order {
     }
     /// When it finished, if it has.
     pub fn finished_at(&self) -> Option<Timestamp> {
-        self.finished_at
+        (self.flags & HAS_FINISHED_AT != 0).then_some(self.finished_at)
     }
     /// Price of the fill that brought it to its current cumulative quantity, if reported.
     pub fn last_fill_price(&self) -> Option<Price> {
-        self.last_fill_price
+        (self.flags & HAS_FILL_PRICE != 0).then(|| self.amounts.get(LAST_FILL_PRICE))
     }
     /// Trade id of the fill that brought it to its current cumulative quantity, if reported.
     pub fn last_trade_id(&self) -> Option<u64> {
-        self.last_trade_id
+        (self.flags & HAS_TRADE_ID != 0).then_some(self.last_trade_id)
     }
     /// How much of the filled quantity was added by reconciliation (a missed fill).
     pub fn reconciled_fill(&self) -> Quantity {
-        self.reconciled_fill
+        self.amounts.get(RECONCILED_FILL)
     }
     /// Whether reconciliation adopted it from the venue rather than it being placed locally.
     pub fn is_adopted(&self) -> bool {
-        self.adopted
+        self.flags & ADOPTED != 0
     }
     /// Its filled quantity signed by side: its contribution to the position.
     pub fn signed_filled(&self) -> Quantity {
-        self.side.signed(self.filled)
+        self.side.signed(self.filled())
+    }
+
+    pub(crate) fn set_filled(&mut self, filled: Quantity) {
+        self.amounts.set(FILLED, filled);
+    }
+
+    pub(crate) fn set_reconciled_fill(&mut self, reconciled_fill: Quantity) {
+        self.amounts.set(RECONCILED_FILL, reconciled_fill);
+    }
+
+    pub(crate) fn set_venue_seq(&mut self, venue_seq: Option<u64>) {
+        self.venue_seq = venue_seq.unwrap_or(0);
+        self.set_flag(HAS_VENUE_SEQ, venue_seq.is_some());
+    }
+
+    /// Records the price and trade id of the fill that brought the order to its cumulative
+    /// quantity (each `None` if the report did not carry it).
+    pub(crate) fn set_last_fill(&mut self, price: Option<Price>, trade_id: Option<u64>) {
+        self.amounts
+            .set(LAST_FILL_PRICE, price.unwrap_or(Decimal::ZERO));
+        self.set_flag(HAS_FILL_PRICE, price.is_some());
+        self.last_trade_id = trade_id.unwrap_or(0);
+        self.set_flag(HAS_TRADE_ID, trade_id.is_some());
+    }
+
+    pub(crate) fn set_finished_at(&mut self, at: Timestamp) {
+        self.finished_at = at;
+        self.set_flag(HAS_FINISHED_AT, true);
+    }
+
+    fn set_flag(&mut self, flag: u8, on: bool) {
+        if on {
+            self.flags |= flag;
+        } else {
+            self.flags &= !flag;
+        }
     }
 }
 
 /// One inventory slot: a grid level, at most one live order, and the position its fills built.
 ///
 /// The slot holds its live order itself, so that a fill — which changes both the order and the
-/// slot's position — changes one record of the book, not two (see `docs/benchmarks.md`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// slot's position — changes one record of the book, not two (see `docs/benchmarks.md`). Its
+/// decimals are stored compactly, as an [`Order`]'s are.
+#[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(from = "SlotFields", into = "SlotFields"))]
 pub struct Slot {
     pub(crate) level: Level,
-    pub(crate) price: Price,
     pub(crate) side: Side,
+    pub(crate) revision: Revision,
+    /// Price, position, and the position contributed by orders whose tombstones have been
+    /// purged from the index.
+    amounts: Decimals<3>,
     /// The live order, if any. Finished orders leave the slot for the book's tombstones.
     pub(crate) live: Option<Order>,
-    pub(crate) position: Quantity,
-    /// Position contributed by orders whose tombstones have been purged from the index.
-    pub(crate) retired_position: Quantity,
-    pub(crate) revision: Revision,
+}
+
+const SLOT_PRICE: usize = 0;
+const POSITION: usize = 1;
+const RETIRED_POSITION: usize = 2;
+
+/// A slot's fields, plainly: how slots are shown and serialised.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub(crate) struct SlotFields {
+    level: Level,
+    price: Price,
+    side: Side,
+    live: Option<Order>,
+    position: Quantity,
+    retired_position: Quantity,
+    revision: Revision,
+}
+
+impl From<SlotFields> for Slot {
+    fn from(fields: SlotFields) -> Self {
+        Self {
+            level: fields.level,
+            side: fields.side,
+            revision: fields.revision,
+            amounts: Decimals::new([fields.price, fields.position, fields.retired_position]),
+            live: fields.live,
+        }
+    }
+}
+
+impl From<Slot> for SlotFields {
+    fn from(slot: Slot) -> Self {
+        Self {
+            level: slot.level,
+            price: slot.price(),
+            side: slot.side,
+            position: slot.position(),
+            retired_position: slot.retired_position(),
+            revision: slot.revision,
+            live: slot.live,
+        }
+    }
+}
+
+impl fmt::Debug for Slot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Slot")
+            .field("level", &self.level)
+            .field("price", &self.price())
+            .field("side", &self.side)
+            .field("live", &self.live)
+            .field("position", &self.position())
+            .field("retired_position", &self.retired_position())
+            .field("revision", &self.revision)
+            .finish()
+    }
 }
 
 impl Slot {
     pub(crate) fn new(level: Level, price: Price, side: Side) -> Self {
         Self {
             level,
-            price,
             side,
-            live: None,
-            position: Decimal::ZERO,
-            retired_position: Decimal::ZERO,
             revision: Revision::ABSENT,
+            amounts: Decimals::new([price, Decimal::ZERO, Decimal::ZERO]),
+            live: None,
         }
     }
 
@@ -469,7 +680,7 @@ impl Slot {
     }
     /// The level's price.
     pub fn price(&self) -> Price {
-        self.price
+        self.amounts.get(SLOT_PRICE)
     }
     /// The side of its most recent order.
     pub fn side(&self) -> Side {
@@ -485,10 +696,23 @@ impl Slot {
     }
     /// Signed sum of all fills of all its orders (buy +, sell −).
     pub fn position(&self) -> Quantity {
-        self.position
+        self.amounts.get(POSITION)
     }
     /// How many times it has changed; the precondition for adopting an order into it.
     pub fn revision(&self) -> Revision {
         self.revision
+    }
+
+    /// The part of the position that orders purged from the tombstones contributed.
+    pub(crate) fn retired_position(&self) -> Quantity {
+        self.amounts.get(RETIRED_POSITION)
+    }
+
+    pub(crate) fn set_position(&mut self, position: Quantity) {
+        self.amounts.set(POSITION, position);
+    }
+
+    pub(crate) fn set_retired_position(&mut self, retired_position: Quantity) {
+        self.amounts.set(RETIRED_POSITION, retired_position);
     }
 }
