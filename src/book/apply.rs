@@ -86,27 +86,28 @@ impl<S: Storage> Book<S> {
         if is_older(report.venue_seq, order.venue_seq()) {
             return Ok(Applied::Stale(StaleReason::OlderVenueSequence));
         }
+        let from = order.status;
         self.change_status(
             report.order_id,
             location,
+            from,
             event,
             report.venue_seq,
             report.at,
         )
     }
 
-    /// Moves the order through the table for `event`.
+    /// Moves the order, now in status `from`, through the table for `event`.
     fn change_status(
         &mut self,
         order_id: OrderId,
         location: Location,
+        from: OrderStatus,
         event: Event,
         venue_seq: Option<u64>,
         at: Timestamp,
     ) -> Result<Applied, Rejection> {
-        let order = self.order_at(order_id, location)?;
-        let from = order.status;
-        let to = match next_status(order, event)? {
+        let to = match next_status(order_id, from, event)? {
             Next::To(to) => to,
             Next::Unchanged(applied) => return Ok(applied),
         };
@@ -126,7 +127,7 @@ impl<S: Storage> Book<S> {
         if let Some(price) = fill.fill_price {
             check_positive_price(price)?;
         }
-        let (location, order) = self.find_order(fill.order_id)?;
+        let (location, order, slot) = self.find_order_and_slot(fill.order_id)?;
         let (quantity, filled) = (order.quantity(), order.filled());
         if fill.cumulative_filled > quantity {
             return Err(Rejection::FillExceedsQuantity {
@@ -141,7 +142,7 @@ impl<S: Storage> Book<S> {
             Event::PartialFill
         };
         // Asked first, so that no cumulative comparison can mask a fill of a rejected order.
-        let next = next_status(order, event)?;
+        let next = next_status(order.id, order.status, event)?;
         if fill.cumulative_filled == filled {
             return Ok(Applied::Duplicate);
         }
@@ -154,10 +155,13 @@ impl<S: Storage> Book<S> {
         };
         let delta = checked(fill.cumulative_filled.checked_sub(filled))?;
         let signed = order.side.signed(delta);
-        let slot_position = self
-            .slots
-            .get(&order.level)
-            .map_or(Decimal::ZERO, Slot::position);
+        let slot_position = match slot {
+            Some(slot) => slot.position(),
+            None => self
+                .slots
+                .get(&order.level)
+                .map_or(Decimal::ZERO, Slot::position),
+        };
         let position = checked(slot_position.checked_add(signed))?;
         let net_position = checked(self.net_position.checked_add(signed))?;
         let reconciled_fill = match source {
@@ -171,7 +175,9 @@ impl<S: Storage> Book<S> {
         let new_slot = || Slot::new(level, price, side);
         match location {
             Location::Live(_) => {
-                let slot = self.slots.get_or_insert_with(level, new_slot);
+                let Some(slot) = self.slots.get_mut(&level) else {
+                    return Err(Rejection::UnknownOrder(fill.order_id));
+                };
                 let Some(order) = slot.live.as_mut() else {
                     return Err(Rejection::UnknownOrder(fill.order_id));
                 };
@@ -221,16 +227,16 @@ impl<S: Storage> Book<S> {
                 expected,
                 at,
             } => {
-                let location = self.guard_order(order_id, expected)?;
-                self.change_status(order_id, location, Event::Acknowledge, None, at)?
+                let (location, from) = self.guard_order(order_id, expected)?;
+                self.change_status(order_id, location, from, Event::Acknowledge, None, at)?
             }
             Correction::MarkLost {
                 order_id,
                 expected,
                 at,
             } => {
-                let location = self.guard_order(order_id, expected)?;
-                self.change_status(order_id, location, Event::MarkLost, None, at)?
+                let (location, from) = self.guard_order(order_id, expected)?;
+                self.change_status(order_id, location, from, Event::MarkLost, None, at)?
             }
             Correction::Adopt(ref adoption) => self.adopt(adoption)?,
         };
@@ -321,8 +327,13 @@ impl<S: Storage> Book<S> {
         Ok(Applied::Placed)
     }
 
-    /// Checks a correction's precondition: the order's revision is still `expected`.
-    fn guard_order(&self, order_id: OrderId, expected: Revision) -> Result<Location, Rejection> {
+    /// Checks a correction's precondition: the order's revision is still `expected`. Returns
+    /// where the order is and its status.
+    fn guard_order(
+        &self,
+        order_id: OrderId,
+        expected: Revision,
+    ) -> Result<(Location, OrderStatus), Rejection> {
         let (location, order) = self.find_order(order_id)?;
         if order.revision != expected {
             return Err(Rejection::StalePrecondition {
@@ -331,7 +342,7 @@ impl<S: Storage> Book<S> {
                 actual: order.revision,
             });
         }
-        Ok(location)
+        Ok((location, order.status))
     }
 
     fn is_known(&self, order_id: OrderId) -> bool {
@@ -340,19 +351,28 @@ impl<S: Storage> Book<S> {
 
     /// Where the order is, and the order.
     fn find_order(&self, order_id: OrderId) -> Result<(Location, &Order), Rejection> {
-        let location = match self.live.get(&order_id) {
-            Some(&level) => Location::Live(level),
-            None => Location::Finished,
-        };
-        Ok((location, self.order_at(order_id, location)?))
+        self.find_order_and_slot(order_id)
+            .map(|(location, order, _)| (location, order))
     }
 
-    fn order_at(&self, order_id: OrderId, location: Location) -> Result<&Order, Rejection> {
-        match location {
-            Location::Live(level) => self.slots.get(&level).and_then(|slot| slot.live.as_ref()),
-            Location::Finished => self.finished.get(&order_id),
+    /// Where the order is, the order, and for a live order its slot (one lookup of each
+    /// map, so that callers need not look the slot up again).
+    fn find_order_and_slot(
+        &self,
+        order_id: OrderId,
+    ) -> Result<(Location, &Order, Option<&Slot>), Rejection> {
+        let unknown = Rejection::UnknownOrder(order_id);
+        match self.live.get(&order_id) {
+            Some(&level) => {
+                let slot = self.slots.get(&level).ok_or(unknown.clone())?;
+                let order = slot.live.as_ref().ok_or(unknown)?;
+                Ok((Location::Live(level), order, Some(slot)))
+            }
+            None => {
+                let order = self.finished.get(&order_id).ok_or(unknown)?;
+                Ok((Location::Finished, order, None))
+            }
         }
-        .ok_or(Rejection::UnknownOrder(order_id))
     }
 
     /// The order, mutably. For persistent storage this copies the path to its record (and the
@@ -505,14 +525,14 @@ enum Next {
     Unchanged(Applied),
 }
 
-fn next_status(order: &Order, event: Event) -> Result<Next, Rejection> {
-    match transition(order.status, event) {
+fn next_status(order_id: OrderId, from: OrderStatus, event: Event) -> Result<Next, Rejection> {
+    match transition(from, event) {
         Transition::To(to) => Ok(Next::To(to)),
         Transition::Duplicate => Ok(Next::Unchanged(Applied::Duplicate)),
         Transition::Stale => Ok(Next::Unchanged(Applied::Stale(StaleReason::Superseded))),
         Transition::NotAllowed => Err(Rejection::TransitionNotAllowed {
-            order_id: order.id,
-            from: order.status,
+            order_id,
+            from,
             event,
         }),
     }
