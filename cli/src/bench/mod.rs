@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use contenders::{LeftRight, NaiveCow, RwLockDeepCopy, RwLockHeld, Snapstate};
 use report::{Figures, Machine, Report, human};
-use run::{Durations, Measured, measure};
+use run::{Measured, Schedule, measure};
 use workload::{DEFAULT_SLOTS, Workload};
 
 /// The seed of the update stream; every contender gets the same stream.
@@ -43,6 +43,10 @@ pub struct BenchArgs {
     /// Seconds of workload per contender (overrides the default of 10, or 2 with --quick).
     #[arg(long)]
     pub seconds: Option<f64>,
+    /// Pace the producer to this many updates per second instead of as fast as it can (shows
+    /// submit-to-visible latency below saturation; not the workload's definition).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate: Option<u64>,
     /// Write an SVG plot of the writer-stall and submit-to-visible distributions here.
     #[arg(long)]
     pub plot: Option<PathBuf>,
@@ -52,10 +56,10 @@ pub struct BenchArgs {
 }
 
 impl BenchArgs {
-    fn durations(&self) -> Durations {
+    fn schedule(&self) -> Schedule {
         let default = if self.quick { 2.0 } else { 10.0 };
         let workload = Duration::from_secs_f64(self.seconds.unwrap_or(default).max(0.05));
-        Durations {
+        Schedule {
             workload,
             memory_updates: if self.quick {
                 Duration::from_millis(300)
@@ -67,6 +71,7 @@ impl BenchArgs {
             } else {
                 Duration::from_secs(2)
             },
+            rate: self.rate,
         }
     }
 
@@ -108,7 +113,7 @@ pub fn run(args: &BenchArgs, allocated: Option<fn() -> usize>) -> Result<(), Box
         eprintln!("warning: this is a debug build; run with --release for meaningful figures");
     }
     let workload = Workload::new(args.slots);
-    let durations = args.durations();
+    let schedule = args.schedule();
     let mut measured: Vec<(&'static str, Measured)> = Vec::new();
     for name in contenders::NAMES
         .into_iter()
@@ -116,11 +121,11 @@ pub fn run(args: &BenchArgs, allocated: Option<fn() -> usize>) -> Result<(), Box
     {
         eprintln!("bench: {name} at {} slots …", args.slots);
         let result = match name {
-            "snapstate" => measure::<Snapstate>(&workload, durations, allocated, SEED),
-            "rwlock_deep_copy" => measure::<RwLockDeepCopy>(&workload, durations, allocated, SEED),
-            "rwlock_held" => measure::<RwLockHeld>(&workload, durations, allocated, SEED),
-            "naive_cow" => measure::<NaiveCow>(&workload, durations, allocated, SEED),
-            "left_right" => measure::<LeftRight>(&workload, durations, allocated, SEED),
+            "snapstate" => measure::<Snapstate>(&workload, schedule, allocated, SEED),
+            "rwlock_deep_copy" => measure::<RwLockDeepCopy>(&workload, schedule, allocated, SEED),
+            "rwlock_held" => measure::<RwLockHeld>(&workload, schedule, allocated, SEED),
+            "naive_cow" => measure::<NaiveCow>(&workload, schedule, allocated, SEED),
+            "left_right" => measure::<LeftRight>(&workload, schedule, allocated, SEED),
             _ => unreachable!("names come from contenders::NAMES"),
         };
         if result.invariant_violations > 0 {
@@ -144,6 +149,9 @@ pub fn run(args: &BenchArgs, allocated: Option<fn() -> usize>) -> Result<(), Box
         println!("{}", serde_json::to_string(&report)?);
     } else {
         print!("{}", report.table());
+        if let Some(rate) = args.rate {
+            println!("producer paced to {rate} updates/s (not the workload's definition)");
+        }
         print!("{}", notes(&report, &measured));
     }
     if let Some(path) = &args.plot {

@@ -20,9 +20,9 @@ use super::contender::{Contender, Producer, SnapshotReader, nanos_histogram, rec
 use super::reconcile::{Reconciling, venue_report};
 use super::workload::{MonotonicClock, Updates, Workload, duration_nanos};
 
-/// How long each phase may take.
+/// How long each phase may take, and how fast the producer sends.
 #[derive(Clone, Copy, Debug)]
-pub struct Durations {
+pub struct Schedule {
     /// The workload phase.
     pub workload: Duration,
     /// Most time spent sending the memory phase's N updates (only the naive copy-on-write
@@ -30,6 +30,9 @@ pub struct Durations {
     pub memory_updates: Duration,
     /// Most time spent on repeated quiet reconciliations.
     pub reconcile: Duration,
+    /// Updates per second the producer paces itself to in the workload phase; `None`: as fast
+    /// as it can (the workload's definition; pacing shows latency below saturation).
+    pub rate: Option<u64>,
 }
 
 /// The reader's period.
@@ -73,7 +76,7 @@ pub struct Measured {
 /// Runs every phase for contender `C`.
 pub fn measure<C: Contender>(
     workload: &Workload,
-    durations: Durations,
+    schedule: Schedule,
     allocated: Option<fn() -> usize>,
     seed: u64,
 ) -> Measured {
@@ -90,7 +93,7 @@ pub fn measure<C: Contender>(
         &reader,
         &mut updates,
         workload.slots(),
-        durations.memory_updates,
+        schedule.memory_updates,
         allocated,
     );
     // Forget stalls from the memory phase: the figure is about the workload.
@@ -103,7 +106,7 @@ pub fn measure<C: Contender>(
         let stop = &stop;
         let reading = scope.spawn(move || read_periodically(for_reading, stop));
         let reconciling = scope.spawn(move || reconcile_periodically(for_reconciling, stop));
-        let produced = produce::<C>(&mut producer, &mut updates, &clock, durations.workload);
+        let produced = produce::<C>(&mut producer, &mut updates, &clock, schedule);
         stop.store(true, Ordering::Relaxed);
         let (snapshots, violations) = reading.join().expect("the reader does not panic");
         let reconciles = reconciling.join().expect("the reconciler does not panic");
@@ -112,7 +115,7 @@ pub fn measure<C: Contender>(
     let stalls = producer.take_stalls();
     let batch_sizes = producer.take_batch_sizes();
 
-    let reconciles = reconcile_quietly(reader.clone(), durations.reconcile);
+    let reconciles = reconcile_quietly(reader.clone(), schedule.reconcile);
     producer.finish();
     Measured {
         updates_per_sec: produced.updates as f64 / produced.elapsed.as_secs_f64(),
@@ -187,46 +190,93 @@ struct Produced {
     visible: Histogram<u64>,
 }
 
-/// The producer: sends updates as fast as it can for `duration`, sampling every
-/// `C::SAMPLE_EVERY`-th update's submit time and resolving samples as the design reports them
-/// visible.
+/// The producer: sends updates as fast as it can (or at the schedule's rate) for the workload
+/// phase, sampling every `C::SAMPLE_EVERY`-th update's submit time and resolving samples as the
+/// design reports them visible.
 fn produce<C: Contender>(
     producer: &mut C::Producer,
     updates: &mut Updates,
     clock: &MonotonicClock,
-    duration: Duration,
+    schedule: Schedule,
 ) -> Produced {
     let base = producer.visible_through();
-    let mut pending: VecDeque<(u64, u64)> = VecDeque::new();
-    let mut visible = nanos_histogram();
+    let interval_nanos = schedule.rate.map(|rate| 1e9 / rate.max(1) as f64);
+    let mut samples = Samples::default();
     let started = Instant::now();
     let mut sent = 0_u64;
     loop {
+        if let Some(interval_nanos) = interval_nanos {
+            let due = Duration::from_nanos((sent as f64 * interval_nanos) as u64);
+            wait_until(started + due, producer, &mut samples, clock);
+        }
         let command = updates.next_command();
         sent += 1;
         let sampled = sent.is_multiple_of(C::SAMPLE_EVERY);
         if sampled {
-            pending.push_back((base + sent, clock.nanos()));
+            samples.pending.push_back((base + sent, clock.nanos()));
         }
         producer.send(command);
-        if let Some(&(oldest, _)) = pending.front() {
-            let through = producer.visible_through();
-            if through >= oldest {
-                resolve(&mut pending, &mut visible, through, clock.nanos());
-            }
-        }
-        if sampled && started.elapsed() >= duration {
+        samples.observe(producer, clock);
+        if sampled && started.elapsed() >= schedule.workload {
             break;
         }
     }
     producer.flush();
     let elapsed = started.elapsed();
-    let through = producer.visible_through();
-    resolve(&mut pending, &mut visible, through, clock.nanos());
+    samples.observe(producer, clock);
     Produced {
         updates: sent,
         elapsed,
-        visible,
+        visible: samples.visible,
+    }
+}
+
+/// Sampled submits not yet seen visible, and the submit-to-visible times of those that were.
+struct Samples {
+    pending: VecDeque<(u64, u64)>,
+    visible: Histogram<u64>,
+}
+
+impl Default for Samples {
+    fn default() -> Self {
+        Self {
+            pending: VecDeque::new(),
+            visible: nanos_histogram(),
+        }
+    }
+}
+
+impl Samples {
+    fn observe<P: Producer>(&mut self, producer: &mut P, clock: &MonotonicClock) {
+        if let Some(&(oldest, _)) = self.pending.front() {
+            let through = producer.visible_through();
+            if through >= oldest {
+                resolve(&mut self.pending, &mut self.visible, through, clock.nanos());
+            }
+        }
+    }
+}
+
+/// A paced producer waits for its next send, watching for visibility meanwhile (sleeping
+/// when the wait is long, spinning when it is short).
+fn wait_until<P: Producer>(
+    due: Instant,
+    producer: &mut P,
+    samples: &mut Samples,
+    clock: &MonotonicClock,
+) {
+    loop {
+        samples.observe(producer, clock);
+        let now = Instant::now();
+        if now >= due {
+            return;
+        }
+        let left = due - now;
+        if left > Duration::from_micros(200) {
+            thread::sleep(left - Duration::from_micros(100));
+        } else {
+            std::hint::spin_loop();
+        }
     }
 }
 
