@@ -4,6 +4,7 @@ use std::error::Error;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use snapstate_cli::replay::ReplayArgs;
 use snapstate_cli::simulate::SimulateArgs;
 
 /// A lock-free copy-on-write state engine for a market maker's orders and inventory.
@@ -28,6 +29,9 @@ enum Command {
     /// Run a grid market maker against a simulated venue with faults, through the engine, with
     /// the reconciler correcting what the faults broke; then report (the default).
     Simulate(SimulateArgs),
+    /// Replay a recorded order stream (JSON Lines) through the engine, reconciling at each
+    /// venue snapshot; print every finding and the final book.
+    Replay(ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,7 +39,8 @@ fn main() -> ExitCode {
     let result: Result<(), Box<dyn Error>> =
         match cli.command.unwrap_or(Command::Simulate(cli.simulate)) {
             Command::Simulate(args) => snapstate_cli::simulate::run(&args).map_err(Into::into),
-            };
+            Command::Replay(args) => snapstate_cli::replay::run(&args).map_err(Into::into),
+        };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -45,7 +50,7 @@ fn main() -> ExitCode {
                 eprintln!("  caused by: {cause}");
                 source = cause.source();
             }
-            ExitCode::FAILURE
+            ExitCode::from(snapstate_cli::exit_code(error.as_ref()))
         }
     }
 }
