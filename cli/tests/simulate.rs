@@ -122,7 +122,7 @@ fn a_truthful_venue_yields_no_mismatch_and_the_table_says_the_book_equals_the_ve
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let table = text(&output.stdout);
     assert!(table.contains("faults injected         none"), "{table}");
-    assert!(table.contains("mismatches found        0 "), "{table}");
+    assert!(table.contains("mismatches confirmed    0 "), "{table}");
     assert!(table.contains("book equals venue       yes"), "{table}");
     // Stdout is not a terminal here: progress comes as plain lines, never redrawn in place.
     assert!(!table.contains('\r'));

@@ -254,14 +254,17 @@ impl Simulation {
                 self.activity.places_refused_by_venue += 1;
             }
         }
-        self.cancels_sent.retain(|order_id| {
+        let live = |order_id: &OrderId| {
             snapshot
                 .state()
                 .order(*order_id)
                 .is_some_and(|order| order.status().is_live())
-        });
+        };
+        self.cancels_sent.retain(live);
         for &order_id in &decision.cancels {
-            if !self.cancels_sent.insert(order_id) {
+            // The decision read the snapshot before this tick's updates: skip an order they
+            // finished, and one whose cancel is already on its way.
+            if !live(&order_id) || !self.cancels_sent.insert(order_id) {
                 continue;
             }
             match venue.cancel_at(order_id, now) {

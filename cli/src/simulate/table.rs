@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
+use std::time::Duration;
 
 use super::report::{Percentiles, Report};
 use crate::format::{grouped, percent};
@@ -28,13 +29,13 @@ fn write_header(report: &Report, out: &mut impl Write) -> io::Result<()> {
     )?;
     writeln!(
         out,
-        "  venue latency {} ms; faults: dropped {}, duplicated {}, delayed {} (up to {} ms), \
+        "  venue latency {}; faults: dropped {}, duplicated {}, delayed {} (up to {}), \
          reordered {}",
-        millis(settings.venue_latency.as_secs_f64()),
+        duration_text(settings.venue_latency),
         percent(faults.drop_rate),
         percent(faults.duplicate_rate),
         percent(faults.delay_rate),
-        millis(faults.max_extra_delay.as_secs_f64()),
+        duration_text(faults.max_extra_delay),
         percent(faults.reorder_rate),
     )
 }
@@ -120,8 +121,8 @@ fn write_reconciliation(report: &Report, out: &mut impl Write) -> io::Result<()>
     )?;
     writeln!(
         out,
-        "  mismatches found        {} (and {} differences suspected while updates were in \
-         flight)",
+        "  mismatches confirmed    {} (in every cycle that confirmed them; {} more only \
+         suspected while updates were in flight)",
         grouped(reconciliation.mismatches_total),
         grouped(reconciliation.suspected)
     )?;
@@ -209,8 +210,11 @@ fn short(value: f64) -> String {
     }
 }
 
-fn millis(seconds: f64) -> String {
-    short(seconds * 1_000.0)
+/// A setting's duration in milliseconds, without needless digits: `5 ms`, `0.5 ms`.
+fn duration_text(duration: Duration) -> String {
+    let millis = duration.as_secs_f64() * 1_000.0;
+    let text = format!("{millis:.3}");
+    format!("{} ms", text.trim_end_matches('0').trim_end_matches('.'))
 }
 
 fn by_name(counts: &BTreeMap<&'static str, u64>) -> String {
