@@ -25,13 +25,13 @@
 //!
 //! The command exits with status 1 if the book still differs from the venue at the end.
 
-mod compare;
-mod driver;
-mod progress;
-mod report;
-mod settings;
+pub mod compare;
+pub mod driver;
+pub mod progress;
+pub mod report;
+pub mod settings;
 mod table;
-mod telemetry;
+pub mod telemetry;
 
 use std::io::{self, IsTerminal, Write};
 use std::net::SocketAddr;
@@ -40,7 +40,7 @@ use std::time::Duration;
 use crate::units::{parse_duration, parse_positive_duration, parse_rate};
 
 pub use compare::{Comparison, OrderDifference, compare};
-pub use driver::{CONVERGENCE_CHECK_INTERVAL, Simulation};
+pub use driver::{CONVERGENCE_CHECK_INTERVAL, RunError, Simulation};
 pub use progress::{Progress, ProgressMode};
 pub use report::Report;
 pub use settings::{Settings, SettingsError};
@@ -121,7 +121,7 @@ pub enum SimulateError {
     Telemetry(#[from] TelemetryError),
     /// The simulation itself failed.
     #[error(transparent)]
-    Run(#[from] driver::RunError),
+    Run(#[from] RunError),
     /// The report could not be written.
     #[error("could not write the report")]
     Output(#[source] io::Error),
