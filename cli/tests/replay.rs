@@ -357,6 +357,29 @@ fn a_binance_event_the_book_cannot_represent_stops_the_replay() {
 }
 
 #[test]
+fn options_that_cannot_make_a_replay_are_refused_before_reading() {
+    let path = example("native.jsonl");
+    let output = snapstate(&[
+        "replay",
+        path.to_str().expect("utf-8 path"),
+        "--observations",
+        "0",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        text(&output.stderr),
+        "error: invalid reconciliation settings\n  caused by: observations_before_confirmed must \
+         be at least 1\n"
+    );
+    let output = snapstate(&["replay", "-", "--format", "binance", "--tick-size", "0"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        text(&output.stderr),
+        "error: --tick-size must be positive, got 0\n"
+    );
+}
+
+#[test]
 fn a_missing_file_is_an_error_and_garbage_never_panics() {
     let output = snapstate(&["replay", "/nonexistent/stream.jsonl"]);
     assert_eq!(output.status.code(), Some(1));

@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
-use snapstate::reconcile::ReconcileConfig;
+use snapstate::reconcile::{ReconcileConfig, ReconcileConfigError};
 
 use crate::units::parse_duration;
 use lines::{BoundedLines, DEFAULT_MAX_LINE_BYTES, Line};
@@ -129,7 +129,31 @@ pub struct ReplayOptions {
     pub binance: BinanceOptions,
 }
 
+/// Why the options cannot make a replay.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OptionsError {
+    /// The reconciler's thresholds are out of range.
+    #[error("invalid reconciliation settings")]
+    Reconcile(#[source] ReconcileConfigError),
+    /// The tick size must be positive.
+    #[error("--tick-size must be positive, got {0}")]
+    NonPositiveTickSize(Decimal),
+}
+
 impl ReplayOptions {
+    /// Checks what can be checked before reading a line.
+    ///
+    /// # Errors
+    ///
+    /// An [`OptionsError`] for out-of-range thresholds or a non-positive tick size.
+    pub fn validate(&self) -> Result<(), OptionsError> {
+        self.reconcile.validate().map_err(OptionsError::Reconcile)?;
+        if self.binance.tick_size <= Decimal::ZERO {
+            return Err(OptionsError::NonPositiveTickSize(self.binance.tick_size));
+        }
+        Ok(())
+    }
+
     /// The options for `args`.
     pub fn from_args(args: &ReplayArgs) -> Self {
         Self {
@@ -156,6 +180,9 @@ impl ReplayOptions {
 /// Why a replay failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
+    /// The options cannot make a replay.
+    #[error(transparent)]
+    Options(#[from] OptionsError),
     /// The file could not be opened.
     #[error("cannot open {path}")]
     Open {
@@ -186,6 +213,7 @@ pub enum ReplayError {
 /// A [`ReplayError`]; [`ReplayError::InvalidLine`] at the first invalid line unless skipping.
 pub fn run(args: &ReplayArgs) -> Result<(), ReplayError> {
     let options = ReplayOptions::from_args(args);
+    options.validate()?;
     let report = if args.file.as_os_str() == "-" {
         replay(io::stdin().lock(), &options, &mut io::stderr())?
     } else {
@@ -209,13 +237,14 @@ pub fn run(args: &ReplayArgs) -> Result<(), ReplayError> {
 ///
 /// # Errors
 ///
-/// A [`ReplayError`]: the input could not be read, an invalid line when not skipping, or the
-/// engine failed.
+/// A [`ReplayError`]: invalid options, the input could not be read, an invalid line when not
+/// skipping, or the engine failed.
 pub fn replay(
     input: impl BufRead,
     options: &ReplayOptions,
     warnings: &mut dyn Write,
 ) -> Result<ReplayReport, ReplayError> {
+    options.validate()?;
     let mut lines = BoundedLines::new(input, options.max_line_bytes);
     let mut replay = Replay {
         options,

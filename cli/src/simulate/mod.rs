@@ -61,7 +61,8 @@ pub struct SimulateArgs {
     /// How long to trade (e.g. 10s, 500ms, 2m), before the convergence phase.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub duration: Duration,
-    /// Seeds the venue's market and its faults: the same seed, the same market.
+    /// Seeds the venue's price path, fills and faults (the run is paced by the wall clock, so
+    /// two runs with one seed still differ in their timing).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// How long an order update takes to travel from the venue to the book.
