@@ -62,6 +62,7 @@ fn a_faulty_run_converges_and_its_report_adds_up() {
         "--reorder-rate",
         "0.03",
     ]);
+    assert_eq!(report["book_equals_venue"], true);
     let state = &report["final_state"];
     assert_eq!(state["differences"], Value::Array(Vec::new()), "{state}");
     assert_eq!(state["book_net_position"], state["venue_net_position"]);

@@ -156,7 +156,7 @@ pub fn run(args: &SimulateArgs) -> Result<(), SimulateError> {
     }
     .and_then(|()| out.flush())
     .map_err(SimulateError::Output)?;
-    if report.final_state.agrees() {
+    if report.book_equals_venue {
         Ok(())
     } else {
         Err(SimulateError::NotConverged(args.converge_timeout))

@@ -152,12 +152,16 @@ pub struct Report {
     pub phases: PhaseReport,
     /// What went through the engine.
     pub throughput: Throughput,
-    /// From submit to visible in a published snapshot, in microseconds.
+    /// From each command's submit to the return of the flush barrier that the driver sends
+    /// after it, in microseconds: an upper bound on when the command became visible in a
+    /// published snapshot (the barrier is answered once that version is published).
     pub submit_to_visible_us: Percentiles,
     /// What the venue did.
     pub venue: VenueActivity,
     /// What the reconciler did.
     pub reconciliation: ReconciliationReport,
+    /// Whether the final book agrees with the venue on every order and on the net position.
+    pub book_equals_venue: bool,
     /// The final book against the venue's truth.
     pub final_state: Comparison,
 }
@@ -231,6 +235,7 @@ impl Report {
                     .collect(),
             },
             reconciliation: reconciliation(totals, cycle_durations),
+            book_equals_venue: final_state.agrees(),
             final_state,
         }
     }
