@@ -1,40 +1,66 @@
 //! The `snapstate` command: thin over the library.
 
+use std::error::Error;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use snapstate_cli::bench::BenchArgs;
+use snapstate_cli::replay::ReplayArgs;
+use snapstate_cli::simulate::SimulateArgs;
 
 /// Counts the bytes the process has allocated, for `snapstate bench`'s memory figures.
 #[global_allocator]
 static ALLOCATOR: cap::Cap<std::alloc::System> = cap::Cap::new(std::alloc::System, usize::MAX);
 
 /// A lock-free copy-on-write state engine for a market maker's orders and inventory.
+///
+/// Without a subcommand, runs `simulate` with the options given.
 #[derive(Debug, Parser)]
-#[command(name = "snapstate", version, about)]
+#[command(
+    name = "snapstate",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    simulate: SimulateArgs,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Drive the engine with a grid of orders and check every snapshot (the default).
-    Demo,
+    /// Run a grid market maker against a simulated venue with faults, through the engine, with
+    /// the reconciler correcting what the faults broke; then report (the default).
+    Simulate(SimulateArgs),
+    /// Replay a recorded order stream (JSON Lines) through the engine, reconciling at each
+    /// venue snapshot; print every finding and the final book.
+    Replay(ReplayArgs),
     /// Compare snapstate with the designs a user would otherwise pick, on one workload.
-    Bench(snapstate_cli::bench::BenchArgs),
+    Bench(BenchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command.unwrap_or(Command::Demo) {
-        Command::Demo => snapstate_cli::demo::run(),
+    let result: Result<(), Box<dyn Error>> = match cli
+        .command
+        .unwrap_or(Command::Simulate(cli.simulate))
+    {
+        Command::Simulate(args) => snapstate_cli::simulate::run(&args).map_err(Into::into),
+        Command::Replay(args) => snapstate_cli::replay::run(&args).map_err(Into::into),
         Command::Bench(args) => snapstate_cli::bench::run(&args, Some(|| ALLOCATOR.allocated())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
-            ExitCode::FAILURE
+            let mut source = error.source();
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::from(snapstate_cli::exit_code(error.as_ref()))
         }
     }
 }
