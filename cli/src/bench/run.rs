@@ -35,6 +35,11 @@ pub struct Schedule {
     pub rate: Option<u64>,
 }
 
+/// How far ahead of its schedule a paced producer may send.
+const PACING_BURST: Duration = Duration::from_millis(1);
+/// How long a paced producer sleeps between checks when it is ahead of its schedule.
+const PACING_STEP: Duration = Duration::from_micros(100);
+
 /// The reader's period.
 pub const SNAPSHOT_PERIOD: Duration = Duration::from_millis(10);
 /// The reconciler's period.
@@ -257,26 +262,20 @@ impl Samples {
     }
 }
 
-/// A paced producer waits for its next send, watching for visibility meanwhile (sleeping
-/// when the wait is long, spinning when it is short).
+/// A paced producer sends in bursts, like one woken by the network: it may run up to
+/// [`PACING_BURST`] ahead of its schedule, then sleeps in steps of [`PACING_STEP`] (leaving its
+/// core to the other threads), checking for visibility between steps. Its visibility times
+/// therefore carry up to about one step of observation delay for designs that publish on
+/// another thread.
 fn wait_until<P: Producer>(
     due: Instant,
     producer: &mut P,
     samples: &mut Samples,
     clock: &MonotonicClock,
 ) {
-    loop {
+    while due > Instant::now() + PACING_BURST {
+        thread::sleep(PACING_STEP);
         samples.observe(producer, clock);
-        let now = Instant::now();
-        if now >= due {
-            return;
-        }
-        let left = due - now;
-        if left > Duration::from_micros(200) {
-            thread::sleep(left - Duration::from_micros(100));
-        } else {
-            std::hint::spin_loop();
-        }
     }
 }
 

@@ -191,8 +191,8 @@ enum ModelState {
 /// is live, fill it by a few lots (completing it at its quantity) or, 8 times in 100, cancel
 /// it; if it is pending, acknowledge it; if the slot is idle, place a new order.
 ///
-/// About 80% of the updates are fills and 20% status changes or placements; roughly one in
-/// fourteen finishes an order. Generating one costs a few nanoseconds.
+/// Over a million updates at 10,000 slots: 77% fills, 8% acknowledgements, 7% cancels and 8%
+/// placements; one update in twelve finishes an order. Generating one costs a few nanoseconds.
 #[derive(Clone, Debug)]
 pub struct Updates {
     random: SplitMix64,
