@@ -4,3 +4,4 @@
 pub mod demo;
 pub mod market_maker;
 pub mod replay;
+pub mod sim;

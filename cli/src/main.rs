@@ -16,12 +16,15 @@ struct Cli {
 enum Command {
     /// Drive the engine with a grid of orders and check every snapshot (the default).
     Demo,
+    /// Run the deterministic fault-injection simulation: one seed with its report, or a range.
+    SimCheck(snapstate_cli::sim::SimCheckArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Demo) {
         Command::Demo => snapstate_cli::demo::run(),
+        Command::SimCheck(args) => snapstate_cli::sim::run_check(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

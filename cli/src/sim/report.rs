@@ -1,0 +1,292 @@
+//! What one run did, and the sum over many: faults injected and how each was resolved, what the
+//! book and the reconciler counted, and how fast the book converged. Every list is sorted, so
+//! the same run always prints the same report.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use rust_decimal::Decimal;
+use snapstate::reconcile::{MismatchClass, Totals};
+use snapstate::venue::{FaultCounts, FaultKind};
+
+use super::{Resolution, Scenario};
+
+/// Faults injected by kind, each with how it was resolved.
+pub type Resolutions = BTreeMap<FaultKind, BTreeMap<Resolution, u64>>;
+
+/// One run's report. Two runs of the same configuration give equal reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunReport {
+    /// The seed.
+    pub seed: u64,
+    /// The scenario.
+    pub scenario: Scenario,
+    /// Steps taken while trading.
+    pub trading_steps: u64,
+    /// Orders the market maker placed.
+    pub orders_placed: u64,
+    /// Venue updates delivered to the engine (duplicates included).
+    pub updates_delivered: u64,
+    /// Cancels the market maker asked of the venue, and how many the venue refused because the
+    /// order had already finished there (the book had not heard yet).
+    pub maker_cancels: (u64, u64),
+    /// Faults injected by kind, as the venue counted them.
+    pub injected: FaultCounts,
+    /// How each was resolved, by kind; the counts of each kind add up to `injected`.
+    pub resolutions: Resolutions,
+    /// The engine's outcome counts by class, for applied and rejected commands.
+    pub applied_by_label: Vec<(&'static str, u64)>,
+    /// Rejected commands by reason (all zero in a run that passed).
+    pub rejected_by_label: Vec<(&'static str, u64)>,
+    /// The reconciler's totals.
+    pub reconciler: Totals,
+    /// Corrections applied, by the class that confirmed them and their kind.
+    pub corrections: BTreeMap<(MismatchClass, &'static str), u64>,
+    /// Cycles after the halt until the book agreed with the venue.
+    pub cycles_to_converge: u64,
+    /// The bound on that ([`SimConfig::convergence_bound_cycles`](super::SimConfig)).
+    pub convergence_bound: u64,
+    /// Orders compared with the venue's truth at the end (all equal in a run that passed).
+    pub orders_compared: usize,
+    /// The net position, equal in book and venue.
+    pub net_position: Decimal,
+    /// Filled quantity that reached the book only through reconciliation.
+    pub reconciled_fill: Decimal,
+}
+
+impl fmt::Display for RunReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "seed {} ({}): {} steps of trading, {} orders placed, {} updates delivered, \
+             {} cancels asked ({} refused: already finished at the venue)",
+            self.seed,
+            self.scenario.as_str(),
+            self.trading_steps,
+            self.orders_placed,
+            self.updates_delivered,
+            self.maker_cancels.0,
+            self.maker_cancels.1
+        )?;
+        write_faults(f, &self.injected, &self.resolutions)?;
+        write_labels(f, "book applied", &self.applied_by_label)?;
+        write_labels(f, "book rejected", &self.rejected_by_label)?;
+        write_reconciler(f, &self.reconciler, &self.corrections)?;
+        write!(
+            f,
+            "converged {} cycles after the halt (bound {}): {} orders equal to the venue's, \
+             net position {} in both, {} filled through reconciliation",
+            self.cycles_to_converge,
+            self.convergence_bound,
+            self.orders_compared,
+            self.net_position,
+            self.reconciled_fill
+        )
+    }
+}
+
+/// The sum of many runs' reports.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Runs added.
+    pub runs: u64,
+    /// Trading steps, summed.
+    pub trading_steps: u64,
+    /// Orders placed, summed.
+    pub orders_placed: u64,
+    /// Updates delivered, summed.
+    pub updates_delivered: u64,
+    /// Faults injected by kind, summed.
+    pub injected: BTreeMap<FaultKind, u64>,
+    /// Resolutions by kind, summed.
+    pub resolutions: Resolutions,
+    /// Corrections by class and kind, summed.
+    pub corrections: BTreeMap<(MismatchClass, &'static str), u64>,
+    /// Confirmed mismatches by class, summed.
+    pub mismatches: BTreeMap<MismatchClass, u64>,
+    /// Reconciliation cycles with an answer, summed.
+    pub cycles: u64,
+    /// Findings not (yet) confirmed, summed over every cycle of every run.
+    pub suspected: u64,
+    /// Cycles without one, summed.
+    pub venue_errors: u64,
+    /// The most cycles any run took to converge, and the first seed that took them.
+    pub most_cycles_to_converge: Option<(u64, u64)>,
+    /// The convergence bound (the same for every preset run).
+    pub convergence_bound: u64,
+}
+
+impl Summary {
+    /// Adds one run.
+    pub fn add(&mut self, report: &RunReport) {
+        self.runs += 1;
+        self.trading_steps += report.trading_steps;
+        self.orders_placed += report.orders_placed;
+        self.updates_delivered += report.updates_delivered;
+        for (kind, count) in report.injected.iter() {
+            *self.injected.entry(kind).or_default() += count;
+        }
+        for (kind, resolutions) in &report.resolutions {
+            let sum = self.resolutions.entry(*kind).or_default();
+            for (resolution, count) in resolutions {
+                *sum.entry(*resolution).or_default() += count;
+            }
+        }
+        for (key, count) in &report.corrections {
+            *self.corrections.entry(*key).or_default() += count;
+        }
+        for class in MismatchClass::ALL {
+            let count = report.reconciler.mismatches(class);
+            if count > 0 {
+                *self.mismatches.entry(class).or_default() += count;
+            }
+        }
+        self.cycles += report.reconciler.cycles;
+        self.suspected += report.reconciler.suspected;
+        self.venue_errors += report.reconciler.venue_errors;
+        let most = self.most_cycles_to_converge.map_or(0, |(cycles, _)| cycles);
+        if self.most_cycles_to_converge.is_none() || report.cycles_to_converge > most {
+            self.most_cycles_to_converge = Some((report.cycles_to_converge, report.seed));
+        }
+        self.convergence_bound = self.convergence_bound.max(report.convergence_bound);
+    }
+
+    /// All faults injected.
+    pub fn faults_injected(&self) -> u64 {
+        self.injected.values().sum()
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} runs: {} steps of trading, {} orders placed, {} updates delivered",
+            self.runs, self.trading_steps, self.orders_placed, self.updates_delivered
+        )?;
+        writeln!(f, "faults injected: {}", self.faults_injected())?;
+        for (kind, count) in &self.injected {
+            write_kind(f, *kind, *count, self.resolutions.get(kind))?;
+        }
+        write!(f, "confirmed mismatches:")?;
+        write_counts(
+            f,
+            self.mismatches
+                .iter()
+                .map(|(class, count)| (class.as_str(), *count)),
+        )?;
+        write!(f, "corrections:")?;
+        write_counts(
+            f,
+            self.corrections
+                .iter()
+                .map(|((class, kind), count)| (format!("{kind} ({class})"), *count)),
+        )?;
+        writeln!(
+            f,
+            "cycles: {} answered, {} without an answer; {} findings suspected over all cycles",
+            self.cycles, self.venue_errors, self.suspected
+        )?;
+        match self.most_cycles_to_converge {
+            Some((cycles, seed)) => write!(
+                f,
+                "most cycles to converge after the halt: {cycles} (seed {seed}; bound {})",
+                self.convergence_bound
+            ),
+            None => write!(f, "no runs"),
+        }
+    }
+}
+
+fn write_faults(
+    f: &mut fmt::Formatter<'_>,
+    injected: &FaultCounts,
+    resolutions: &Resolutions,
+) -> fmt::Result {
+    writeln!(f, "faults injected: {}", injected.total())?;
+    for (kind, count) in injected.iter() {
+        write_kind(f, kind, count, resolutions.get(&kind))?;
+    }
+    Ok(())
+}
+
+fn write_kind(
+    f: &mut fmt::Formatter<'_>,
+    kind: FaultKind,
+    count: u64,
+    resolutions: Option<&BTreeMap<Resolution, u64>>,
+) -> fmt::Result {
+    write!(f, "  {:<20} {count:>6}", kind.as_str())?;
+    let mut first = true;
+    for (resolution, resolved) in resolutions.into_iter().flatten() {
+        let separator = if first { "  " } else { ", " };
+        first = false;
+        write!(f, "{separator}{resolution} {resolved}")?;
+    }
+    writeln!(f)
+}
+
+fn write_labels(
+    f: &mut fmt::Formatter<'_>,
+    title: &str,
+    labels: &[(&'static str, u64)],
+) -> fmt::Result {
+    write!(f, "{title}:")?;
+    write_counts(f, labels.iter().copied().filter(|(_, count)| *count > 0))
+}
+
+/// Writes ` name count, name count` and a line end, or ` none`.
+fn write_counts<N: fmt::Display>(
+    f: &mut fmt::Formatter<'_>,
+    counts: impl Iterator<Item = (N, u64)>,
+) -> fmt::Result {
+    let mut any = false;
+    for (name, count) in counts {
+        let separator = if any { ", " } else { " " };
+        any = true;
+        write!(f, "{separator}{name} {count}")?;
+    }
+    if !any {
+        write!(f, " none")?;
+    }
+    writeln!(f)
+}
+
+fn write_reconciler(
+    f: &mut fmt::Formatter<'_>,
+    totals: &Totals,
+    corrections: &BTreeMap<(MismatchClass, &'static str), u64>,
+) -> fmt::Result {
+    writeln!(
+        f,
+        "reconciler: {} cycles answered, {} without an answer, {} findings suspected (not yet \
+         confirmed) over all cycles",
+        totals.cycles, totals.venue_errors, totals.suspected
+    )?;
+    write!(f, "  confirmed mismatches:")?;
+    write_counts(
+        f,
+        MismatchClass::ALL
+            .into_iter()
+            .map(|class| (class.as_str(), totals.mismatches(class)))
+            .filter(|(_, count)| *count > 0),
+    )?;
+    write!(f, "  corrections applied:")?;
+    write_counts(
+        f,
+        corrections
+            .iter()
+            .map(|((class, kind), count)| (format!("{kind} ({class})"), *count)),
+    )?;
+    writeln!(
+        f,
+        "  corrections: {} submitted, {} applied, {} rejected as stale; venue cancels: {} sent, \
+         {} failed, {} skipped as stale",
+        totals.corrections_submitted,
+        totals.corrections_applied,
+        totals.corrections_rejected_stale,
+        totals.venue_cancels_sent,
+        totals.venue_cancels_failed,
+        totals.venue_cancels_skipped_stale
+    )
+}
