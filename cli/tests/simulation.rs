@@ -7,6 +7,7 @@
 //! much. `SNAPSTATE_TEST_SCALE=20` multiplies both, for a soak run.
 
 use std::process::Command;
+use std::time::Duration;
 
 use snapstate::reconcile::Policies;
 use snapstate::venue::FaultKind;
@@ -165,4 +166,16 @@ fn without_corrections_the_book_never_converges_and_the_failure_names_its_seed()
             .contains("replay: cargo run --release -- sim-check --seed 11"),
         "{preset}"
     );
+}
+
+/// Long enough that the venue stops listing the first finished orders (it lists them for 60 s)
+/// while the book keeps them (5 minutes): agreement must outlast the listing window.
+#[test]
+fn a_long_run_outlives_the_venues_listing_window_with_and_without_faults() {
+    for scenario in [Scenario::FaultFree, Scenario::Faults] {
+        let mut config = SimConfig::new(scenario, 12);
+        config.trading = Duration::from_secs(60);
+        let report = run(&config).unwrap_or_else(|failure| panic!("{failure}"));
+        assert!(report.orders_placed > 1_500, "{report}");
+    }
 }
