@@ -20,6 +20,8 @@ pub struct SimFailure {
     pub at: Timestamp,
     /// What broke.
     pub reason: FailureReason,
+    /// How far the run had got (empty if it failed while being set up).
+    pub progress: String,
 }
 
 impl SimFailure {
@@ -30,6 +32,7 @@ impl SimFailure {
             replay: config.replay_command(),
             at,
             reason,
+            progress: String::new(),
         }
     }
 }
@@ -44,6 +47,9 @@ impl fmt::Display for SimFailure {
             self.at,
             self.reason
         )?;
+        if !self.progress.is_empty() {
+            write!(f, "\n  {}", self.progress)?;
+        }
         match &self.replay {
             Some(command) => write!(f, "\n  replay: {command}"),
             None => write!(
@@ -65,6 +71,9 @@ pub enum FailureReason {
     /// The engine stopped, or refused a submission, a flush or a cycle.
     #[error("engine: {0}")]
     Engine(String),
+    /// The venue refused a placement, a cancel or a change of settings that it should take.
+    #[error("venue: {0}")]
+    Venue(String),
     /// A snapshot broke the book's invariants, or its counters do not account for every
     /// command sent.
     #[error("invariant: {0}")]

@@ -108,7 +108,18 @@ impl<'a> Simulation<'a> {
     }
 
     fn fail(&self, reason: FailureReason) -> SimFailure {
-        SimFailure::new(self.config, self.clock.now(), reason)
+        let mut failure = SimFailure::new(self.config, self.clock.now(), reason);
+        let totals = self.reconciler.totals();
+        failure.progress = format!(
+            "after {} steps of trading and {} cycles ({} without an answer); faults injected \
+             so far: {}; corrections sent: {}",
+            self.counts.trading_steps,
+            totals.cycles + totals.venue_errors,
+            totals.venue_errors,
+            self.reconciler.venue().fault_counts(),
+            self.ledger.corrections_sent()
+        );
+        failure
     }
 
     /// One step of trading: the market maker decides on the latest snapshot, the venue moves
@@ -131,7 +142,7 @@ impl<'a> Simulation<'a> {
             self.reconciler
                 .venue_mut()
                 .place(&place)
-                .map_err(|error| self.fail(FailureReason::Setup(error.to_string())))?;
+                .map_err(|error| self.fail(FailureReason::Venue(error.to_string())))?;
             self.counts.orders_placed += 1;
         }
         for order_id in decision.cancels {
@@ -159,7 +170,7 @@ impl<'a> Simulation<'a> {
                 self.counts.maker_cancels_sent += 1;
                 self.counts.maker_cancels_refused += 1;
             }
-            Err(error) => return Err(self.fail(FailureReason::Setup(error.to_string()))),
+            Err(error) => return Err(self.fail(FailureReason::Venue(error.to_string()))),
         }
         Ok(())
     }
@@ -346,7 +357,7 @@ impl<'a> Simulation<'a> {
         let halted = venue
             .set_faults(Faults::none())
             .and_then(|()| venue.set_price_interval(None));
-        halted.map_err(|error| self.fail(FailureReason::Setup(error.to_string())))
+        halted.map_err(|error| self.fail(FailureReason::Venue(error.to_string())))
     }
 
     /// Reconciles once per cycle interval until the book agrees with the venue, then for
@@ -374,7 +385,7 @@ impl<'a> Simulation<'a> {
                     return Err(self.fail(FailureReason::NotConverged {
                         cycles: cycle,
                         bound,
-                        differences: found,
+                        differences: abridged(found),
                     }));
                 }
                 None => {}
@@ -387,9 +398,10 @@ impl<'a> Simulation<'a> {
                             .map(ToString::to_string)
                             .collect();
                         return Err(self.fail(FailureReason::Unsettled(format!(
-                            "{} cycles after converging: differences {found:?}, findings \
-                             {findings:?}",
-                            cycle - at
+                            "{} cycles after converging: differences {:?}, findings {:?}",
+                            cycle - at,
+                            abridged(found),
+                            abridged(findings)
                         ))));
                     }
                     if cycle - at >= confirmation {
@@ -502,4 +514,16 @@ impl<'a> Simulation<'a> {
             reconciled_fill,
         })
     }
+}
+
+/// The most differences a failure lists; the rest are counted.
+const LISTED_DIFFERENCES: usize = 12;
+
+fn abridged(mut differences: Vec<String>) -> Vec<String> {
+    if differences.len() > LISTED_DIFFERENCES {
+        let more = differences.len() - LISTED_DIFFERENCES;
+        differences.truncate(LISTED_DIFFERENCES);
+        differences.push(format!("and {more} more"));
+    }
+    differences
 }
