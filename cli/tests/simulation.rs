@@ -168,6 +168,27 @@ fn without_corrections_the_book_never_converges_and_the_failure_names_its_seed()
     );
 }
 
+/// Seeds whose feed is slower than the reconciler's grace window.
+const SLOW_FEED_SEEDS: u64 = 50;
+
+/// Updates delayed by up to 8 s, longer than the 5 s grace: the reconciler then acts on orders
+/// whose updates are still on their way, and the late updates must land as stale or duplicate
+/// (this found the late rejection of an order already marked lost, `src/book/transition.rs`).
+/// The bound grows with the delay (75 cycles).
+#[test]
+fn a_feed_slower_than_the_grace_window_still_converges() {
+    let mut failures = Vec::new();
+    for seed in 0..seeds(SLOW_FEED_SEEDS) {
+        let mut config = SimConfig::new(Scenario::Faults, seed);
+        config.faults.delay_rate = 0.2;
+        config.faults.max_extra_delay = Duration::from_secs(8);
+        if let Err(failure) = run(&config) {
+            failures.push(failure.to_string());
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// Long enough that the venue stops listing the first finished orders (it lists them for 60 s)
 /// while the book keeps them (5 minutes): agreement must outlast the listing window.
 #[test]
