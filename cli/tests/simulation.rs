@@ -72,8 +72,21 @@ fn every_seed_converges_after_its_faults_stop_and_every_fault_is_resolved() {
             "no {kind} correction in {repaired:?}"
         );
     }
-    let (most, _) = summary.most_cycles_to_converge.expect("at least one run");
-    assert!(most <= summary.convergence_bound);
+    let (_, _, cycles, bound) = summary.least_slack.expect("at least one run");
+    assert!(cycles <= bound, "each run checks its own bound");
+    for fault in [
+        FaultKind::Delayed,
+        FaultKind::Duplicated,
+        FaultKind::Dropped,
+    ] {
+        for update in ["acknowledge", "fill", "cancel", "reject", "expire"] {
+            assert!(
+                summary.faulted_updates.contains_key(&(fault, update)),
+                "no {update} update was {fault}: {:?}",
+                summary.faulted_updates
+            );
+        }
+    }
 }
 
 #[test]

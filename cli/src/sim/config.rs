@@ -72,6 +72,8 @@ pub struct SimConfig {
     pub maker: MarketMakerConfig,
     /// How often the venue refuses a valid order (normal venue behaviour, not a fault).
     pub reject_probability: f64,
+    /// How long an order lives at the venue before it expires; `None`: until cancelled.
+    pub time_in_force: Option<Duration>,
 }
 
 /// Where every run starts: 2023-11-14, so that times print as plausible epochs.
@@ -94,7 +96,8 @@ impl SimConfig {
     ///
     /// Ten seconds of trading in 50 ms steps (the venue's price moves every 10 ms), a
     /// reconciliation every 250 ms, the reconciler's default thresholds (5 s in-flight grace,
-    /// 3 absences, 2 observations), orders of 4 so that fills come in parts.
+    /// 3 absences, 2 observations), orders of 4 so that fills come in parts; on odd seeds,
+    /// orders expire after 2 s unless filled or cancelled first.
     pub fn new(scenario: Scenario, seed: u64) -> Self {
         let faults = match scenario {
             Scenario::Faults => Scenario::ci_faults(),
@@ -113,6 +116,10 @@ impl SimConfig {
                 ..MarketMakerConfig::default()
             },
             reject_probability: 0.02,
+            // Odd seeds: orders expire after 2 s, so expiries (and faults on them) happen while
+            // trading. Even seeds: good till cancelled, so an order lives long enough for a lost
+            // acknowledgement to be confirmed and repaired (which takes the 5 s grace window).
+            time_in_force: (seed % 2 == 1).then_some(Duration::from_secs(2)),
         }
     }
 
@@ -120,6 +127,7 @@ impl SimConfig {
     pub fn venue_config(&self) -> SimulatedVenueConfig {
         let mut venue = SimulatedVenueConfig::new(self.seed, START, initial_price());
         venue.reject_probability = self.reject_probability;
+        venue.time_in_force = self.time_in_force;
         venue.faults = self.faults.clone();
         venue
     }
@@ -148,22 +156,25 @@ impl SimConfig {
     }
 
     /// How many reconciliation cycles after the halt the book may take to agree with the
-    /// venue's truth.
+    /// venue's truth for good.
     ///
-    /// After the halt (time `T`) nothing new happens at the venue, and faults have stopped. The
-    /// last update still in flight arrives by `T + D`, `D` = [`longest_in_flight`]. From then
-    /// on an order can differ from the venue only through information that never arrived, and
-    /// each such order needs at most two corrections: one for its fills (a missed fill, which
-    /// also moves a pending order on) and then one for its status (a missed acknowledgement,
-    /// or marking it lost when the venue has finished it). One correction per order per cycle,
-    /// the fill first, because the diff puts it first.
+    /// After the halt (time `T`) faults stop and the price holds still, so nothing fills any
+    /// more; orders still live expire within the time in force `F` (if any), and those
+    /// updates arrive fault-free, `d` (the venue's normal delay) later. Updates sent before the
+    /// halt arrive by `T + D`, `D` = [`longest_in_flight`]. So every order's last change, on
+    /// either side, is before `T + E`, `E = max(D, F + d)`. From then on an order can differ
+    /// from the venue only through information that never arrived, and each such order needs
+    /// at most two corrections: one for its fills (a missed fill, which also moves a pending
+    /// order on) and then one for its status (a missed acknowledgement, or marking it lost
+    /// when the venue has finished it). One correction per order per cycle, the fill first,
+    /// because the diff puts it first.
     ///
     /// A correction is sent at the first cycle at which its difference is confirmed: both
     /// sides quiet for the grace window `g`, and seen in enough consecutive answers, which at
     /// one answer per cycle `c` takes `k·c` (`k` the larger threshold). So it is sent before
     /// `L + G + c`, where `L` is the order's last change and `G = max(g, k·c)`. The first
     /// correction is itself the order's last change for the second. Hence every correction is
-    /// applied before `T + D + 2·(G + c)`, that is within `ceil((D + 2·(G + c)) / c)` cycles
+    /// applied before `T + E + 2·(G + c)`, that is within `ceil((E + 2·(G + c)) / c)` cycles
     /// of the halt. No answer fails after the halt, and nothing else writes to the book, so no
     /// correction can be refused as stale and none has to wait for a retry.
     ///
@@ -175,7 +186,11 @@ impl SimConfig {
             .absences_before_missing
             .max(self.reconcile.observations_before_confirmed);
         let confirm = self.reconcile.in_flight_grace.max(cycle * confirmations);
-        let window = self.longest_in_flight() + 2 * (confirm + cycle);
+        let last_expiry = self.time_in_force.map_or(Duration::ZERO, |time_in_force| {
+            time_in_force + self.venue_config().update_delay
+        });
+        let last_change = self.longest_in_flight().max(last_expiry);
+        let window = last_change + 2 * (confirm + cycle);
         u64::try_from(window.as_nanos().div_ceil(cycle.as_nanos().max(1))).unwrap_or(u64::MAX)
     }
 
@@ -187,6 +202,21 @@ impl SimConfig {
         let grace = self.reconcile.in_flight_grace.as_nanos().div_ceil(cycle);
         let answers = u128::from(self.reconcile.absences_before_missing);
         u64::try_from(grace + answers).unwrap_or(u64::MAX)
+    }
+
+    /// The longest simulated time the run can take: trading, then the bound, then the
+    /// confirmation cycles. It must stay within the book's tombstone retention, or the book
+    /// would forget finished orders that the venue still remembers, and the comparison with
+    /// the venue's truth would no longer mean anything.
+    pub fn longest_run(&self) -> Duration {
+        let cycles = self
+            .convergence_bound_cycles()
+            .saturating_add(self.confirmation_cycles());
+        let settle = self
+            .cycle_interval()
+            .saturating_mul(u32::try_from(cycles).unwrap_or(u32::MAX));
+        let expiries = self.time_in_force.unwrap_or(Duration::ZERO);
+        self.trading.saturating_add(settle).saturating_add(expiries)
     }
 
     /// The command that replays this run, if it is a preset the command line can rebuild
@@ -211,17 +241,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_preset_bound_is_forty_four_cycles_and_follows_the_grace_window() {
-        let config = SimConfig::new(Scenario::Faults, 1);
+    fn the_preset_bound_follows_the_delays_the_time_in_force_and_the_grace_window() {
         // D = 305 ms, G = 5 s, c = 250 ms: ceil(10.805 / 0.25) = 44.
-        assert_eq!(config.convergence_bound_cycles(), 44);
-        assert_eq!(config.confirmation_cycles(), 23);
-        let mut slower = config.clone();
+        let even = SimConfig::new(Scenario::Faults, 2);
+        assert_eq!(even.time_in_force, None);
+        assert_eq!(even.convergence_bound_cycles(), 44);
+        assert_eq!(even.confirmation_cycles(), 23);
+        // E = max(305 ms, 2 s + 5 ms): ceil(12.505 / 0.25) = 51.
+        let odd = SimConfig::new(Scenario::Faults, 3);
+        assert_eq!(odd.time_in_force, Some(Duration::from_secs(2)));
+        assert_eq!(odd.convergence_bound_cycles(), 51);
+        let mut slower = even.clone();
         slower.reconcile.in_flight_grace = Duration::from_secs(10);
         assert_eq!(slower.convergence_bound_cycles(), 84);
         // Without delays, D is the venue's 5 ms: ceil(10.505 / 0.25) = 43.
         assert_eq!(
-            SimConfig::new(Scenario::FaultFree, 1).convergence_bound_cycles(),
+            SimConfig::new(Scenario::FaultFree, 2).convergence_bound_cycles(),
             43
         );
     }

@@ -71,6 +71,13 @@ impl<'a> Simulation<'a> {
             |error: String| SimFailure::new(config, config::START, FailureReason::Setup(error));
         let clock = ManualClock::new(config::START);
         let book = Book::new(BookConfig::new(config::grid()));
+        let retention = book.config().tombstone_retention;
+        if config.longest_run() >= retention {
+            return Err(setup(format!(
+                "a run of up to {:?} outlasts the book's tombstone retention ({retention:?})",
+                config.longest_run()
+            )));
+        }
         let engine_config = EngineConfig {
             clock: Arc::new(clock.clone()),
             record_metrics: false,
@@ -360,13 +367,18 @@ impl<'a> Simulation<'a> {
         halted.map_err(|error| self.fail(FailureReason::Venue(error.to_string())))
     }
 
-    /// Reconciles once per cycle interval until the book agrees with the venue, then for
-    /// [`SimConfig::confirmation_cycles`] more, each of which must find nothing at all.
-    /// Returns how many cycles convergence took.
+    /// Reconciles once per cycle interval until the book agrees with the venue and keeps
+    /// agreeing for [`SimConfig::confirmation_cycles`] more cycles, each of which must find
+    /// nothing at all, and the venue can produce no more updates. Returns the cycle from which
+    /// the book agreed for good.
+    ///
+    /// Orders still live at the halt may expire afterwards (time in force): while such an
+    /// update is on its way the book lags, and agreement starts again once it has arrived.
+    /// Any other disagreement after agreement is a failure.
     fn settle(&mut self) -> Result<u64, SimFailure> {
         let bound = self.config.convergence_bound_cycles();
         let confirmation = self.config.confirmation_cycles();
-        let mut converged_at = None;
+        let mut agreeing_since = None;
         let mut cycle = 0;
         loop {
             cycle += 1;
@@ -378,36 +390,46 @@ impl<'a> Simulation<'a> {
                     "a query failed after faults stopped".to_owned(),
                 )));
             };
-            let found = differences(self.reader.load().state(), self.reconciler.venue());
-            match converged_at {
-                None if found.is_empty() => converged_at = Some(cycle),
-                None if cycle >= bound => {
-                    return Err(self.fail(FailureReason::NotConverged {
-                        cycles: cycle,
-                        bound,
-                        differences: abridged(found),
-                    }));
-                }
-                None => {}
-                Some(at) => {
-                    if !found.is_empty() || !report.reconciliation.is_clean() {
-                        let findings: Vec<String> = report
-                            .reconciliation
-                            .findings
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect();
-                        return Err(self.fail(FailureReason::Unsettled(format!(
-                            "{} cycles after converging: differences {:?}, findings {:?}",
-                            cycle - at,
-                            abridged(found),
-                            abridged(findings)
-                        ))));
-                    }
-                    if cycle - at >= confirmation {
-                        return Ok(at);
-                    }
-                }
+            let venue = self.reconciler.venue();
+            let found = differences(self.reader.load().state(), venue);
+            let in_flight = venue.pending_update_count() > 0;
+            // Once the book has agreed, an update on its way may show as a suspected difference;
+            // nothing may be confirmed, and with nothing on its way nothing may differ at all.
+            let agreed_before = agreeing_since.is_some_and(|since| since < cycle);
+            let confirmed = report.reconciliation.confirmed().next().is_some();
+            let unexplained =
+                !in_flight && (!found.is_empty() || !report.reconciliation.is_clean());
+            if agreed_before && (confirmed || unexplained) {
+                let findings: Vec<String> = report
+                    .reconciliation
+                    .findings
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                return Err(self.fail(FailureReason::Unsettled(format!(
+                    "after agreeing since cycle {}: differences {:?}, findings {:?}",
+                    agreeing_since.unwrap_or_default(),
+                    abridged(found),
+                    abridged(findings)
+                ))));
+            }
+            if found.is_empty() {
+                agreeing_since.get_or_insert(cycle);
+            } else if cycle >= bound {
+                return Err(self.fail(FailureReason::NotConverged {
+                    cycles: cycle,
+                    bound,
+                    differences: abridged(found),
+                }));
+            } else {
+                agreeing_since = None;
+            }
+            let quiet = self.config.time_in_force.is_none() || venue.live_count() == 0;
+            if let Some(since) = agreeing_since
+                && quiet
+                && cycle - since >= confirmation
+            {
+                return Ok(since);
             }
         }
     }
@@ -503,6 +525,7 @@ impl<'a> Simulation<'a> {
             ),
             injected,
             resolutions,
+            faulted_updates: self.ledger.faulted_updates().clone(),
             applied_by_label: counters.applied_by_label().collect(),
             rejected_by_label: counters.rejected_by_label().collect(),
             reconciler: totals,
@@ -510,6 +533,7 @@ impl<'a> Simulation<'a> {
             cycles_to_converge,
             convergence_bound: self.config.convergence_bound_cycles(),
             orders_compared: venue.orders().count(),
+            final_statuses: book.status_counts().to_vec(),
             net_position: book.net_position(),
             reconciled_fill,
         })

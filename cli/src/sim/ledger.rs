@@ -100,6 +100,8 @@ pub(crate) struct Ledger {
     resolutions: BTreeMap<FaultKind, BTreeMap<Resolution, u64>>,
     rejections: Vec<String>,
     corrections_sent: u64,
+    /// Update faults by fault kind and the kind of update they hit.
+    faulted_updates: BTreeMap<(FaultKind, &'static str), u64>,
 }
 
 impl Ledger {
@@ -114,6 +116,7 @@ impl Ledger {
             resolutions: BTreeMap::new(),
             rejections: Vec::new(),
             corrections_sent: 0,
+            faulted_updates: BTreeMap::new(),
         }
     }
 
@@ -130,6 +133,11 @@ impl Ledger {
     /// Corrections the reconciler sent so far.
     pub(crate) fn corrections_sent(&self) -> u64 {
         self.corrections_sent
+    }
+
+    /// Update faults so far, by fault kind and the kind of update they hit.
+    pub(crate) fn faulted_updates(&self) -> &BTreeMap<(FaultKind, &'static str), u64> {
+        &self.faulted_updates
     }
 
     /// Commands the book refused so far, described.
@@ -220,6 +228,10 @@ impl Ledger {
                 answer_faults.push(fault);
                 continue;
             };
+            *self
+                .faulted_updates
+                .entry((fault.kind, update_kind(update)))
+                .or_default() += 1;
             match fault.kind {
                 FaultKind::Dropped | FaultKind::FillOnlyInView => self.watch(fault.kind, update),
                 _ => match update_id(update) {
@@ -318,4 +330,17 @@ pub(crate) fn update_id(update: &BookCommand) -> Option<UpdateId> {
         BookCommand::Place(_) | BookCommand::Correct(_) => None,
     }?;
     Some((update.order_id(), venue_seq))
+}
+
+/// A stable name for the kind of a venue update (the book command's `type` in its serde form).
+pub(crate) fn update_kind(update: &BookCommand) -> &'static str {
+    match update {
+        BookCommand::Place(_) => "place",
+        BookCommand::Acknowledge(_) => "acknowledge",
+        BookCommand::Fill(_) => "fill",
+        BookCommand::Cancel(_) => "cancel",
+        BookCommand::Reject(_) => "reject",
+        BookCommand::Expire(_) => "expire",
+        BookCommand::Correct(_) => "correct",
+    }
 }

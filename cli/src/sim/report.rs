@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use rust_decimal::Decimal;
+use snapstate::book::OrderStatus;
 use snapstate::reconcile::{MismatchClass, Totals};
 use snapstate::venue::{FaultCounts, FaultKind};
 
@@ -34,6 +35,8 @@ pub struct RunReport {
     pub injected: FaultCounts,
     /// How each was resolved, by kind; the counts of each kind add up to `injected`.
     pub resolutions: Resolutions,
+    /// Faults on updates by fault kind and the kind of update hit (`fill`, `cancel`, ...).
+    pub faulted_updates: BTreeMap<(FaultKind, &'static str), u64>,
     /// The engine's outcome counts by class, for applied and rejected commands.
     pub applied_by_label: Vec<(&'static str, u64)>,
     /// Rejected commands by reason (all zero in a run that passed).
@@ -48,6 +51,8 @@ pub struct RunReport {
     pub convergence_bound: u64,
     /// Orders compared with the venue's truth at the end (all equal in a run that passed).
     pub orders_compared: usize,
+    /// The book's orders at the end, by status.
+    pub final_statuses: Vec<(OrderStatus, u64)>,
     /// The net position, equal in book and venue.
     pub net_position: Decimal,
     /// Filled quantity that reached the book only through reconciliation.
@@ -69,9 +74,18 @@ impl fmt::Display for RunReport {
             self.maker_cancels.1
         )?;
         write_faults(f, &self.injected, &self.resolutions)?;
+        write_faulted_updates(f, &self.faulted_updates)?;
         write_labels(f, "book applied", &self.applied_by_label)?;
         write_labels(f, "book rejected", &self.rejected_by_label)?;
         write_reconciler(f, &self.reconciler, &self.corrections)?;
+        write!(f, "book at the end:")?;
+        write_counts(
+            f,
+            self.final_statuses
+                .iter()
+                .filter(|(_, count)| *count > 0)
+                .map(|(status, count)| (status.as_str(), *count)),
+        )?;
         write!(
             f,
             "converged {} cycles after the halt (bound {}): {} orders equal to the venue's, \
@@ -100,20 +114,26 @@ pub struct Summary {
     pub injected: BTreeMap<FaultKind, u64>,
     /// Resolutions by kind, summed.
     pub resolutions: Resolutions,
+    /// Faults on updates by fault kind and the kind of update hit, summed.
+    pub faulted_updates: BTreeMap<(FaultKind, &'static str), u64>,
     /// Corrections by class and kind, summed.
     pub corrections: BTreeMap<(MismatchClass, &'static str), u64>,
     /// Confirmed mismatches by class, summed.
     pub mismatches: BTreeMap<MismatchClass, u64>,
+    /// The books' orders at the end, by status, summed.
+    pub final_statuses: BTreeMap<OrderStatus, u64>,
     /// Reconciliation cycles with an answer, summed.
     pub cycles: u64,
     /// Findings not (yet) confirmed, summed over every cycle of every run.
     pub suspected: u64,
     /// Cycles without one, summed.
     pub venue_errors: u64,
-    /// The most cycles any run took to converge, and the first seed that took them.
-    pub most_cycles_to_converge: Option<(u64, u64)>,
-    /// The convergence bound (the same for every preset run).
-    pub convergence_bound: u64,
+    /// The most cycles any run took to converge: the cycles, the first seed that took them,
+    /// and that run's bound.
+    pub most_cycles_to_converge: Option<(u64, u64, u64)>,
+    /// The run that came closest to its bound: the cycles to spare, the seed, its cycles and
+    /// its bound.
+    pub least_slack: Option<(u64, u64, u64, u64)>,
 }
 
 impl Summary {
@@ -135,20 +155,32 @@ impl Summary {
         for (key, count) in &report.corrections {
             *self.corrections.entry(*key).or_default() += count;
         }
+        for (key, count) in &report.faulted_updates {
+            *self.faulted_updates.entry(*key).or_default() += count;
+        }
         for class in MismatchClass::ALL {
             let count = report.reconciler.mismatches(class);
             if count > 0 {
                 *self.mismatches.entry(class).or_default() += count;
             }
         }
+        for (status, count) in &report.final_statuses {
+            *self.final_statuses.entry(*status).or_default() += count;
+        }
         self.cycles += report.reconciler.cycles;
         self.suspected += report.reconciler.suspected;
         self.venue_errors += report.reconciler.venue_errors;
-        let most = self.most_cycles_to_converge.map_or(0, |(cycles, _)| cycles);
-        if self.most_cycles_to_converge.is_none() || report.cycles_to_converge > most {
-            self.most_cycles_to_converge = Some((report.cycles_to_converge, report.seed));
+        let (cycles, bound) = (report.cycles_to_converge, report.convergence_bound);
+        if self
+            .most_cycles_to_converge
+            .is_none_or(|(most, _, _)| cycles > most)
+        {
+            self.most_cycles_to_converge = Some((cycles, report.seed, bound));
         }
-        self.convergence_bound = self.convergence_bound.max(report.convergence_bound);
+        let slack = bound.saturating_sub(cycles);
+        if self.least_slack.is_none_or(|(least, ..)| slack < least) {
+            self.least_slack = Some((slack, report.seed, cycles, bound));
+        }
     }
 
     /// All faults injected.
@@ -168,6 +200,15 @@ impl fmt::Display for Summary {
         for (kind, count) in &self.injected {
             write_kind(f, *kind, *count, self.resolutions.get(kind))?;
         }
+        write_faulted_updates(f, &self.faulted_updates)?;
+        write!(f, "books at the end:")?;
+        write_counts(
+            f,
+            self.final_statuses
+                .iter()
+                .filter(|(_, count)| **count > 0)
+                .map(|(status, count)| (status.as_str(), *count)),
+        )?;
         write!(f, "confirmed mismatches:")?;
         write_counts(
             f,
@@ -187,13 +228,14 @@ impl fmt::Display for Summary {
             "cycles: {} answered, {} without an answer; {} findings suspected over all cycles",
             self.cycles, self.venue_errors, self.suspected
         )?;
-        match self.most_cycles_to_converge {
-            Some((cycles, seed)) => write!(
+        match (self.most_cycles_to_converge, self.least_slack) {
+            (Some((most, seed, bound)), Some((slack, tight_seed, cycles, tight_bound))) => write!(
                 f,
-                "most cycles to converge after the halt: {cycles} (seed {seed}; bound {})",
-                self.convergence_bound
+                "cycles to converge after the halt: at most {most} (seed {seed}, bound {bound}); \
+                 closest to its bound: seed {tight_seed}, {cycles} of {tight_bound} \
+                 ({slack} to spare)"
             ),
-            None => write!(f, "no runs"),
+            _ => write!(f, "no runs"),
         }
     }
 }
@@ -206,6 +248,26 @@ fn write_faults(
     writeln!(f, "faults injected: {}", injected.total())?;
     for (kind, count) in injected.iter() {
         write_kind(f, kind, count, resolutions.get(&kind))?;
+    }
+    Ok(())
+}
+
+/// One line per update fault kind: how many of each kind of update it hit.
+fn write_faulted_updates(
+    f: &mut fmt::Formatter<'_>,
+    faulted: &BTreeMap<(FaultKind, &'static str), u64>,
+) -> fmt::Result {
+    let mut kinds: Vec<FaultKind> = faulted.keys().map(|(kind, _)| *kind).collect();
+    kinds.dedup();
+    for kind in kinds {
+        write!(f, "  {:<20} by update:", kind.as_str())?;
+        write_counts(
+            f,
+            faulted
+                .iter()
+                .filter(|((fault, _), _)| *fault == kind)
+                .map(|((_, update), count)| (*update, *count)),
+        )?;
     }
     Ok(())
 }
