@@ -1,22 +1,21 @@
 //! The stepped run: a manual clock, the engine, the simulated venue behind the reconciler, the
 //! grid market maker, and the ledger that checks and attributes everything.
 
+mod finish;
+mod settle;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rust_decimal::Decimal;
 use snapstate::book::{Applied, Book, BookCommand, BookConfig, OrderId};
 use snapstate::engine::{Engine, EngineConfig, OutcomeStream, ReadHandle, WriteHandle};
 use snapstate::reconcile::{
     Action, CycleError, CycleReport, Mismatch, MismatchClass, Reconciler, RunnerConfig,
 };
 use snapstate::time::{Clock, ManualClock, Timestamp};
-use snapstate::venue::{
-    CancelError, FaultKind, FaultSubject, Faults, InjectedFault, SimulatedVenue,
-};
+use snapstate::venue::{CancelError, FaultSubject, Faults, InjectedFault, SimulatedVenue};
 
 use super::ledger::{Ledger, Source};
-use super::truth::differences;
 use super::{FailureReason, Resolution, RunReport, SimConfig, SimFailure, config};
 use crate::market_maker::GridMarketMaker;
 
@@ -155,7 +154,7 @@ impl<'a> Simulation<'a> {
         for order_id in decision.cancels {
             self.cancel_at_venue(order_id, now)?;
         }
-        self.absorb_update_faults()?;
+        self.absorb_update_faults();
         self.apply()?;
         self.counts.trading_steps += 1;
         if self
@@ -187,7 +186,7 @@ impl<'a> Simulation<'a> {
         let updates = self.reconciler.venue_mut().advance_and_drain(now);
         // Lost updates are watched before anything later is applied, so that the update that
         // repairs one is never mistaken for something the book already knew.
-        self.absorb_update_faults()?;
+        self.absorb_update_faults();
         for update in updates {
             self.send(update, Source::Update)?;
             self.counts.updates_delivered += 1;
@@ -202,13 +201,12 @@ impl<'a> Simulation<'a> {
     }
 
     /// Takes the venue's journal outside a cycle, where only update faults can arise.
-    fn absorb_update_faults(&mut self) -> Result<(), SimFailure> {
+    fn absorb_update_faults(&mut self) {
         let journal = self.reconciler.venue_mut().take_fault_journal();
         let stray = self.ledger.absorb(journal);
         for fault in stray {
             self.ledger.resolve(fault.kind, Resolution::Unresolved);
         }
-        Ok(())
     }
 
     /// Waits until the engine has applied everything sent, then checks its outcomes and the
@@ -366,188 +364,4 @@ impl<'a> Simulation<'a> {
             .and_then(|()| venue.set_price_interval(None));
         halted.map_err(|error| self.fail(FailureReason::Venue(error.to_string())))
     }
-
-    /// Reconciles once per cycle interval until the book agrees with the venue and keeps
-    /// agreeing for [`SimConfig::confirmation_cycles`] more cycles, each of which must find
-    /// nothing at all, and the venue can produce no more updates. Returns the cycle from which
-    /// the book agreed for good.
-    ///
-    /// Orders still live at the halt may expire afterwards (time in force): while such an
-    /// update is on its way the book lags, and agreement starts again once it has arrived.
-    /// Any other disagreement after agreement is a failure.
-    fn settle(&mut self) -> Result<u64, SimFailure> {
-        let bound = self.config.convergence_bound_cycles();
-        let confirmation = self.config.confirmation_cycles();
-        let mut agreeing_since = None;
-        let mut cycle = 0;
-        loop {
-            cycle += 1;
-            self.clock.advance(self.config.cycle_interval());
-            self.deliver(self.clock.now())?;
-            self.apply()?;
-            let Some(report) = self.cycle()? else {
-                return Err(self.fail(FailureReason::Unsettled(
-                    "a query failed after faults stopped".to_owned(),
-                )));
-            };
-            let venue = self.reconciler.venue();
-            let found = differences(self.reader.load().state(), venue);
-            let in_flight = venue.pending_update_count() > 0;
-            // Once the book has agreed, an update on its way may show as a suspected difference;
-            // nothing may be confirmed, and with nothing on its way nothing may differ at all.
-            let agreed_before = agreeing_since.is_some_and(|since| since < cycle);
-            let confirmed = report.reconciliation.confirmed().next().is_some();
-            let unexplained =
-                !in_flight && (!found.is_empty() || !report.reconciliation.is_clean());
-            if agreed_before && (confirmed || unexplained) {
-                let findings: Vec<String> = report
-                    .reconciliation
-                    .findings
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect();
-                return Err(self.fail(FailureReason::Unsettled(format!(
-                    "after agreeing since cycle {}: differences {:?}, findings {:?}",
-                    agreeing_since.unwrap_or_default(),
-                    abridged(found),
-                    abridged(findings)
-                ))));
-            }
-            if found.is_empty() {
-                agreeing_since.get_or_insert(cycle);
-            } else if cycle >= bound {
-                return Err(self.fail(FailureReason::NotConverged {
-                    cycles: cycle,
-                    bound,
-                    differences: abridged(found),
-                }));
-            } else {
-                agreeing_since = None;
-            }
-            let quiet = self.config.time_in_force.is_none() || venue.live_count() == 0;
-            if let Some(since) = agreeing_since
-                && quiet
-                && cycle - since >= confirmation
-            {
-                return Ok(since);
-            }
-        }
-    }
-
-    /// The end-of-run checks, and the report.
-    fn finish(mut self, cycles_to_converge: u64) -> Result<RunReport, SimFailure> {
-        let resolutions = self.ledger.finish();
-        let venue = self.reconciler.venue();
-        let injected = venue.fault_counts().clone();
-        let mut problems = Vec::new();
-        for (kind, count) in injected.iter() {
-            let by_resolution = resolutions.get(&kind);
-            let resolved: u64 = by_resolution.into_iter().flat_map(|map| map.values()).sum();
-            if resolved != count {
-                problems.push(format!("{kind}: {count} injected, {resolved} followed"));
-            }
-            for (resolution, times) in by_resolution.into_iter().flatten() {
-                if resolution.is_defect() {
-                    problems.push(format!("{kind}: {resolution} {times}"));
-                }
-            }
-        }
-        if !problems.is_empty() {
-            return Err(self.fail(FailureReason::Unresolved(problems.join("; "))));
-        }
-        let snapshot = self.reader.load();
-        let book = snapshot.state();
-        if book != self.ledger.shadow() {
-            return Err(self.fail(FailureReason::Diverged(
-                "the engine's final book differs from the pure book's".to_owned(),
-            )));
-        }
-        let totals = self.reconciler.totals().clone();
-        let counters = snapshot.counters();
-        let query_faults =
-            injected.get(FaultKind::QueryFailed) + injected.get(FaultKind::QueryTimedOut);
-        let cross_checks = [
-            (
-                "venue errors",
-                totals.venue_errors,
-                "query faults",
-                query_faults,
-            ),
-            (
-                "corrections submitted",
-                totals.corrections_submitted,
-                "corrections recorded",
-                self.ledger.corrections_sent(),
-            ),
-            (
-                "corrections applied",
-                totals.corrections_applied,
-                "book corrected",
-                counters.applied_count("corrected"),
-            ),
-        ];
-        for (left, left_count, right, right_count) in cross_checks {
-            if left_count != right_count {
-                return Err(self.fail(FailureReason::Counters(format!(
-                    "{left} {left_count}, {right} {right_count}"
-                ))));
-            }
-        }
-        if self.config.faults.is_none() {
-            let unclean = [
-                ("confirmed mismatches", totals.mismatches_total()),
-                ("corrections", totals.corrections_submitted),
-                ("venue cancels", totals.venue_cancels_sent),
-                ("stale updates", counters.applied_count("stale")),
-                ("duplicate updates", counters.applied_count("duplicate")),
-            ];
-            let found: Vec<String> = unclean
-                .iter()
-                .filter(|(_, count)| *count > 0)
-                .map(|(what, count)| format!("{what} {count}"))
-                .collect();
-            if !found.is_empty() {
-                return Err(self.fail(FailureReason::NotClean(found.join(", "))));
-            }
-        }
-        let reconciled_fill = book
-            .orders_unordered()
-            .fold(Decimal::ZERO, |sum, order| sum + order.reconciled_fill());
-        Ok(RunReport {
-            seed: self.config.seed,
-            scenario: self.config.scenario,
-            trading_steps: self.counts.trading_steps,
-            orders_placed: self.counts.orders_placed,
-            updates_delivered: self.counts.updates_delivered,
-            maker_cancels: (
-                self.counts.maker_cancels_sent,
-                self.counts.maker_cancels_refused,
-            ),
-            injected,
-            resolutions,
-            faulted_updates: self.ledger.faulted_updates().clone(),
-            applied_by_label: counters.applied_by_label().collect(),
-            rejected_by_label: counters.rejected_by_label().collect(),
-            reconciler: totals,
-            corrections: std::mem::take(&mut self.counts.corrections),
-            cycles_to_converge,
-            convergence_bound: self.config.convergence_bound_cycles(),
-            orders_compared: venue.orders().count(),
-            final_statuses: book.status_counts().to_vec(),
-            net_position: book.net_position(),
-            reconciled_fill,
-        })
-    }
-}
-
-/// The most differences a failure lists; the rest are counted.
-const LISTED_DIFFERENCES: usize = 12;
-
-fn abridged(mut differences: Vec<String>) -> Vec<String> {
-    if differences.len() > LISTED_DIFFERENCES {
-        let more = differences.len() - LISTED_DIFFERENCES;
-        differences.truncate(LISTED_DIFFERENCES);
-        differences.push(format!("and {more} more"));
-    }
-    differences
 }
