@@ -1,36 +1,59 @@
 //! The `snapstate` command: thin over the library.
 
+use std::error::Error;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use snapstate_cli::replay::ReplayArgs;
+use snapstate_cli::simulate::SimulateArgs;
 
 /// A lock-free copy-on-write state engine for a market maker's orders and inventory.
+///
+/// Without a subcommand, runs `simulate` with the options given.
 #[derive(Debug, Parser)]
-#[command(name = "snapstate", version, about)]
+#[command(
+    name = "snapstate",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    simulate: SimulateArgs,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Drive the engine with a grid of orders and check every snapshot (the default).
-    Demo,
+    /// Run a grid market maker against a simulated venue with faults, through the engine, with
+    /// the reconciler correcting what the faults broke; then report (the default).
+    Simulate(SimulateArgs),
+    /// Replay a recorded order stream (JSON Lines) through the engine, reconciling at each
+    /// venue snapshot; print every finding and the final book.
+    Replay(ReplayArgs),
     /// Run the deterministic fault-injection simulation: one seed with its report, or a range.
     SimCheck(snapstate_cli::sim::SimCheckArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command.unwrap_or(Command::Demo) {
-        Command::Demo => snapstate_cli::demo::run(),
-        Command::SimCheck(args) => snapstate_cli::sim::run_check(&args),
-    };
+    let result: Result<(), Box<dyn Error>> =
+        match cli.command.unwrap_or(Command::Simulate(cli.simulate)) {
+            Command::Simulate(args) => snapstate_cli::simulate::run(&args).map_err(Into::into),
+            Command::Replay(args) => snapstate_cli::replay::run(&args).map_err(Into::into),
+            Command::SimCheck(args) => snapstate_cli::sim::run_check(&args),
+        };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
-            ExitCode::FAILURE
+            let mut source = error.source();
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::from(snapstate_cli::exit_code(error.as_ref()))
         }
     }
 }

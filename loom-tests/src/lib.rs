@@ -8,15 +8,15 @@
 //! `--cfg loom`, so its `sync` module hands the engine loom's threads, locks, atomics, a
 //! loom-visible publication cell and a loom-visible bounded channel.
 //!
-//! * [`explore`] runs a model under a [`loom::model::Builder`], counts the executions it explored
+//! * `explore` runs a model under a `loom::model::Builder`, counts the executions it explored
 //!   and prints the count, the preemption bound and the wall time.
-//! * [`Observed`] collects outcomes across all executions, so a test can assert afterwards that
+//! * `Observed` collects outcomes across all executions, so a test can assert afterwards that
 //!   an interesting interleaving really happened (loom's own `tests/litmus.rs` idiom): a model
 //!   that never exercises its race cannot fail, and these assertions make sure it does.
-//! * [`Marks`] is the smallest state machine that lets a reader tell exactly which commands a
-//!   snapshot holds; [`assert_whole`] and [`assert_prefix`] check a snapshot against its own
+//! * `Marks` is the smallest state machine that lets a reader tell exactly which commands a
+//!   snapshot holds; `assert_whole` and `assert_prefix` check a snapshot against its own
 //!   metadata.
-//! * [`book`] builds the position-book fixtures for the models that use the real `Book`.
+//! * `book` builds the position-book fixtures for the models that use the real `Book`.
 #![forbid(unsafe_code)]
 
 #[cfg(loom)]

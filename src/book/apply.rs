@@ -93,17 +93,9 @@ impl<S: Storage> Book<S> {
         at: Timestamp,
     ) -> Result<Applied, Rejection> {
         let from = order.status;
-        let to = match transition(from, event) {
-            Transition::To(to) => to,
-            Transition::Duplicate => return Ok(Applied::Duplicate),
-            Transition::Stale => return Ok(Applied::Stale(StaleReason::Superseded)),
-            Transition::NotAllowed => {
-                return Err(Rejection::TransitionNotAllowed {
-                    order_id: order.id,
-                    from,
-                    event,
-                });
-            }
+        let to = match next_status(&order, event)? {
+            Next::To(to) => to,
+            Next::Unchanged(applied) => return Ok(applied),
         };
         order.status = to;
         order.venue_seq = newest(order.venue_seq, venue_seq);
@@ -133,30 +125,17 @@ impl<S: Storage> Book<S> {
         } else {
             Event::PartialFill
         };
-        if order.status == OrderStatus::Rejected {
-            return Err(Rejection::TransitionNotAllowed {
-                order_id: order.id,
-                from: order.status,
-                event,
-            });
-        }
+        // Asked first, so that no cumulative comparison can mask a fill of a rejected order.
+        let next = next_status(order, event)?;
         if fill.cumulative_filled == order.filled {
             return Ok(Applied::Duplicate);
         }
         if fill.cumulative_filled < order.filled {
             return Ok(Applied::Stale(StaleReason::LowerCumulativeFill));
         }
-        let to = match transition(order.status, event) {
-            Transition::To(to) => to,
-            Transition::Duplicate => return Ok(Applied::Duplicate),
-            Transition::Stale => return Ok(Applied::Stale(StaleReason::Superseded)),
-            Transition::NotAllowed => {
-                return Err(Rejection::TransitionNotAllowed {
-                    order_id: order.id,
-                    from: order.status,
-                    event,
-                });
-            }
+        let to = match next {
+            Next::To(to) => to,
+            Next::Unchanged(applied) => return Ok(applied),
         };
         let delta = checked(fill.cumulative_filled.checked_sub(order.filled))?;
         let signed = order.side.signed(delta);
@@ -407,6 +386,27 @@ impl<S: Storage> Book<S> {
                 }
             }
         }
+    }
+}
+
+/// What the transition table says an event does to an order.
+enum Next {
+    /// It moves to this status.
+    To(OrderStatus),
+    /// It ends here, changing nothing (a duplicate or a stale report).
+    Unchanged(Applied),
+}
+
+fn next_status(order: &Order, event: Event) -> Result<Next, Rejection> {
+    match transition(order.status, event) {
+        Transition::To(to) => Ok(Next::To(to)),
+        Transition::Duplicate => Ok(Next::Unchanged(Applied::Duplicate)),
+        Transition::Stale => Ok(Next::Unchanged(Applied::Stale(StaleReason::Superseded))),
+        Transition::NotAllowed => Err(Rejection::TransitionNotAllowed {
+            order_id: order.id,
+            from: order.status,
+            event,
+        }),
     }
 }
 

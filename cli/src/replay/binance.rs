@@ -21,7 +21,13 @@
 //! update counter, and `T` orders an order's events. An order first seen in a later event (a
 //! capture that started while it was open) is placed from that event's own fields first.
 //! Client order ids (strings) are mapped onto the book's `u64` ids in order of first
-//! appearance; [`BinanceAdapter::name`] maps them back for display.
+//! appearance, in events or in open-orders answers; [`BinanceAdapter::name`] maps them back
+//! for display.
+//!
+//! Open orders, as `GET /api/v3/openOrders` answers them (fields `symbol`, `clientOrderId`,
+//! `price`, `origQty`, `executedQty`, `status`, `side`, `updateTime`), map onto the venue's
+//! view with [`BinanceAdapter::venue_order`]. An order that appears there first gets an id
+//! but is not placed: the book learns of it only from an event, or from reconciliation.
 
 use std::collections::HashMap;
 
@@ -31,6 +37,7 @@ use snapstate::book::{
     BookCommand, FillReport, Grid, Level, OrderId, Place, Price, Quantity, Side, StatusReport,
 };
 use snapstate::time::Timestamp;
+use snapstate::venue::{VenueOrder, VenueOrderStatus};
 
 /// Why an event could not be mapped onto book commands.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,6 +72,9 @@ pub enum BinanceError {
     /// A price that is not on the replay's grid.
     #[error("price {0} is not on the grid")]
     OffGrid(Price),
+    /// An open order's status that an open-orders answer cannot carry.
+    #[error("order status {0:?} is not supported")]
+    UnsupportedOrderStatus(String),
 }
 
 /// The fields of an `executionReport` that the mapping uses.
@@ -116,9 +126,35 @@ fn parse(line: &str) -> Result<ExecutionReport, BinanceError> {
     serde_json::from_str(line).map_err(|error| BinanceError::Malformed(error.to_string()))
 }
 
-/// The price of the first order event in a capture, to centre the replay's grid on.
-pub fn first_price(line: &str) -> Option<Price> {
-    parse(line).ok().map(|report| report.price)
+/// The limit price of an order event, to centre the replay's grid on the first one.
+///
+/// # Errors
+///
+/// The [`BinanceError`] that mapping the line would give if it is not an `executionReport`.
+pub fn event_price(line: &str) -> Result<Price, BinanceError> {
+    parse(line).map(|report| report.price)
+}
+
+/// One order of a `GET /api/v3/openOrders` answer: the fields the venue's view needs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenOrder {
+    /// The symbol.
+    pub symbol: String,
+    /// The client order id.
+    pub client_order_id: String,
+    /// The limit price.
+    pub price: Price,
+    /// The order's quantity.
+    pub orig_qty: Quantity,
+    /// The cumulative filled quantity.
+    pub executed_qty: Quantity,
+    /// `NEW`, `PARTIALLY_FILLED`, or (in answers about any order) a finished status.
+    pub status: String,
+    /// `BUY` or `SELL`.
+    pub side: String,
+    /// When the order last changed, in milliseconds.
+    pub update_time: u64,
 }
 
 /// Maps one symbol's `executionReport`s onto book commands, keeping the id mapping.
@@ -128,6 +164,9 @@ pub struct BinanceAdapter {
     symbol: Option<String>,
     ids: HashMap<String, OrderId>,
     names: Vec<String>,
+    /// Whether the order with id `index + 1` has been placed in the book (an order known only
+    /// from an open-orders answer has an id but was never placed).
+    placed: Vec<bool>,
 }
 
 impl BinanceAdapter {
@@ -138,7 +177,18 @@ impl BinanceAdapter {
             symbol,
             ids: HashMap::new(),
             names: Vec::new(),
+            placed: Vec::new(),
         }
+    }
+
+    /// The grid that prices map onto.
+    pub fn grid(&self) -> &Grid {
+        &self.grid
+    }
+
+    /// The symbol being replayed, once fixed.
+    pub fn symbol(&self) -> Option<&str> {
+        self.symbol.as_deref()
     }
 
     /// The client order id behind a book order id.
@@ -177,11 +227,7 @@ impl BinanceAdapter {
         if name.is_empty() {
             return Err(BinanceError::EmptyClientOrderId);
         }
-        let side = match report.side.as_str() {
-            "BUY" => Side::Buy,
-            "SELL" => Side::Sell,
-            other => return Err(BinanceError::InvalidSide(other.to_owned())),
-        };
+        let side = side(&report.side)?;
         if !matches!(report.order_type.as_str(), "LIMIT" | "LIMIT_MAKER") {
             return Err(BinanceError::UnsupportedOrderType(report.order_type));
         }
@@ -209,7 +255,8 @@ impl BinanceAdapter {
         if self.symbol.is_none() {
             self.symbol = Some(report.symbol.clone());
         }
-        let (order_id, first_seen) = self.intern(&name);
+        let order_id = self.intern(&name);
+        let first_seen = self.mark_placed(order_id);
         let mut commands = Vec::with_capacity(3);
         if first_seen {
             commands.push(BookCommand::Place(Place {
@@ -242,19 +289,71 @@ impl BinanceAdapter {
         Ok(commands)
     }
 
-    fn intern(&mut self, name: &str) -> (OrderId, bool) {
+    /// The venue's view of one order of an open-orders answer, interning its client id (the
+    /// order is not placed in the book).
+    ///
+    /// # Errors
+    ///
+    /// A [`BinanceError`] for an empty client id, an unknown side or status; the adapter is
+    /// then unchanged.
+    pub fn venue_order(&mut self, order: &OpenOrder) -> Result<VenueOrder, BinanceError> {
+        if order.client_order_id.is_empty() {
+            return Err(BinanceError::EmptyClientOrderId);
+        }
+        let side = side(&order.side)?;
+        let status = match order.status.as_str() {
+            // A cancel in progress: still working until the venue confirms it.
+            "NEW" | "PENDING_CANCEL" => VenueOrderStatus::Open,
+            "PARTIALLY_FILLED" => VenueOrderStatus::PartiallyFilled,
+            "FILLED" => VenueOrderStatus::Filled,
+            "CANCELED" => VenueOrderStatus::Cancelled,
+            "EXPIRED" | "EXPIRED_IN_MATCH" => VenueOrderStatus::Expired,
+            "REJECTED" => VenueOrderStatus::Rejected,
+            other => return Err(BinanceError::UnsupportedOrderStatus(other.to_owned())),
+        };
+        Ok(VenueOrder {
+            order_id: self.intern(&order.client_order_id),
+            updated_at: Timestamp::from_millis(order.update_time),
+            filled: order.executed_qty,
+            status,
+            side,
+            price: order.price,
+            quantity: order.orig_qty,
+        })
+    }
+
+    fn intern(&mut self, name: &str) -> OrderId {
         if let Some(&id) = self.ids.get(name) {
-            return (id, false);
+            return id;
         }
         self.names.push(name.to_owned());
+        self.placed.push(false);
         let id = OrderId(self.names.len() as u64);
         self.ids.insert(name.to_owned(), id);
-        (id, true)
+        id
+    }
+
+    /// Marks an interned order as placed; true if it was not yet.
+    fn mark_placed(&mut self, id: OrderId) -> bool {
+        let index = usize::try_from(id.0).ok().and_then(|id| id.checked_sub(1));
+        match index.and_then(|index| self.placed.get_mut(index)) {
+            Some(placed) => !std::mem::replace(placed, true),
+            // Every id comes from `intern`, which gives it a flag.
+            None => false,
+        }
     }
 
     /// The level of `price` on the replay's grid.
     pub fn level_of(&self, price: Price) -> Option<Level> {
         self.grid.level_of(price)
+    }
+}
+
+fn side(text: &str) -> Result<Side, BinanceError> {
+    match text {
+        "BUY" => Ok(Side::Buy),
+        "SELL" => Ok(Side::Sell),
+        other => Err(BinanceError::InvalidSide(other.to_owned())),
     }
 }
 
@@ -366,6 +465,39 @@ mod tests {
             Err(BinanceError::UnsupportedOrderType("MARKET".into()))
         );
         assert_eq!(adapter.id("a"), None, "a refused event interns nothing");
+    }
+
+    fn open_order(client: &str, status: &str, executed: &str) -> OpenOrder {
+        let line = format!(
+            r#"{{"symbol":"BTCUSDT","orderId":4293153,"orderListId":-1,"clientOrderId":"{client}","price":"37000.00000000","origQty":"0.03000000","executedQty":"{executed}","cummulativeQuoteQty":"0","status":"{status}","timeInForce":"GTC","type":"LIMIT","side":"BUY","stopPrice":"0.0","icebergQty":"0.0","time":1700000000100,"updateTime":1700000000300,"isWorking":true,"origQuoteOrderQty":"0.000000","workingTime":1700000000100,"selfTradePreventionMode":"NONE"}}"#
+        );
+        serde_json::from_str(&line).expect("the documented layout parses")
+    }
+
+    #[test]
+    fn an_open_order_maps_onto_the_venue_view_without_placing_it() {
+        let mut adapter = adapter();
+        let venue = adapter
+            .venue_order(&open_order("web-7", "PARTIALLY_FILLED", "0.01000000"))
+            .expect("maps");
+        assert_eq!(venue.order_id, OrderId(1));
+        assert_eq!(venue.status, VenueOrderStatus::PartiallyFilled);
+        assert_eq!(venue.filled, Decimal::new(1, 2));
+        assert_eq!(venue.quantity, Decimal::new(3, 2));
+        assert_eq!(venue.updated_at, Timestamp::from_millis(1_700_000_000_300));
+        assert_eq!(adapter.name(OrderId(1)), Some("web-7"));
+        // Its first event still places it, under the same id.
+        let commands = adapter
+            .map_line(&event("web-7", "TRADE", "0.02", 9))
+            .expect("maps");
+        assert!(matches!(commands.as_slice(),
+            [BookCommand::Place(place), BookCommand::Acknowledge(_), BookCommand::Fill(_)]
+            if place.order_id == OrderId(1)));
+        assert!(matches!(
+            adapter.venue_order(&open_order("x", "HALF_DONE", "0")),
+            Err(BinanceError::UnsupportedOrderStatus(_))
+        ));
+        assert_eq!(adapter.id("x"), None, "a refused order interns nothing");
     }
 
     #[test]

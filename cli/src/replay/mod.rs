@@ -1,5 +1,371 @@
 //! `snapstate replay`: recorded order streams through the engine, with reconciliation at each
 //! venue snapshot.
+//!
+//! The input is JSON Lines, in the native format or as a Binance capture (`docs/formats.md`
+//! specifies both). Each line is read with a hard length limit, parsed, and, if it carries
+//! commands, applied through the engine whole or not at all (see [`session`]). At each venue
+//! snapshot the reconciler compares the engine's book with it and records every finding; by
+//! default it is a dry run, and the corrections it would send are reported, not sent.
+//!
+//! # Bad input
+//!
+//! A line that is too long, not UTF-8, not JSON, not a record of the format, or that names
+//! something impossible (a command the book rejects, a venue order filled beyond its
+//! quantity) is invalid. By default the replay stops at the first one, printing its line
+//! number and the reason, and exits with [`EXIT_INVALID_INPUT`]. With `--skip-invalid` it
+//! reports each on stderr, counts it, and goes on. No input makes it panic.
 
 pub mod binance;
+pub mod binance_capture;
 pub mod lines;
+pub mod native;
+pub mod report;
+pub mod session;
+pub mod source;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use snapstate::reconcile::{ReconcileConfig, ReconcileConfigError};
+
+use crate::units::parse_duration;
+use lines::{BoundedLines, DEFAULT_MAX_LINE_BYTES, Line};
+use report::{ReplayReport, SkippedLine};
+use session::{Session, SessionError};
+use source::{Entry, InvalidLine, LineError, Source};
+
+/// The exit status of a replay that stopped at an invalid line.
+pub const EXIT_INVALID_INPUT: u8 = 3;
+/// The largest `--max-line-bytes` accepted: 1 GiB, so that one line can never take more
+/// memory than that.
+pub const MAX_LINE_BYTES_LIMIT: u64 = 1 << 30;
+/// The default number of levels of a Binance replay's grid, centred on the first price:
+/// a million ticks either side, and slots exist only where orders were placed.
+pub const DEFAULT_BINANCE_GRID_LEVELS: u32 = 2_000_000;
+
+/// The recorded stream's format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// snapstate's own JSON Lines records (docs/formats.md).
+    Native,
+    /// A Binance spot user-data-stream capture, with recorded openOrders answers.
+    Binance,
+}
+
+/// How a Binance capture maps onto the book.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BinanceOptions {
+    /// The symbol to replay; default: the first order's.
+    pub symbol: Option<String>,
+    /// The symbol's price tick: the grid's step.
+    pub tick_size: Decimal,
+    /// Levels of the grid centred on the first price.
+    pub grid_levels: u32,
+}
+
+/// Options of `snapstate replay`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReplayArgs {
+    /// The recorded stream (JSON Lines); `-` reads standard input.
+    pub file: PathBuf,
+    /// The stream's format.
+    #[arg(long, value_enum, default_value_t = Format::Native)]
+    pub format: Format,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Report invalid lines on stderr, count them, and go on, instead of stopping at the
+    /// first.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// The longest line read; longer ones are invalid.
+    #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_LINE_BYTES_LIMIT))]
+    pub max_line_bytes: usize,
+    /// Send the reconciler's corrections through the engine, instead of only reporting them.
+    #[arg(long)]
+    pub apply_corrections: bool,
+    /// How long both sides must be quiet before a difference counts.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub grace: Duration,
+    /// Consecutive snapshots that must show a difference before it counts.
+    #[arg(long, default_value_t = ReconcileConfig::DEFAULT_OBSERVATIONS_BEFORE_CONFIRMED)]
+    pub observations: u32,
+    /// Consecutive snapshots that must leave out a live order before it counts as missing.
+    #[arg(long, default_value_t = ReconcileConfig::DEFAULT_ABSENCES_BEFORE_MISSING)]
+    pub absences: u32,
+    /// Binance: the symbol to replay (default: the first order's).
+    #[arg(long)]
+    pub symbol: Option<String>,
+    /// Binance: the symbol's price tick, the step of the replay's grid.
+    #[arg(long, default_value = "0.01")]
+    pub tick_size: Decimal,
+    /// Binance: levels of the grid, centred on the first price.
+    #[arg(long, default_value_t = DEFAULT_BINANCE_GRID_LEVELS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub grid_levels: u32,
+}
+
+/// Everything a replay needs besides its input.
+#[derive(Clone, Debug)]
+pub struct ReplayOptions {
+    /// Shown in the report.
+    pub source_name: String,
+    /// The stream's format.
+    pub format: Format,
+    /// Skip invalid lines instead of stopping.
+    pub skip_invalid: bool,
+    /// The longest line read.
+    pub max_line_bytes: usize,
+    /// Send corrections instead of only planning them.
+    pub apply_corrections: bool,
+    /// The reconciler's thresholds.
+    pub reconcile: ReconcileConfig,
+    /// How a Binance capture maps onto the book.
+    pub binance: BinanceOptions,
+}
+
+/// Why the options cannot make a replay.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OptionsError {
+    /// The reconciler's thresholds are out of range.
+    #[error("invalid reconciliation settings")]
+    Reconcile(#[source] ReconcileConfigError),
+    /// The tick size must be positive.
+    #[error("--tick-size must be positive, got {0}")]
+    NonPositiveTickSize(Decimal),
+}
+
+impl ReplayOptions {
+    /// Checks what can be checked before reading a line.
+    ///
+    /// # Errors
+    ///
+    /// An [`OptionsError`] for out-of-range thresholds or a non-positive tick size.
+    pub fn validate(&self) -> Result<(), OptionsError> {
+        self.reconcile.validate().map_err(OptionsError::Reconcile)?;
+        if self.binance.tick_size <= Decimal::ZERO {
+            return Err(OptionsError::NonPositiveTickSize(self.binance.tick_size));
+        }
+        Ok(())
+    }
+
+    /// The options for `args`.
+    pub fn from_args(args: &ReplayArgs) -> Self {
+        Self {
+            source_name: args.file.display().to_string(),
+            format: args.format,
+            skip_invalid: args.skip_invalid,
+            max_line_bytes: args.max_line_bytes,
+            apply_corrections: args.apply_corrections,
+            reconcile: ReconcileConfig {
+                in_flight_grace: args.grace,
+                observations_before_confirmed: args.observations,
+                absences_before_missing: args.absences,
+                ..ReconcileConfig::default()
+            },
+            binance: BinanceOptions {
+                symbol: args.symbol.clone(),
+                tick_size: args.tick_size,
+                grid_levels: args.grid_levels,
+            },
+        }
+    }
+}
+
+/// Why a replay failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The options cannot make a replay.
+    #[error(transparent)]
+    Options(#[from] OptionsError),
+    /// The file could not be opened.
+    #[error("cannot open {path}")]
+    Open {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The input could not be read.
+    #[error("cannot read the input")]
+    Read(#[source] io::Error),
+    /// An invalid line, without `--skip-invalid`.
+    #[error(transparent)]
+    InvalidLine(InvalidLine),
+    /// The engine or the reconciler failed.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// The report could not be written.
+    #[error("cannot write the report")]
+    Output(#[source] io::Error),
+}
+
+/// Runs `snapstate replay`: prints the report to stdout, skipped lines to stderr.
+///
+/// # Errors
+///
+/// A [`ReplayError`]; [`ReplayError::InvalidLine`] at the first invalid line unless skipping.
+pub fn run(args: &ReplayArgs) -> Result<(), ReplayError> {
+    let options = ReplayOptions::from_args(args);
+    options.validate()?;
+    let report = if args.file.as_os_str() == "-" {
+        replay(io::stdin().lock(), &options, &mut io::stderr())?
+    } else {
+        let file = File::open(&args.file).map_err(|source| ReplayError::Open {
+            path: args.file.display().to_string(),
+            source,
+        })?;
+        replay(BufReader::new(file), &options, &mut io::stderr())?
+    };
+    let mut out = io::stdout().lock();
+    if args.json {
+        report.write_json(&mut out)
+    } else {
+        report.write_table(&mut out)
+    }
+    .and_then(|()| out.flush())
+    .map_err(ReplayError::Output)
+}
+
+/// Replays `input`; each skipped invalid line is also reported on `warnings` as it is met.
+///
+/// # Errors
+///
+/// A [`ReplayError`]: invalid options, the input could not be read, an invalid line when not
+/// skipping, or the engine failed.
+pub fn replay(
+    input: impl BufRead,
+    options: &ReplayOptions,
+    warnings: &mut dyn Write,
+) -> Result<ReplayReport, ReplayError> {
+    options.validate()?;
+    let mut lines = BoundedLines::new(input, options.max_line_bytes);
+    let mut replay = Replay {
+        options,
+        source: Source::new(options.format, &options.binance),
+        session: None,
+        ignored: BTreeMap::new(),
+        skipped: Vec::new(),
+        lines: 0,
+    };
+    while let Some((number, line)) = lines.next_line().map_err(ReplayError::Read)? {
+        replay.lines = number;
+        if let Err(error) = replay.line(line)? {
+            let invalid = InvalidLine {
+                line: number,
+                error,
+            };
+            if !options.skip_invalid {
+                return Err(ReplayError::InvalidLine(invalid));
+            }
+            // A warning that cannot be written must not stop the replay; it is in the report.
+            let _ = writeln!(warnings, "skipped {invalid}");
+            replay.skipped.push(SkippedLine::from(&invalid));
+        }
+    }
+    replay.finish()
+}
+
+/// A replay in progress.
+struct Replay<'a> {
+    options: &'a ReplayOptions,
+    source: Source,
+    session: Option<Session>,
+    ignored: BTreeMap<&'static str, u64>,
+    skipped: Vec<SkippedLine>,
+    lines: usize,
+}
+
+impl Replay<'_> {
+    /// Reads one line: `Ok(Err(_))` if it is invalid, `Err(_)` if the engine failed.
+    fn line(&mut self, line: Line) -> Result<Result<(), LineError>, ReplayError> {
+        let text = match line {
+            Line::Text(text) => text,
+            Line::Oversized { length } => {
+                return Ok(Err(LineError::Oversized {
+                    length,
+                    limit: self.options.max_line_bytes,
+                }));
+            }
+            Line::NotUtf8 => return Ok(Err(LineError::NotUtf8)),
+        };
+        let entry = match self.source.entry(&text) {
+            Ok(entry) => entry,
+            Err(error) => return Ok(Err(error)),
+        };
+        match entry {
+            Entry::Configured => Ok(Ok(())),
+            Entry::Ignored(why) => {
+                *self.ignored.entry(why).or_default() += 1;
+                Ok(Ok(()))
+            }
+            Entry::Commands(commands) => match self.session()? {
+                Ok((session, source)) => Ok(session.apply_line(commands, source)?),
+                Err(error) => Ok(Err(error)),
+            },
+            Entry::VenueSnapshot(report) => {
+                let line = self.lines;
+                match self.session()? {
+                    Ok((session, source)) => {
+                        session.reconcile(line, report, source)?;
+                        Ok(Ok(()))
+                    }
+                    Err(error) => Ok(Err(error)),
+                }
+            }
+        }
+    }
+
+    /// The session, started on the first entry that needs one (by then the source knows the
+    /// grid; `Ok(Err(NoGrid))` otherwise, which no source gives), and the source beside it.
+    fn session(&mut self) -> Result<Result<(&mut Session, &Source), LineError>, ReplayError> {
+        if self.session.is_none() {
+            let Some(grid) = self.source.grid() else {
+                return Ok(Err(LineError::NoGrid));
+            };
+            self.session = Some(Session::start(
+                grid.clone(),
+                self.options.reconcile.clone(),
+                self.options.apply_corrections,
+            )?);
+        }
+        Ok(self
+            .session
+            .as_mut()
+            .map(|session| (session, &self.source))
+            .ok_or(LineError::NoGrid))
+    }
+
+    fn finish(self) -> Result<ReplayReport, ReplayError> {
+        let (commands, venue_snapshots) = self
+            .session
+            .as_ref()
+            .map_or((0, 0), |session| (session.commands(), session.snapshots()));
+        let (findings, corrections, book) = match self.session {
+            Some(session) => {
+                let (findings, corrections, book) = session.finish(&self.source)?;
+                (findings, Some(corrections), Some(book))
+            }
+            None => (Vec::new(), None, None),
+        };
+        Ok(ReplayReport {
+            source: self.options.source_name.clone(),
+            format: self.options.format.to_string(),
+            dry_run: !self.options.apply_corrections,
+            lines: self.lines,
+            commands,
+            venue_snapshots,
+            ignored: self.ignored,
+            invalid_lines: self.skipped,
+            findings,
+            corrections: corrections.filter(|_| self.options.apply_corrections),
+            book,
+        })
+    }
+}

@@ -1,0 +1,172 @@
+//! Binance captures: the user data stream's events, one per line, with the answers to
+//! `GET /api/v3/openOrders` recorded between them as the venue's snapshots.
+//!
+//! An event line is the stream's JSON as received. An open-orders line wraps the REST answer
+//! with the time it was received, since the answer carries none:
+//!
+//! ```json
+//! {"capture":"openOrders","received_ms":1700000060000,"response":[ …the answer's orders… ]}
+//! ```
+//!
+//! Spot accounts have balances, not a position per symbol, so these snapshots carry no net
+//! position and the position check is skipped.
+
+use serde::Deserialize;
+use snapstate::book::{Grid, OrderId, Price};
+use snapstate::time::Timestamp;
+use snapstate::venue::VenueReport;
+
+use super::BinanceOptions;
+use super::binance::{BinanceAdapter, BinanceError, OpenOrder, event_price};
+use super::source::{Entry, LineError, check_venue_report, expect_object};
+
+/// The wrapper's tag for an open-orders answer.
+pub const OPEN_ORDERS_CAPTURE: &str = "openOrders";
+
+#[derive(Deserialize)]
+struct Envelope {
+    capture: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct OpenOrdersCapture {
+    received_ms: u64,
+    response: Vec<OpenOrder>,
+}
+
+/// A Binance capture, line by line: the adapter, once the first price has set the grid.
+#[derive(Debug)]
+pub struct BinanceSource {
+    options: BinanceOptions,
+    adapter: Option<BinanceAdapter>,
+    grid: Option<Grid>,
+}
+
+impl BinanceSource {
+    /// A source with no grid yet.
+    pub fn new(options: BinanceOptions) -> Self {
+        Self {
+            options,
+            adapter: None,
+            grid: None,
+        }
+    }
+
+    /// The grid, once the first price has set it.
+    pub fn grid(&self) -> Option<&Grid> {
+        self.grid.as_ref()
+    }
+
+    /// The client order id behind a book id.
+    pub fn name(&self, order_id: OrderId) -> Option<&str> {
+        self.adapter.as_ref()?.name(order_id)
+    }
+
+    /// What one line of a capture says.
+    ///
+    /// # Errors
+    ///
+    /// A [`LineError`] when the line is invalid; the source is then unchanged, but for client
+    /// ids interned from an open-orders answer before one of its orders failed (they only
+    /// name orders).
+    pub fn entry(&mut self, line: &str) -> Result<Entry, LineError> {
+        expect_object(line)?;
+        let envelope: Envelope =
+            serde_json::from_str(line).map_err(|error| LineError::json(&error))?;
+        match envelope.capture.as_deref() {
+            None => self.event(line),
+            Some(OPEN_ORDERS_CAPTURE) => self.open_orders(line),
+            Some(other) => Err(LineError::Malformed {
+                record: "capture".to_owned(),
+                reason: format!("unknown capture {other:?}; expected {OPEN_ORDERS_CAPTURE:?}"),
+            }),
+        }
+    }
+
+    fn event(&mut self, line: &str) -> Result<Entry, LineError> {
+        let (mut adapter, new) = match self.adapter.take() {
+            Some(adapter) => (adapter, false),
+            None => match event_price(line) {
+                // A zero price (a market order's) cannot centre a grid; a provisional one
+                // lets the mapping say what is wrong with the event.
+                Ok(price) => {
+                    let centre = price.max(self.options.tick_size);
+                    (new_adapter(&self.options, centre, None)?, true)
+                }
+                Err(error) => return ignored_or_invalid(error),
+            },
+        };
+        let result = adapter.map_line(line);
+        // An adapter made for this line is kept only if the line maps: a refused first event
+        // must not centre the grid.
+        if result.is_ok() || !new {
+            self.grid = Some(adapter.grid().clone());
+            self.adapter = Some(adapter);
+        }
+        match result {
+            Ok(commands) => Ok(Entry::Commands(commands)),
+            Err(error) => ignored_or_invalid(error),
+        }
+    }
+
+    fn open_orders(&mut self, line: &str) -> Result<Entry, LineError> {
+        let capture: OpenOrdersCapture = serde_json::from_str(line)
+            .map_err(|error| LineError::malformed("openOrders capture", &error))?;
+        let symbol = self
+            .options
+            .symbol
+            .clone()
+            .or_else(|| self.adapter.as_ref()?.symbol().map(str::to_owned))
+            .or_else(|| capture.response.first().map(|order| order.symbol.clone()));
+        let ours: Vec<&OpenOrder> = capture
+            .response
+            .iter()
+            .filter(|order| {
+                symbol
+                    .as_deref()
+                    .is_none_or(|symbol| order.symbol == symbol)
+            })
+            .collect();
+        let adapter = match self.adapter.as_mut() {
+            Some(adapter) => adapter,
+            None => {
+                let Some(first) = ours.first() else {
+                    return Ok(Entry::Ignored("open orders before any order"));
+                };
+                let adapter = new_adapter(&self.options, first.price, symbol)?;
+                self.grid = Some(adapter.grid().clone());
+                self.adapter.insert(adapter)
+            }
+        };
+        let orders = ours
+            .into_iter()
+            .map(|order| adapter.venue_order(order))
+            .collect::<Result<Vec<_>, _>>()?;
+        let report = VenueReport {
+            as_of: Timestamp::from_millis(capture.received_ms),
+            orders,
+            net_position: None,
+        };
+        check_venue_report(&report)?;
+        Ok(Entry::VenueSnapshot(report))
+    }
+}
+
+fn new_adapter(
+    options: &BinanceOptions,
+    price: Price,
+    symbol: Option<String>,
+) -> Result<BinanceAdapter, LineError> {
+    let grid = Grid::centred(price, options.tick_size, options.grid_levels)?;
+    Ok(BinanceAdapter::new(grid, options.symbol.clone().or(symbol)))
+}
+
+/// Other events of the user data stream and other symbols' orders are not errors in a capture:
+/// they carry nothing for this book.
+fn ignored_or_invalid(error: BinanceError) -> Result<Entry, LineError> {
+    match error {
+        BinanceError::NotAnOrderEvent(_) => Ok(Entry::Ignored("not an order event")),
+        BinanceError::OtherSymbol { .. } => Ok(Entry::Ignored("another symbol")),
+        other => Err(LineError::Binance(other)),
+    }
+}

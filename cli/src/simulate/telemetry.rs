@@ -1,0 +1,226 @@
+//! The metrics recorder that `simulate` installs: Prometheus text on `/metrics` when asked for,
+//! and, always, a copy of the reconciler's cycle durations for the final report.
+//!
+//! The library records through the `metrics` facade and never installs a recorder itself. The
+//! reconciler's runner thread keeps no history of its cycles, but it records each cycle's
+//! duration as [`DURATION_SECONDS`]; teeing that one histogram gives the report every cycle's
+//! duration, measured by the library itself, with or without an exporter.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+
+use hdrhistogram::Histogram as Hdr;
+use metrics::{
+    Counter, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+};
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusRecorder};
+use snapstate::reconcile::metrics::{DURATION_BUCKETS_SECONDS, DURATION_SECONDS};
+
+/// Why the recorder could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// The Prometheus exporter could not be built, typically because the address is taken.
+    #[error("could not start the metrics endpoint")]
+    Exporter(#[source] BuildError),
+    /// The exporter's runtime or thread could not be started.
+    #[error("could not start the metrics endpoint's thread")]
+    Thread(#[source] std::io::Error),
+    /// This process already has a metrics recorder (only one can be installed).
+    #[error("a metrics recorder is already installed in this process")]
+    AlreadyInstalled,
+}
+
+/// Cycle durations, in nanoseconds, copied from the reconciler's duration histogram.
+#[derive(Debug)]
+pub struct CycleDurations {
+    histogram: Mutex<Hdr<u64>>,
+}
+
+impl CycleDurations {
+    /// An empty record: from one nanosecond to an hour, three significant digits.
+    pub fn new() -> Self {
+        Self {
+            histogram: Mutex::new(latency_histogram()),
+        }
+    }
+
+    fn record_seconds(&self, seconds: f64) {
+        // `as` saturates for floats: negative or NaN become 0, huge values the maximum.
+        let nanos = (seconds * 1e9) as u64;
+        self.lock().saturating_record(nanos);
+    }
+
+    /// A copy of the durations so far.
+    pub fn snapshot(&self) -> Hdr<u64> {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Hdr<u64>> {
+        // Recording cannot panic while holding the lock, so a poisoned lock still holds a
+        // whole histogram.
+        self.histogram
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Default for CycleDurations {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A histogram from one nanosecond to an hour with three significant digits: latencies and
+/// durations of everything the simulation measures.
+pub fn latency_histogram() -> Hdr<u64> {
+    const ONE_HOUR_NANOS: u64 = 3_600 * 1_000_000_000;
+    // The bounds are constants that satisfy the constructor's conditions (low >= 1,
+    // high >= 2 * low, 0..=5 significant digits), so it cannot fail.
+    match Hdr::new_with_bounds(1, ONE_HOUR_NANOS, 3) {
+        Ok(histogram) => histogram,
+        Err(error) => unreachable!("constant histogram bounds are valid: {error}"),
+    }
+}
+
+/// Installs the process's metrics recorder: the Prometheus exporter on `metrics_addr` if given,
+/// teeing the reconciler's cycle durations into the returned record.
+///
+/// # Errors
+///
+/// A [`TelemetryError`] when the endpoint cannot start or a recorder is already installed.
+pub fn install(metrics_addr: Option<SocketAddr>) -> Result<Arc<CycleDurations>, TelemetryError> {
+    let durations = Arc::new(CycleDurations::new());
+    let prometheus = metrics_addr.map(start_exporter).transpose()?;
+    let recorder = TeeRecorder {
+        prometheus,
+        durations: Arc::clone(&durations),
+    };
+    metrics::set_global_recorder(recorder).map_err(|_| TelemetryError::AlreadyInstalled)?;
+    Ok(durations)
+}
+
+/// Binds the listener and starts serving on a thread of its own, with a single-threaded Tokio
+/// runtime (the exporter is asynchronous; nothing else in the command is).
+fn start_exporter(address: SocketAddr) -> Result<PrometheusRecorder, TelemetryError> {
+    let builder = PrometheusBuilder::new()
+        .with_http_listener(address)
+        .set_buckets_for_metric(
+            Matcher::Full(DURATION_SECONDS.to_owned()),
+            &DURATION_BUCKETS_SECONDS,
+        )
+        .map_err(TelemetryError::Exporter)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(TelemetryError::Thread)?;
+    let (recorder, exporter) = {
+        // `build` binds the listener and spawns the recorder's upkeep task on this runtime.
+        let _entered = runtime.enter();
+        builder.build().map_err(TelemetryError::Exporter)?
+    };
+    thread::Builder::new()
+        .name("snapstate-metrics".to_owned())
+        .spawn(move || {
+            // The endpoint serves until the process exits; an error ends only the endpoint.
+            if let Err(error) = runtime.block_on(exporter) {
+                eprintln!("warning: the metrics endpoint stopped: {error:?}");
+            }
+        })
+        .map_err(TelemetryError::Thread)?;
+    Ok(recorder)
+}
+
+/// Forwards everything to the Prometheus recorder (if any), and copies the reconciler's
+/// cycle durations.
+struct TeeRecorder {
+    prometheus: Option<PrometheusRecorder>,
+    durations: Arc<CycleDurations>,
+}
+
+impl Recorder for TeeRecorder {
+    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        if let Some(prometheus) = &self.prometheus {
+            prometheus.describe_counter(key, unit, description);
+        }
+    }
+
+    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        if let Some(prometheus) = &self.prometheus {
+            prometheus.describe_gauge(key, unit, description);
+        }
+    }
+
+    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        if let Some(prometheus) = &self.prometheus {
+            prometheus.describe_histogram(key, unit, description);
+        }
+    }
+
+    fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
+        self.prometheus
+            .as_ref()
+            .map_or_else(Counter::noop, |prometheus| {
+                prometheus.register_counter(key, metadata)
+            })
+    }
+
+    fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
+        self.prometheus
+            .as_ref()
+            .map_or_else(Gauge::noop, |prometheus| {
+                prometheus.register_gauge(key, metadata)
+            })
+    }
+
+    fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
+        let forwarded = self
+            .prometheus
+            .as_ref()
+            .map_or_else(Histogram::noop, |prometheus| {
+                prometheus.register_histogram(key, metadata)
+            });
+        if key.name() != DURATION_SECONDS {
+            return forwarded;
+        }
+        Histogram::from_arc(Arc::new(Tee {
+            forwarded,
+            durations: Arc::clone(&self.durations),
+        }))
+    }
+}
+
+/// One histogram recorded twice: to the exporter and to the report's copy.
+struct Tee {
+    forwarded: Histogram,
+    durations: Arc<CycleDurations>,
+}
+
+impl HistogramFn for Tee {
+    fn record(&self, value: f64) {
+        self.forwarded.record(value);
+        self.durations.record_seconds(value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cycle_duration_histogram_is_copied_and_others_are_not() {
+        let durations = Arc::new(CycleDurations::new());
+        let recorder = TeeRecorder {
+            prometheus: None,
+            durations: Arc::clone(&durations),
+        };
+        metrics::with_local_recorder(&recorder, || {
+            metrics::histogram!(DURATION_SECONDS).record(0.002);
+            metrics::histogram!(DURATION_SECONDS).record(0.004);
+            metrics::histogram!("snapstate_batch_size").record(7.0);
+        });
+        let copied = durations.snapshot();
+        assert_eq!(copied.len(), 2);
+        assert!(copied.equivalent(copied.max(), 4_000_000));
+    }
+}

@@ -1,0 +1,423 @@
+//! End to end: `snapstate replay` on the shipped examples (the findings they are built to
+//! show) and on malformed files (line numbers, reasons, exit statuses).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The exit status of a replay stopped by an invalid line.
+const EXIT_INVALID_INPUT: i32 = 3;
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name)
+}
+
+fn snapstate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_snapstate"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A file in the test's scratch folder, named after the test.
+fn scratch(name: &str, contents: &[u8]) -> PathBuf {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&path, contents).expect("scratch folder is writable");
+    path
+}
+
+fn replay_json(args: &[&str]) -> Value {
+    let output = snapstate(args);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("one JSON object")
+}
+
+/// Each finding as (line, class, confirmed, observations).
+fn findings(report: &Value) -> Vec<(u64, String, bool, u64)> {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|finding| {
+            (
+                finding["line"].as_u64().expect("line"),
+                finding["class"].as_str().expect("class").to_owned(),
+                finding["confirmed"].as_bool().expect("confirmed"),
+                finding["observations"].as_u64().expect("observations"),
+            )
+        })
+        .collect()
+}
+
+fn finding(line: u64, class: &str, confirmed: bool, seen: u64) -> (u64, String, bool, u64) {
+    (line, class.to_owned(), confirmed, seen)
+}
+
+fn live_orders(report: &Value) -> Vec<(u64, String)> {
+    report["book"]["live_orders"]
+        .as_array()
+        .expect("live orders")
+        .iter()
+        .map(|order| {
+            (
+                order["order_id"].as_u64().expect("id"),
+                order["filled"].as_str().expect("filled").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_native_example_shows_each_difference_suspected_then_confirmed_in_a_dry_run() {
+    let path = example("native.jsonl");
+    let report = replay_json(&["replay", path.to_str().expect("utf-8 path"), "--json"]);
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(report["commands"], 12);
+    assert_eq!(report["venue_snapshots"], 4);
+    let mut expected = Vec::new();
+    for (line, seen) in [(14, 1), (15, 2), (16, 3), (17, 4)] {
+        expected.push(finding(line, "venue_filled_ahead", seen >= 2, seen));
+        expected.push(finding(line, "missing_at_venue", seen >= 3, seen));
+        expected.push(finding(line, "unknown_inside_grid", seen >= 2, seen));
+        // The position difference must also last the 5 s grace window: first seen at 31 s.
+        expected.push(finding(line, "position_differs", line == 17, seen));
+    }
+    assert_eq!(findings(&report), expected);
+    let actions: Vec<&str> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|finding| finding["line"] == 17)
+        .map(|finding| finding["action"].as_str().expect("action"))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "correct: missed_fill (precondition r3)",
+            "correct: mark_lost (precondition r2)",
+            "correct: adopt (precondition r0)",
+            "report only (policy)",
+        ]
+    );
+    // A dry run changes nothing: the book is what the commands made it.
+    assert_eq!(report["book"]["net_position"], "2");
+    assert_eq!(
+        live_orders(&report),
+        [(1, "4".to_owned()), (2, "0".to_owned())]
+    );
+}
+
+#[test]
+fn the_native_example_with_corrections_ends_as_the_documented_worked_example() {
+    let path = example("native.jsonl");
+    let report = replay_json(&[
+        "replay",
+        path.to_str().expect("utf-8 path"),
+        "--json",
+        "--apply-corrections",
+    ]);
+    assert_eq!(report["dry_run"], false);
+    assert_eq!(report["corrections"]["submitted"], 3);
+    assert_eq!(report["corrections"]["applied"], 3);
+    assert_eq!(report["corrections"]["rejected_stale"], 0);
+    let at_last_two: Vec<_> = findings(&report)
+        .into_iter()
+        .filter(|(line, ..)| *line >= 16)
+        .collect();
+    assert_eq!(
+        at_last_two,
+        [
+            finding(16, "missing_at_venue", true, 3),
+            finding(16, "position_differs", false, 3),
+            finding(17, "position_differs", true, 4),
+        ]
+    );
+    assert_eq!(report["book"]["net_position"], "5");
+    assert_eq!(
+        live_orders(&report),
+        [(1, "7".to_owned()), (9, "0".to_owned())]
+    );
+    assert_eq!(report["book"]["orders_by_status"]["lost"], 1);
+}
+
+#[test]
+fn the_binance_example_finds_a_missed_trade_a_lost_order_and_a_foreign_one() {
+    let path = example("binance.jsonl");
+    let report = replay_json(&[
+        "replay",
+        "--format",
+        "binance",
+        path.to_str().expect("utf-8 path"),
+        "--json",
+    ]);
+    assert_eq!(report["ignored"]["not an order event"], 2);
+    assert_eq!(report["venue_snapshots"], 3);
+    let mut expected = Vec::new();
+    for (line, seen) in [(10, 1), (11, 2), (12, 3)] {
+        expected.push(finding(line, "venue_filled_ahead", seen >= 2, seen));
+        expected.push(finding(line, "missing_at_venue", seen >= 3, seen));
+        expected.push(finding(line, "unknown_inside_grid", seen >= 2, seen));
+    }
+    assert_eq!(findings(&report), expected);
+    let clients: Vec<&str> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .take(3)
+        .map(|finding| finding["client_order_id"].as_str().expect("client id"))
+        .collect();
+    assert_eq!(clients, ["grid-1", "grid-4", "web-5"]);
+    assert_eq!(report["book"]["net_position"], "-0.00600000");
+    assert_eq!(
+        live_orders(&report),
+        [(1, "0.00400000".to_owned()), (4, "0".to_owned())]
+    );
+    assert_eq!(report["book"]["orders_by_status"]["cancelled"], 1);
+    assert_eq!(report["book"]["orders_by_status"]["filled"], 1);
+}
+
+#[test]
+fn the_table_lists_findings_with_their_lines_and_the_final_book() {
+    let path = example("native.jsonl");
+    let output = snapstate(&["replay", path.to_str().expect("utf-8 path")]);
+    assert_eq!(output.status.code(), Some(0));
+    let table = text(&output.stdout);
+    assert!(
+        table.contains("     15  1700000032.000  venue_filled_ahead      confirmed     2x  correct: missed_fill (precondition r3)"),
+        "{table}"
+    );
+    assert!(table.contains("order o9: live at the venue (sell 2 at 104), unknown to the book"));
+    assert!(table.contains("final book: version"), "{table}");
+    assert!(table.contains("net position 2"), "{table}");
+}
+
+/// Runs a replay of `contents` expected to stop; returns stderr.
+fn stops_with(name: &str, contents: &[u8], extra: &[&str]) -> String {
+    let path = scratch(name, contents);
+    let mut args = vec!["replay", path.to_str().expect("utf-8 path")];
+    args.extend_from_slice(extra);
+    let output = snapstate(&args);
+    assert_eq!(
+        output.status.code(),
+        Some(EXIT_INVALID_INPUT),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "a stopped replay prints no report"
+    );
+    text(&output.stderr)
+}
+
+const GRID: &str = r#"{"type":"grid","origin":"100","step":"1","lowest":-10,"highest":10}"#;
+const PLACE: &str =
+    r#"{"type":"place","order_id":1,"level":-2,"side":"buy","price":"98","quantity":"10","at":1}"#;
+
+#[test]
+fn a_malformed_line_stops_the_replay_with_its_number_and_reason() {
+    let input = format!("{GRID}\n{PLACE}\n{{\"type\":\"fill\",\"order_id\":1\n");
+    let stderr = stops_with("truncated.jsonl", input.as_bytes(), &[]);
+    assert!(
+        stderr.starts_with("error: line 3: not valid JSON: EOF while parsing an object"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_impossible_command_stops_the_replay_with_the_books_reason() {
+    let fill = r#"{"type":"fill","order_id":7,"cumulative_filled":"1","at":2}"#;
+    let input = format!("{GRID}\n{PLACE}\n\n{fill}\n");
+    let stderr = stops_with("unknown.jsonl", input.as_bytes(), &[]);
+    assert_eq!(
+        stderr.lines().next(),
+        Some("error: line 4: the book rejects this fill of order o7: unknown order o7")
+    );
+    let overfill = r#"{"type":"fill","order_id":1,"cumulative_filled":"11","at":2}"#;
+    let input = format!("{GRID}\n{PLACE}\n{overfill}\n");
+    let stderr = stops_with("overfill.jsonl", input.as_bytes(), &[]);
+    assert_eq!(
+        stderr.lines().next(),
+        Some(
+            "error: line 3: the book rejects this fill of order o1: order o1: cumulative fill \
+             11 exceeds quantity 10"
+        )
+    );
+}
+
+#[test]
+fn structural_problems_are_reported_by_line() {
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        (
+            "no_grid.jsonl",
+            format!("{PLACE}\n").into_bytes(),
+            "error: line 1: no grid yet: a native stream starts with a grid record",
+        ),
+        (
+            "two_grids.jsonl",
+            format!("{GRID}\n{GRID}\n").into_bytes(),
+            "error: line 2: the grid is already set: a stream has one grid record",
+        ),
+        (
+            "unknown_type.jsonl",
+            format!("{GRID}\n{{\"type\":\"amend\"}}\n").into_bytes(),
+            "error: line 2: unknown record type \"amend\"",
+        ),
+        (
+            "not_utf8.jsonl",
+            b"\xff\xfe\n".to_vec(),
+            "error: line 1: not valid UTF-8",
+        ),
+        (
+            "impossible_snapshot.jsonl",
+            format!(
+                "{GRID}\n{{\"type\":\"venue_snapshot\",\"as_of\":5,\"orders\":[{{\"order_id\":1,\
+                 \"updated_at\":1,\"filled\":\"3\",\"status\":\"open\",\"side\":\"buy\",\
+                 \"price\":\"98\",\"quantity\":\"2\"}}]}}\n"
+            )
+            .into_bytes(),
+            "error: line 2: impossible venue snapshot: venue order o1: filled 3 exceeds quantity 2",
+        ),
+    ];
+    for (name, contents, expected) in cases {
+        let stderr = stops_with(name, &contents, &[]);
+        assert!(stderr.starts_with(expected), "{name}: {stderr}");
+    }
+}
+
+#[test]
+fn an_oversized_line_is_rejected_by_the_limit() {
+    let long = format!("{{\"type\":\"place\",\"padding\":\"{}\"}}", "x".repeat(200));
+    let input = format!("{GRID}\n{long}\n");
+    let stderr = stops_with(
+        "oversized.jsonl",
+        input.as_bytes(),
+        &["--max-line-bytes", "100"],
+    );
+    assert_eq!(
+        stderr.lines().next(),
+        Some(
+            "error: line 2: line is 229 bytes long, over the limit of 100 bytes \
+             (--max-line-bytes)"
+        )
+    );
+}
+
+#[test]
+fn skip_invalid_reports_and_counts_each_bad_line_and_goes_on() {
+    let fill = r#"{"type":"fill","order_id":1,"cumulative_filled":"4","at":2}"#;
+    let input = format!("{GRID}\n{PLACE}\ngarbage\n{fill}\n{{\"type\":\"fill\"}}\n");
+    let path = scratch("skip.jsonl", input.as_bytes());
+    let output = snapstate(&[
+        "replay",
+        path.to_str().expect("utf-8 path"),
+        "--skip-invalid",
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    let reported: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        reported,
+        [
+            "skipped line 3: not valid JSON: expected a JSON object, one per line",
+            "skipped line 5: invalid fill record: missing field `order_id`",
+        ]
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let lines: Vec<u64> = report["invalid_lines"]
+        .as_array()
+        .expect("invalid lines")
+        .iter()
+        .map(|invalid| invalid["line"].as_u64().expect("line"))
+        .collect();
+    assert_eq!(lines, [3, 5]);
+    // The valid lines around them were applied: the fill after the garbage counts.
+    assert_eq!(report["book"]["net_position"], "4");
+}
+
+#[test]
+fn a_binance_event_the_book_cannot_represent_stops_the_replay() {
+    let first = std::fs::read_to_string(example("binance.jsonl")).expect("example");
+    let new = first.lines().next().expect("a first line");
+    let replaced = new.replace(r#""x":"NEW""#, r#""x":"REPLACED""#);
+    let input = format!("{new}\n{replaced}\n");
+    let stderr = stops_with("replaced.jsonl", input.as_bytes(), &["--format", "binance"]);
+    assert_eq!(
+        stderr.lines().next(),
+        Some("error: line 2: execution type \"REPLACED\" is not supported")
+    );
+}
+
+#[test]
+fn options_that_cannot_make_a_replay_are_refused_before_reading() {
+    let path = example("native.jsonl");
+    let output = snapstate(&[
+        "replay",
+        path.to_str().expect("utf-8 path"),
+        "--observations",
+        "0",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        text(&output.stderr),
+        "error: invalid reconciliation settings\n  caused by: observations_before_confirmed must \
+         be at least 1\n"
+    );
+    let output = snapstate(&["replay", "-", "--format", "binance", "--tick-size", "0"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        text(&output.stderr),
+        "error: --tick-size must be positive, got 0\n"
+    );
+}
+
+#[test]
+fn a_missing_file_is_an_error_and_garbage_never_panics() {
+    let output = snapstate(&["replay", "/nonexistent/stream.jsonl"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).starts_with("error: cannot open /nonexistent/stream.jsonl"));
+
+    // Bytes from a fixed pseudo-random sequence: the process ends with a status, not a panic
+    // (101).
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let garbage: Vec<u8> = (0..4_096)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect();
+    let path = scratch("garbage.bin", &garbage);
+    for format in ["native", "binance"] {
+        for extra in [None, Some("--skip-invalid")] {
+            let mut args = vec![
+                "replay",
+                path.to_str().expect("utf-8 path"),
+                "--format",
+                format,
+            ];
+            args.extend(extra);
+            let output = snapstate(&args);
+            let expected = if extra.is_some() {
+                0
+            } else {
+                EXIT_INVALID_INPUT
+            };
+            assert_eq!(
+                output.status.code(),
+                Some(expected),
+                "{format} {extra:?}: {}",
+                text(&output.stderr)
+            );
+        }
+    }
+}
