@@ -16,6 +16,7 @@ use snapstate::reconcile::MismatchClass;
 use snapstate::venue::{FaultKind, FaultSubject, InjectedFault};
 
 use super::Resolution;
+use crate::replay::source::command_name;
 
 /// The longest the harness waits for the engine's record of a command it has already flushed.
 /// Not a timing assertion: the record is always on its way, and only a broken engine lets this
@@ -230,7 +231,7 @@ impl Ledger {
             };
             *self
                 .faulted_updates
-                .entry((fault.kind, update_kind(update)))
+                .entry((fault.kind, command_name(update)))
                 .or_default() += 1;
             match fault.kind {
                 FaultKind::Dropped | FaultKind::FillOnlyInView => self.watch(fault.kind, update),
@@ -330,17 +331,4 @@ pub(crate) fn update_id(update: &BookCommand) -> Option<UpdateId> {
         BookCommand::Place(_) | BookCommand::Correct(_) => None,
     }?;
     Some((update.order_id(), venue_seq))
-}
-
-/// A stable name for the kind of a venue update (the book command's `type` in its serde form).
-pub(crate) fn update_kind(update: &BookCommand) -> &'static str {
-    match update {
-        BookCommand::Place(_) => "place",
-        BookCommand::Acknowledge(_) => "acknowledge",
-        BookCommand::Fill(_) => "fill",
-        BookCommand::Cancel(_) => "cancel",
-        BookCommand::Reject(_) => "reject",
-        BookCommand::Expire(_) => "expire",
-        BookCommand::Correct(_) => "correct",
-    }
 }

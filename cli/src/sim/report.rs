@@ -78,13 +78,10 @@ impl fmt::Display for RunReport {
         write_labels(f, "book applied", &self.applied_by_label)?;
         write_labels(f, "book rejected", &self.rejected_by_label)?;
         write_reconciler(f, &self.reconciler, &self.corrections)?;
-        write!(f, "book at the end:")?;
         write_counts(
             f,
-            self.final_statuses
-                .iter()
-                .filter(|(_, count)| *count > 0)
-                .map(|(status, count)| (status.as_str(), *count)),
+            "book at the end",
+            named(self.final_statuses.iter().copied(), OrderStatus::as_str),
         )?;
         write!(
             f,
@@ -201,28 +198,19 @@ impl fmt::Display for Summary {
             write_kind(f, *kind, *count, self.resolutions.get(kind))?;
         }
         write_faulted_updates(f, &self.faulted_updates)?;
-        write!(f, "books at the end:")?;
-        write_counts(
+        write_map(
             f,
-            self.final_statuses
-                .iter()
-                .filter(|(_, count)| **count > 0)
-                .map(|(status, count)| (status.as_str(), *count)),
+            "books at the end",
+            &self.final_statuses,
+            OrderStatus::as_str,
         )?;
-        write!(f, "confirmed mismatches:")?;
-        write_counts(
+        write_map(
             f,
-            self.mismatches
-                .iter()
-                .map(|(class, count)| (class.as_str(), *count)),
+            "confirmed mismatches",
+            &self.mismatches,
+            MismatchClass::as_str,
         )?;
-        write!(f, "corrections:")?;
-        write_counts(
-            f,
-            self.corrections
-                .iter()
-                .map(|((class, kind), count)| (format!("{kind} ({class})"), *count)),
-        )?;
+        write_counts(f, "corrections", corrections_listed(&self.corrections))?;
         writeln!(
             f,
             "cycles: {} answered, {} without an answer; {} findings suspected over all cycles",
@@ -260,14 +248,11 @@ fn write_faulted_updates(
     let mut kinds: Vec<FaultKind> = faulted.keys().map(|(kind, _)| *kind).collect();
     kinds.dedup();
     for kind in kinds {
-        write!(f, "  {:<20} by update:", kind.as_str())?;
-        write_counts(
-            f,
-            faulted
-                .iter()
-                .filter(|((fault, _), _)| *fault == kind)
-                .map(|((_, update), count)| (*update, *count)),
-        )?;
+        let hit = faulted
+            .iter()
+            .filter(|((fault, _), _)| *fault == kind)
+            .map(|((_, update), count)| (*update, *count));
+        write_counts(f, format_args!("  {:<20} by update", kind.as_str()), hit)?;
     }
     Ok(())
 }
@@ -293,15 +278,50 @@ fn write_labels(
     title: &str,
     labels: &[(&'static str, u64)],
 ) -> fmt::Result {
-    write!(f, "{title}:")?;
-    write_counts(f, labels.iter().copied().filter(|(_, count)| *count > 0))
+    write_counts(
+        f,
+        title,
+        labels.iter().copied().filter(|(_, count)| *count > 0),
+    )
 }
 
-/// Writes ` name count, name count` and a line end, or ` none`.
+/// The non-zero counts, each named by `name`.
+fn named<T>(
+    counts: impl Iterator<Item = (T, u64)>,
+    name: fn(T) -> &'static str,
+) -> impl Iterator<Item = (&'static str, u64)> {
+    counts
+        .filter(|(_, count)| *count > 0)
+        .map(move |(value, count)| (name(value), count))
+}
+
+/// Writes a map of counts, each key named by `name`, leaving out zeros.
+fn write_map<T: Copy>(
+    f: &mut fmt::Formatter<'_>,
+    title: &str,
+    counts: &BTreeMap<T, u64>,
+    name: fn(T) -> &'static str,
+) -> fmt::Result {
+    let counts = counts.iter().map(|(key, count)| (*key, *count));
+    write_counts(f, title, named(counts, name))
+}
+
+/// Corrections named `kind (class)`.
+fn corrections_listed<'a>(
+    corrections: &'a BTreeMap<(MismatchClass, &'static str), u64>,
+) -> impl Iterator<Item = (String, u64)> + 'a {
+    corrections
+        .iter()
+        .map(|((class, kind), count)| (format!("{kind} ({class})"), *count))
+}
+
+/// Writes `title: name count, name count` and a line end, or `title: none`.
 fn write_counts<N: fmt::Display>(
     f: &mut fmt::Formatter<'_>,
+    title: impl fmt::Display,
     counts: impl Iterator<Item = (N, u64)>,
 ) -> fmt::Result {
+    write!(f, "{title}:")?;
     let mut any = false;
     for (name, count) in counts {
         let separator = if any { ", " } else { " " };
@@ -325,21 +345,15 @@ fn write_reconciler(
          confirmed) over all cycles",
         totals.cycles, totals.venue_errors, totals.suspected
     )?;
-    write!(f, "  confirmed mismatches:")?;
+    let mismatches = MismatchClass::ALL
+        .into_iter()
+        .map(|class| (class, totals.mismatches(class)));
     write_counts(
         f,
-        MismatchClass::ALL
-            .into_iter()
-            .map(|class| (class.as_str(), totals.mismatches(class)))
-            .filter(|(_, count)| *count > 0),
+        "  confirmed mismatches",
+        named(mismatches, MismatchClass::as_str),
     )?;
-    write!(f, "  corrections applied:")?;
-    write_counts(
-        f,
-        corrections
-            .iter()
-            .map(|((class, kind), count)| (format!("{kind} ({class})"), *count)),
-    )?;
+    write_counts(f, "  corrections applied", corrections_listed(corrections))?;
     writeln!(
         f,
         "  corrections: {} submitted, {} applied, {} rejected as stale; venue cancels: {} sent, \

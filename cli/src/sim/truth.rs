@@ -3,60 +3,63 @@
 use snapstate::book::{Book, OrderStatus};
 use snapstate::venue::SimulatedVenue;
 
-/// Every way `book` disagrees with what `venue` knows, sorted by order (empty when they agree).
+use crate::simulate::compare;
+
+/// Every way `book` disagrees with what `venue` knows (empty when they agree): `compare`'s
+/// differences by order, then the stricter ones below.
 ///
-/// They agree when no update is still on its way, and:
-/// * every order the venue remembers is in the book with the same filled quantity (no fill
-///   lost, none counted twice), and is live in both or finished in both;
+/// `simulate`'s [`compare`] finds the differences in filled quantities (no fill lost, none
+/// counted twice), in liveness, in orders one side does not know, and in the net position.
+/// A deterministic run can ask for more, since it ends with nothing in flight:
+/// * no update may still be on its way;
 /// * a live order has the same status in both (a pending order, never acknowledged, differs
 ///   from an open one);
 /// * a finished order has the venue's status, or `lost`, which is how the book records an
 ///   order that reconciliation found finished without being told how;
-/// * every order in the book is one the venue knows;
-/// * the net positions are equal.
+/// * no order in the book, live or finished, is unknown to the venue.
 pub(crate) fn differences(book: &Book, venue: &SimulatedVenue) -> Vec<String> {
-    let mut found = Vec::new();
+    let comparison = compare(book, venue.orders(), venue.net_position());
+    let mut found: Vec<String> = comparison
+        .differences
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let pending = venue.pending_update_count();
     if pending > 0 {
         found.push(format!("{pending} updates still in flight"));
     }
     for truth in venue.orders() {
-        let id = truth.order_id;
-        let Some(local) = book.order(id) else {
-            found.push(format!("{id}: unknown to the book"));
+        let Some(local) = book.order(truth.order_id) else {
             continue;
         };
-        if local.filled() != truth.filled {
-            found.push(format!(
-                "{id}: book filled {}, venue filled {}",
-                local.filled(),
-                truth.filled
-            ));
+        if local.status().is_live() != truth.status.is_live() {
+            // `compare` has reported it.
+            continue;
         }
-        let venue_status = truth.status.to_book_status();
-        let agrees = if truth.status.is_live() {
-            local.status() == venue_status
-        } else {
-            local.status() == venue_status || local.status() == OrderStatus::Lost
-        };
+        let agrees = local.status() == truth.status.to_book_status()
+            || (!truth.status.is_live() && local.status() == OrderStatus::Lost);
         if !agrees {
             found.push(format!(
-                "{id}: book {}, venue {}",
+                "{}: {} in the book, {} at the venue",
+                truth.order_id,
                 local.status(),
                 truth.status
             ));
         }
     }
     for local in book.orders_by_id() {
-        if venue.order(local.id()).is_none() {
-            found.push(format!("{}: unknown to the venue", local.id()));
+        if local.status().is_finished() && venue.order(local.id()).is_none() {
+            found.push(format!(
+                "{}: {} in the book, unknown to the venue",
+                local.id(),
+                local.status()
+            ));
         }
     }
-    if book.net_position() != venue.net_position() {
+    if comparison.book_net_position != comparison.venue_net_position {
         found.push(format!(
             "net position: book {}, venue {}",
-            book.net_position(),
-            venue.net_position()
+            comparison.book_net_position, comparison.venue_net_position
         ));
     }
     found

@@ -4,6 +4,9 @@
 use std::fmt;
 use std::time::Duration;
 
+use rand::RngExt;
+use rand::rngs::ChaCha8Rng;
+
 use crate::book::{BookCommand, OrderId};
 use crate::time::Timestamp;
 
@@ -245,6 +248,22 @@ impl FaultRecord {
                 subject: subject(),
             });
         }
+    }
+
+    /// Draws from `rng` whether a fault of `kind` happens at `rate`, and records it if so.
+    pub(super) fn draw(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        rate: f64,
+        kind: FaultKind,
+        at: Timestamp,
+        subject: impl FnOnce() -> FaultSubject,
+    ) -> bool {
+        let happens = rng.random_bool(rate);
+        if happens {
+            self.record(kind, at, subject);
+        }
+        happens
     }
 
     pub(super) fn enable_journal(&mut self, capacity: usize) {

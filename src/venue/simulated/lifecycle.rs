@@ -87,17 +87,16 @@ impl SimulatedVenue {
             venue_seq: Some(venue_seq),
             at: self.now,
         });
-        let only_in_view = self
-            .fault_rng
-            .random_bool(self.config.faults.fill_only_in_view_rate);
-        if only_in_view {
-            self.fault_record
-                .record(FaultKind::FillOnlyInView, self.now, || {
-                    FaultSubject::Update(update)
-                });
-            return;
+        let only_in_view = self.fault_record.draw(
+            &mut self.fault_rng,
+            self.config.faults.fill_only_in_view_rate,
+            FaultKind::FillOnlyInView,
+            self.now,
+            || FaultSubject::Update(update.clone()),
+        );
+        if !only_in_view {
+            self.emit(update);
         }
-        self.emit(update);
     }
 
     /// Moves a live order to a finished status now (or records a refused one) and sends the

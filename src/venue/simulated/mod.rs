@@ -396,15 +396,14 @@ impl SimulatedVenue {
             match kept.closed_at {
                 None => orders.push(kept.order.clone()),
                 Some(closed_at) if closed_at >= listed_since => {
-                    let omitted = self
-                        .fault_rng
-                        .random_bool(self.config.faults.omit_just_closed_rate);
-                    if omitted {
-                        self.fault_record
-                            .record(FaultKind::OmittedJustClosed, self.now, || {
-                                FaultSubject::Order(kept.order.order_id)
-                            });
-                    } else {
+                    let omitted = self.fault_record.draw(
+                        &mut self.fault_rng,
+                        self.config.faults.omit_just_closed_rate,
+                        FaultKind::OmittedJustClosed,
+                        self.now,
+                        || FaultSubject::Order(kept.order.order_id),
+                    );
+                    if !omitted {
                         orders.push(kept.order.clone());
                     }
                 }
