@@ -1,15 +1,18 @@
 //! Malformed input where it enters: recorded command lines, read with the bounded line reader and
-//! decoded by the book's serde implementation, then applied through the engine. Whatever the
-//! bytes, nothing panics; what decodes is applied or rejected with a typed reason; the book's
-//! invariants hold; every command decoded is counted once.
+//! parsed by `replay`'s native format (the book's serde implementation underneath), then the
+//! commands applied straight through the engine. Whatever the bytes, nothing panics; what
+//! decodes is applied or rejected with a typed reason; the book's invariants hold; every command
+//! decoded is counted once. (`replay_no_panic.rs` runs the whole `replay` on such input; this
+//! checks what the engine and the book make of every command that gets through.)
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use snapstate::book::{Book, BookCommand, BookConfig, Grid, Level};
+use snapstate::book::{Book, BookConfig, Grid, Level};
 use snapstate::engine::{Engine, EngineConfig, Outcome};
 use snapstate_cli::replay::lines::{BoundedLines, Line};
+use snapstate_cli::replay::native::{Record, parse};
 
 /// The longest line read; longer ones are reported as oversized, never decoded.
 const MAX_LINE_BYTES: usize = 512;
@@ -149,8 +152,8 @@ struct Tally {
     rejected: u64,
 }
 
-/// Reads `input` as command lines and applies what decodes through an engine, checking
-/// everything the module documentation promises.
+/// Reads `input` as command lines and applies the commands that parse through an engine,
+/// checking everything the module documentation promises.
 fn apply_recording(input: &[u8]) -> Result<Tally, TestCaseError> {
     let config = EngineConfig {
         outcome_capacity: Some(1_024),
@@ -166,7 +169,7 @@ fn apply_recording(input: &[u8]) -> Result<Tally, TestCaseError> {
     while let Some((_, line)) = lines.next_line().expect("in-memory reads do not fail") {
         read += 1;
         let Line::Text(text) = line else { continue };
-        if let Ok(command) = serde_json::from_str::<BookCommand>(&text) {
+        if let Ok(Record::Command(command)) = parse(&text) {
             writer.submit(command).expect("the engine runs");
             decoded += 1;
         }
