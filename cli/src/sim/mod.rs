@@ -16,9 +16,11 @@
 //!    [`SimConfig::steps_per_cycle`] steps; its answers can leave out just-finished orders,
 //!    fail or time out.
 //! 2. **Halts**: faults stop, the market maker stops, the price holds still.
-//! 3. **Settles**: one cycle per cycle interval until the book agrees with the venue's truth,
-//!    within [`SimConfig::convergence_bound_cycles`] (whose documentation derives the bound),
-//!    and then [`SimConfig::confirmation_cycles`] more, each of which must find nothing.
+//! 3. **Settles**: one cycle per cycle interval until the book agrees with the venue's truth for
+//!    good, within [`SimConfig::convergence_bound_cycles`] (whose documentation derives the
+//!    bound), and then [`SimConfig::confirmation_cycles`] more, none of which may confirm a
+//!    difference (an order that expires after the halt may show, unconfirmed, while its update
+//!    is on its way; nothing else may).
 //!
 //! Everything that decides what happens is drawn from the venue's two seeded streams (market
 //! and faults), and the engine is flushed after every step, so a seed replays exactly.
@@ -35,7 +37,8 @@
 //! * A failed or timed-out query changes none of the reconciler's evidence.
 //! * After the halt, convergence within the bound: every order the venue knows is in the book
 //!   with the same filled quantity (no fill lost, none counted twice), live or finished alike,
-//!   the same live status; the net positions are equal; nothing is left in flight.
+//!   the same live status, a finished one as the venue's status or `lost`; no book order unknown
+//!   to the venue; the net positions are equal; nothing is left in flight.
 //! * Every injected fault is followed, through the venue's fault journal, to the mechanism
 //!   that resolved it ([`Resolution`]); none stays unresolved, and the resolutions of each kind
 //!   add up to what the venue counted.
