@@ -5,6 +5,7 @@ pub mod bench;
 pub mod format;
 pub mod market_maker;
 pub mod replay;
+pub mod sim;
 pub mod simulate;
 pub mod units;
 

@@ -37,6 +37,8 @@ enum Command {
     /// Replay a recorded order stream (JSON Lines) through the engine, reconciling at each
     /// venue snapshot; print every finding and the final book.
     Replay(ReplayArgs),
+    /// Run the deterministic fault-injection simulation: one seed with its report, or a range.
+    SimCheck(snapstate_cli::sim::SimCheckArgs),
     /// Compare snapstate with the designs a user would otherwise pick, on one workload.
     Bench(BenchArgs),
 }
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
     {
         Command::Simulate(args) => snapstate_cli::simulate::run(&args).map_err(Into::into),
         Command::Replay(args) => snapstate_cli::replay::run(&args).map_err(Into::into),
+        Command::SimCheck(args) => snapstate_cli::sim::run_check(&args),
         Command::Bench(args) => snapstate_cli::bench::run(&args, Some(|| ALLOCATOR.allocated())),
     };
     match result {

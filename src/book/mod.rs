@@ -84,7 +84,11 @@ mod properties;
 mod query;
 mod storage;
 #[cfg(test)]
+mod strategies;
+#[cfg(test)]
 mod tests;
+#[cfg(all(test, not(loom)))]
+mod through_engine;
 pub mod transition;
 mod types;
 

@@ -5,177 +5,123 @@ use std::time::Duration;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
+use super::strategies::{command, config, correction, replay};
 use super::*;
 
-/// Levels -5..=5 at 100 + level; commands also aim at ±6, off the grid.
-fn config() -> BookConfig {
-    let grid = Grid::new(Decimal::from(100), Decimal::ONE, Level(-5), Level(5)).expect("grid");
-    let mut config = BookConfig::new(grid);
-    // Short enough that long sequences purge tombstones too.
-    config.tombstone_retention = Duration::from_millis(400);
-    config.max_tombstones = 6;
+/// [`config`] with no tombstone ever purged, so that an order id, once used, stays known.
+fn config_keeping_every_tombstone() -> BookConfig {
+    let mut config = config();
+    config.tombstone_retention = Duration::from_secs(3_600);
+    config.max_tombstones = usize::MAX;
     config
 }
 
-fn order_id() -> impl Strategy<Value = OrderId> {
-    (1_u64..8).prop_map(OrderId)
+fn replay_with(
+    config: &BookConfig,
+    commands: &[BookCommand],
+) -> (Book, Vec<Result<Applied, Rejection>>) {
+    let mut book = Book::new(config.clone());
+    let results = commands.iter().map(|command| book.apply(command)).collect();
+    (book, results)
 }
 
-fn level() -> impl Strategy<Value = Level> {
-    (-6_i32..=6).prop_map(Level)
+/// Whether a command's result changed the book.
+fn changed(result: &Result<Applied, Rejection>) -> bool {
+    matches!(result, Ok(applied) if !matches!(applied, Applied::Stale(_) | Applied::Duplicate))
 }
 
-fn quantity() -> impl Strategy<Value = Decimal> {
-    prop_oneof![
-        8 => (1_i64..10).prop_map(Decimal::from),
-        1 => Just(Decimal::ZERO),
-        1 => (-3_i64..0).prop_map(Decimal::from),
-        1 => Just(Decimal::MAX),
-    ]
-}
-
-fn at() -> impl Strategy<Value = Timestamp> {
-    (0_u64..1_000).prop_map(Timestamp::from_millis)
-}
-
-fn side() -> impl Strategy<Value = Side> {
-    prop_oneof![Just(Side::Buy), Just(Side::Sell)]
-}
-
-/// The grid price of `level`, or an off-grid price when `on_grid` is false.
-fn price_for(level: Level, on_grid: bool) -> Price {
-    let base = Decimal::from(100 + i64::from(level.0));
-    if on_grid {
-        base
-    } else {
-        base + Decimal::new(5, 1)
+/// `correction` with its precondition set to `expected`.
+fn expecting(correction: Correction, expected: Revision) -> Correction {
+    match correction {
+        Correction::MissedFill {
+            order_id,
+            cumulative_filled,
+            at,
+            ..
+        } => Correction::MissedFill {
+            order_id,
+            expected,
+            cumulative_filled,
+            at,
+        },
+        Correction::MissedAcknowledge { order_id, at, .. } => Correction::MissedAcknowledge {
+            order_id,
+            expected,
+            at,
+        },
+        Correction::MarkLost { order_id, at, .. } => Correction::MarkLost {
+            order_id,
+            expected,
+            at,
+        },
+        Correction::Adopt(adoption) => Correction::Adopt(Adoption {
+            expected,
+            ..adoption
+        }),
     }
 }
 
-fn status_report() -> impl Strategy<Value = StatusReport> {
-    (order_id(), proptest::option::of(0_u64..20), at()).prop_map(|(order_id, venue_seq, at)| {
-        StatusReport {
-            order_id,
-            venue_seq,
-            at,
-        }
+/// What `correction`'s precondition is about, and its revision in `book` now (`None` for an
+/// order the book does not know).
+fn guarded_revision(book: &Book, correction: &Correction) -> (GuardTarget, Option<Revision>) {
+    match correction {
+        Correction::Adopt(adoption) => (
+            GuardTarget::Slot(adoption.level),
+            Some(
+                book.slot(adoption.level)
+                    .map_or(Revision::ABSENT, Slot::revision),
+            ),
+        ),
+        other => (
+            GuardTarget::Order(other.order_id()),
+            book.order(other.order_id()).map(Order::revision),
+        ),
+    }
+}
+
+/// Applies `commands` one at a time to an empty book, handing `check` the book before, the
+/// command, its result and the book after.
+fn for_each_step(
+    commands: &[BookCommand],
+    mut check: impl FnMut(
+        &Book,
+        &BookCommand,
+        &Result<Applied, Rejection>,
+        &Book,
+    ) -> Result<(), TestCaseError>,
+) -> Result<(), TestCaseError> {
+    let mut book = Book::new(config());
+    for command in commands {
+        let before = book.clone();
+        let result = book.apply(command);
+        check(&before, command, &result, &book)?;
+    }
+    Ok(())
+}
+
+/// Places order 1, a buy of `quantity` at level 0, at 1 ms.
+fn place_one_buy(quantity: i64) -> BookCommand {
+    BookCommand::Place(Place {
+        order_id: OrderId(1),
+        level: Level(0),
+        side: Side::Buy,
+        price: Decimal::from(100),
+        quantity: Decimal::from(quantity),
+        at: Timestamp::from_millis(1),
     })
 }
 
-fn fill_report() -> impl Strategy<Value = FillReport> {
-    (
-        order_id(),
-        prop_oneof![9 => (0_i64..12).prop_map(Decimal::from), 1 => Just(Decimal::from(-1))],
-        proptest::option::of(prop_oneof![Just(Decimal::from(99)), Just(Decimal::ZERO)]),
-        proptest::option::of(0_u64..20),
-        at(),
-    )
-        .prop_map(
-            |(order_id, cumulative_filled, fill_price, venue_seq, at)| FillReport {
-                order_id,
-                cumulative_filled,
-                fill_price,
-                trade_id: None,
-                venue_seq,
-                at,
-            },
-        )
-}
-
-fn correction() -> impl Strategy<Value = Correction> {
-    let revision = (0_u64..6).prop_map(Revision);
-    prop_oneof![
-        (
-            order_id(),
-            revision.clone(),
-            (0_i64..12).prop_map(Decimal::from),
-            at()
-        )
-            .prop_map(|(order_id, expected, cumulative_filled, at)| {
-                Correction::MissedFill {
-                    order_id,
-                    expected,
-                    cumulative_filled,
-                    at,
-                }
-            }),
-        (order_id(), revision.clone(), at()).prop_map(|(order_id, expected, at)| {
-            Correction::MissedAcknowledge {
-                order_id,
-                expected,
-                at,
-            }
-        }),
-        (order_id(), revision.clone(), at()).prop_map(|(order_id, expected, at)| {
-            Correction::MarkLost {
-                order_id,
-                expected,
-                at,
-            }
-        }),
-        (
-            order_id(),
-            level(),
-            side(),
-            any::<bool>(),
-            quantity(),
-            0_i64..12,
-            revision,
-            at()
-        )
-            .prop_map(
-                |(order_id, level, side, on_grid, quantity, filled, expected, at)| {
-                    Correction::Adopt(Adoption {
-                        order_id,
-                        level,
-                        side,
-                        price: price_for(level, on_grid),
-                        quantity,
-                        cumulative_filled: Decimal::from(filled),
-                        expected,
-                        at,
-                    })
-                }
-            ),
-    ]
-}
-
-/// Any command, valid or not: unknown ids, off-grid levels and prices, bad quantities, fills
-/// beyond the quantity, corrections with wrong revisions.
-fn command() -> impl Strategy<Value = BookCommand> {
-    let place = (
-        order_id(),
-        level(),
-        side(),
-        prop::bool::weighted(0.9),
-        quantity(),
-        at(),
-    )
-        .prop_map(|(order_id, level, side, on_grid, quantity, at)| {
-            BookCommand::Place(Place {
-                order_id,
-                level,
-                side,
-                price: price_for(level, on_grid),
-                quantity,
-                at,
-            })
-        });
-    prop_oneof![
-        3 => place,
-        2 => status_report().prop_map(BookCommand::Acknowledge),
-        4 => fill_report().prop_map(BookCommand::Fill),
-        1 => status_report().prop_map(BookCommand::Cancel),
-        1 => status_report().prop_map(BookCommand::Reject),
-        1 => status_report().prop_map(BookCommand::Expire),
-        2 => correction().prop_map(BookCommand::Correct),
-    ]
-}
-
-fn replay<S: Storage>(commands: &[BookCommand]) -> (Book<S>, Vec<Result<Applied, Rejection>>) {
-    let mut book = Book::<S>::with_storage(config());
-    let results = commands.iter().map(|command| book.apply(command)).collect();
-    (book, results)
+/// A fill report for order 1 with cumulative quantity `value`; every other field (price,
+/// trade id, venue sequence, time) grows with `value`, as a venue's later reports do.
+fn fill_of_one(value: i64) -> BookCommand {
+    BookCommand::Fill(FillReport {
+        order_id: OrderId(1),
+        cumulative_filled: Decimal::from(value),
+        fill_price: Some(Decimal::from(99 + value)),
+        trade_id: Some(value.unsigned_abs()),
+        venue_seq: Some(value.unsigned_abs()),
+        at: Timestamp::from_millis(10 + value.unsigned_abs()),
+    })
 }
 
 /// The book with every revision set to zero: the part of the state that must not depend on
@@ -207,20 +153,16 @@ proptest! {
     fn prop_invariants_hold_after_any_command_sequence(
         commands in prop::collection::vec(command(), 0..120)
     ) {
-        let mut book = Book::new(config());
-        for command in &commands {
-            let before = book.clone();
-            let result = book.apply(command);
-            if let Err(rejection) = &result {
-                prop_assert_eq!(&book, &before, "rejected ({}) but changed", rejection);
+        for_each_step(&commands, |before, command, result, book| {
+            if let Err(rejection) = result {
+                prop_assert_eq!(book, before, "rejected ({}) but changed", rejection);
             }
             if matches!(result, Ok(Applied::Stale(_) | Applied::Duplicate)) {
-                prop_assert_eq!(&book, &before, "stale or duplicate but changed");
+                prop_assert_eq!(book, before, "stale or duplicate but changed");
             }
-            if let Err(violation) = book.check_invariants() {
-                return Err(TestCaseError::fail(format!("after {command:?}: {violation}")));
-            }
-        }
+            book.check_invariants()
+                .map_err(|violation| TestCaseError::fail(format!("after {command:?}: {violation}")))
+        })?;
     }
 
     #[test]
@@ -248,16 +190,7 @@ proptest! {
         let mut reports: Vec<BookCommand> = cumulative
             .iter()
             .filter(|&&value| value <= quantity)
-            .map(|&value| {
-                BookCommand::Fill(FillReport {
-                    order_id,
-                    cumulative_filled: Decimal::from(value),
-                    fill_price: Some(Decimal::from(99 + value)),
-                    trade_id: Some(value.unsigned_abs()),
-                    venue_seq: Some(value.unsigned_abs()),
-                    at: Timestamp::from_millis(10 + value.unsigned_abs()),
-                })
-            })
+            .map(|&value| fill_of_one(value))
             .collect();
         // A venue cancels only an order with quantity left, after its last fill; its report
         // may still arrive before some of the fill reports.
@@ -269,14 +202,7 @@ proptest! {
                 at: Timestamp::from_millis(100),
             }));
         }
-        let place = BookCommand::Place(Place {
-            order_id,
-            level: Level(0),
-            side: Side::Buy,
-            price: Decimal::from(100),
-            quantity: Decimal::from(quantity),
-            at: Timestamp::from_millis(1),
-        });
+        let place = place_one_buy(quantity);
         let in_order: Vec<BookCommand> = std::iter::once(place.clone()).chain(reports.iter().cloned()).collect();
         let (expected, _) = replay::<Persistent>(&in_order);
         let mut shuffled = reports.clone();
@@ -304,5 +230,111 @@ proptest! {
         prop_assert_eq!(persistent.status_counts(), standard.status_counts());
         prop_assert_eq!(persistent.orders_by_id(), standard.orders_by_id());
         prop_assert_eq!(persistent.slots_by_price(), standard.slots_by_price());
+    }
+
+    #[test]
+    fn prop_redelivering_an_applied_command_later_changes_nothing(
+        commands in prop::collection::vec(command(), 1..80),
+        pick in any::<prop::sample::Index>(),
+        delay in any::<prop::sample::Index>(),
+    ) {
+        // A duplicate need not arrive right after its original: whatever came in between, a
+        // command that changed the book changes nothing when it arrives again (as long as its
+        // order's tombstone is kept, so the id cannot have been reused).
+        let config = config_keeping_every_tombstone();
+        let (expected, results) = replay_with(&config, &commands);
+        let applied: Vec<usize> = (0..commands.len()).filter(|&index| changed(&results[index])).collect();
+        prop_assume!(!applied.is_empty());
+        let original = applied[pick.index(applied.len())];
+        let again = original + 1 + delay.index(commands.len() - original);
+        let mut redelivered = commands.clone();
+        redelivered.insert(again, commands[original].clone());
+        let (actual, mut actual_results) = replay_with(&config, &redelivered);
+        prop_assert!(!changed(&actual_results[again]), "the copy applied: {:?}", actual_results[again]);
+        prop_assert_eq!(&actual, &expected);
+        let _copy = actual_results.remove(again);
+        prop_assert_eq!(actual_results, results, "the copy changed what came after it");
+    }
+
+    #[test]
+    fn prop_a_correction_whose_precondition_no_longer_holds_is_rejected_and_changes_nothing(
+        history in prop::collection::vec(command(), 0..60),
+        correction in correction(),
+        ahead in 1_u64..4,
+    ) {
+        let (book, _) = replay::<Persistent>(&history);
+        let (target, current) = guarded_revision(&book, &correction);
+        let stale = Revision(current.unwrap_or(Revision::ABSENT).0 + ahead);
+        let command = BookCommand::Correct(expecting(correction, stale));
+        let mut after = book.clone();
+        let result = after.apply(&command);
+        prop_assert!(result.is_err(), "{:?} applied: {:?}", command, result);
+        prop_assert_eq!(&after, &book);
+        // An order correction checks its guard first; an adoption validates the order it
+        // adopts first, so another typed rejection can come before the guard's.
+        if let (GuardTarget::Order(_), Some(actual)) = (target, current) {
+            prop_assert_eq!(
+                result,
+                Err(Rejection::StalePrecondition { target, expected: stale, actual })
+            );
+        }
+    }
+
+    #[test]
+    fn prop_a_correction_computed_from_the_current_state_is_never_refused_as_stale(
+        history in prop::collection::vec(command(), 0..60),
+        correction in correction(),
+    ) {
+        let (book, _) = replay::<Persistent>(&history);
+        let (_, current) = guarded_revision(&book, &correction);
+        let command = BookCommand::Correct(expecting(correction, current.unwrap_or(Revision::ABSENT)));
+        let result = book.clone().apply(&command);
+        prop_assert!(
+            !matches!(result, Err(Rejection::StalePrecondition { .. })),
+            "{:?} was refused as stale: {:?}", command, result
+        );
+    }
+
+    #[test]
+    fn prop_fills_never_decrease_and_finished_orders_stay_finished(
+        commands in prop::collection::vec(command(), 0..120)
+    ) {
+        for_each_step(&commands, |before, command, _, book| {
+            for order in before.orders_by_id() {
+                // A purged tombstone leaves the index; whatever is still there never goes back.
+                let Some(now) = book.order(order.id()) else { continue };
+                prop_assert!(now.filled() >= order.filled(), "{} went back on {:?}", order.id(), command);
+                prop_assert!(now.revision() >= order.revision());
+                if order.status().is_finished() {
+                    prop_assert_eq!(now.status(), order.status(), "{} left its finished state", order.id());
+                }
+            }
+            Ok(())
+        })?;
+    }
+
+    #[test]
+    fn prop_fill_reports_merge_by_maximum_whatever_their_order_and_repeats(
+        quantity in 1_i64..12,
+        reports in prop::collection::vec(0_i64..14, 1..16),
+    ) {
+        // Reports may repeat and come in any order; those above the quantity are refused. The
+        // book ends exactly as if only the largest valid report had arrived.
+        let place = place_one_buy(quantity);
+        let all: Vec<BookCommand> =
+            std::iter::once(place.clone()).chain(reports.iter().map(|&value| fill_of_one(value))).collect();
+        let (merged, results) = replay::<Persistent>(&all);
+        let largest = reports.iter().copied().filter(|&value| value <= quantity).max();
+        let only_largest: Vec<BookCommand> =
+            std::iter::once(place).chain(largest.map(fill_of_one)).collect();
+        let (expected, _) = replay::<Persistent>(&only_largest);
+        prop_assert_eq!(without_revisions(&merged), without_revisions(&expected));
+        prop_assert_eq!(merged.net_position(), Decimal::from(largest.unwrap_or(0)));
+        for (value, result) in reports.iter().zip(&results[1..]) {
+            if *value > quantity {
+                let refused = matches!(result, Err(Rejection::FillExceedsQuantity { .. }));
+                prop_assert!(refused, "{:?}", result);
+            }
+        }
     }
 }

@@ -477,6 +477,24 @@ fn a_correction_computed_before_a_newer_update_is_rejected_as_stale() {
 }
 
 #[test]
+fn a_rejection_that_arrives_after_reconciliation_marked_the_order_lost_is_stale() {
+    // The venue refused the order, but its rejection was delayed beyond the reconciler's grace
+    // window; the reconciler saw the order finished at the venue and marked it lost first. The
+    // late rejection is explained by that delay: stale, not a report no reordering explains.
+    // (Found by the deterministic simulation with updates delayed longer than the grace.)
+    let mut book = book();
+    apply_ok(&mut book, &place(1, -1, Side::Buy, 2));
+    let expected = revision(&book, 1);
+    apply_ok(&mut book, &mark_lost(1, expected));
+    assert_no_change(
+        &mut book,
+        &BookCommand::Reject(status(1, Some(1))),
+        &Applied::Stale(StaleReason::Superseded),
+    );
+    assert_eq!(order(&book, 1).status(), OrderStatus::Lost);
+}
+
+#[test]
 fn missed_acknowledge_opens_a_pending_order() {
     let mut book = book_with_order_in(OrderStatus::Pending);
     let correction = BookCommand::Correct(Correction::MissedAcknowledge {

@@ -9,7 +9,7 @@
 //! | `cancelled`        | stale       | merge        | merge         | duplicate | not allowed | stale     | stale     |
 //! | `rejected`         | not allowed | not allowed  | not allowed   | not allowed | duplicate | not allowed | stale   |
 //! | `expired`          | stale       | merge        | merge         | stale     | not allowed | duplicate | stale     |
-//! | `lost`             | stale       | merge        | merge         | stale     | not allowed | stale     | duplicate |
+//! | `lost`             | stale       | merge        | merge         | stale     | stale       | stale     | duplicate |
 //!
 //! * Finished states are absorbing: no event moves an order out of `filled`, `cancelled`,
 //!   `rejected`, `expired` or `lost`.
@@ -20,6 +20,9 @@
 //!   because a fill that happened moves the position whatever the order's status.
 //! * *not allowed*: a report that no reordering explains (a venue rejection of an order it had
 //!   acknowledged, any fill of a rejected order). Rejected with a typed error; nothing changes.
+//! * `lost` means "finished, how is not known": reconciliation marks an order lost when the
+//!   venue reports it finished (refused included) or stops listing it, so a venue rejection
+//!   arriving afterwards is a late report about a finished order, stale like a late cancel.
 //! * A fill at or below the known cumulative quantity is a duplicate or stale before the table
 //!   is consulted; `filled` can therefore never see a partial fill ("—").
 //! * One order's fill reports give the same final state in any order of arrival, and so do a
@@ -103,6 +106,8 @@ pub const fn transition(from: OrderStatus, event: Event) -> Transition {
         (S::Rejected, E::Reject) => Duplicate,
         (S::Rejected, E::MarkLost) => Stale,
         (S::Rejected, _) => NotAllowed,
+        // Reconciliation may have marked the order lost because the venue had refused it.
+        (S::Lost, E::Reject) => Stale,
         (_, E::Reject) => NotAllowed,
 
         (S::Cancelled, E::Cancel) | (S::Expired, E::Expire) | (S::Lost, E::MarkLost) => Duplicate,

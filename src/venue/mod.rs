@@ -24,7 +24,8 @@
 //! explicit times (it never reads a clock). It accepts and cancels orders, fills them against a
 //! random-walk price, emits the order updates a real venue would send (as [`BookCommand`]s,
 //! after a configurable delay) and answers open-orders queries. It can inject faults, drawn
-//! from their own seeded stream and counted by kind: see [`Faults`].
+//! from their own seeded stream, counted by kind and, on request, journaled one by one with the
+//! update or order each happened to: see [`Faults`] and [`SimulatedVenue::enable_fault_journal`].
 //!
 //! [`BookCommand`]: crate::book::BookCommand
 
@@ -37,8 +38,8 @@ use crate::book::{OrderId, OrderStatus, Price, Quantity, Side};
 use crate::time::Timestamp;
 
 pub use simulated::{
-    FaultCounts, FaultKind, Faults, PlaceError, SimulatedVenue, SimulatedVenueConfig,
-    SimulatedVenueConfigError,
+    FaultCounts, FaultKind, FaultSubject, Faults, InjectedFault, PlaceError, SimulatedVenue,
+    SimulatedVenueConfig, SimulatedVenueConfigError,
 };
 
 /// What the reconciler asks of an exchange.

@@ -4,6 +4,12 @@
 use std::fmt;
 use std::time::Duration;
 
+use rand::RngExt;
+use rand::rngs::ChaCha8Rng;
+
+use crate::book::{BookCommand, OrderId};
+use crate::time::Timestamp;
+
 /// How often each kind of fault happens. Every rate is a probability in `0.0..=1.0`, drawn
 /// independently per event from the venue's own seeded fault stream, so the same seed and the
 /// same calls inject the same faults.
@@ -161,7 +167,7 @@ impl FaultCounts {
         self.counts.iter().sum()
     }
 
-    pub(crate) fn record(&mut self, kind: FaultKind) {
+    fn record(&mut self, kind: FaultKind) {
         self.counts[kind.index()] += 1;
     }
 }
@@ -177,5 +183,105 @@ impl fmt::Display for FaultCounts {
             write!(f, "{kind} {count}")?;
         }
         Ok(())
+    }
+}
+
+/// One injected fault, as the venue's fault journal records it (see
+/// [`SimulatedVenue::enable_fault_journal`](super::SimulatedVenue::enable_fault_journal)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InjectedFault {
+    /// What kind of fault it was.
+    pub kind: FaultKind,
+    /// The venue's time when it was injected (for an update, when the venue sent it).
+    pub at: Timestamp,
+    /// What it happened to.
+    pub subject: FaultSubject,
+}
+
+/// What an injected fault happened to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FaultSubject {
+    /// An order update, as the venue sent it (stamped with its send time): the update delayed,
+    /// duplicated or dropped; for a reorder, the update that was overtaken; for a fill only in
+    /// the view, the fill report that was never sent. Updates carry a venue sequence that is
+    /// unique per order, so `(order_id, venue_seq)` names the update among those delivered.
+    Update(BookCommand),
+    /// A recently finished order left out of an open-orders answer.
+    Order(OrderId),
+    /// An open-orders query that failed or timed out.
+    Query,
+}
+
+/// The venue's record of what it injected: the counts always, the journal when enabled.
+#[derive(Clone, Debug, Default)]
+pub(super) struct FaultRecord {
+    counts: FaultCounts,
+    journal: Option<Journal>,
+}
+
+#[derive(Clone, Debug)]
+struct Journal {
+    entries: Vec<InjectedFault>,
+    capacity: usize,
+}
+
+impl FaultRecord {
+    pub(super) fn counts(&self) -> &FaultCounts {
+        &self.counts
+    }
+
+    /// Counts a fault of `kind` and journals it, if the journal is on and has room. `subject`
+    /// is only built when it is journaled, so that a venue without a journal clones nothing.
+    pub(super) fn record(
+        &mut self,
+        kind: FaultKind,
+        at: Timestamp,
+        subject: impl FnOnce() -> FaultSubject,
+    ) {
+        self.counts.record(kind);
+        if let Some(journal) = &mut self.journal
+            && journal.entries.len() < journal.capacity
+        {
+            journal.entries.push(InjectedFault {
+                kind,
+                at,
+                subject: subject(),
+            });
+        }
+    }
+
+    /// Draws from `rng` whether a fault of `kind` happens at `rate`, and records it if so.
+    pub(super) fn draw(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        rate: f64,
+        kind: FaultKind,
+        at: Timestamp,
+        subject: impl FnOnce() -> FaultSubject,
+    ) -> bool {
+        let happens = rng.random_bool(rate);
+        if happens {
+            self.record(kind, at, subject);
+        }
+        happens
+    }
+
+    pub(super) fn enable_journal(&mut self, capacity: usize) {
+        match &mut self.journal {
+            Some(journal) => journal.capacity = capacity,
+            None => {
+                self.journal = Some(Journal {
+                    entries: Vec::new(),
+                    capacity,
+                });
+            }
+        }
+    }
+
+    pub(super) fn take_journal(&mut self) -> Vec<InjectedFault> {
+        self.journal
+            .as_mut()
+            .map(|journal| std::mem::take(&mut journal.entries))
+            .unwrap_or_default()
     }
 }

@@ -7,7 +7,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use crate::book::{BookCommand, FillReport, OrderId, Place, Price, Side, StatusReport};
 
 use super::outbox::FaultContext;
-use super::{FaultKind, SimulatedVenue};
+use super::{FaultKind, FaultSubject, SimulatedVenue};
 use crate::venue::VenueOrderStatus;
 
 impl SimulatedVenue {
@@ -79,21 +79,24 @@ impl SimulatedVenue {
             self.close(order_id);
         }
         let venue_seq = self.bump_seq(order_id);
-        let only_in_view = self
-            .fault_rng
-            .random_bool(self.config.faults.fill_only_in_view_rate);
-        if only_in_view {
-            self.fault_counts.record(FaultKind::FillOnlyInView);
-            return;
-        }
-        self.emit(BookCommand::Fill(FillReport {
+        let update = BookCommand::Fill(FillReport {
             order_id,
             cumulative_filled: cumulative,
             fill_price: Some(price),
             trade_id: Some(trade_id),
             venue_seq: Some(venue_seq),
             at: self.now,
-        }));
+        });
+        let only_in_view = self.fault_record.draw(
+            &mut self.fault_rng,
+            self.config.faults.fill_only_in_view_rate,
+            FaultKind::FillOnlyInView,
+            self.now,
+            || FaultSubject::Update(update.clone()),
+        );
+        if !only_in_view {
+            self.emit(update);
+        }
     }
 
     /// Moves a live order to a finished status now (or records a refused one) and sends the
@@ -168,7 +171,7 @@ impl SimulatedVenue {
             FaultContext {
                 faults: &self.config.faults,
                 rng: &mut self.fault_rng,
-                counts: &mut self.fault_counts,
+                record: &mut self.fault_record,
             },
         );
     }

@@ -22,8 +22,9 @@ use crate::time::Timestamp;
 use super::{CancelError, OpenOrdersError, Venue, VenueOrder, VenueOrderStatus, VenueReport};
 
 pub use config::{SimulatedVenueConfig, SimulatedVenueConfigError};
-pub use faults::{FaultCounts, FaultKind, Faults};
+pub use faults::{FaultCounts, FaultKind, FaultSubject, Faults, InjectedFault};
 
+use faults::FaultRecord;
 use outbox::Outbox;
 
 /// The fault stream's ChaCha stream number; the market uses stream 0.
@@ -126,7 +127,7 @@ pub struct SimulatedVenue {
     next_trade_id: u64,
     market_rng: ChaCha8Rng,
     fault_rng: ChaCha8Rng,
-    fault_counts: FaultCounts,
+    fault_record: FaultRecord,
 }
 
 impl SimulatedVenue {
@@ -157,7 +158,7 @@ impl SimulatedVenue {
             next_trade_id: 1,
             market_rng,
             fault_rng,
-            fault_counts: FaultCounts::default(),
+            fault_record: FaultRecord::default(),
             config,
         })
     }
@@ -179,7 +180,25 @@ impl SimulatedVenue {
 
     /// How many faults of each kind it has injected so far.
     pub fn fault_counts(&self) -> &FaultCounts {
-        &self.fault_counts
+        self.fault_record.counts()
+    }
+
+    /// Starts journaling every injected fault with what it happened to (the update, the order
+    /// left out, or the query), so that a test or a simulation can follow each fault to its
+    /// resolution. The journal holds at most `capacity` entries until
+    /// [`take_fault_journal`](Self::take_fault_journal) empties it; a fault beyond that is
+    /// still injected and counted in [`fault_counts`](Self::fault_counts), only not journaled
+    /// (compare the two to detect it). Calling it again changes the capacity.
+    ///
+    /// Off by default, so that a venue nobody journals clones nothing.
+    pub fn enable_fault_journal(&mut self, capacity: usize) {
+        self.fault_record.enable_journal(capacity);
+    }
+
+    /// The faults journaled since the last call, in the order they were injected; empty if the
+    /// journal is off.
+    pub fn take_fault_journal(&mut self) -> Vec<InjectedFault> {
+        self.fault_record.take_journal()
     }
 
     /// Changes the fault rates from now on (for example, to stop injecting faults and watch the
@@ -377,12 +396,14 @@ impl SimulatedVenue {
             match kept.closed_at {
                 None => orders.push(kept.order.clone()),
                 Some(closed_at) if closed_at >= listed_since => {
-                    let omitted = self
-                        .fault_rng
-                        .random_bool(self.config.faults.omit_just_closed_rate);
-                    if omitted {
-                        self.fault_counts.record(FaultKind::OmittedJustClosed);
-                    } else {
+                    let omitted = self.fault_record.draw(
+                        &mut self.fault_rng,
+                        self.config.faults.omit_just_closed_rate,
+                        FaultKind::OmittedJustClosed,
+                        self.now,
+                        || FaultSubject::Order(kept.order.order_id),
+                    );
+                    if !omitted {
                         orders.push(kept.order.clone());
                     }
                 }
@@ -407,13 +428,15 @@ impl Venue for SimulatedVenue {
             .fault_rng
             .random_bool(self.config.faults.query_timeout_rate);
         if failed {
-            self.fault_counts.record(FaultKind::QueryFailed);
+            self.fault_record
+                .record(FaultKind::QueryFailed, self.now, || FaultSubject::Query);
             return Err(OpenOrdersError::Failed {
                 reason: "injected failure".to_owned(),
             });
         }
         if timed_out {
-            self.fault_counts.record(FaultKind::QueryTimedOut);
+            self.fault_record
+                .record(FaultKind::QueryTimedOut, self.now, || FaultSubject::Query);
             return Err(OpenOrdersError::TimedOut {
                 after: self.config.faults.query_timeout,
             });

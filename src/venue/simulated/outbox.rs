@@ -10,7 +10,7 @@ use rand::rngs::ChaCha8Rng;
 use crate::book::{BookCommand, OrderId};
 use crate::time::Timestamp;
 
-use super::faults::{FaultCounts, FaultKind, Faults};
+use super::faults::{FaultKind, FaultRecord, FaultSubject, Faults};
 
 /// Where an update sits in the delivery order: its delivery time, then the order in which it
 /// was scheduled.
@@ -25,11 +25,12 @@ pub(super) struct Outbox {
     next_seq: u64,
 }
 
-/// What scheduling needs from the venue: the fault rates, the fault stream and the counts.
+/// What scheduling needs from the venue: the fault rates, the fault stream and the record of
+/// what was injected.
 pub(super) struct FaultContext<'a> {
     pub(super) faults: &'a Faults,
     pub(super) rng: &'a mut ChaCha8Rng,
-    pub(super) counts: &'a mut FaultCounts,
+    pub(super) record: &'a mut FaultRecord,
 }
 
 impl Outbox {
@@ -50,7 +51,7 @@ impl Outbox {
         let FaultContext {
             faults,
             rng,
-            counts,
+            record,
         } = context;
         let dropped = rng.random_bool(faults.drop_rate);
         let delayed = rng.random_bool(faults.delay_rate);
@@ -58,27 +59,35 @@ impl Outbox {
         let duplicated = rng.random_bool(faults.duplicate_rate);
         let reordered = rng.random_bool(faults.reorder_rate);
         if dropped {
-            counts.record(FaultKind::Dropped);
+            record.record(FaultKind::Dropped, emitted_at, || {
+                FaultSubject::Update(update)
+            });
             return;
         }
         let mut deliver_at = emitted_at.saturating_add(delay);
         if delayed {
             deliver_at = deliver_at.saturating_add(Duration::from_nanos(extra_nanos));
-            counts.record(FaultKind::Delayed);
+            record.record(FaultKind::Delayed, emitted_at, || {
+                FaultSubject::Update(update.clone())
+            });
         }
         let order_id = update.order_id();
         let overtaken = self.last_by_order.get(&order_id).copied();
         if duplicated {
             self.insert(deliver_at, update.clone());
-            counts.record(FaultKind::Duplicated);
+            record.record(FaultKind::Duplicated, emitted_at, || {
+                FaultSubject::Update(update.clone())
+            });
         }
         let key = self.insert(deliver_at, update);
         if reordered && let Some(previous) = overtaken.filter(|previous| previous.0 <= deliver_at) {
             // The earlier update now arrives just after this one.
             if let Some(command) = self.pending.remove(&previous) {
+                record.record(FaultKind::Reordered, emitted_at, || {
+                    FaultSubject::Update(command.clone())
+                });
                 let moved = self.insert(deliver_at, command);
                 self.last_by_order.insert(order_id, moved);
-                counts.record(FaultKind::Reordered);
                 return;
             }
         }

@@ -393,6 +393,133 @@ fn failed_and_timed_out_queries_are_errors_not_empty_answers() {
     assert_eq!(slow.fault_counts().get(FaultKind::QueryTimedOut), 1);
 }
 
+/// The `(kind, order, venue sequence)` of every update fault in `journal`.
+fn journaled_updates(journal: &[InjectedFault]) -> Vec<(FaultKind, &'static str, u64)> {
+    journal
+        .iter()
+        .filter_map(|fault| match &fault.subject {
+            FaultSubject::Update(update) => {
+                let venue_seq = match update {
+                    BookCommand::Fill(fill) => fill.venue_seq,
+                    BookCommand::Acknowledge(report) | BookCommand::Cancel(report) => {
+                        report.venue_seq
+                    }
+                    _ => None,
+                };
+                Some((
+                    fault.kind,
+                    kinds(std::slice::from_ref(update))[0],
+                    venue_seq?,
+                ))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_fault_journal_names_the_update_each_fault_happened_to() {
+    let mut config = still_config();
+    config.faults = Faults {
+        reorder_rate: 1.0,
+        duplicate_rate: 1.0,
+        ..Faults::none()
+    };
+    let mut venue = venue(config);
+    venue.enable_fault_journal(100);
+    venue
+        .place(&place(1, Side::Buy, 101, 1, 0))
+        .expect("placed");
+    let updates = venue.advance_and_drain(at(1_000));
+    assert_eq!(kinds(&updates), ["ack", "fill", "fill", "ack"]);
+    let journal = venue.take_fault_journal();
+    assert_eq!(
+        journaled_updates(&journal),
+        [
+            (FaultKind::Duplicated, "ack", 1),
+            (FaultKind::Duplicated, "fill", 2),
+            (FaultKind::Reordered, "ack", 1),
+        ],
+        "a reorder names the update it overtook"
+    );
+    assert!(venue.take_fault_journal().is_empty(), "taking empties it");
+
+    let (mut failing, _) = one_filled_order(Faults {
+        query_failure_rate: 1.0,
+        fill_only_in_view_rate: 1.0,
+        ..Faults::none()
+    });
+    assert!(
+        failing.take_fault_journal().is_empty(),
+        "nothing is journaled before it is enabled"
+    );
+    failing.enable_fault_journal(100);
+    assert!(failing.open_orders().is_err());
+    assert_eq!(
+        failing.take_fault_journal(),
+        [InjectedFault {
+            kind: FaultKind::QueryFailed,
+            at: at(1_000),
+            subject: FaultSubject::Query
+        }]
+    );
+}
+
+#[test]
+fn the_fault_journal_agrees_with_the_counts_until_it_is_full() {
+    let mut config = SimulatedVenueConfig::new(21, at(0), dec(100));
+    config.faults = Faults {
+        delay_rate: 0.2,
+        duplicate_rate: 0.2,
+        reorder_rate: 0.2,
+        drop_rate: 0.2,
+        fill_only_in_view_rate: 0.2,
+        ..Faults::none()
+    };
+    let mut journaled = venue(config.clone());
+    journaled.enable_fault_journal(usize::MAX);
+    let mut small = venue(config.clone());
+    small.enable_fault_journal(3);
+    let mut plain = venue(config);
+    let mut updates = Vec::new();
+    for step in 0..300_u64 {
+        let offset = i64::try_from(step % 7).expect("small") - 3;
+        let side = if offset < 0 { Side::Buy } else { Side::Sell };
+        let order = place(step + 1, side, 100 + offset, 4, step * 10);
+        for venue in [&mut journaled, &mut small, &mut plain] {
+            let _ = venue.place(&order);
+        }
+        updates.push(journaled.advance_and_drain(at(step * 10)));
+        assert_eq!(
+            small.advance_and_drain(at(step * 10)),
+            updates[updates.len() - 1]
+        );
+        assert_eq!(
+            plain.advance_and_drain(at(step * 10)),
+            updates[updates.len() - 1]
+        );
+    }
+    let journal = journaled.take_fault_journal();
+    for (kind, count) in journaled.fault_counts().iter() {
+        let entries = journal.iter().filter(|fault| fault.kind == kind).count();
+        assert_eq!(entries as u64, count, "{kind}");
+    }
+    assert!(
+        journaled.fault_counts().total() > 50,
+        "the run should inject faults"
+    );
+    assert_eq!(
+        small.take_fault_journal(),
+        journal[..3],
+        "the first three, then full"
+    );
+    assert_eq!(
+        plain.fault_counts(),
+        journaled.fault_counts(),
+        "journaling changes nothing the venue does"
+    );
+}
+
 #[test]
 fn invalid_configurations_are_refused() {
     let mut config = still_config();

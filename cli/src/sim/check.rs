@@ -1,0 +1,108 @@
+//! `snapstate sim-check`: replay one seed and print its report, or run a range of seeds and
+//! print their sum and every failure with the command that replays it.
+
+use std::error::Error;
+use std::ops::Range;
+use std::time::Instant;
+
+use super::{Scenario, SimConfig, Summary, default_workers, run, run_seeds};
+
+/// The seeds `sim-check` runs when given none: the CI set.
+pub const DEFAULT_SEEDS: Range<u64> = 0..300;
+
+/// Arguments of `snapstate sim-check`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct SimCheckArgs {
+    /// Run this one seed and print its full report.
+    #[arg(long, conflicts_with = "seeds")]
+    pub seed: Option<u64>,
+    /// Run the seeds `A..B` (B excluded) and print the sum of their reports; default 0..300.
+    #[arg(long, value_name = "A..B", value_parser = parse_range)]
+    pub seeds: Option<Range<u64>>,
+    /// Run without faults: the run must then correct nothing at all.
+    #[arg(long)]
+    pub fault_free: bool,
+    /// With a range, print every run's report as well.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+/// Runs `sim-check`.
+///
+/// # Errors
+///
+/// When a run fails (after printing it, with its seed and the command that replays it).
+pub fn run_check(args: &SimCheckArgs) -> Result<(), Box<dyn Error>> {
+    let scenario = if args.fault_free {
+        Scenario::FaultFree
+    } else {
+        Scenario::Faults
+    };
+    if let Some(seed) = args.seed {
+        let report = run(&SimConfig::new(scenario, seed))?;
+        println!("{report}");
+        return Ok(());
+    }
+    let seeds = args.seeds.clone().unwrap_or(DEFAULT_SEEDS);
+    let started = Instant::now();
+    let mut summary = Summary::default();
+    let mut failures = 0_u64;
+    for result in run_seeds(scenario, seeds.clone(), default_workers()) {
+        match result {
+            Ok(report) => {
+                if args.verbose {
+                    println!("{report}\n");
+                }
+                summary.add(&report);
+            }
+            Err(failure) => {
+                eprintln!("{failure}");
+                failures += 1;
+            }
+        }
+    }
+    println!("{summary}");
+    println!(
+        "seeds {}..{} ({}): {failures} failed, in {:.1} s",
+        seeds.start,
+        seeds.end,
+        scenario.as_str(),
+        started.elapsed().as_secs_f64()
+    );
+    if failures == 0 {
+        Ok(())
+    } else {
+        Err(format!("{failures} of {} seeds failed", seeds.end - seeds.start).into())
+    }
+}
+
+fn parse_range(text: &str) -> Result<Range<u64>, String> {
+    let (start, end) = text
+        .split_once("..")
+        .ok_or_else(|| format!("expected A..B, got {text:?}"))?;
+    let start: u64 = start
+        .trim()
+        .parse()
+        .map_err(|error| format!("{start:?}: {error}"))?;
+    let end: u64 = end
+        .trim()
+        .parse()
+        .map_err(|error| format!("{end:?}: {error}"))?;
+    if start >= end {
+        return Err(format!("the range {text} is empty"));
+    }
+    Ok(start..end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_parse_as_half_open_and_empty_ones_are_refused() {
+        assert_eq!(parse_range("3..10"), Ok(3..10));
+        assert!(parse_range("10..3").is_err());
+        assert!(parse_range("5").is_err());
+        assert!(parse_range("a..b").is_err());
+    }
+}
