@@ -59,18 +59,23 @@ pub fn snapshot_entries<S: Storage>(book: &Book<S>) -> u64 {
 /// # Method
 ///
 /// Each entry counts the in-memory size of its key and value: `size_of::<(Level, Slot)>()` per
-/// slot, `size_of::<(OrderId, Order)>()` per order in the index, and
-/// `size_of::<(Timestamp, OrderId)>()` per tombstone queue entry. Every field of these types is
-/// inline (decimals are 16 bytes, no heap), so this is the exact size of the data.
+/// slot (a slot holds its live order), `size_of::<(OrderId, Level)>()` per live order in the
+/// index from ids to slots, `size_of::<(OrderId, Order)>()` per finished order kept as a
+/// tombstone, and `size_of::<(Timestamp, OrderId)>()` per tombstone queue entry. Records keep
+/// their decimals packed in place (a decimal too wide to pack moves them to the heap; rare), so
+/// this is the size of the data.
 ///
 /// It is a lower bound on the memory behind one snapshot taken alone: it leaves out the
-/// persistent map's interior nodes (`imbl`'s hash array mapped trie adds a per-entry overhead,
-/// which DESIGN.md puts at about 190 bytes per entry in all for a 10,000-slot map) and the
-/// allocator's rounding. It is also not the cost of *one more* snapshot: snapshots share all
+/// persistent maps' interior nodes, the reference count in front of each record, and the
+/// allocator's rounding (`docs/benchmarks.md` measures 270 bytes per slot in all for a
+/// 10,000-slot book). It is also not the cost of *one more* snapshot: snapshots share all
 /// unchanged structure, so a new version costs only the paths to what changed.
 pub fn estimate_snapshot_size_bytes<S: Storage>(book: &Book<S>) -> u64 {
+    let live = usize::try_from(book.live_count()).unwrap_or(usize::MAX);
+    let finished = book.order_count().saturating_sub(live);
     let slot_bytes = size_of::<(Level, Slot)>() * book.slot_count();
-    let order_bytes = size_of::<(OrderId, Order)>() * book.order_count();
+    let index_bytes = size_of::<(OrderId, Level)>() * live;
+    let order_bytes = size_of::<(OrderId, Order)>() * finished;
     let tombstone_bytes = size_of::<(Timestamp, OrderId)>() * book.tombstone_count();
-    (slot_bytes + order_bytes + tombstone_bytes) as u64
+    (slot_bytes + index_bytes + order_bytes + tombstone_bytes) as u64
 }
