@@ -675,3 +675,11 @@ fn orders_and_slots_serialise_as_their_plain_fields_and_round_trip() {
     let back: Slot = serde_json::from_value(json).expect("deserialises");
     assert_eq!(back, slot);
 }
+
+#[test]
+fn a_sell_with_nothing_filled_contributes_plain_zero_not_negative_zero() {
+    let zero = Side::Sell.signed(Decimal::ZERO);
+    assert_eq!(zero.to_string(), "0");
+    assert!(!zero.is_sign_negative());
+    assert_eq!(Side::Sell.signed(dec(2)), dec(-2));
+}

@@ -79,9 +79,13 @@ pub enum Side {
 
 impl Side {
     /// `quantity` signed by this side: positive for a buy, negative for a sell.
+    ///
+    /// Zero stays plain zero: negating a decimal zero would give `-0`, which compares equal to
+    /// zero but prints as `-0` in positions and reports.
     pub fn signed(self, quantity: Quantity) -> Quantity {
         match self {
             Side::Buy => quantity,
+            Side::Sell if quantity.is_zero() => Decimal::ZERO,
             Side::Sell => -quantity,
         }
     }
