@@ -30,7 +30,7 @@ fn a_dry_run_reports_corrections_and_sends_none() {
     let report = reconciler.run_cycle(&writer).expect("cycle");
     assert!(report.dry_run);
     assert_eq!(report.reconciliation.corrections().count(), 1);
-    assert_eq!(report.corrections_submitted, 0);
+    assert_eq!(report.actions.corrections_submitted, 0);
     let snapshot = engine.read_handle().load();
     assert_eq!(snapshot.counters().applied_count("corrected"), 0);
     assert_eq!(snapshot.counters().rejected(), 0);
@@ -47,11 +47,14 @@ fn a_cycle_sends_its_corrections_and_counts_how_they_ended() {
     )
     .expect("valid");
     let first = reconciler.run_cycle(&writer).expect("cycle");
-    assert_eq!(first.corrections_submitted, 0, "one answer is not enough");
+    assert_eq!(
+        first.actions.corrections_submitted, 0,
+        "one answer is not enough"
+    );
     let second = reconciler.run_cycle(&writer).expect("cycle");
-    assert_eq!(second.corrections_submitted, 1);
-    assert_eq!(second.corrections_applied, 1);
-    assert_eq!(second.corrections_rejected_stale, 0);
+    assert_eq!(second.actions.corrections_submitted, 1);
+    assert_eq!(second.actions.corrections_applied, 1);
+    assert_eq!(second.actions.corrections_rejected_stale, 0);
     let third = reconciler.run_cycle(&writer).expect("cycle");
     assert!(
         third.reconciliation.is_clean(),
@@ -118,8 +121,8 @@ fn venue_cancels_are_sent_only_while_their_precondition_holds() {
     reconciler.venue_mut().teach = Some(stranger(2, -12));
     let report = reconciler.run_cycle(&writer).expect("cycle");
     assert_eq!(report.reconciliation.venue_cancels().count(), 2);
-    assert_eq!(report.venue_cancels_sent, 1);
-    assert_eq!(report.venue_cancels_skipped_stale, 1);
+    assert_eq!(report.actions.venue_cancels_sent, 1);
+    assert_eq!(report.actions.venue_cancels_skipped_stale, 1);
     let venue = &reconciler.venue().venue;
     assert_eq!(
         venue.order(OrderId(1)).map(|order| order.status),

@@ -254,10 +254,10 @@ fn producers_stream_updates_while_the_runner_reconciles_against_a_truthful_venue
         totals.suspected > 0,
         "updates in flight should show as suspected differences, or the run tests nothing"
     );
-    assert_eq!(totals.corrections_submitted, 0);
+    assert_eq!(totals.actions.corrections_submitted, 0);
     assert_eq!(
         last.counters().total(),
-        submitted + totals.corrections_submitted,
+        submitted + totals.actions.corrections_submitted,
         "every command submitted is accounted for"
     );
     assert_eq!(last.counters().rejected(), 0, "{:?}", last.counters());

@@ -101,6 +101,15 @@ pub struct CycleReport {
     pub snapshot_age: Duration,
     /// Whether this was a dry run (nothing sent).
     pub dry_run: bool,
+    /// What the cycle did about its findings.
+    pub actions: ActionCounts,
+}
+
+/// What reconciliation did about its findings: corrections sent through the engine and cancels
+/// sent to the venue, and how each ended. One cycle's in a [`CycleReport`]; summed in
+/// [`Totals`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ActionCounts {
     /// Corrections handed to the engine.
     pub corrections_submitted: u64,
     /// Corrections dropped because the engine's queue stayed full.
@@ -118,6 +127,18 @@ pub struct CycleReport {
     pub venue_cancels_skipped_stale: u64,
 }
 
+impl ActionCounts {
+    fn add(&mut self, other: &ActionCounts) {
+        self.corrections_submitted += other.corrections_submitted;
+        self.corrections_not_submitted += other.corrections_not_submitted;
+        self.corrections_applied += other.corrections_applied;
+        self.corrections_rejected_stale += other.corrections_rejected_stale;
+        self.venue_cancels_sent += other.venue_cancels_sent;
+        self.venue_cancels_failed += other.venue_cancels_failed;
+        self.venue_cancels_skipped_stale += other.venue_cancels_skipped_stale;
+    }
+}
+
 /// Running totals over a reconciler's cycles.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Totals {
@@ -130,20 +151,8 @@ pub struct Totals {
     /// Findings not (yet) confirmed, summed over cycles: differences seen while updates were
     /// in flight, or while evidence was still gathering.
     pub suspected: u64,
-    /// Corrections handed to the engine.
-    pub corrections_submitted: u64,
-    /// Corrections dropped because the queue stayed full.
-    pub corrections_not_submitted: u64,
-    /// Corrections applied, as counted after each cycle's flush.
-    pub corrections_applied: u64,
-    /// Corrections rejected as stale, as counted after each cycle's flush.
-    pub corrections_rejected_stale: u64,
-    /// Venue cancels accepted.
-    pub venue_cancels_sent: u64,
-    /// Venue cancels refused or failed.
-    pub venue_cancels_failed: u64,
-    /// Venue cancels skipped because the book had moved on.
-    pub venue_cancels_skipped_stale: u64,
+    /// What the cycles did about their findings, summed.
+    pub actions: ActionCounts,
 }
 
 impl Totals {
@@ -166,13 +175,7 @@ impl Totals {
                 self.suspected += 1;
             }
         }
-        self.corrections_submitted += report.corrections_submitted;
-        self.corrections_not_submitted += report.corrections_not_submitted;
-        self.corrections_applied += report.corrections_applied;
-        self.corrections_rejected_stale += report.corrections_rejected_stale;
-        self.venue_cancels_sent += report.venue_cancels_sent;
-        self.venue_cancels_failed += report.venue_cancels_failed;
-        self.venue_cancels_skipped_stale += report.venue_cancels_skipped_stale;
+        self.actions.add(&report.actions);
     }
 }
 
@@ -300,13 +303,7 @@ impl<V: Venue> Reconciler<V> {
             snapshot_version: snapshot.version(),
             snapshot_age,
             dry_run: self.runner.dry_run,
-            corrections_submitted: 0,
-            corrections_not_submitted: 0,
-            corrections_applied: 0,
-            corrections_rejected_stale: 0,
-            venue_cancels_sent: 0,
-            venue_cancels_failed: 0,
-            venue_cancels_skipped_stale: 0,
+            actions: ActionCounts::default(),
         };
         if !self.runner.dry_run {
             self.send_corrections(writer, &snapshot, &mut report)?;
@@ -329,7 +326,7 @@ impl<V: Venue> Reconciler<V> {
             let command = BookCommand::Correct(correction.clone());
             match writer.submit_timeout(command, self.runner.submit_timeout) {
                 Ok(()) => {
-                    report.corrections_submitted += 1;
+                    report.actions.corrections_submitted += 1;
                     if self.runner.record_metrics {
                         ::metrics::counter!(
                             metrics::CORRECTIONS_SUBMITTED_TOTAL,
@@ -338,21 +335,25 @@ impl<V: Venue> Reconciler<V> {
                         .increment(1);
                     }
                 }
-                Err(SubmitTimeoutError::Timeout(_)) => report.corrections_not_submitted += 1,
+                Err(SubmitTimeoutError::Timeout(_)) => {
+                    report.actions.corrections_not_submitted += 1
+                }
                 Err(SubmitTimeoutError::Closed(_)) => return Err(CycleError::EngineClosed),
             }
         }
-        if report.corrections_submitted == 0 {
+        if report.actions.corrections_submitted == 0 {
             return Ok(());
         }
         match writer.flush_timeout(self.runner.flush_timeout) {
             Ok(_) => {
                 let after = writer.read_handle().load();
                 let before = snapshot.counters();
-                report.corrections_applied = after.counters().applied_count(CORRECTED_LABEL)
-                    - before.applied_count(CORRECTED_LABEL);
-                report.corrections_rejected_stale = after.counters().rejected_count(STALE_LABEL)
-                    - before.rejected_count(STALE_LABEL);
+                report.actions.corrections_applied =
+                    after.counters().applied_count(CORRECTED_LABEL)
+                        - before.applied_count(CORRECTED_LABEL);
+                report.actions.corrections_rejected_stale =
+                    after.counters().rejected_count(STALE_LABEL)
+                        - before.rejected_count(STALE_LABEL);
                 Ok(())
             }
             // The corrections stay queued and will be applied or rejected; this cycle just
@@ -374,17 +375,17 @@ impl<V: Venue> Reconciler<V> {
                 .order(cancel.order_id)
                 .map(|order| order.revision());
             let outcome = if current != cancel.expected {
-                report.venue_cancels_skipped_stale += 1;
+                report.actions.venue_cancels_skipped_stale += 1;
                 "skipped_stale"
             } else {
                 match self.venue.cancel(cancel.order_id) {
                     Ok(()) => {
-                        report.venue_cancels_sent += 1;
+                        report.actions.venue_cancels_sent += 1;
                         "sent"
                     }
                     Err(error) => {
                         tracing::warn!(%error, "the venue did not cancel an order");
-                        report.venue_cancels_failed += 1;
+                        report.actions.venue_cancels_failed += 1;
                         "failed"
                     }
                 }

@@ -45,7 +45,7 @@ mod runner;
 mod tests;
 
 pub use config::{Policies, Policy, ReconcileConfig, ReconcileConfigError};
-pub use cycle::{CycleError, CycleReport, Reconciler, RunnerConfig, Totals};
+pub use cycle::{ActionCounts, CycleError, CycleReport, Reconciler, RunnerConfig, Totals};
 pub use diff::reconcile;
 pub use evidence::{Evidence, Observation};
 pub use mismatch::{Mismatch, MismatchClass, StatusDifference, Subject};

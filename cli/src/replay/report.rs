@@ -53,9 +53,9 @@ pub struct CorrectionTotals {
 impl CorrectionTotals {
     /// Adds one cycle's.
     pub fn add(&mut self, cycle: &CycleReport) {
-        self.submitted += cycle.corrections_submitted;
-        self.applied += cycle.corrections_applied;
-        self.rejected_stale += cycle.corrections_rejected_stale;
+        self.submitted += cycle.actions.corrections_submitted;
+        self.applied += cycle.actions.corrections_applied;
+        self.rejected_stale += cycle.actions.corrections_rejected_stale;
     }
 }
 

@@ -358,11 +358,11 @@ fn write_reconciler(
         f,
         "  corrections: {} submitted, {} applied, {} rejected as stale; venue cancels: {} sent, \
          {} failed, {} skipped as stale",
-        totals.corrections_submitted,
-        totals.corrections_applied,
-        totals.corrections_rejected_stale,
-        totals.venue_cancels_sent,
-        totals.venue_cancels_failed,
-        totals.venue_cancels_skipped_stale
+        totals.actions.corrections_submitted,
+        totals.actions.corrections_applied,
+        totals.actions.corrections_rejected_stale,
+        totals.actions.venue_cancels_sent,
+        totals.actions.venue_cancels_failed,
+        totals.actions.venue_cancels_skipped_stale
     )
 }

@@ -305,7 +305,7 @@ impl Simulation {
                     .now()
                     .saturating_duration_since(snapshot.published_at()),
                 mismatches_found: totals.mismatches_total(),
-                corrections_applied: totals.corrections_applied,
+                corrections_applied: totals.actions.corrections_applied,
             }
         });
     }

@@ -271,10 +271,10 @@ fn reconciliation(totals: &Totals, durations: &Hdr<u64>) -> ReconciliationReport
             .collect(),
         mismatches_total: totals.mismatches_total(),
         suspected: totals.suspected,
-        corrections_submitted: totals.corrections_submitted,
-        corrections_applied: totals.corrections_applied,
-        corrections_rejected_stale: totals.corrections_rejected_stale,
-        venue_cancels_sent: totals.venue_cancels_sent,
+        corrections_submitted: totals.actions.corrections_submitted,
+        corrections_applied: totals.actions.corrections_applied,
+        corrections_rejected_stale: totals.actions.corrections_rejected_stale,
+        venue_cancels_sent: totals.actions.venue_cancels_sent,
     }
 }
 

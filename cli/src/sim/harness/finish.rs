@@ -55,10 +55,13 @@ impl Simulation<'_> {
             ("venue query faults", query_faults),
             (
                 "reconciler corrections submitted",
-                totals.corrections_submitted,
+                totals.actions.corrections_submitted,
             ),
             ("corrections recorded", self.ledger.corrections_sent()),
-            ("reconciler corrections applied", totals.corrections_applied),
+            (
+                "reconciler corrections applied",
+                totals.actions.corrections_applied,
+            ),
             ("book corrected", counters.applied_count("corrected")),
         ];
         for pair in pairs.chunks(2) {
@@ -138,8 +141,8 @@ fn every_fault_followed(injected: &FaultCounts, resolutions: &Resolutions) -> Re
 fn clean(totals: &Totals, counters: &Counters) -> Result<(), String> {
     let unclean = [
         ("confirmed mismatches", totals.mismatches_total()),
-        ("corrections", totals.corrections_submitted),
-        ("venue cancels", totals.venue_cancels_sent),
+        ("corrections", totals.actions.corrections_submitted),
+        ("venue cancels", totals.actions.venue_cancels_sent),
         ("stale updates", counters.applied_count("stale")),
         ("duplicate updates", counters.applied_count("duplicate")),
     ];

@@ -289,10 +289,10 @@ impl<'a> Simulation<'a> {
     /// Records the corrections the cycle sent, in the order it sent them, and checks the
     /// engine's outcomes for them and the snapshot after them.
     fn record_corrections(&mut self, report: &CycleReport) -> Result<(), SimFailure> {
-        if report.corrections_not_submitted != 0 {
+        if report.actions.corrections_not_submitted != 0 {
             return Err(self.fail(FailureReason::Engine(format!(
                 "{} corrections did not fit in the queue",
-                report.corrections_not_submitted
+                report.actions.corrections_not_submitted
             ))));
         }
         let mut any = false;
