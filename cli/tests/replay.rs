@@ -1,10 +1,13 @@
 //! End to end: `snapstate replay` on the shipped examples (the findings they are built to
 //! show) and on malformed files (line numbers, reasons, exit statuses).
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
+
+use common::{snapstate, text};
 
 /// The exit status of a replay stopped by an invalid line.
 const EXIT_INVALID_INPUT: i32 = 3;
@@ -13,17 +16,6 @@ fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../examples")
         .join(name)
-}
-
-fn snapstate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snapstate"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// A file in the test's scratch folder, named after the test.

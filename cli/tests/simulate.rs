@@ -4,24 +4,17 @@
 //! Runs are short (a couple of seconds of trading). Nothing here asserts how fast anything
 //! was: only what the report and the endpoint say.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
 use serde_json::Value;
 
-fn snapstate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snapstate"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{snapstate, text};
 
 fn simulate_json(args: &[&str]) -> Value {
     let mut all = vec!["simulate", "--json"];
