@@ -8,7 +8,7 @@ use crate::time::Timestamp;
 use super::Book;
 use super::command::{Adoption, BookCommand, Correction, FillReport, Place, StatusReport};
 use super::outcome::{Applied, GuardTarget, Rejection, StaleReason};
-use super::storage::{MapOps, QueueOps, Storage};
+use super::storage::{LevelMapOps, MapOps, QueueOps, Storage};
 use super::transition::{Event, Transition, transition};
 use super::types::{
     Level, Order, OrderFields, OrderId, OrderStatus, Price, Quantity, Revision, Slot,
@@ -159,7 +159,7 @@ impl<S: Storage> Book<S> {
             Some(slot) => slot.position(),
             None => self
                 .slots
-                .get(&order.level)
+                .get(order.level)
                 .map_or(Decimal::ZERO, Slot::position),
         };
         let position = checked(slot_position.checked_add(signed))?;
@@ -175,7 +175,7 @@ impl<S: Storage> Book<S> {
         let new_slot = || Slot::new(level, price, side);
         match location {
             Location::Live(_) => {
-                let Some(slot) = self.slots.get_mut(&level) else {
+                let Some(slot) = self.slots.get_mut(level) else {
                     return Err(Rejection::UnknownOrder(fill.order_id));
                 };
                 let Some(order) = slot.live.as_mut() else {
@@ -274,7 +274,7 @@ impl<S: Storage> Book<S> {
         }
         let actual = self
             .slots
-            .get(&level)
+            .get(level)
             .map_or(Revision::ABSENT, |slot| slot.revision);
         if actual != expected {
             return Err(Rejection::StalePrecondition {
@@ -364,7 +364,7 @@ impl<S: Storage> Book<S> {
         let unknown = Rejection::UnknownOrder(order_id);
         match self.live.get(&order_id) {
             Some(&level) => {
-                let slot = self.slots.get(&level).ok_or(unknown.clone())?;
+                let slot = self.slots.get(level).ok_or(unknown.clone())?;
                 let order = slot.live.as_ref().ok_or(unknown)?;
                 Ok((Location::Live(level), order, Some(slot)))
             }
@@ -385,7 +385,7 @@ impl<S: Storage> Book<S> {
         match location {
             Location::Live(level) => self
                 .slots
-                .get_mut(&level)
+                .get_mut(level)
                 .and_then(|slot| slot.live.as_mut()),
             Location::Finished => self.finished.get_mut(&order_id),
         }
@@ -413,7 +413,7 @@ impl<S: Storage> Book<S> {
     /// Refuses a slot that has a live order; returns the slot's position (zero for a slot that
     /// does not exist yet).
     fn check_vacant(&self, level: Level) -> Result<Quantity, Rejection> {
-        match self.slots.get(&level) {
+        match self.slots.get(level) {
             None => Ok(Decimal::ZERO),
             Some(slot) => match &slot.live {
                 Some(live) => Err(Rejection::SlotOccupied {
@@ -464,7 +464,7 @@ impl<S: Storage> Book<S> {
 
     /// Takes a finished order out of its slot (freeing the slot) into the tombstones.
     fn retire(&mut self, order_id: OrderId, level: Level, at: Timestamp) {
-        let Some(slot) = self.slots.get_mut(&level) else {
+        let Some(slot) = self.slots.get_mut(level) else {
             return;
         };
         debug_assert_eq!(slot.live_order(), Some(order_id), "the order is its slot's");
@@ -496,7 +496,7 @@ impl<S: Storage> Book<S> {
                 // An order that never filled leaves the slot as it is (and shared with any
                 // snapshot).
                 if !retired.is_zero()
-                    && let Some(slot) = self.slots.get_mut(&order.level)
+                    && let Some(slot) = self.slots.get_mut(order.level)
                 {
                     // Cannot overflow: the slot's position already includes this amount.
                     slot.set_retired_position(slot.retired_position() + retired);

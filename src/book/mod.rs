@@ -20,11 +20,12 @@
 //!
 //! A live order is kept inside its slot, with an index from order id to slot beside them;
 //! finished orders move to their own map. A fill changes an order and its slot's position
-//! together, so it changes one record, and after a publication the writer copies the path to
-//! one entry of one trie, not two. With [`Persistent`] storage each record (slot, finished
-//! order) sits behind its own reference count, so a path copy copies pointers, and a held
-//! snapshot keeps alive only the records that changed since. `docs/benchmarks.md` records
-//! what each of these choices bought.
+//! together, so it changes one record. The slots are an array indexed by the level's offset in
+//! the grid (with [`Persistent`] storage a radix tree whose leaves hold the slots inline,
+//! [`LevelArray`]): after a publication the writer copies a leaf of slots once, and changes it
+//! in place for the rest of the batch. The order index and the finished orders are `imbl` hash
+//! maps (each finished order behind its own reference count, so a held snapshot keeps alive
+//! only those that changed). `docs/benchmarks.md` records what each of these choices bought.
 //!
 //! # Invariants
 //!
@@ -78,6 +79,7 @@ mod apply;
 mod command;
 mod compact;
 mod invariants;
+mod levels;
 mod outcome;
 #[cfg(test)]
 mod properties;
@@ -102,10 +104,11 @@ use crate::time::Timestamp;
 
 pub use command::{Adoption, BookCommand, Correction, FillReport, Place, StatusReport};
 pub use invariants::InvariantViolation;
+pub use levels::{BRANCH_LEN, LEAF_LEN, LevelArray, LevelVec};
 pub use outcome::{Applied, GuardTarget, Rejection, StaleReason};
 pub use storage::{
-    BookHasher, Key, MapOps, Persistent, PersistentMap, QueueOps, SharedRecords, Standard, Storage,
-    Value,
+    BookHasher, Key, LevelMapOps, MapOps, Persistent, PersistentMap, QueueOps, SharedRecords,
+    Standard, Storage, Value,
 };
 pub use transition::{Event, Transition};
 pub use types::{
@@ -149,7 +152,7 @@ impl BookConfig {
 pub struct Book<S: Storage = Persistent> {
     config: Arc<BookConfig>,
     /// Every slot an order was ever placed into, each holding its live order.
-    slots: S::RecordMap<Level, Slot>,
+    slots: S::Levels<Slot>,
     /// The slot of every live order: the index from order id to where the order is.
     live: S::Map<OrderId, Level>,
     /// Finished orders, kept as tombstones until they are purged.
@@ -172,9 +175,10 @@ impl Book<Persistent> {
 impl<S: Storage> Book<S> {
     /// An empty book with the storage `S`.
     pub fn with_storage(config: BookConfig) -> Self {
+        let slots = LevelMapOps::for_range(config.grid.lowest(), config.grid.highest());
         Self {
             config: Arc::new(config),
-            slots: MapOps::empty(),
+            slots,
             live: MapOps::empty(),
             finished: MapOps::empty(),
             tombstones: QueueOps::empty(),

@@ -134,9 +134,9 @@ fn without_revisions(book: &Book) -> Book {
             order.revision = Revision(0);
         }
     }
-    let levels: Vec<Level> = book.slots.entries().map(|(&level, _)| level).collect();
+    let levels: Vec<Level> = book.slots.iter().map(|(level, _)| level).collect();
     for level in levels {
-        if let Some(slot) = book.slots.get_mut(&level) {
+        if let Some(slot) = book.slots.get_mut(level) {
             slot.revision = Revision(0);
             if let Some(order) = slot.live.as_mut() {
                 order.revision = Revision(0);

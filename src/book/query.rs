@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 
 use crate::time::Timestamp;
 
-use super::storage::{MapOps, QueueOps, Storage};
+use super::storage::{LevelMapOps, MapOps, QueueOps, Storage};
 use super::types::{Level, Order, OrderId, OrderStatus, Quantity, Slot};
 use super::{Book, BookConfig};
 
@@ -19,21 +19,21 @@ impl<S: Storage> Book<S> {
 
     /// The slot at `level`, if an order was ever placed there.
     pub fn slot(&self, level: Level) -> Option<&Slot> {
-        self.slots.get(&level)
+        self.slots.get(level)
     }
 
     /// The order with `id`, live or tombstoned.
     pub fn order(&self, id: OrderId) -> Option<&Order> {
         match self.live.get(&id) {
-            Some(level) => self.slots.get(level).and_then(Slot::live),
+            Some(&level) => self.slots.get(level).and_then(Slot::live),
             None => self.finished.get(&id),
         }
     }
 
-    /// Every slot, lowest level (lowest price) first. O(n log n).
+    /// Every slot, lowest level (lowest price) first. O(n): the slots are stored by level.
     pub fn slots_by_price(&self) -> Vec<&Slot> {
-        let mut slots: Vec<&Slot> = self.slots.values().collect();
-        slots.sort_unstable_by_key(|slot| slot.level);
+        let slots: Vec<&Slot> = self.slots.values().collect();
+        debug_assert!(slots.is_sorted_by_key(|slot| slot.level), "stored by level");
         slots
     }
 
@@ -60,7 +60,8 @@ impl<S: Storage> Book<S> {
             .chain(self.finished.values())
     }
 
-    /// Every slot, in no particular order. O(n), no allocation.
+    /// Every slot, in no particular order (in fact by level, but callers that need an order
+    /// should ask for it: [`slots_by_price`](Self::slots_by_price)). O(n), no allocation.
     pub fn slots_unordered(&self) -> impl Iterator<Item = &Slot> {
         self.slots.values()
     }

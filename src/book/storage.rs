@@ -1,8 +1,10 @@
 //! Where the book keeps its slots, orders and tombstones.
 //!
-//! The engine's book uses [`Persistent`] storage: `imbl`'s hash array mapped trie and RRB
-//! vector, whose clones share structure, so a snapshot costs O(1). [`Standard`] storage keeps
-//! the same data in `std`'s `HashMap` and `VecDeque`: a clone is a deep copy. It exists so that
+//! The engine's book uses [`Persistent`] storage: a persistent radix tree over the grid's
+//! levels for the slots ([`LevelArray`]), and `imbl`'s hash array mapped trie and RRB vector
+//! for the order index and the tombstones; every clone shares structure, so a snapshot costs
+//! O(1). [`Standard`] storage keeps the same data in `std` structures of the same shape (a
+//! `Vec` indexed by level, `HashMap` and `VecDeque`): a clone is a deep copy. It exists so that
 //! the benchmarks can run the *same* book logic under the designs a user would otherwise pick
 //! (a lock around a mutable map, a deep copy per snapshot, copy-on-write of the whole map) and
 //! measure the concurrency design rather than different code.
@@ -14,6 +16,9 @@ use std::hash::Hash;
 use imbl::shared_ptr::DefaultSharedPtr;
 
 use crate::sync::Arc;
+
+use super::levels::{LevelArray, LevelVec};
+use super::types::Level;
 
 /// The hasher of every map in the book, in both storages: foldhash's fast variant, randomly
 /// seeded per map. The keys are small integers (order ids, levels), for which SipHash (the
@@ -40,6 +45,9 @@ pub trait Storage: Clone + Debug + PartialEq + Eq + Send + Sync + 'static {
     /// behind its own reference count, so that copying the path to a changed entry copies
     /// pointers rather than records, and a snapshot shares every record that did not change.
     type RecordMap<K: Key, V: Value>: MapOps<K, V>;
+    /// A map from the grid's levels to records (the slots), stored as an array indexed by the
+    /// level's offset in the grid.
+    type Levels<V: Value>: LevelMapOps<V>;
     /// A first-in, first-out queue.
     type Queue<T: Value>: QueueOps<T>;
 }
@@ -77,6 +85,49 @@ pub trait MapOps<K, V: 'static>: Clone + Debug + PartialEq + Send + Sync + 'stat
         V: 'a;
 }
 
+/// The operations of a map keyed by the levels of one grid (`lowest..=highest`, fixed when the
+/// map is made). Iteration is in level order.
+pub trait LevelMapOps<V: 'static>: Clone + Debug + PartialEq + Send + Sync + 'static {
+    /// An empty map for the levels `lowest..=highest`.
+    fn for_range(lowest: Level, highest: Level) -> Self;
+    /// The value at `level` (`None` outside the range).
+    fn get(&self, level: Level) -> Option<&V>;
+    /// The value at `level`, mutably. For persistent storage this copies the path to it if
+    /// shared.
+    fn get_mut(&mut self, level: Level) -> Option<&mut V>;
+    /// Inserts or replaces; returns the value replaced.
+    ///
+    /// # Panics
+    ///
+    /// If `level` is outside the map's range.
+    fn insert(&mut self, level: Level, value: V) -> Option<V>;
+    /// The value at `level`, mutably, inserting `default()` first if there is none.
+    ///
+    /// # Panics
+    ///
+    /// If `level` is outside the map's range.
+    fn get_or_insert_with(&mut self, level: Level, default: impl FnOnce() -> V) -> &mut V;
+    /// Removes and returns the value at `level`.
+    fn remove(&mut self, level: Level) -> Option<V>;
+    /// How many levels have a value.
+    fn len(&self) -> usize;
+    /// Whether no level has a value.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Every level that has a value, and its value, lowest level first.
+    fn iter<'a>(&'a self) -> impl Iterator<Item = (Level, &'a V)>
+    where
+        V: 'a;
+    /// Every value, lowest level first.
+    fn values<'a>(&'a self) -> impl Iterator<Item = &'a V>
+    where
+        V: 'a,
+    {
+        self.iter().map(|(_, value)| value)
+    }
+}
+
 /// The queue operations the book needs.
 pub trait QueueOps<T>: Clone + Debug + PartialEq + Send + Sync + 'static {
     /// An empty queue.
@@ -95,23 +146,27 @@ pub trait QueueOps<T>: Clone + Debug + PartialEq + Send + Sync + 'static {
     }
 }
 
-/// Persistent collections (`imbl`): O(1) clones with structural sharing. The engine's storage.
+/// Persistent collections (a radix tree over levels, `imbl` maps and vector): O(1) clones with
+/// structural sharing. The engine's storage.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Persistent;
 
-/// `std` collections: clones are deep copies. For the benchmarks' comparison contenders.
+/// `std` collections of the same shape (a `Vec` indexed by level, `HashMap`, `VecDeque`):
+/// clones are deep copies. For the benchmarks' comparison contenders.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Standard;
 
 impl Storage for Persistent {
     type Map<K: Key, V: Value> = PersistentMap<K, V>;
     type RecordMap<K: Key, V: Value> = SharedRecords<K, V>;
+    type Levels<V: Value> = LevelArray<V>;
     type Queue<T: Value> = imbl::Vector<T>;
 }
 
 impl Storage for Standard {
     type Map<K: Key, V: Value> = HashMap<K, V, BookHasher>;
     type RecordMap<K: Key, V: Value> = HashMap<K, V, BookHasher>;
+    type Levels<V: Value> = LevelVec<V>;
     type Queue<T: Value> = VecDeque<T>;
 }
 

@@ -382,19 +382,27 @@ mod tests {
 
     #[test]
     fn persistent_and_standard_books_end_equal_on_the_same_stream() {
-        let workload = Workload::new(30);
+        // Enough slots for the persistent book's level array to have two branch levels, and
+        // snapshots taken along the way, which its changes must copy around.
+        let workload = Workload::new(3_000);
         let mut persistent: Book<Persistent> = workload.initial_book();
         let mut standard = workload.initial_standard_book();
         let mut updates = workload.updates(3);
-        for _ in 0..5_000 {
+        let mut snapshots = Vec::new();
+        for step in 0..30_000 {
+            if step % 5_000 == 0 {
+                snapshots.push((persistent.clone(), standard.clone()));
+            }
             let command = updates.next_command();
-            assert_eq!(
-                persistent.apply(&command).is_ok(),
-                standard.apply(&command).is_ok()
-            );
+            assert_eq!(persistent.apply(&command), standard.apply(&command));
         }
-        assert_eq!(persistent.net_position(), standard.net_position());
-        assert_eq!(persistent.order_count(), standard.order_count());
-        assert_eq!(persistent.open_orders().len(), standard.open_orders().len());
+        snapshots.push((persistent, standard));
+        for (persistent, standard) in &snapshots {
+            assert_eq!(persistent.net_position(), standard.net_position());
+            assert_eq!(persistent.status_counts(), standard.status_counts());
+            assert_eq!(persistent.orders_by_id(), standard.orders_by_id());
+            assert_eq!(persistent.slots_by_price(), standard.slots_by_price());
+            persistent.check_invariants().expect("invariants hold");
+        }
     }
 }
