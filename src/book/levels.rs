@@ -113,12 +113,23 @@ impl Range {
     }
 }
 
-fn out_of_range(level: Level, range: Range) -> ! {
-    panic!(
-        "level {level} is outside the map's range L{}..=L{}",
-        range.lowest,
-        range.level(u64::from(range.last_offset)).0
-    )
+impl Range {
+    /// The offset of `level`, which the caller has checked is on the grid.
+    ///
+    /// # Panics
+    ///
+    /// If `level` is outside the range: the book checks every level against its grid before
+    /// it stores a slot, so this is a bug in the book, not bad input.
+    #[inline]
+    fn offset_on_grid(self, level: Level) -> u32 {
+        self.offset(level).unwrap_or_else(|| {
+            panic!(
+                "level {level} is outside the map's range L{}..=L{}",
+                self.lowest,
+                self.level(u64::from(self.last_offset)).0
+            )
+        })
+    }
 }
 
 /// The persistent level map: a radix tree over level offsets with values inline in its leaves.
@@ -271,10 +282,7 @@ impl<V: crate::book::Value> LevelMapOps<V> for LevelArray<V> {
     }
 
     fn insert(&mut self, level: Level, value: V) -> Option<V> {
-        let offset = self
-            .range
-            .offset(level)
-            .unwrap_or_else(|| out_of_range(level, self.range));
+        let offset = self.range.offset_on_grid(level);
         let previous = self.entry(offset).replace(value);
         if previous.is_none() {
             self.len += 1;
@@ -284,10 +292,7 @@ impl<V: crate::book::Value> LevelMapOps<V> for LevelArray<V> {
 
     #[inline]
     fn get_or_insert_with(&mut self, level: Level, default: impl FnOnce() -> V) -> &mut V {
-        let offset = self
-            .range
-            .offset(level)
-            .unwrap_or_else(|| out_of_range(level, self.range));
+        let offset = self.range.offset_on_grid(level);
         let len = &mut self.len;
         let mut shift = self.root_shift;
         let mut branch = Arc::make_mut(&mut self.root);
@@ -495,10 +500,7 @@ impl<V: crate::book::Value> LevelMapOps<V> for LevelVec<V> {
     }
 
     fn insert(&mut self, level: Level, value: V) -> Option<V> {
-        let offset = self
-            .range
-            .offset(level)
-            .unwrap_or_else(|| out_of_range(level, self.range));
+        let offset = self.range.offset_on_grid(level);
         let previous = self.entry(offset).replace(value);
         if previous.is_none() {
             self.len += 1;
@@ -508,10 +510,7 @@ impl<V: crate::book::Value> LevelMapOps<V> for LevelVec<V> {
 
     #[inline]
     fn get_or_insert_with(&mut self, level: Level, default: impl FnOnce() -> V) -> &mut V {
-        let offset = self
-            .range
-            .offset(level)
-            .unwrap_or_else(|| out_of_range(level, self.range));
+        let offset = self.range.offset_on_grid(level);
         if self.entry(offset).is_none() {
             self.len += 1;
         }
@@ -556,21 +555,9 @@ impl<V: crate::book::Value> PartialEq for LevelVec<V> {
 
 impl<V: crate::book::Value + Eq> Eq for LevelVec<V> {}
 
-impl<V: fmt::Debug> fmt::Debug for LevelVec<V> {
+impl<V: crate::book::Value> fmt::Debug for LevelVec<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let range = self.range;
-        f.debug_map()
-            .entries(
-                self.entries
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(offset, entry)| {
-                        entry
-                            .as_ref()
-                            .map(|value| (range.level(offset as u64), value))
-                    }),
-            )
-            .finish()
+        f.debug_map().entries(LevelMapOps::iter(self)).finish()
     }
 }
 
