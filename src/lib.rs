@@ -17,8 +17,8 @@
 //! # Trade-offs
 //!
 //! * Reads are wait-free-fast and consistent; writes pay for persistence. The first change to
-//!   an entry after a publication copies the path to it (a few nodes of the hash trie); later
-//!   changes in the same batch are in place. Under load, batches grow by themselves and the
+//!   an entry after a publication copies the path to it (a leaf of slots and the branches
+//!   above it, or a few nodes of a hash trie); later changes in the same batch are in place. Under load, batches grow by themselves and the
 //!   copy is shared by every command of the batch.
 //! * A held snapshot keeps alive the nodes the writer has since replaced: memory grows with
 //!   what changed while it is held, not with the size of the state.
