@@ -63,18 +63,14 @@ fn empty_leaf<V>() -> Leaf<V> {
 
 /// The leaf, mutably: copied first if a clone of the map shares it.
 ///
-/// `Arc::make_mut` would clone the array on the stack and then move it into the new
-/// allocation: two copies of a few kilobytes. Collecting into an `Arc<[_]>` clones each value
-/// straight into the new allocation, and the conversion to an array is a pointer cast.
+/// `Arc::make_mut` clones each value straight into the new allocation (std clones into
+/// uninitialised memory). Collecting into an `Arc<[_]>` instead, which an earlier version did,
+/// cloned each value into a temporary and copied it again: `perf` put a sixth of the writer's
+/// time in `memmove`, and `apply_batches` at 10,000 slots went from 400 to 345 ns per update
+/// with this.
 #[inline]
 fn leaf_mut<V: Clone>(leaf: &mut Arc<Leaf<V>>) -> &mut Leaf<V> {
-    if Arc::get_mut(leaf).is_none() {
-        let copy: Arc<[Option<V>]> = leaf.iter().cloned().collect();
-        *leaf = copy
-            .try_into()
-            .unwrap_or_else(|_| unreachable!("a copy of a leaf has the leaf's length"));
-    }
-    Arc::get_mut(leaf).unwrap_or_else(|| unreachable!("a fresh copy is not shared"))
+    Arc::make_mut(leaf)
 }
 
 /// The grid's levels as offsets: `lowest` is offset 0, the highest is `last_offset`.
