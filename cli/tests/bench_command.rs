@@ -37,3 +37,24 @@ fn bench_json_holds_every_contender_and_figure() {
     assert_eq!(text.trim().lines().count(), 1, "exactly one line: {text}");
     check_json(&text).unwrap_or_else(|problem| panic!("{problem}: {text}"));
 }
+
+/// Bad arguments are refused by name, with a non-zero exit, before anything runs (no panic).
+#[test]
+fn bad_bench_arguments_are_refused_with_a_message() {
+    for (arguments, expected) in [
+        (&["--seconds", "inf"][..], "--seconds"),
+        (&["--seconds", "0"][..], "longer than zero"),
+        (&["--seconds=-1"][..], "--seconds"),
+        (&["--contenders", "rwlock"][..], "rwlock_held"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_snapstate"))
+            .arg("bench")
+            .args(arguments)
+            .output()
+            .expect("the snapstate binary runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{arguments:?}: {stderr}");
+        assert!(stderr.contains(expected), "{arguments:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{arguments:?}: {stderr}");
+    }
+}

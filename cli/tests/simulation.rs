@@ -72,8 +72,6 @@ fn every_seed_converges_after_its_faults_stop_and_every_fault_is_resolved() {
             "no {kind} correction in {repaired:?}"
         );
     }
-    let (_, _, cycles, bound) = summary.least_slack.expect("at least one run");
-    assert!(cycles <= bound, "each run checks its own bound");
     for fault in [
         FaultKind::Delayed,
         FaultKind::Duplicated,

@@ -6,6 +6,7 @@ use std::ops::Deref;
 use hdrhistogram::Histogram;
 use snapstate::book::{Book, BookCommand, Storage};
 
+use super::probe::Batches;
 use super::workload::Workload;
 
 /// One design under comparison.
@@ -58,9 +59,9 @@ pub trait Producer {
     /// design could not measure it in this process.
     fn take_stalls(&mut self) -> Option<Histogram<u64>>;
 
-    /// For designs that batch: the sizes of the batches since the last call to
-    /// [`take_stalls`](Self::take_stalls) (one sample per batch).
-    fn take_batch_sizes(&mut self) -> Option<Histogram<u64>> {
+    /// For designs that batch: the batches published since the last call to
+    /// [`take_stalls`](Self::take_stalls).
+    fn take_batch_sizes(&mut self) -> Option<Batches> {
         None
     }
 
@@ -105,4 +106,68 @@ pub fn nanos_histogram() -> Histogram<u64> {
 /// Records `nanos` into `histogram`, clamping values beyond its range.
 pub fn record_nanos(histogram: &mut Histogram<u64>, nanos: u64) {
     histogram.saturating_record(nanos);
+}
+
+/// How long each update of a design that applies on the producer's thread waited because of a
+/// reader: the same definition for every such design (`docs/benchmarks.md`, "What stalled
+/// because of a reader means"). An update that did not wait counts as a zero.
+#[derive(Debug)]
+pub struct Stalls {
+    waited: Histogram<u64>,
+    uncontended: u64,
+}
+
+impl Default for Stalls {
+    fn default() -> Self {
+        Self {
+            waited: nanos_histogram(),
+            uncontended: 0,
+        }
+    }
+}
+
+impl Stalls {
+    /// One update that did not wait.
+    pub fn uncontended(&mut self) {
+        self.uncontended += 1;
+    }
+
+    /// Runs `wait` (the step that waits for a reader) and records how long it took.
+    pub fn time<T>(&mut self, wait: impl FnOnce() -> T) -> T {
+        let started = std::time::Instant::now();
+        let result = wait();
+        record_nanos(
+            &mut self.waited,
+            super::workload::duration_nanos(started.elapsed()),
+        );
+        result
+    }
+
+    /// Takes the distribution so far (zeros included) and starts again.
+    pub fn take(&mut self) -> Histogram<u64> {
+        let Self {
+            mut waited,
+            uncontended,
+        } = std::mem::take(self);
+        waited.record_n(0, uncontended).expect("zero is in range");
+        waited
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Stalls;
+
+    #[test]
+    fn stalls_count_every_update_once_zeros_included_and_start_again_when_taken() {
+        let mut stalls = Stalls::default();
+        stalls.uncontended();
+        stalls.uncontended();
+        let answer = stalls.time(|| 42);
+        assert_eq!(answer, 42, "the timed step's result is handed back");
+        let taken = stalls.take();
+        assert_eq!(taken.len(), 3);
+        assert_eq!(taken.count_at(0), 2, "the uncontended updates are zeros");
+        assert_eq!(stalls.take().len(), 0, "taking starts a new distribution");
+    }
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use hdrhistogram::Histogram;
 use metrics::{Counter, Gauge, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 
-use super::contender::{nanos_histogram, record_nanos};
+use super::contender::nanos_histogram;
 
 static PROBE: OnceLock<Arc<PublicationProbe>> = OnceLock::new();
 
@@ -44,7 +44,7 @@ pub fn installed() -> Option<&'static PublicationProbe> {
 pub struct PublicationProbe {
     last_batch: AtomicU64,
     publications: Mutex<Histogram<u64>>,
-    batches: Mutex<Histogram<u64>>,
+    batches: Mutex<Batches>,
 }
 
 impl Default for PublicationProbe {
@@ -52,18 +52,47 @@ impl Default for PublicationProbe {
         Self {
             last_batch: AtomicU64::new(1),
             publications: Mutex::new(nanos_histogram()),
-            batches: Mutex::new(nanos_histogram()),
+            batches: Mutex::new(Batches::default()),
         }
     }
 }
 
 impl PublicationProbe {
     /// Takes (and resets) the per-update publication-time distribution, in nanoseconds, and
-    /// the distribution of batch sizes (one sample per batch).
-    pub fn take(&self) -> (Histogram<u64>, Histogram<u64>) {
+    /// the batch sizes.
+    pub fn take(&self) -> (Histogram<u64>, Batches) {
         let publications = std::mem::replace(&mut *lock(&self.publications), nanos_histogram());
-        let batches = std::mem::replace(&mut *lock(&self.batches), nanos_histogram());
+        let batches = std::mem::take(&mut *lock(&self.batches));
         (publications, batches)
+    }
+}
+
+/// The batches a writer published, counted exactly (a histogram would round the sizes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Batches {
+    /// Batches published.
+    pub count: u64,
+    /// Updates in them, all together.
+    pub updates: u64,
+    /// The largest batch.
+    pub max: u64,
+}
+
+impl Batches {
+    /// Counts one batch of `size` updates.
+    pub fn record(&mut self, size: u64) {
+        self.count += 1;
+        self.updates += size;
+        self.max = self.max.max(size);
+    }
+
+    /// Updates per batch on average; zero before the first batch.
+    pub fn mean(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.updates as f64 / self.count as f64
+        }
     }
 }
 
@@ -79,7 +108,7 @@ impl HistogramFn for BatchSize {
     fn record(&self, value: f64) {
         let size = value.max(1.0) as u64;
         self.0.last_batch.store(size, Ordering::Relaxed);
-        record_nanos(&mut lock(&self.0.batches), size);
+        lock(&self.0.batches).record(size);
     }
 }
 
@@ -89,9 +118,13 @@ impl HistogramFn for PublishTime {
     fn record(&self, seconds: f64) {
         let nanos = (seconds * 1e9).max(0.0) as u64;
         let updates = self.0.last_batch.load(Ordering::Relaxed);
-        lock(&self.0.publications)
-            .record_n(nanos.max(1), updates)
-            .unwrap_or_else(|_| record_nanos(&mut lock(&self.0.publications), nanos));
+        // Every update of the batch waited this long; beyond the histogram's range (an hour)
+        // the value is clamped, as `record_nanos` clamps.
+        let mut publications = lock(&self.0.publications);
+        let nanos = nanos.clamp(publications.low(), publications.high());
+        publications
+            .record_n(nanos, updates)
+            .expect("a value clamped to the histogram's range records");
     }
 }
 

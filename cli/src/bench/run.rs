@@ -17,6 +17,7 @@ use rust_decimal::Decimal;
 use snapstate::book::{Book, Storage};
 
 use super::contender::{Contender, Producer, SnapshotReader, nanos_histogram, record_nanos};
+use super::probe::Batches;
 use super::reconcile::{Reconciling, venue_report};
 use super::workload::{MonotonicClock, Updates, Workload, duration_nanos};
 
@@ -58,7 +59,7 @@ pub struct Measured {
     /// Per-update writer stall, nanoseconds; `None` when the design could not measure it.
     pub stalls: Option<Histogram<u64>>,
     /// Batch sizes during the workload, for designs that batch.
-    pub batch_sizes: Option<Histogram<u64>>,
+    pub batch_sizes: Option<Batches>,
     /// Time to obtain a snapshot, nanoseconds, one sample per reader tick.
     pub snapshots: Histogram<u64>,
     /// Submit to visible, nanoseconds, sampled updates.

@@ -3,16 +3,12 @@
 //! applies each operation to both, and after each publish waits until no reader is still in
 //! the copy it is about to change. A snapshot is a copy taken out of a read guard.
 
-use std::time::Instant;
-
 use hdrhistogram::Histogram;
 use left_right::{Absorb, ReadHandle, WriteHandle};
 use snapstate::book::{Book, BookCommand, Standard};
 
-use crate::bench::contender::{
-    Contender, Copied, Producer, SnapshotReader, nanos_histogram, record_nanos,
-};
-use crate::bench::workload::{Workload, duration_nanos};
+use crate::bench::contender::{Contender, Copied, Producer, SnapshotReader, Stalls};
+use crate::bench::workload::Workload;
 
 /// One of left-right's two copies of the book.
 #[derive(Clone, Debug)]
@@ -56,8 +52,7 @@ impl Contender for LeftRight {
         let producer = LeftRightProducer {
             writer,
             sent: 0,
-            uncontended: 0,
-            stalls: nanos_histogram(),
+            stalls: Stalls::default(),
         };
         (producer, LeftRightReader { reader })
     }
@@ -74,8 +69,7 @@ impl Contender for LeftRight {
 pub struct LeftRightProducer {
     writer: WriteHandle<Replica, BookCommand>,
     sent: u64,
-    uncontended: u64,
-    stalls: Histogram<u64>,
+    stalls: Stalls,
 }
 
 impl std::fmt::Debug for LeftRightProducer {
@@ -90,11 +84,12 @@ impl Producer for LeftRightProducer {
     fn send(&mut self, command: BookCommand) {
         self.writer.append(command);
         if self.writer.try_publish() {
-            self.uncontended += 1;
+            self.stalls.uncontended();
         } else {
-            let waiting = Instant::now();
-            self.writer.publish();
-            record_nanos(&mut self.stalls, duration_nanos(waiting.elapsed()));
+            let writer = &mut self.writer;
+            self.stalls.time(|| {
+                writer.publish();
+            });
         }
         self.sent += 1;
     }
@@ -106,11 +101,7 @@ impl Producer for LeftRightProducer {
     fn flush(&mut self) {}
 
     fn take_stalls(&mut self) -> Option<Histogram<u64>> {
-        let mut stalls = std::mem::replace(&mut self.stalls, nanos_histogram());
-        stalls
-            .record_n(0, std::mem::take(&mut self.uncontended))
-            .expect("zero is in range");
-        Some(stalls)
+        Some(self.stalls.take())
     }
 
     fn finish(self) {}

@@ -3,14 +3,13 @@
 //! snapstate, but without structural sharing each update costs O(n).
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use hdrhistogram::Histogram;
 use snapstate::book::{Book, BookCommand, Standard};
 
-use crate::bench::contender::{Contender, Producer, SnapshotReader, nanos_histogram, record_nanos};
-use crate::bench::workload::{Workload, duration_nanos};
+use crate::bench::contender::{Contender, Producer, SnapshotReader, Stalls};
+use crate::bench::workload::Workload;
 
 /// `ArcSwap<Book>` with a full copy per update.
 #[derive(Debug)]
@@ -35,7 +34,7 @@ impl Contender for NaiveCow {
             cell: Arc::clone(&cell),
             latest: state,
             sent: 0,
-            stalls: nanos_histogram(),
+            stalls: Stalls::default(),
         };
         (producer, CowReader { cell })
     }
@@ -51,7 +50,7 @@ pub struct CowProducer {
     cell: Arc<ArcSwap<Book<Standard>>>,
     latest: Arc<Book<Standard>>,
     sent: u64,
-    stalls: Histogram<u64>,
+    stalls: Stalls,
 }
 
 impl Producer for CowProducer {
@@ -59,9 +58,7 @@ impl Producer for CowProducer {
         let mut next = Book::clone(&self.latest);
         let _ = next.apply(&command);
         let next = Arc::new(next);
-        let storing = Instant::now();
-        let previous = self.cell.swap(Arc::clone(&next));
-        record_nanos(&mut self.stalls, duration_nanos(storing.elapsed()));
+        let previous = self.stalls.time(|| self.cell.swap(Arc::clone(&next)));
         self.latest = next;
         // Freeing the previous version (when no reader holds it) is the writer's own work.
         drop(previous);
@@ -75,7 +72,7 @@ impl Producer for CowProducer {
     fn flush(&mut self) {}
 
     fn take_stalls(&mut self) -> Option<Histogram<u64>> {
-        Some(std::mem::replace(&mut self.stalls, nanos_histogram()))
+        Some(self.stalls.take())
     }
 
     fn finish(self) {}

@@ -6,15 +6,12 @@
 //!   whole comparison) holds the lock while it uses the book, and the writer waits.
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, TryLockError};
-use std::time::Instant;
 
 use hdrhistogram::Histogram;
 use snapstate::book::{Book, BookCommand, Standard};
 
-use crate::bench::contender::{
-    Contender, Copied, Producer, SnapshotReader, nanos_histogram, record_nanos,
-};
-use crate::bench::workload::{Workload, duration_nanos};
+use crate::bench::contender::{Contender, Copied, Producer, SnapshotReader, Stalls};
+use crate::bench::workload::Workload;
 
 type SharedBook = Arc<RwLock<Book<Standard>>>;
 
@@ -74,8 +71,7 @@ impl Contender for RwLockHeld {
 pub struct LockProducer {
     book: SharedBook,
     sent: u64,
-    uncontended: u64,
-    stalls: Histogram<u64>,
+    stalls: Stalls,
 }
 
 impl LockProducer {
@@ -83,8 +79,7 @@ impl LockProducer {
         Self {
             book,
             sent: 0,
-            uncontended: 0,
-            stalls: nanos_histogram(),
+            stalls: Stalls::default(),
         }
     }
 }
@@ -93,18 +88,14 @@ impl Producer for LockProducer {
     fn send(&mut self, command: BookCommand) {
         let mut guard = match self.book.try_write() {
             Ok(guard) => {
-                self.uncontended += 1;
+                self.stalls.uncontended();
                 guard
             }
-            Err(TryLockError::WouldBlock) => {
-                let waiting = Instant::now();
-                let guard = self
-                    .book
+            Err(TryLockError::WouldBlock) => self.stalls.time(|| {
+                self.book
                     .write()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                record_nanos(&mut self.stalls, duration_nanos(waiting.elapsed()));
-                guard
-            }
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+            }),
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
         };
         // Refused updates count too: the book did the work of refusing them (the workload
@@ -120,11 +111,7 @@ impl Producer for LockProducer {
     fn flush(&mut self) {}
 
     fn take_stalls(&mut self) -> Option<Histogram<u64>> {
-        let mut stalls = std::mem::replace(&mut self.stalls, nanos_histogram());
-        stalls
-            .record_n(0, std::mem::take(&mut self.uncontended))
-            .expect("zero is in range");
-        Some(stalls)
+        Some(self.stalls.take())
     }
 
     fn finish(self) {}

@@ -9,7 +9,7 @@ use snapstate::book::{Book, BookCommand, Persistent};
 use snapstate::engine::{Engine, EngineConfig, ReadHandle, Reader, Snapshot, WriteHandle};
 
 use crate::bench::contender::{Contender, Producer, SnapshotReader};
-use crate::bench::probe;
+use crate::bench::probe::{self, Batches};
 use crate::bench::workload::{MonotonicClock, Workload};
 
 /// The snapstate engine with its default configuration, but a monotonic clock.
@@ -77,7 +77,7 @@ pub struct EngineProducer {
     writer: WriteHandle<Book>,
     observer: Reader<Book>,
     engine: Option<Engine<Book>>,
-    batch_sizes: Option<Histogram<u64>>,
+    batch_sizes: Option<Batches>,
 }
 
 impl std::fmt::Debug for EngineProducer {
@@ -120,7 +120,7 @@ impl Producer for EngineProducer {
         Some(stalls)
     }
 
-    fn take_batch_sizes(&mut self) -> Option<Histogram<u64>> {
+    fn take_batch_sizes(&mut self) -> Option<Batches> {
         self.batch_sizes.take()
     }
 
