@@ -1,6 +1,7 @@
 //! Engine benchmarks: snapshot loads (full and cached, idle and under a writer) at 1k, 10k and
-//! 100k slots; throughput through the engine by batch size (1, 16, 256, saturated); and the
-//! book's apply in place against the first write after a publication.
+//! 100k slots; throughput through the engine by batch size (1, 16, 256, the default 4,096,
+//! saturated) and, for the engine's own cost, with a trivial state machine; and the book's apply
+//! in place against the first write after a publication.
 //!
 //! The workload is the comparison's (`snapstate_cli::bench::workload`): the same books and the
 //! same stream of fill and status updates that `snapstate bench` uses.
@@ -13,8 +14,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use snapstate::book::{Book, BookCommand};
-use snapstate::engine::{Engine, EngineConfig};
+use snapstate::book::Book;
+use snapstate::engine::{Engine, EngineConfig, Labelled, StateMachine};
 use snapstate_cli::bench::workload::{SLOT_COUNTS, Workload};
 
 /// Seed of the update streams.
@@ -70,45 +71,111 @@ fn snapshot_loads(c: &mut Criterion) {
 }
 
 fn engine_throughput(c: &mut Criterion) {
-    const COMMANDS: u64 = 16_384;
     let workload = Workload::new(10_000);
     let mut group = c.benchmark_group("engine_apply");
     group.throughput(Throughput::Elements(COMMANDS));
     group.measurement_time(Duration::from_secs(3));
-    for max_batch in [1_usize, 16, 256, 65_536] {
-        let label = if max_batch == 65_536 {
-            "saturated".to_owned()
-        } else {
-            max_batch.to_string()
+    for max_batch in [1_usize, 16, 256, 4_096, 65_536] {
+        let label = match max_batch {
+            4_096 => "4096_default".to_owned(),
+            65_536 => "saturated".to_owned(),
+            _ => max_batch.to_string(),
         };
-        let engine = engine(
-            &workload,
-            EngineConfig {
-                max_batch,
-                ..EngineConfig::default()
-            },
-        );
-        let writer = engine.write_handle();
         let mut updates = workload.updates(SEED);
-        group.bench_function(BenchmarkId::new("batch", label), |b| {
-            b.iter_custom(|iterations| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iterations {
-                    let commands: Vec<BookCommand> =
-                        (0..COMMANDS).map(|_| updates.next_command()).collect();
-                    let started = Instant::now();
-                    for command in commands {
-                        writer.submit(command).expect("accepted");
-                    }
-                    writer.flush().expect("flushed");
-                    total += started.elapsed();
-                }
-                total
-            });
-        });
-        engine.shutdown().expect("clean shutdown");
+        submit_and_flush(
+            &mut group,
+            BenchmarkId::new("batch", label),
+            workload.initial_book(),
+            max_batch,
+            || updates.next_command(),
+        );
     }
+    // The engine's own machinery (queue, batching, publication, counting) with a state machine
+    // that does almost nothing, at the default batch limit.
+    submit_and_flush(
+        &mut group,
+        BenchmarkId::new("trivial_state", "4096_default"),
+        Sum::default(),
+        EngineConfig::default().max_batch,
+        || 1,
+    );
     group.finish();
+}
+
+/// Commands per measured burst: submitted as fast as the queue takes them, then flushed.
+const COMMANDS: u64 = 16_384;
+
+/// Measures bursts of [`COMMANDS`] commands from `next` through an engine on `state` with
+/// `max_batch`, each burst submitted and then flushed.
+fn submit_and_flush<S: StateMachine>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    id: BenchmarkId,
+    state: S,
+    max_batch: usize,
+    mut next: impl FnMut() -> S::Command,
+) {
+    let engine = Engine::start(
+        state,
+        EngineConfig {
+            max_batch,
+            ..EngineConfig::default()
+        },
+    )
+    .expect("the engine starts");
+    let writer = engine.write_handle();
+    group.bench_function(id, |b| {
+        b.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iterations {
+                let commands: Vec<S::Command> = (0..COMMANDS).map(|_| next()).collect();
+                let started = Instant::now();
+                for command in commands {
+                    writer.submit(command).expect("accepted");
+                }
+                writer.flush().expect("flushed");
+                total += started.elapsed();
+            }
+            total
+        });
+    });
+    engine.shutdown().expect("clean shutdown");
+}
+
+/// The least a state machine can do: add each command to a sum.
+#[derive(Clone, Debug, Default)]
+struct Sum(u64);
+
+/// [`Sum`]'s only outcome.
+#[derive(Debug)]
+struct Added;
+
+impl Labelled for Added {
+    const LABELS: &'static [&'static str] = &["added"];
+    fn label_index(&self) -> usize {
+        0
+    }
+}
+
+/// [`Sum`] never refuses a command.
+#[derive(Debug, thiserror::Error)]
+#[error("never")]
+enum Never {}
+
+impl Labelled for Never {
+    const LABELS: &'static [&'static str] = &[];
+    fn label_index(&self) -> usize {
+        match *self {}
+    }
+}
+
+impl StateMachine for Sum {
+    type Command = u64;
+    type Applied = Added;
+    type Rejected = Never;
+    fn apply(&mut self, amount: &u64) -> Result<Added, Never> {
+        self.0 = self.0.wrapping_add(*amount);
+        Ok(Added)
+    }
 }
 
 fn book_apply(c: &mut Criterion) {
