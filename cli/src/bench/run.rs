@@ -317,7 +317,7 @@ fn read_periodically<R: SnapshotReader>(mut reader: R, stop: &AtomicBool) -> (Hi
 }
 
 /// The invariant the reader checks: the net position equals the sum of the slots' positions
-/// (DESIGN.md, invariant 4). A torn view of the book would break it.
+/// (`docs/architecture.md`, invariant 4). A torn view of the book would break it.
 pub fn net_position_adds_up<S: Storage>(book: &Book<S>) -> bool {
     let sum = book
         .slots_unordered()

@@ -355,6 +355,60 @@ mod tests {
         );
     }
 
+    /// The mix the docs state (here and in `docs/benchmarks.md`): over a million updates at
+    /// 10,000 slots, 77% fills, 8% acknowledgements, 7% cancels, 8% placements, and one update
+    /// in twelve finishing an order (a cancel or a fill up to the quantity).
+    #[test]
+    fn the_update_mix_is_the_documented_one() {
+        const UPDATES: u32 = 1_000_000;
+        let workload = Workload::new(10_000);
+        let mut updates = workload.updates(7);
+        let mut quantities: std::collections::HashMap<OrderId, Decimal> = workload
+            .initial_commands()
+            .iter()
+            .filter_map(|command| match command {
+                BookCommand::Place(place) => Some((place.order_id, place.quantity)),
+                _ => None,
+            })
+            .collect();
+        let (mut fills, mut acknowledgements, mut cancels, mut placements, mut finishing) =
+            (0_u32, 0_u32, 0_u32, 0_u32, 0_u32);
+        for _ in 0..UPDATES {
+            match updates.next_command() {
+                BookCommand::Fill(fill) => {
+                    fills += 1;
+                    if quantities.get(&fill.order_id) == Some(&fill.cumulative_filled) {
+                        finishing += 1;
+                    }
+                }
+                BookCommand::Acknowledge(_) => acknowledgements += 1,
+                BookCommand::Cancel(_) => {
+                    cancels += 1;
+                    finishing += 1;
+                }
+                BookCommand::Place(place) => {
+                    placements += 1;
+                    quantities.insert(place.order_id, place.quantity);
+                }
+                other => panic!("the workload sends no {other:?}"),
+            }
+        }
+        let percent = |count: u32| f64::from(count) * 100.0 / f64::from(UPDATES);
+        for (what, count, documented) in [
+            ("fills", fills, 77.0),
+            ("acknowledgements", acknowledgements, 8.0),
+            ("cancels", cancels, 7.0),
+            ("placements", placements, 8.0),
+            ("finishing updates", finishing, 100.0 / 12.0),
+        ] {
+            assert!(
+                (percent(count) - documented).abs() < 1.0,
+                "{what}: {:.2}% of the updates, documented as {documented:.1}%",
+                percent(count)
+            );
+        }
+    }
+
     #[test]
     fn the_largest_workload_builds() {
         let book: Book<Persistent> = Workload::new(100_000).initial_book();
