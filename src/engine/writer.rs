@@ -102,8 +102,10 @@ impl Tally {
     /// The counters as of now; copies a per-class array only when it changed.
     fn freeze(&mut self) -> Counters {
         if self.changed {
-            self.applied.freeze_into(&mut self.counters.applied_by_label);
-            self.rejected.freeze_into(&mut self.counters.rejected_by_label);
+            self.applied
+                .freeze_into(&mut self.counters.applied_by_label);
+            self.rejected
+                .freeze_into(&mut self.counters.rejected_by_label);
             self.changed = false;
         }
         self.counters.clone()
@@ -176,7 +178,9 @@ struct WriterMetrics {
 impl WriterMetrics {
     fn register(counters: &Counters) -> Self {
         let commands = |outcome: &'static str, (class, _): (&'static str, u64)| {
-            metrics::counter!("snapstate_commands_total", "outcome" => outcome, "class" => class)
+            metrics::counter!(
+                "snapstate_commands_total", "outcome" => outcome, "class" => class
+            )
         };
         Self {
             batch_size: metrics::histogram!("snapstate_batch_size"),
