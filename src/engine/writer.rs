@@ -437,10 +437,14 @@ impl<S: StateMachine> Writer<S> {
             published_at: self.clock.now(),
             counters: self.tally.freeze(),
         });
+        // Deliberately not worded "torn snapshot": under `snapstate_broken_publish` this fires
+        // first in a debug build, and the loom models' teeth check must catch the torn snapshot
+        // with their own assertions (docs/verification.md), so it runs in release only.
         debug_assert_eq!(
             snapshot.counters.total(),
             snapshot.last_seq.0,
-            "torn snapshot: {snapshot:?} counts a different number of commands than its last_seq"
+            "the writer is publishing {snapshot:?}, whose counters do not account for exactly the \
+             commands up to its last_seq"
         );
         self.cell.store(Arc::clone(&snapshot));
         std::mem::replace(&mut self.published, snapshot)
