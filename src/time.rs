@@ -160,6 +160,8 @@ mod tests {
             Timestamp::from_millis(3).saturating_duration_since(Timestamp::from_millis(1)),
             Duration::from_millis(2)
         );
+        assert_eq!(Timestamp::from_nanos(3_999_999).as_millis(), 3, "truncates");
+        assert_eq!(Timestamp::from_millis(7).as_millis(), 7);
     }
 
     #[test]

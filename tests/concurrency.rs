@@ -1,12 +1,14 @@
 //! The two concurrency tests of the original problem, rewritten for this design: readers take
 //! reconciliation-style snapshots while producers stream updates. Every snapshot a reader loads
 //! must pass the book's invariants and stay unchanged while held; every reader sees versions
-//! only go up; and at the end applied plus rejected equals what was submitted.
+//! only go up; some reader loads a version published while writes were still to come (the reads
+//! really overlapped the writes); and at the end applied plus rejected equals what was
+//! submitted.
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
@@ -43,6 +45,44 @@ fn reconciliation_read(snapshot: &Snapshot<Book>, previous: &mut Version) {
     *previous = snapshot.version();
 }
 
+/// The highest version any reader has loaded, so that the writing side can wait, halfway through
+/// its writes, until a read has seen them; what follows is then written after that read.
+#[derive(Default)]
+struct Highest(AtomicU64);
+
+impl Highest {
+    fn saw(&self, version: Version) {
+        self.0.fetch_max(version.0, Ordering::AcqRel);
+    }
+
+    /// Waits until some reader has loaded `version` or a later one.
+    fn wait_for<T>(&self, version: Version, readers: &[thread::JoinHandle<T>]) {
+        while self.0.load(Ordering::Acquire) < version.0 {
+            assert!(
+                !readers.iter().all(thread::JoinHandle::is_finished),
+                "every reader stopped before loading {version}"
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// Appends `version` to `seen` unless it is the last one there.
+fn note(seen: &mut Vec<Version>, version: Version) {
+    if seen.last() != Some(&version) {
+        seen.push(version);
+    }
+}
+
+/// Asserts that some reader loaded a version strictly between the initial one and `last`.
+fn assert_overlapped(seen: &[Version], last: Version) {
+    assert!(
+        seen.iter()
+            .any(|&version| Version(0) < version && version < last),
+        "no read saw a version between the first and the last ({last}): {seen:?}"
+    );
+}
+
 #[test]
 fn updates_stream_while_a_hundred_reconciliation_reads_run() {
     let grid = common::grid(200);
@@ -64,30 +104,47 @@ fn updates_stream_while_a_hundred_reconciliation_reads_run() {
     }
     let submitted = commands.len() as u64;
 
-    let reads_left = Arc::new(std::sync::atomic::AtomicI64::new(100));
+    let done = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(AtomicU64::new(0));
+    let highest = Arc::new(Highest::default());
     let readers: Vec<_> = (0..4)
         .map(|_| {
             let reader = engine.read_handle();
-            let reads_left = Arc::clone(&reads_left);
+            let (done, reads, highest) =
+                (Arc::clone(&done), Arc::clone(&reads), Arc::clone(&highest));
             thread::spawn(move || {
                 let mut previous = Version(0);
-                let mut reads = 0;
-                while reads_left.fetch_sub(1, Ordering::AcqRel) > 0 {
-                    reconciliation_read(&reader.load(), &mut previous);
-                    reads += 1;
+                let mut seen = Vec::new();
+                // Until the writes are done, and a hundred reads in all at least.
+                while !done.load(Ordering::Acquire) || reads.load(Ordering::Relaxed) < 100 {
+                    let snapshot = reader.load();
+                    reconciliation_read(&snapshot, &mut previous);
+                    highest.saw(snapshot.version());
+                    note(&mut seen, snapshot.version());
+                    reads.fetch_add(1, Ordering::Relaxed);
                 }
-                reads
+                seen
             })
         })
         .collect();
+    let second_half = commands.split_off(commands.len() / 2);
     for command in commands {
         writer.submit(command).expect("accepted");
     }
-    let reads: u64 = readers
+    // Nothing more is submitted until a reader has loaded the first half's version, so that
+    // version is strictly between the initial and the final one.
+    highest.wait_for(writer.flush().expect("flushed"), &readers);
+    for command in second_half {
+        writer.submit(command).expect("accepted");
+    }
+    let last_version = writer.flush().expect("flushed");
+    done.store(true, Ordering::Release);
+    let seen: Vec<Version> = readers
         .into_iter()
-        .map(|reader| reader.join().expect("reader passed every check"))
-        .sum();
-    assert_eq!(reads, 100);
+        .flat_map(|reader| reader.join().expect("reader passed every check"))
+        .collect();
+    assert!(reads.load(Ordering::Relaxed) >= 100);
+    assert_overlapped(&seen, last_version);
 
     let last = engine.shutdown().expect("clean shutdown");
     let counters = last.counters();
@@ -116,28 +173,34 @@ fn ten_producers_stream_while_a_reader_snapshots_every_hundred_milliseconds() {
     .expect("starts");
 
     let done = Arc::new(AtomicBool::new(false));
+    let highest = Arc::new(Highest::default());
     let reader = {
         let reader = engine.read_handle();
-        let done = Arc::clone(&done);
+        let (done, highest) = (Arc::clone(&done), Arc::clone(&highest));
         thread::spawn(move || {
             let mut previous = Version(0);
-            let mut loads = 0_u64;
+            let mut seen = Vec::new();
             loop {
                 let finished = done.load(Ordering::Acquire);
-                reconciliation_read(&reader.load(), &mut previous);
-                loads += 1;
+                let snapshot = reader.load();
+                reconciliation_read(&snapshot, &mut previous);
+                highest.saw(snapshot.version());
+                note(&mut seen, snapshot.version());
                 if finished {
-                    return loads;
+                    return seen;
                 }
                 thread::sleep(Duration::from_millis(100));
             }
         })
     };
+    // Every producer stops halfway until the reader has loaded what is published by then.
+    let halfway = Arc::new(Barrier::new(usize::try_from(PRODUCERS).expect("small") + 1));
 
     let producers: Vec<_> = (0..PRODUCERS)
         .map(|producer| {
             let writer = engine.write_handle();
             let grid = grid.clone();
+            let halfway = Arc::clone(&halfway);
             thread::spawn(move || {
                 // Each producer owns a disjoint band of levels and of order ids.
                 let lowest =
@@ -145,7 +208,13 @@ fn ten_producers_stream_while_a_reader_snapshots_every_hundred_milliseconds() {
                 let mut submitted = 0_u64;
                 let mut position = Decimal::ZERO;
                 let mut order = 0_u64;
+                let mut waited = false;
                 while submitted < per_producer {
+                    if !waited && submitted >= per_producer / 2 {
+                        halfway.wait(); // this producer is halfway
+                        halfway.wait(); // the reader has loaded the first halves
+                        waited = true;
+                    }
                     order += 1;
                     let order_id = OrderId(producer * 10_000_000 + order);
                     let level = Level(lowest + i32::try_from(order % 20).expect("small"));
@@ -164,6 +233,12 @@ fn ten_producers_stream_while_a_reader_snapshots_every_hundred_milliseconds() {
             })
         })
         .collect();
+    halfway.wait();
+    highest.wait_for(
+        engine.write_handle().flush().expect("flushed"),
+        std::slice::from_ref(&reader),
+    );
+    halfway.wait();
     let mut submitted = 0;
     let mut expected_position = Decimal::ZERO;
     for producer in producers {
@@ -171,10 +246,10 @@ fn ten_producers_stream_while_a_reader_snapshots_every_hundred_milliseconds() {
         submitted += count;
         expected_position += position;
     }
-    engine.write_handle().flush().expect("flushed");
+    let last_version = engine.write_handle().flush().expect("flushed");
     done.store(true, Ordering::Release);
-    let loads = reader.join().expect("reader passed every check");
-    assert!(loads >= 1);
+    let seen = reader.join().expect("reader passed every check");
+    assert_overlapped(&seen, last_version);
 
     let last = engine.shutdown().expect("clean shutdown");
     let counters = last.counters();

@@ -192,10 +192,9 @@ fn shutdown_applies_everything_accepted_and_refuses_later_submits_with_the_comma
         "readers keep the final snapshot"
     );
     assert_eq!(writer.submit(8).map_err(SubmitError::into_inner), Err(8));
-    assert!(matches!(
-        writer.try_submit(10),
-        Err(TrySubmitError::Closed(10))
-    ));
+    let closed = writer.try_submit(10).expect_err("the engine is closed");
+    assert!(!closed.is_full(), "a closed engine is not a full queue");
+    assert!(matches!(closed, TrySubmitError::Closed(10)));
     assert!(matches!(
         writer.submit_timeout(12, Duration::from_millis(1)),
         Err(SubmitTimeoutError::Closed(12))
@@ -235,7 +234,9 @@ fn a_full_queue_hands_the_command_back_and_submit_timeout_times_out() {
     writer.submit(WAIT).expect("accepted");
     entered.recv().expect("writer is inside apply");
     writer.submit(2).expect("fills the only queue slot");
-    assert!(matches!(writer.try_submit(4), Err(TrySubmitError::Full(4))));
+    let full = writer.try_submit(4).expect_err("the queue is full");
+    assert!(full.is_full(), "a full queue is reported as full: {full:?}");
+    assert!(matches!(full, TrySubmitError::Full(4)));
     assert!(matches!(
         writer.submit_timeout(6, Duration::from_millis(20)),
         Err(SubmitTimeoutError::Timeout(6))

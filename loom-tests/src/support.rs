@@ -222,24 +222,33 @@ impl StateMachine for Marks {
     }
 }
 
-/// Asserts that `snapshot` is one whole version: its counters account for exactly the commands
-/// up to its `last_seq`, and its state holds exactly as many marks as were applied.
+/// Asserts that `snapshot`'s counters account for exactly the commands up to its `last_seq`.
 ///
 /// A snapshot published while its batch was half applied fails this (its `last_seq` claims a
-/// command that its state and counters lack), which is what the broken-publication check uses.
+/// command that its counters lack), which is what the broken-publication check uses.
+///
+/// # Panics
+///
+/// With a message starting "torn snapshot" when the counts and `last_seq` differ.
+pub fn assert_counted<S>(snapshot: &Snapshot<S>) {
+    let last_seq = snapshot.last_seq().0;
+    let total = snapshot.counters().total();
+    assert_eq!(
+        total, last_seq,
+        "torn snapshot: {snapshot:?} counts {total} commands but claims {last_seq}"
+    );
+}
+
+/// Asserts that `snapshot` is one whole version: its counters account for exactly the commands
+/// up to its `last_seq` ([`assert_counted`]), and its state holds exactly as many marks as were
+/// applied.
 ///
 /// # Panics
 ///
 /// With a message starting "torn snapshot" when the snapshot is not whole.
 pub fn assert_whole(snapshot: &Snapshot<Marks>) {
-    let last_seq = snapshot.last_seq().0;
+    assert_counted(snapshot);
     let counters = snapshot.counters();
-    assert_eq!(
-        counters.total(),
-        last_seq,
-        "torn snapshot: {snapshot:?} counts {} commands but claims {last_seq}",
-        counters.total()
-    );
     assert_eq!(
         snapshot.state().count(),
         counters.applied(),
@@ -275,7 +284,10 @@ pub mod book {
     use snapstate::book::{
         Book, BookCommand, BookConfig, FillReport, Grid, Level, OrderId, Place, Side, StatusReport,
     };
+    use snapstate::engine::Snapshot;
     use snapstate::time::Timestamp;
+
+    use super::assert_counted;
 
     /// The order every book model is about.
     pub const ORDER: OrderId = OrderId(1);
@@ -329,5 +341,41 @@ pub mod book {
             venue_seq: Some(venue_seq),
             at: at(),
         })
+    }
+
+    /// Asserts that `snapshot` is counted whole ([`assert_counted`]) and that its book satisfies
+    /// the book's invariants.
+    ///
+    /// # Panics
+    ///
+    /// With a message starting "torn snapshot" when the counts and `last_seq` differ, and when
+    /// the book breaks an invariant.
+    pub fn assert_consistent(snapshot: &Snapshot<Book>) {
+        assert_counted(snapshot);
+        snapshot
+            .state()
+            .check_invariants()
+            .expect("a published book satisfies its invariants");
+    }
+
+    /// As [`assert_consistent`], and also that the book is exactly `expected[k]`, where `k` is
+    /// the snapshot's `last_seq`: for models where one producer submits `expected`'s commands in
+    /// order.
+    ///
+    /// # Panics
+    ///
+    /// With a message starting "torn snapshot" when the snapshot is not that whole prefix, and
+    /// when the book breaks an invariant.
+    pub fn assert_whole(snapshot: &Snapshot<Book>, expected: &[Book]) {
+        assert_counted(snapshot);
+        let last_seq = usize::try_from(snapshot.last_seq().0).expect("a small sequence number");
+        assert!(
+            *snapshot.state() == expected[last_seq],
+            "torn snapshot: {snapshot:?} is not the book after commands 1..={last_seq}"
+        );
+        snapshot
+            .state()
+            .check_invariants()
+            .expect("a published book satisfies its invariants");
     }
 }

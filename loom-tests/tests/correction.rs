@@ -4,9 +4,9 @@
 
 use loom::thread;
 use rust_decimal::Decimal;
-use snapstate::book::{BookCommand, Correction, Revision};
+use snapstate::book::{BookCommand, Correction};
 use snapstate::engine::Engine;
-use snapstate_loom_tests::book::{self, ORDER};
+use snapstate_loom_tests::book::{self, ORDER, assert_consistent};
 use snapstate_loom_tests::{Observed, explore, model_config};
 
 /// What the venue says the order has filled. Its update stream delivered only the fill to 3; the
@@ -36,16 +36,9 @@ fn guarded_correction_is_never_applied_over_a_newer_update() {
         let reconciler_write = engine.write_handle();
         let reconciler = thread::spawn(move || {
             let snapshot = read.load();
-            assert_eq!(
-                snapshot.counters().total(),
-                snapshot.last_seq().0,
-                "torn snapshot: {snapshot:?}"
-            );
-            let book = snapshot.state();
-            book.check_invariants()
-                .expect("a published book satisfies its invariants");
-            let order = book.order(ORDER).expect("the order is known");
-            let seen: (Revision, Decimal) = (order.revision(), order.filled());
+            assert_consistent(&snapshot);
+            let order = snapshot.state().order(ORDER).expect("the order is known");
+            let seen_filled = order.filled();
             reconciler_write
                 .submit(BookCommand::Correct(Correction::MissedFill {
                     order_id: ORDER,
@@ -54,13 +47,13 @@ fn guarded_correction_is_never_applied_over_a_newer_update() {
                     at: book::at(),
                 }))
                 .expect("the engine is running");
-            seen
+            seen_filled
         });
         engine
             .write_handle()
             .submit(book::fill(REPORTED_FILLED, 2))
             .expect("the engine is running");
-        let (_, seen_filled) = reconciler.join().expect("the reconciler does not panic");
+        let seen_filled = reconciler.join().expect("the reconciler does not panic");
         let last = engine.shutdown().expect("the writer does not fail");
 
         let book = last.state();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use loom::thread;
 use snapstate::book::{Book, BookCommand, StatusReport};
 use snapstate::engine::{Counters, Engine, Seq, Snapshot, Version};
-use snapstate_loom_tests::book::{self, ORDER};
+use snapstate_loom_tests::book::{self, ORDER, assert_whole};
 use snapstate_loom_tests::{Observed, explore, model_config};
 
 /// The commands the producer submits, in order: two fills that move the same order and slot,
@@ -51,24 +51,6 @@ fn header(snapshot: &Snapshot<Book>) -> Header {
         last_seq: snapshot.last_seq(),
         counters: snapshot.counters().clone(),
     }
-}
-
-/// Asserts that `snapshot` holds exactly the book after the commands up to its `last_seq`.
-fn assert_whole(snapshot: &Snapshot<Book>, expected: &[Book]) {
-    let last_seq = usize::try_from(snapshot.last_seq().0).expect("a small sequence number");
-    assert_eq!(
-        snapshot.counters().total(),
-        snapshot.last_seq().0,
-        "torn snapshot: {snapshot:?} counts a different number of commands than it claims"
-    );
-    assert!(
-        *snapshot.state() == expected[last_seq],
-        "torn snapshot: {snapshot:?} is not the book after commands 1..={last_seq}"
-    );
-    snapshot
-        .state()
-        .check_invariants()
-        .expect("a published book satisfies its invariants");
 }
 
 /// The producer publishes three commands while a reader holds the snapshot it loaded first and

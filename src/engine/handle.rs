@@ -297,7 +297,8 @@ impl<S: StateMachine> WriteHandle<S> {
     }
 
     fn flush_inner(&self, timeout: Option<Duration>) -> Result<Version, FlushError> {
-        let started = Instant::now();
+        // The clock is read only when there is a limit to measure against.
+        let started = timeout.map(|limit| (Instant::now(), limit));
         let (reply_sender, reply) = channel::bounded(1);
         let sent =
             self.intake.send_with(
@@ -315,9 +316,9 @@ impl<S: StateMachine> WriteHandle<S> {
                 },
             );
         sent.unwrap_or(Err(FlushError::Closed))?;
-        match timeout {
+        match started {
             None => reply.recv().map_err(|_| FlushError::Closed),
-            Some(limit) => {
+            Some((started, limit)) => {
                 let left = limit.saturating_sub(started.elapsed());
                 reply.recv_timeout(left).map_err(|error| match error {
                     channel::RecvTimeoutError::Timeout => FlushError::Timeout,
@@ -391,6 +392,7 @@ impl<S> ReadHandle<S> {
         let cached = self.cell.cached();
         Reader {
             cached,
+            #[cfg(debug_assertions)]
             last_version: Version(0),
         }
     }
@@ -409,6 +411,8 @@ impl<S> fmt::Debug for ReadHandle<S> {
 /// [`ReadHandle::reader`]).
 pub struct Reader<S> {
     cached: CachedLoad<Snapshot<S>>,
+    /// The version of the last snapshot returned, for the debug assertion in `load`.
+    #[cfg(debug_assertions)]
     last_version: Version,
 }
 
@@ -425,21 +429,22 @@ impl<S> Reader<S> {
         // One cache check, and the assertion is about the snapshot actually returned: loading
         // twice could return a newer snapshot than the one whose version was checked.
         let snapshot = self.cached.load();
-        debug_assert!(
-            snapshot.version >= self.last_version,
-            "a reader saw {} after {}",
-            snapshot.version,
-            self.last_version
-        );
-        self.last_version = snapshot.version;
+        #[cfg(debug_assertions)]
+        {
+            assert!(
+                snapshot.version >= self.last_version,
+                "a reader saw {} after {}",
+                snapshot.version,
+                self.last_version
+            );
+            self.last_version = snapshot.version;
+        }
         snapshot
     }
 }
 
 impl<S> fmt::Debug for Reader<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Reader")
-            .field("last_version", &self.last_version)
-            .finish_non_exhaustive()
+        f.debug_struct("Reader").finish_non_exhaustive()
     }
 }

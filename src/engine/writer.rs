@@ -47,6 +47,8 @@ pub(crate) struct Writer<S: StateMachine> {
     max_batch: usize,
     queue_capacity: usize,
     record_metrics: bool,
+    /// Registered when the writer thread starts, if `record_metrics`.
+    metrics: Option<WriterMetrics>,
     /// The last published snapshot: the base to re-derive from after a panic.
     published: Arc<Snapshot<S>>,
     /// The working copy. Equal to `published.state` between batches; shares its structure.
@@ -64,27 +66,31 @@ pub(crate) struct Writer<S: StateMachine> {
 /// Running outcome counts, copied into each snapshot's [`Counters`].
 struct Tally {
     counters: Counters,
-    applied_by_label: Vec<u64>,
-    rejected_by_label: Vec<u64>,
+    applied: ClassCounts,
+    rejected: ClassCounts,
+    /// Whether anything in `counters` is newer than the last published snapshot.
     changed: bool,
-    /// Label indexes whose count changed since the metrics were last exported (bit per index;
-    /// indexes beyond 63 share the last bit).
-    dirty_applied: u64,
-    dirty_rejected: u64,
 }
 
 impl Tally {
+    fn new(counters: Counters) -> Self {
+        Self {
+            applied: ClassCounts::new(&counters.applied_by_label),
+            rejected: ClassCounts::new(&counters.rejected_by_label),
+            counters,
+            changed: false,
+        }
+    }
+
     fn applied(&mut self, index: usize) {
         self.counters.applied += 1;
-        bump(&mut self.applied_by_label, index);
-        self.dirty_applied |= 1 << index.min(63);
+        self.applied.bump(index);
         self.changed = true;
     }
 
     fn rejected(&mut self, index: usize) {
         self.counters.rejected += 1;
-        bump(&mut self.rejected_by_label, index);
-        self.dirty_rejected |= 1 << index.min(63);
+        self.rejected.bump(index);
         self.changed = true;
     }
 
@@ -93,37 +99,109 @@ impl Tally {
         self.changed = true;
     }
 
-    /// The counters as of now; copies the per-label arrays only when something changed.
+    /// The counters as of now; copies a per-class array only when it changed.
     fn freeze(&mut self) -> Counters {
         if self.changed {
-            self.counters.applied_by_label = self.applied_by_label.as_slice().into();
-            self.counters.rejected_by_label = self.rejected_by_label.as_slice().into();
+            self.applied
+                .freeze_into(&mut self.counters.applied_by_label);
+            self.rejected
+                .freeze_into(&mut self.counters.rejected_by_label);
             self.changed = false;
         }
         self.counters.clone()
     }
 }
 
-/// Exports the per-class totals whose bit is set in `dirty` as absolute counter values.
-fn export_counts(
-    outcome: &'static str,
-    labels: &'static [&'static str],
-    counts: &[u64],
-    dirty: u64,
-) {
-    let names = labels.iter().copied().chain(std::iter::once("unlabelled"));
-    for (index, (class, count)) in names.zip(counts.iter().copied()).enumerate() {
-        if dirty & (1 << index.min(63)) != 0 {
-            metrics::counter!("snapstate_commands_total", "outcome" => outcome, "class" => class)
-                .absolute(count);
+/// One outcome's running per-class counts (applied or rejected).
+struct ClassCounts {
+    /// One slot per label, and a last one for out-of-range label indexes.
+    counts: Vec<u64>,
+    /// Changed since last frozen into a snapshot.
+    unfrozen: bool,
+    /// Changed since last exported as metrics.
+    unexported: bool,
+}
+
+impl ClassCounts {
+    fn new(counts: &[u64]) -> Self {
+        Self {
+            counts: counts.to_vec(),
+            unfrozen: false,
+            unexported: false,
+        }
+    }
+
+    /// Counts one more at `index`; the last slot counts out-of-range indexes.
+    fn bump(&mut self, index: usize) {
+        let last = self.counts.len() - 1;
+        self.counts[index.min(last)] += 1;
+        self.unfrozen = true;
+        self.unexported = true;
+    }
+
+    /// Replaces `frozen` with a copy of the counts if they changed since the last copy.
+    fn freeze_into(&mut self, frozen: &mut Arc<[u64]>) {
+        if self.unfrozen {
+            *frozen = self.counts.as_slice().into();
+            self.unfrozen = false;
+        }
+    }
+
+    /// Sets each class's counter (`handles`, in label order) if the counts changed since the
+    /// last export.
+    fn export(&mut self, handles: &[metrics::Counter]) {
+        if self.unexported {
+            for (handle, &count) in handles.iter().zip(&self.counts) {
+                handle.absolute(count);
+            }
+            self.unexported = false;
         }
     }
 }
 
-/// Counts one more at `index`; the last slot counts out-of-range indexes.
-fn bump(counts: &mut [u64], index: usize) {
-    let last = counts.len() - 1;
-    counts[index.min(last)] += 1;
+/// The writer's metric handles, registered once with the global recorder when the writer
+/// thread starts (see [`EngineConfig::record_metrics`]).
+struct WriterMetrics {
+    batch_size: metrics::Histogram,
+    apply_seconds: metrics::Histogram,
+    publish_seconds: metrics::Histogram,
+    reclaim_seconds: metrics::Histogram,
+    queue_depth: metrics::Gauge,
+    version: metrics::Gauge,
+    /// `snapstate_commands_total` per class, in the order of [`Counters::applied_by_label`].
+    applied: Vec<metrics::Counter>,
+    /// As `applied`, for rejections.
+    rejected: Vec<metrics::Counter>,
+    panicked: metrics::Counter,
+}
+
+impl WriterMetrics {
+    fn register(counters: &Counters) -> Self {
+        let commands = |outcome: &'static str, (class, _): (&'static str, u64)| {
+            metrics::counter!(
+                "snapstate_commands_total", "outcome" => outcome, "class" => class
+            )
+        };
+        Self {
+            batch_size: metrics::histogram!("snapstate_batch_size"),
+            apply_seconds: metrics::histogram!("snapstate_apply_seconds"),
+            publish_seconds: metrics::histogram!("snapstate_publish_seconds"),
+            reclaim_seconds: metrics::histogram!("snapstate_reclaim_seconds"),
+            queue_depth: metrics::gauge!("snapstate_queue_depth"),
+            version: metrics::gauge!("snapstate_version"),
+            applied: counters
+                .applied_by_label()
+                .map(|class| commands("applied", class))
+                .collect(),
+            rejected: counters
+                .rejected_by_label()
+                .map(|class| commands("rejected", class))
+                .collect(),
+            panicked: metrics::counter!(
+                "snapstate_commands_total", "outcome" => "panicked", "class" => "panic"
+            ),
+        }
+    }
 }
 
 impl<S: StateMachine> Writer<S> {
@@ -146,17 +224,11 @@ impl<S: StateMachine> Writer<S> {
             max_batch: config.max_batch,
             queue_capacity: config.queue_capacity,
             record_metrics: config.record_metrics,
+            metrics: None,
             working: first.state.clone(),
             published: first,
             next_seq: 0,
-            tally: Tally {
-                applied_by_label: counters.applied_by_label.to_vec(),
-                rejected_by_label: counters.rejected_by_label.to_vec(),
-                counters,
-                changed: false,
-                dirty_applied: 0,
-                dirty_rejected: 0,
-            },
+            tally: Tally::new(counters),
             batch: Vec::with_capacity(config.max_batch.min(config::BATCH_PREALLOCATION)),
             barriers: Vec::new(),
             retired: Vec::new(),
@@ -166,6 +238,10 @@ impl<S: StateMachine> Writer<S> {
 
     /// The writer thread's body. Returns once every sender is gone and the queue is drained.
     pub(crate) fn run(mut self) {
+        // On the writer thread, so that it is the global recorder the handles bind to.
+        if self.record_metrics {
+            self.metrics = Some(WriterMetrics::register(&self.tally.counters));
+        }
         while let Some(first) = self.wait_for_message() {
             let disconnected = self.collect_batch(first);
             self.process_batch();
@@ -226,15 +302,11 @@ impl<S: StateMachine> Writer<S> {
         let commands = self.batch.len();
         let mut replaced = None;
         if commands > 0 {
-            let apply_started = Instant::now();
+            let apply_started = self.metrics.is_some().then(Instant::now);
             self.apply_batch();
-            debug_assert!(
-                Seq(self.next_seq) > self.published.last_seq,
-                "a batch adds commands"
-            );
-            let publish_started = Instant::now();
+            let publish_started = self.metrics.is_some().then(Instant::now);
             replaced = Some(self.publish());
-            if self.record_metrics {
+            if let (Some(apply_started), Some(publish_started)) = (apply_started, publish_started) {
                 self.record_batch_metrics(commands, apply_started, publish_started);
             }
         }
@@ -259,7 +331,7 @@ impl<S: StateMachine> Writer<S> {
     /// thousands of nodes the writer allocated would hold the lock the writer's next allocation
     /// needs — and on a busy machine a preempted reader holds it for a whole time slice.
     fn release(&mut self, replaced: Option<Arc<Snapshot<S>>>) {
-        let started = Instant::now();
+        let started = self.metrics.is_some().then(Instant::now);
         if let Some(replaced) = replaced {
             self.retired.push(replaced);
         }
@@ -272,8 +344,9 @@ impl<S: StateMachine> Writer<S> {
             let excess = self.retired.len() - MAX_RETIRED;
             self.retired.drain(..excess);
         }
-        if self.record_metrics {
-            metrics::histogram!("snapstate_reclaim_seconds")
+        if let (Some(metrics), Some(started)) = (&self.metrics, started) {
+            metrics
+                .reclaim_seconds
                 .record(started.elapsed().as_secs_f64());
         }
     }
@@ -357,11 +430,6 @@ impl<S: StateMachine> Writer<S> {
     /// returns the version it replaces (for [`release`](Self::release)).
     fn publish(&mut self) -> Arc<Snapshot<S>> {
         let version = self.published.version.next();
-        debug_assert!(version > self.published.version, "versions must increase");
-        debug_assert!(
-            Seq(self.next_seq) >= self.published.last_seq,
-            "seq must never decrease"
-        );
         let snapshot = Arc::new(Snapshot {
             state: self.working.clone(),
             version,
@@ -369,7 +437,15 @@ impl<S: StateMachine> Writer<S> {
             published_at: self.clock.now(),
             counters: self.tally.freeze(),
         });
-        debug_assert_eq!(snapshot.counters.total(), snapshot.last_seq.0);
+        // Deliberately not worded "torn snapshot": under `snapstate_broken_publish` this fires
+        // first in a debug build, and the loom models' teeth check must catch the torn snapshot
+        // with their own assertions (docs/verification.md), so it runs in release only.
+        debug_assert_eq!(
+            snapshot.counters.total(),
+            snapshot.last_seq.0,
+            "the writer is publishing {snapshot:?}, whose counters do not account for exactly the \
+             commands up to its last_seq"
+        );
         self.cell.store(Arc::clone(&snapshot));
         std::mem::replace(&mut self.published, snapshot)
     }
@@ -406,32 +482,22 @@ impl<S: StateMachine> Writer<S> {
         apply_started: Instant,
         publish_started: Instant,
     ) {
-        let now = Instant::now();
-        metrics::histogram!("snapstate_batch_size").record(commands as f64);
-        metrics::histogram!("snapstate_apply_seconds")
+        let Some(metrics) = &self.metrics else {
+            return;
+        };
+        let published = Instant::now();
+        metrics.batch_size.record(commands as f64);
+        metrics
+            .apply_seconds
             .record(publish_started.duration_since(apply_started).as_secs_f64());
-        metrics::histogram!("snapstate_publish_seconds")
-            .record(now.duration_since(publish_started).as_secs_f64());
-        metrics::gauge!("snapstate_queue_depth").set(self.receiver.len() as f64);
-        metrics::gauge!("snapstate_version").set(self.published.version.0 as f64);
-        let tally = &mut self.tally;
-        let counters = &tally.counters;
-        export_counts(
-            "applied",
-            counters.applied_labels,
-            &tally.applied_by_label,
-            tally.dirty_applied,
-        );
-        export_counts(
-            "rejected",
-            counters.rejected_labels,
-            &tally.rejected_by_label,
-            tally.dirty_rejected,
-        );
-        metrics::counter!("snapstate_commands_total", "outcome" => "panicked", "class" => "panic")
-            .absolute(counters.panicked);
-        tally.dirty_applied = 0;
-        tally.dirty_rejected = 0;
+        metrics
+            .publish_seconds
+            .record(published.duration_since(publish_started).as_secs_f64());
+        metrics.queue_depth.set(self.receiver.len() as f64);
+        metrics.version.set(self.published.version.0 as f64);
+        self.tally.applied.export(&metrics.applied);
+        self.tally.rejected.export(&metrics.rejected);
+        metrics.panicked.absolute(self.tally.counters.panicked);
     }
 }
 

@@ -44,7 +44,9 @@ pub(crate) struct PublicationCell<T> {
 }
 
 struct CellShared<T> {
-    current: Mutex<(u64, Arc<T>)>,
+    current: Mutex<Arc<T>>,
+    /// How many values have been stored. Changed only while `current` is locked, so a load
+    /// under the lock gives the generation of the value held there.
     generation: AtomicU64,
 }
 
@@ -52,28 +54,31 @@ impl<T> PublicationCell<T> {
     pub(crate) fn new(initial: Arc<T>) -> Self {
         Self {
             shared: Arc::new(CellShared {
-                current: Mutex::new((0, initial)),
+                current: Mutex::new(initial),
                 generation: AtomicU64::new(0),
             }),
         }
     }
 
     pub(crate) fn load_full(&self) -> Arc<T> {
-        Arc::clone(&self.lock().1)
+        Arc::clone(&self.lock())
     }
 
     pub(crate) fn store(&self, value: Arc<T>) {
         let mut current = self.lock();
-        current.0 += 1;
-        current.1 = value;
-        self.shared.generation.store(current.0, Ordering::Release);
+        *current = value;
+        self.shared.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// The current value and its generation, read together under the lock.
+    fn current(&self) -> (u64, Arc<T>) {
+        let current = self.lock();
+        let generation = self.shared.generation.load(Ordering::Relaxed);
+        (generation, Arc::clone(&current))
     }
 
     pub(crate) fn cached(&self) -> CachedLoad<T> {
-        let (generation, value) = {
-            let current = self.lock();
-            (current.0, Arc::clone(&current.1))
-        };
+        let (generation, value) = self.current();
         CachedLoad {
             cell: self.clone(),
             generation,
@@ -81,7 +86,7 @@ impl<T> PublicationCell<T> {
         }
     }
 
-    fn lock(&self) -> loom::sync::MutexGuard<'_, (u64, Arc<T>)> {
+    fn lock(&self) -> loom::sync::MutexGuard<'_, Arc<T>> {
         // A poisoned lock means a model already failed; surface that failure unchanged.
         self.shared
             .current
@@ -108,9 +113,7 @@ pub(crate) struct CachedLoad<T> {
 impl<T> CachedLoad<T> {
     pub(crate) fn load(&mut self) -> &Arc<T> {
         if self.cell.shared.generation.load(Ordering::Acquire) != self.generation {
-            let current = self.cell.lock();
-            self.generation = current.0;
-            self.value = Arc::clone(&current.1);
+            (self.generation, self.value) = self.cell.current();
         }
         &self.value
     }
