@@ -11,127 +11,43 @@
 //! * `snapshot_under_load`: load a fresh snapshot and diff it while a producer thread keeps
 //!   the writer busy with fills: reconciliation from a snapshot while updates keep flowing.
 //!
+//! The book and the venue's answer are the comparison workload's (`snapstate_cli::bench`):
+//! [`Workload::partly_filled_book`], one order per slot with every third partly filled, and
+//! [`truthful_venue_report`], the CLI's answer without its planted differences. The
+//! reconciliation runs at the answer's time; with nothing to report, the time does not matter.
+//!
 //! Run with `cargo bench --bench reconcile`; one 10k reconciliation is `reconcile/snapshot/10000`.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread;
-use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
-use rand::{RngExt, SeedableRng};
-use rust_decimal::Decimal;
-use snapstate::book::{
-    Book, BookCommand, BookConfig, FillReport, Grid, Level, OrderId, Place, Side, Standard,
-    StatusReport, Storage,
-};
+use rand::seq::SliceRandom;
+use snapstate::book::Standard;
 use snapstate::engine::{Engine, EngineConfig};
 use snapstate::reconcile::{Evidence, ReconcileConfig, reconcile};
-use snapstate::time::Timestamp;
-use snapstate::venue::{VenueOrder, VenueOrderStatus, VenueReport};
-
-const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
-const PLACED: Timestamp = Timestamp::from_millis(1_700_000_000_000);
-
-fn now() -> Timestamp {
-    PLACED.saturating_add(Duration::from_secs(60))
-}
-
-fn grid(slots: usize) -> Grid {
-    let half = i32::try_from(slots / 2).expect("fits");
-    Grid::new(
-        Decimal::from(1_000),
-        Decimal::new(1, 2),
-        Level(-half),
-        Level(half),
-    )
-    .expect("valid grid")
-}
-
-/// The commands that build a book of `slots` live orders, one per slot: buys below level 0,
-/// sells above, every third partially filled.
-fn commands(slots: usize) -> Vec<BookCommand> {
-    let grid = grid(slots);
-    let mut commands = Vec::with_capacity(slots * 3);
-    let lowest = grid.lowest().0;
-    for index in 0..slots {
-        let level = Level(lowest + i32::try_from(index).expect("fits"));
-        let order_id = OrderId(index as u64 + 1);
-        commands.push(BookCommand::Place(Place {
-            order_id,
-            level,
-            side: if level.0 < 0 { Side::Buy } else { Side::Sell },
-            price: grid.price_of(level).expect("on the grid"),
-            quantity: Decimal::from(10),
-            at: PLACED,
-        }));
-        commands.push(BookCommand::Acknowledge(StatusReport {
-            order_id,
-            venue_seq: Some(1),
-            at: PLACED,
-        }));
-        if index % 3 == 0 {
-            commands.push(BookCommand::Fill(FillReport {
-                order_id,
-                cumulative_filled: Decimal::from(4),
-                fill_price: None,
-                trade_id: None,
-                venue_seq: Some(2),
-                at: PLACED,
-            }));
-        }
-    }
-    commands
-}
-
-fn book<S: Storage>(slots: usize) -> Book<S> {
-    let mut book = Book::<S>::with_storage(BookConfig::new(grid(slots)));
-    for command in commands(slots) {
-        book.apply(&command).expect("applies");
-    }
-    book
-}
-
-/// A truthful venue answer for `book`, sorted by id.
-fn venue<S: Storage>(book: &Book<S>) -> VenueReport {
-    let orders = book
-        .open_orders()
-        .into_iter()
-        .map(|order| VenueOrder {
-            order_id: order.id(),
-            updated_at: PLACED,
-            filled: order.filled(),
-            status: if order.filled().is_zero() {
-                VenueOrderStatus::Open
-            } else {
-                VenueOrderStatus::PartiallyFilled
-            },
-            side: order.side(),
-            price: order.price(),
-            quantity: order.quantity(),
-        })
-        .collect();
-    VenueReport {
-        as_of: now(),
-        orders,
-        net_position: Some(book.net_position()),
-    }
-}
+use snapstate_cli::bench::reconcile::truthful_venue_report;
+use snapstate_cli::bench::workload::{SLOT_COUNTS, Workload};
 
 fn steady_state(c: &mut Criterion) {
     let config = ReconcileConfig::default();
     let evidence = Evidence::new();
     let mut group = c.benchmark_group("reconcile");
-    for slots in SIZES {
+    for slots in SLOT_COUNTS {
         if slots >= 100_000 {
             group.sample_size(20);
         }
-        let engine = Engine::start(book(slots), EngineConfig::default()).expect("starts");
+        let workload = Workload::new(slots);
+        let engine =
+            Engine::start(workload.partly_filled_book(), EngineConfig::default()).expect("starts");
         let snapshot = engine.read_handle().load();
-        let answer = venue(snapshot.state());
-        let result = reconcile(snapshot.state(), &answer, &config, now(), &evidence);
+        let answer = truthful_venue_report(snapshot.state());
+        let now = answer.as_of;
+        let result = reconcile(snapshot.state(), &answer, &config, now, &evidence);
         assert!(result.is_clean(), "the benchmark's venue must agree");
         group.bench_with_input(BenchmarkId::new("snapshot", slots), &slots, |b, _| {
             b.iter(|| {
@@ -139,26 +55,22 @@ fn steady_state(c: &mut Criterion) {
                     snapshot.state(),
                     black_box(&answer),
                     &config,
-                    now(),
+                    now,
                     &evidence,
                 )
             });
         });
 
-        let locked = RwLock::new(book::<Standard>(slots));
+        let locked = RwLock::new(workload.partly_filled_book::<Standard>());
         group.bench_with_input(BenchmarkId::new("rwlock_std", slots), &slots, |b, _| {
             b.iter(|| {
                 let guard = locked.read().expect("not poisoned");
-                reconcile(&*guard, black_box(&answer), &config, now(), &evidence)
+                reconcile(&*guard, black_box(&answer), &config, now, &evidence)
             });
         });
 
         let mut shuffled = answer.clone();
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        for index in (1..shuffled.orders.len()).rev() {
-            let other = rng.random_range(0..=index);
-            shuffled.orders.swap(index, other);
-        }
+        shuffled.orders.shuffle(&mut ChaCha8Rng::seed_from_u64(1));
         group.bench_with_input(
             BenchmarkId::new("snapshot_shuffled", slots),
             &slots,
@@ -168,7 +80,7 @@ fn steady_state(c: &mut Criterion) {
                         snapshot.state(),
                         black_box(&shuffled),
                         &config,
-                        now(),
+                        now,
                         &evidence,
                     )
                 });
@@ -183,32 +95,28 @@ fn steady_state(c: &mut Criterion) {
 /// Reconciliation while a producer keeps the writer applying fills to the reconciled orders.
 fn under_load(c: &mut Criterion) {
     let slots = 10_000;
+    let workload = Workload::new(slots);
     let config = ReconcileConfig::default();
     let evidence = Evidence::new();
-    let engine = Engine::start(book(slots), EngineConfig::default()).expect("starts");
+    let engine =
+        Engine::start(workload.partly_filled_book(), EngineConfig::default()).expect("starts");
     let reader = engine.read_handle();
-    let answer = venue(reader.load().state());
+    let answer = truthful_venue_report(reader.load().state());
+    let now = answer.as_of;
+    // Fill reports that repeat known quantities: the writer applies and publishes them (as
+    // duplicates) without moving the book away from the venue's answer.
+    let fills = workload.partial_fill_commands();
     let writer = engine.write_handle();
     let stop = Arc::new(AtomicBool::new(false));
     let producer_stop = Arc::clone(&stop);
     let producer = thread::spawn(move || {
-        let mut round = 0_u64;
-        while !producer_stop.load(Ordering::Relaxed) {
-            // Fill reports that repeat known quantities: the writer applies and publishes them
-            // (as duplicates) without moving the book away from the venue's answer.
-            let order_id = OrderId(round % (slots as u64 / 3) * 3 + 1);
-            let fill = BookCommand::Fill(FillReport {
-                order_id,
-                cumulative_filled: Decimal::from(4),
-                fill_price: None,
-                trade_id: None,
-                venue_seq: Some(2),
-                at: PLACED,
-            });
-            if writer.try_submit(fill).is_err() {
+        for fill in fills.iter().cycle() {
+            if producer_stop.load(Ordering::Relaxed) {
+                break;
+            }
+            if writer.try_submit(fill.clone()).is_err() {
                 thread::yield_now();
             }
-            round += 1;
         }
     });
     let mut group = c.benchmark_group("reconcile");
@@ -222,7 +130,7 @@ fn under_load(c: &mut Criterion) {
                     snapshot.state(),
                     black_box(&answer),
                     &config,
-                    now(),
+                    now,
                     &evidence,
                 )
             });

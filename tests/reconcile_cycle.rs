@@ -224,19 +224,43 @@ fn a_cycle_records_its_metrics() {
     );
 }
 
+/// A venue that gives a fixed answer, or times out while it is down.
+struct FlakyVenue {
+    answer: VenueReport,
+    down: bool,
+}
+
+impl Venue for FlakyVenue {
+    fn open_orders(&mut self) -> Result<VenueReport, OpenOrdersError> {
+        if self.down {
+            Err(OpenOrdersError::TimedOut {
+                after: Duration::from_secs(5),
+            })
+        } else {
+            Ok(self.answer.clone())
+        }
+    }
+}
+
 #[test]
 fn venue_errors_are_counted_in_metrics_and_change_nothing() {
-    let clock = ManualClock::new(start());
-    let engine = engine(&clock, None);
+    let (clock, engine, answer) = racing_setup();
     let writer = engine.write_handle();
-    let mut venue_config = SimulatedVenueConfig::new(4, start(), Decimal::from(100));
-    venue_config.faults.query_timeout_rate = 1.0;
-    let venue = SimulatedVenue::new(venue_config).expect("valid");
     let config = RunnerConfig {
         record_metrics: true,
         ..runner_config(&clock)
     };
+    let venue = FlakyVenue {
+        answer,
+        down: false,
+    };
     let mut reconciler = Reconciler::new(venue, ReconcileConfig::default(), config).expect("valid");
+    let first = reconciler.run_cycle(&writer).expect("cycle");
+    assert_eq!(first.reconciliation.findings.len(), 1, "the missed fill");
+    let evidence = reconciler.evidence().clone();
+    assert!(!evidence.is_empty(), "the first answer is evidence");
+
+    reconciler.venue_mut().down = true;
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     ::metrics::with_local_recorder(&recorder, || {
@@ -258,6 +282,12 @@ fn venue_errors_are_counted_in_metrics_and_change_nothing() {
         ),
         Some(&DebugValue::Counter(3))
     );
-    assert!(reconciler.evidence().is_empty());
-    assert_eq!(reconciler.totals().cycles, 0);
+    assert_eq!(reconciler.evidence(), &evidence, "no answer is no evidence");
+    assert_eq!(reconciler.totals().cycles, 1);
+
+    // Back up: the next answer is the second observation, which confirms the missed fill.
+    reconciler.venue_mut().down = false;
+    let report = reconciler.run_cycle(&writer).expect("cycle");
+    assert_eq!(report.actions.corrections_submitted, 1);
+    assert_eq!(report.actions.corrections_applied, 1);
 }

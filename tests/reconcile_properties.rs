@@ -125,20 +125,7 @@ fn truthful(book: &Book) -> VenueReport {
     let orders = book
         .orders_by_id()
         .into_iter()
-        .map(|order| VenueOrder {
-            order_id: order.id(),
-            updated_at: PLACED,
-            filled: order.filled(),
-            status: match order.status() {
-                OrderStatus::Pending | OrderStatus::Open => VenueOrderStatus::Open,
-                OrderStatus::PartiallyFilled => VenueOrderStatus::PartiallyFilled,
-                OrderStatus::Filled => VenueOrderStatus::Filled,
-                _ => VenueOrderStatus::Cancelled,
-            },
-            side: order.side(),
-            price: order.price(),
-            quantity: order.quantity(),
-        })
+        .map(|order| VenueOrder::truthful(order, PLACED))
         .collect();
     VenueReport {
         as_of: now(),

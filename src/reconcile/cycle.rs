@@ -6,7 +6,6 @@
 //! a deterministic harness can drive it step by step; the [`Runner`](super::Runner) thread
 //! calls it on an interval.
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::book::{Book, BookCommand, Storage};
@@ -16,11 +15,11 @@ use crate::time::{Clock, SystemClock, Timestamp};
 use crate::venue::{OpenOrdersError, Venue};
 
 use super::metrics;
+use super::reconcile;
 use super::{Evidence, MismatchClass, ReconcileConfig, ReconcileConfigError, Reconciliation};
-use super::{VenueCancel, reconcile};
 
 /// How the reconciler runs: its interval, thresholds and limits, and its clock.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RunnerConfig {
     /// Time between the end of one cycle and the start of the next. Default 1 s.
     pub interval: Duration,
@@ -62,21 +61,6 @@ impl Default for RunnerConfig {
 impl RunnerConfig {
     /// The default age beyond which a snapshot is reported as stale.
     pub const DEFAULT_STALE_SNAPSHOT_THRESHOLD: Duration = Duration::from_secs(10);
-}
-
-impl fmt::Debug for RunnerConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RunnerConfig")
-            .field("interval", &self.interval)
-            .field("stale_snapshot_threshold", &self.stale_snapshot_threshold)
-            .field("dry_run", &self.dry_run)
-            .field("submit_timeout", &self.submit_timeout)
-            .field("flush_timeout", &self.flush_timeout)
-            .field("clock", &self.clock)
-            .field("record_metrics", &self.record_metrics)
-            .field("thread_name", &self.thread_name)
-            .finish()
-    }
 }
 
 /// Why a cycle ended without a reconciliation.
@@ -166,17 +150,28 @@ impl Totals {
         self.mismatches.iter().sum()
     }
 
-    fn add(&mut self, report: &CycleReport) {
+    /// Adds one cycle, whose confirmed findings by class are `confirmed`.
+    fn add(&mut self, report: &CycleReport, confirmed: &ByClass) {
         self.cycles += 1;
-        for finding in &report.reconciliation.findings {
-            if finding.confirmed {
-                self.mismatches[finding.class().index()] += 1;
-            } else {
-                self.suspected += 1;
-            }
+        for (total, count) in self.mismatches.iter_mut().zip(confirmed) {
+            *total += count;
         }
+        let findings = report.reconciliation.findings.len() as u64;
+        self.suspected += findings - confirmed.iter().sum::<u64>();
         self.actions.add(&report.actions);
     }
+}
+
+/// A count per mismatch class, in [`MismatchClass::ALL`] order.
+type ByClass = [u64; MismatchClass::ALL.len()];
+
+/// How many of a reconciliation's findings are confirmed, by class.
+fn confirmed_by_class(reconciliation: &Reconciliation) -> ByClass {
+    let mut by_class = [0; MismatchClass::ALL.len()];
+    for finding in reconciliation.confirmed() {
+        by_class[finding.class().index()] += 1;
+    }
+    by_class
 }
 
 /// The engine's outcome classes that count corrections.
@@ -309,9 +304,10 @@ impl<V: Venue> Reconciler<V> {
             self.send_corrections(writer, &snapshot, &mut report)?;
             self.send_venue_cancels(writer, &mut report);
         }
-        self.totals.add(&report);
+        let confirmed = confirmed_by_class(&report.reconciliation);
+        self.totals.add(&report, &confirmed);
         if self.runner.record_metrics {
-            record_cycle_metrics(&snapshot, &report, writer, started.elapsed());
+            record_cycle_metrics(&snapshot, &report, &confirmed, writer, started.elapsed());
         }
         Ok(report)
     }
@@ -364,8 +360,7 @@ impl<V: Venue> Reconciler<V> {
     }
 
     fn send_venue_cancels(&mut self, writer: &WriteHandle<Book>, report: &mut CycleReport) {
-        let cancels: Vec<VenueCancel> = report.reconciliation.venue_cancels().cloned().collect();
-        for cancel in cancels {
+        for cancel in report.reconciliation.venue_cancels() {
             // The venue is not behind the writer, so the precondition is checked here, against
             // the latest snapshot, just before sending. An update that lands in between can
             // still race the cancel; the venue's answer to it then reaches the book as usual.
@@ -401,6 +396,7 @@ impl<V: Venue> Reconciler<V> {
 fn record_cycle_metrics(
     snapshot: &Snapshot<Book>,
     report: &CycleReport,
+    confirmed: &ByClass,
     writer: &WriteHandle<Book>,
     elapsed: Duration,
 ) {
@@ -410,11 +406,7 @@ fn record_cycle_metrics(
     ::metrics::gauge!(metrics::SNAPSHOT_SIZE_BYTES)
         .set(metrics::estimate_snapshot_size_bytes(book) as f64);
     ::metrics::gauge!(metrics::SNAPSHOT_AGE_SECONDS).set(report.snapshot_age.as_secs_f64());
-    let mut by_class = [0_u64; MismatchClass::ALL.len()];
-    for finding in report.reconciliation.confirmed() {
-        by_class[finding.class().index()] += 1;
-    }
-    for (class, count) in MismatchClass::ALL.into_iter().zip(by_class) {
+    for (class, &count) in MismatchClass::ALL.into_iter().zip(confirmed) {
         if count > 0 {
             ::metrics::counter!(metrics::MISMATCHES_TOTAL, "class" => class.as_str())
                 .increment(count);

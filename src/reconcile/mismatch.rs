@@ -25,8 +25,7 @@ pub enum MismatchClass {
     VenueFilledBehind,
     /// The venue and the book disagree about an order's side.
     SideDiffers,
-    /// The venue and the book disagree about an order's price, or the book's order is not at
-    /// its slot's price.
+    /// The venue and the book disagree about an order's price.
     PriceDiffers,
     /// The venue and the book disagree about an order's quantity.
     QuantityDiffers,
@@ -167,7 +166,7 @@ pub enum Mismatch {
         /// The order's revision in the snapshot.
         revision: Revision,
     },
-    /// The prices differ, or the book's order is not at its slot's price.
+    /// The prices differ. (The book's price is always its slot's: the book refuses any other.)
     PriceDiffers {
         /// The order.
         order_id: OrderId,
@@ -177,8 +176,6 @@ pub enum Mismatch {
         local: Price,
         /// The venue's price.
         venue: Price,
-        /// The slot's price on the grid (`None` if the level is off the grid).
-        slot_price: Option<Price>,
         /// The order's revision in the snapshot.
         revision: Revision,
     },
@@ -316,20 +313,8 @@ impl fmt::Display for Mismatch {
             Mismatch::SideDiffers { local, venue, .. } => {
                 write!(f, "{subject}: venue side {venue}, book side {local}")
             }
-            Mismatch::PriceDiffers {
-                local,
-                venue,
-                slot_price,
-                ..
-            } => {
-                write!(f, "{subject}: venue price {venue}, book price {local}")?;
-                match slot_price {
-                    Some(slot_price) if slot_price != local => {
-                        write!(f, ", slot price {slot_price}")
-                    }
-                    Some(_) => Ok(()),
-                    None => f.write_str(", slot off the grid"),
-                }
+            Mismatch::PriceDiffers { local, venue, .. } => {
+                write!(f, "{subject}: venue price {venue}, book price {local}")
             }
             Mismatch::QuantityDiffers { local, venue, .. } => {
                 write!(

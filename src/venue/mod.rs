@@ -34,7 +34,7 @@ mod simulated;
 use std::fmt;
 use std::time::Duration;
 
-use crate::book::{OrderId, OrderStatus, Price, Quantity, Side};
+use crate::book::{Order, OrderId, OrderStatus, Price, Quantity, Side};
 use crate::time::Timestamp;
 
 pub use simulated::{
@@ -130,6 +130,27 @@ pub struct VenueOrder {
     pub quantity: Quantity,
 }
 
+impl VenueOrder {
+    /// What a truthful venue that saw every report the book saw lists for `order`: the same
+    /// side, price, quantity and filled quantity, its status by
+    /// [`VenueOrderStatus::from_book_status`], last changed at `updated_at`.
+    ///
+    /// Reconciling a book against such a listing of its orders finds nothing to report. Tests,
+    /// benchmarks and simulations build their answers from it and then plant the differences
+    /// they want.
+    pub fn truthful(order: &Order, updated_at: Timestamp) -> Self {
+        Self {
+            order_id: order.id(),
+            updated_at,
+            filled: order.filled(),
+            status: VenueOrderStatus::from_book_status(order.status()),
+            side: order.side(),
+            price: order.price(),
+            quantity: order.quantity(),
+        }
+    }
+}
+
 /// An order's status as a venue reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -167,6 +188,23 @@ impl VenueOrderStatus {
             VenueOrderStatus::Cancelled => OrderStatus::Cancelled,
             VenueOrderStatus::Expired => OrderStatus::Expired,
             VenueOrderStatus::Rejected => OrderStatus::Rejected,
+        }
+    }
+
+    /// The venue status a venue reports for an order in the book's `status`: the inverse of
+    /// [`to_book_status`](Self::to_book_status), which it undoes for every venue status.
+    ///
+    /// Two book statuses have no venue counterpart: `pending` (placed, not yet acknowledged to
+    /// the book) is `open` at a venue that has accepted the order, and `lost` (finished, how is
+    /// not known) is `cancelled`, the final state that claims no fills beyond the book's.
+    pub fn from_book_status(status: OrderStatus) -> Self {
+        match status {
+            OrderStatus::Pending | OrderStatus::Open => VenueOrderStatus::Open,
+            OrderStatus::PartiallyFilled => VenueOrderStatus::PartiallyFilled,
+            OrderStatus::Filled => VenueOrderStatus::Filled,
+            OrderStatus::Cancelled | OrderStatus::Lost => VenueOrderStatus::Cancelled,
+            OrderStatus::Expired => VenueOrderStatus::Expired,
+            OrderStatus::Rejected => VenueOrderStatus::Rejected,
         }
     }
 
@@ -238,4 +276,41 @@ pub enum CancelError {
         /// What went wrong.
         reason: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VENUE_STATUSES: [VenueOrderStatus; 6] = [
+        VenueOrderStatus::Open,
+        VenueOrderStatus::PartiallyFilled,
+        VenueOrderStatus::Filled,
+        VenueOrderStatus::Cancelled,
+        VenueOrderStatus::Expired,
+        VenueOrderStatus::Rejected,
+    ];
+
+    #[test]
+    fn from_book_status_undoes_to_book_status() {
+        for status in VENUE_STATUSES {
+            assert_eq!(
+                VenueOrderStatus::from_book_status(status.to_book_status()),
+                status
+            );
+        }
+    }
+
+    #[test]
+    fn from_book_status_keeps_the_meaning_of_every_book_status() {
+        for status in OrderStatus::ALL {
+            let venue = VenueOrderStatus::from_book_status(status);
+            assert_eq!(venue.is_live(), status.is_live(), "{status}");
+            match status {
+                OrderStatus::Pending => assert_eq!(venue, VenueOrderStatus::Open),
+                OrderStatus::Lost => assert_eq!(venue, VenueOrderStatus::Cancelled),
+                _ => assert_eq!(venue.to_book_status(), status),
+            }
+        }
+    }
 }

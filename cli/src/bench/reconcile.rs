@@ -10,7 +10,8 @@
 //! the simulated venue fills orders by its own random price walk and cannot be given the
 //! workload's fills, so its answer would disagree with nearly every order and measure a flood
 //! of mismatches instead of a reconciliation. The reconciler's own benchmark
-//! (`benches/reconcile.rs`) builds its answer the same way.
+//! (`benches/reconcile.rs`) uses the same answer without the planted differences
+//! ([`truthful_venue_report`]).
 
 use std::hint::black_box;
 
@@ -24,38 +25,33 @@ pub const DIFFERENCE_EVERY: usize = 100;
 
 /// The venue's answer for `book`: its live orders by id, with the planted differences.
 pub fn venue_report<S: Storage>(book: &Book<S>) -> VenueReport {
-    let as_of = book.latest_activity();
+    let mut report = truthful_venue_report(book);
     let mut net_position = book.net_position();
+    for (index, order) in report.orders.iter_mut().enumerate() {
+        if index % DIFFERENCE_EVERY == DIFFERENCE_EVERY - 1 && order.filled < order.quantity {
+            order.filled += Decimal::ONE;
+            order.status = VenueOrderStatus::PartiallyFilled;
+            net_position += order.side.signed(Decimal::ONE);
+        }
+    }
+    report.net_position = Some(net_position);
+    report
+}
+
+/// The venue's answer for `book` without planted differences: its live orders by id, each as
+/// [`VenueOrder::truthful`] lists it, last changed at the order's last activity, as of the
+/// book's latest activity. Reconciling `book` against it finds nothing (the steady state that
+/// `benches/reconcile.rs` measures).
+pub fn truthful_venue_report<S: Storage>(book: &Book<S>) -> VenueReport {
     let orders = book
         .open_orders()
         .into_iter()
-        .enumerate()
-        .map(|(index, order)| {
-            let mut filled = order.filled();
-            if index % DIFFERENCE_EVERY == DIFFERENCE_EVERY - 1 && filled < order.quantity() {
-                filled += Decimal::ONE;
-                net_position += order.side().signed(Decimal::ONE);
-            }
-            let status = if filled.is_zero() {
-                VenueOrderStatus::Open
-            } else {
-                VenueOrderStatus::PartiallyFilled
-            };
-            VenueOrder {
-                order_id: order.id(),
-                updated_at: order.last_activity(),
-                filled,
-                status,
-                side: order.side(),
-                price: order.price(),
-                quantity: order.quantity(),
-            }
-        })
+        .map(|order| VenueOrder::truthful(order, order.last_activity()))
         .collect();
     VenueReport {
-        as_of,
+        as_of: book.latest_activity(),
         orders,
-        net_position: Some(net_position),
+        net_position: Some(book.net_position()),
     }
 }
 
@@ -89,6 +85,22 @@ mod tests {
 
     use super::*;
     use crate::bench::workload::Workload;
+
+    #[test]
+    fn the_truthful_report_agrees_with_the_book() {
+        let workload = Workload::new(1_000);
+        let book: Book<Persistent> = workload.partly_filled_book();
+        let venue = truthful_venue_report(&book);
+        assert_eq!(venue.orders.len(), 1_000);
+        let result = reconcile(
+            &book,
+            &venue,
+            &ReconcileConfig::default(),
+            venue.as_of,
+            &Evidence::new(),
+        );
+        assert!(result.is_clean(), "{:?}", result.findings);
+    }
 
     #[test]
     fn the_reconciler_finds_the_planted_fills_and_confirms_them_on_repetition() {

@@ -30,6 +30,10 @@ const MAX_QUANTITY: u64 = 100;
 const MAX_FILL_STEP: u64 = 4;
 /// Quantity of the orders that the initial load places.
 const INITIAL_QUANTITY: u64 = 1_000;
+/// Every this many initial orders (ids 1, 4, 7, …), [`Workload::partial_fill_commands`] fills one.
+const PARTIAL_FILL_EVERY: u32 = 3;
+/// How many lots it fills each of them by.
+const PARTIAL_FILL: u64 = 4;
 /// Each command's `at` is this much later than the previous one's (a logical clock, so that the
 /// stream does not depend on how fast it is consumed).
 const STEP_NANOS: u64 = 1_000;
@@ -119,6 +123,45 @@ impl Workload {
     /// The same, with `std` storage (every contender but snapstate).
     pub fn initial_standard_book(&self) -> Book<Standard> {
         self.initial_book()
+    }
+
+    /// Fills on every third order of the initial load (ids 1, 4, 7, …), [`PARTIAL_FILL`] lots
+    /// each, as the venue's second report on it. Applied after [`initial_commands`], they leave
+    /// a book of open and partially filled orders; applied again, they change nothing (they
+    /// repeat known quantities). `snapstate bench` does not use them; the reconciliation
+    /// benchmark (`benches/reconcile.rs`) does.
+    ///
+    /// [`initial_commands`]: Self::initial_commands
+    pub fn partial_fill_commands(&self) -> Vec<BookCommand> {
+        let at = Timestamp::from_nanos(STEP_NANOS);
+        (0..self.slots)
+            .step_by(PARTIAL_FILL_EVERY as usize)
+            .map(|index| {
+                BookCommand::Fill(FillReport {
+                    order_id: OrderId(u64::from(index) + 1),
+                    cumulative_filled: Decimal::from(PARTIAL_FILL),
+                    fill_price: None,
+                    trade_id: None,
+                    venue_seq: Some(2),
+                    at,
+                })
+            })
+            .collect()
+    }
+
+    /// A book with storage `S` holding the initial load and the
+    /// [partial fills](Self::partial_fill_commands).
+    ///
+    /// # Panics
+    ///
+    /// If the book refuses one of the commands (a bug in the workload).
+    pub fn partly_filled_book<S: Storage>(&self) -> Book<S> {
+        let mut book = self.initial_book();
+        for command in self.partial_fill_commands() {
+            book.apply(&command)
+                .expect("the partial fills apply cleanly");
+        }
+        book
     }
 
     /// The stream of updates that follows the initial load, seeded for repeatability.
@@ -334,7 +377,7 @@ pub fn duration_nanos(duration: Duration) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use snapstate::book::Persistent;
+    use snapstate::book::{OrderStatus, Persistent};
 
     use super::*;
 
@@ -413,6 +456,21 @@ mod tests {
     fn the_largest_workload_builds() {
         let book: Book<Persistent> = Workload::new(100_000).initial_book();
         assert_eq!(book.live_count(), 100_000);
+    }
+
+    #[test]
+    fn the_partial_fills_fill_every_third_order_and_repeat_as_no_change() {
+        let workload = Workload::new(10);
+        let mut book: Book<Persistent> = workload.partly_filled_book();
+        assert_eq!(book.count(OrderStatus::PartiallyFilled), 4);
+        assert_eq!(book.count(OrderStatus::Open), 6);
+        let before = book.clone();
+        for command in workload.partial_fill_commands() {
+            book.apply(&command)
+                .expect("a repeated fill is not refused");
+        }
+        assert_eq!(book.orders_by_id(), before.orders_by_id());
+        assert_eq!(book.net_position(), before.net_position());
     }
 
     #[test]

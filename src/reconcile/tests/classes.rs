@@ -159,16 +159,7 @@ fn quantity_price_and_side_differences_are_each_their_own_class() {
     let mut venue = truthful(&book);
     venue.orders[1].price = dec(103);
     let result = confirmed_default(&book, &venue);
-    let finding = only(&result);
-    assert_eq!(finding.class(), MismatchClass::PriceDiffers);
-    let Mismatch::PriceDiffers { slot_price, .. } = finding.mismatch else {
-        unreachable!("checked the class")
-    };
-    assert_eq!(
-        slot_price,
-        Some(dec(102)),
-        "the venue's price is not the slot's"
-    );
+    assert_eq!(only(&result).class(), MismatchClass::PriceDiffers);
 
     let mut venue = truthful(&book);
     venue.orders[1].side = Side::Buy;

@@ -92,24 +92,7 @@ fn two_order_book() -> Book {
 
 /// What a truthful venue would say about a book order.
 fn as_listed(book: &Book, id: u64) -> VenueOrder {
-    let order = book.order(OrderId(id)).expect("known");
-    let status = match order.status() {
-        OrderStatus::Pending | OrderStatus::Open => VenueOrderStatus::Open,
-        OrderStatus::PartiallyFilled => VenueOrderStatus::PartiallyFilled,
-        OrderStatus::Filled => VenueOrderStatus::Filled,
-        OrderStatus::Cancelled | OrderStatus::Lost => VenueOrderStatus::Cancelled,
-        OrderStatus::Rejected => VenueOrderStatus::Rejected,
-        OrderStatus::Expired => VenueOrderStatus::Expired,
-    };
-    VenueOrder {
-        order_id: order.id(),
-        updated_at: PLACED,
-        filled: order.filled(),
-        status,
-        side: order.side(),
-        price: order.price(),
-        quantity: order.quantity(),
-    }
+    VenueOrder::truthful(book.order(OrderId(id)).expect("known"), PLACED)
 }
 
 /// A truthful answer about every live order of `book`.

@@ -77,7 +77,9 @@ fn the_worked_example_of_the_documentation() {
         transcript.push(format!("cycle at {now} s:"));
         for finding in &result.findings {
             transcript.push(format!("  {finding}"));
-            transcript.push(format!("    action: {:?}", finding.action));
+            if finding.action != Action::Wait {
+                transcript.push(format!("    action: {:?}", finding.action));
+            }
         }
         for correction in result.corrections() {
             book.apply(&BookCommand::Correct(correction.clone()))
@@ -86,8 +88,7 @@ fn the_worked_example_of_the_documentation() {
         evidence = result.evidence;
     }
     let transcript = transcript.join("\n");
-    println!("{transcript}");
-    let expected_lines = [
+    let expected = [
         "cycle at 31 s:",
         "  [suspected, venue_filled_ahead since 31.000000000, seen 1x] order o1: venue filled 7, book filled 4 (venue ahead: a missed fill)",
         "  [suspected, missing_at_venue since 31.000000000, seen 1x] order o2: open in the book, not listed by the venue",
@@ -95,22 +96,21 @@ fn the_worked_example_of_the_documentation() {
         "  [suspected, position_differs since 31.000000000, seen 1x] net position: venue 8, book 4, 1 unexplained by any listed order",
         "cycle at 32 s:",
         "  [confirmed, venue_filled_ahead since 31.000000000, seen 2x] order o1: venue filled 7, book filled 4 (venue ahead: a missed fill)",
+        "    action: Correct(MissedFill { order_id: OrderId(1), expected: Revision(3), cumulative_filled: 7, at: Timestamp(32000000000) })",
         "  [suspected, missing_at_venue since 31.000000000, seen 2x] order o2: open in the book, not listed by the venue",
         "  [confirmed, unknown_inside_grid since 31.000000000, seen 2x] order o9: live at the venue (sell 2 at 104), unknown to the book, inside the grid",
+        "    action: Correct(Adopt(Adoption { order_id: OrderId(9), level: Level(4), side: Sell, price: 104, quantity: 2, cumulative_filled: 0, expected: Revision(0), at: Timestamp(32000000000) }))",
         "  [suspected, position_differs since 31.000000000, seen 2x] net position: venue 8, book 4, 1 unexplained by any listed order",
         "cycle at 33 s:",
         "  [confirmed, missing_at_venue since 31.000000000, seen 3x] order o2: open in the book, not listed by the venue",
+        "    action: Correct(MarkLost { order_id: OrderId(2), expected: Revision(2), at: Timestamp(33000000000) })",
         "  [suspected, position_differs since 31.000000000, seen 3x] net position: venue 8, book 7, 1 unexplained by any listed order",
         "cycle at 37 s:",
         "  [confirmed, position_differs since 31.000000000, seen 4x] net position: venue 8, book 7, 1 unexplained by any listed order",
-    ];
-    for line in expected_lines {
-        assert!(
-            transcript.contains(line),
-            "missing {line:?} in\n{transcript}"
-        );
-    }
-    assert_eq!(transcript.matches("action: Correct").count(), 3);
+        "    action: ReportOnly(Policy)",
+    ]
+    .join("\n");
+    assert_eq!(transcript, expected);
     let order = |id| book.order(OrderId(id)).expect("known");
     assert_eq!(order(1).filled(), dec(7));
     assert_eq!(order(1).reconciled_fill(), dec(3));
