@@ -40,15 +40,6 @@ pub enum InvariantViolation {
         /// The sum of slot positions.
         slots: Quantity,
     },
-    /// A slot has more than one live order. The book keeps a slot's live order inside the
-    /// slot, which rules this out; the variant stays so that the error type does not change.
-    #[error("slot {level} has {live} live orders")]
-    MultipleLiveOrders {
-        /// The slot.
-        level: Level,
-        /// How many.
-        live: usize,
-    },
     /// A live order is not its slot's live order, or a slot points at an order that is not
     /// live.
     #[error("slot {level} and order {order_id} disagree about which order is live")]
@@ -81,7 +72,7 @@ impl<S: Storage> Book<S> {
         let mut found = [0_u64; OrderStatus::ALL.len()];
         for order in self.orders_by_id() {
             let (filled, quantity) = (order.filled(), order.quantity());
-            if filled.is_sign_negative() && !filled.is_zero() || filled > quantity {
+            if filled < Decimal::ZERO || filled > quantity {
                 return Err(InvariantViolation::FilledOutOfRange {
                     order_id: order.id,
                     filled,
