@@ -53,6 +53,17 @@ pub(super) fn price_for(level: Level, on_grid: bool) -> Price {
     }
 }
 
+/// A cumulative filled quantity: mostly small, sometimes negative, and sometimes
+/// `Decimal::MAX`, which fills an order of that quantity and then overflows its slot's or the
+/// book's position.
+pub(super) fn cumulative_fill() -> impl Strategy<Value = Decimal> {
+    prop_oneof![
+        18 => (0_i64..12).prop_map(Decimal::from),
+        2 => Just(Decimal::from(-1)),
+        1 => Just(Decimal::MAX),
+    ]
+}
+
 pub(super) fn status_report() -> impl Strategy<Value = StatusReport> {
     (order_id(), proptest::option::of(0_u64..20), at()).prop_map(|(order_id, venue_seq, at)| {
         StatusReport {
@@ -66,7 +77,7 @@ pub(super) fn status_report() -> impl Strategy<Value = StatusReport> {
 pub(super) fn fill_report() -> impl Strategy<Value = FillReport> {
     (
         order_id(),
-        prop_oneof![9 => (0_i64..12).prop_map(Decimal::from), 1 => Just(Decimal::from(-1))],
+        cumulative_fill(),
         proptest::option::of(prop_oneof![Just(Decimal::from(99)), Just(Decimal::ZERO)]),
         proptest::option::of(0_u64..20),
         at(),
@@ -89,7 +100,7 @@ pub(super) fn correction() -> impl Strategy<Value = Correction> {
         (
             order_id(),
             revision.clone(),
-            (0_i64..12).prop_map(Decimal::from),
+            cumulative_fill(),
             at()
         )
             .prop_map(|(order_id, expected, cumulative_filled, at)| {
@@ -120,19 +131,19 @@ pub(super) fn correction() -> impl Strategy<Value = Correction> {
             side(),
             any::<bool>(),
             quantity(),
-            0_i64..12,
+            prop_oneof![12 => (0_i64..12).prop_map(Decimal::from), 1 => Just(Decimal::MAX)],
             revision,
             at()
         )
             .prop_map(
-                |(order_id, level, side, on_grid, quantity, filled, expected, at)| {
+                |(order_id, level, side, on_grid, quantity, cumulative_filled, expected, at)| {
                     Correction::Adopt(Adoption {
                         order_id,
                         level,
                         side,
                         price: price_for(level, on_grid),
                         quantity,
-                        cumulative_filled: Decimal::from(filled),
+                        cumulative_filled,
                         expected,
                         at,
                     })
@@ -173,10 +184,19 @@ pub(super) fn command() -> impl Strategy<Value = BookCommand> {
     ]
 }
 
+/// Applies `commands` to an empty book of [`config`]; returns the book and every result.
 pub(super) fn replay<S: Storage>(
     commands: &[BookCommand],
 ) -> (Book<S>, Vec<Result<Applied, Rejection>>) {
-    let mut book = Book::<S>::with_storage(config());
+    replay_with(&config(), commands)
+}
+
+/// Applies `commands` to an empty book of `config`; returns the book and every result.
+pub(super) fn replay_with<S: Storage>(
+    config: &BookConfig,
+    commands: &[BookCommand],
+) -> (Book<S>, Vec<Result<Applied, Rejection>>) {
+    let mut book = Book::<S>::with_storage(config.clone());
     let results = commands.iter().map(|command| book.apply(command)).collect();
     (book, results)
 }
