@@ -169,7 +169,9 @@ impl<S: Storage> Book<S> {
         let record = |order: &mut Order| record_fill(order, fill, to, reconciled_fill);
         let slot = self.slots.get_mut(level).ok_or_else(unknown)?;
         let retired = match location {
-            Location::Live(_) => change_live_order(slot, fill.order_id, finishing, fill.at, record)?,
+            Location::Live(_) => {
+                change_live_order(slot, fill.order_id, finishing, fill.at, record)?
+            }
             Location::Finished => {
                 record(self.finished.get_mut(&fill.order_id).ok_or_else(unknown)?);
                 None
@@ -320,7 +322,11 @@ impl<S: Storage> Book<S> {
         let unknown = || Rejection::UnknownOrder(order_id);
         match self.live.get(&order_id) {
             Some(&level) => {
-                let order = self.slots.get(level).and_then(Slot::live).ok_or_else(unknown)?;
+                let order = self
+                    .slots
+                    .get(level)
+                    .and_then(Slot::live)
+                    .ok_or_else(unknown)?;
                 Ok((Location::Live(level), order))
             }
             None => {

@@ -74,6 +74,10 @@ pub trait MapOps<K, V: 'static>: Clone + Debug + PartialEq + Send + Sync + 'stat
     fn contains_key(&self, key: &K) -> bool;
     /// How many entries.
     fn len(&self) -> usize;
+    /// Whether there are no entries.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Every value, in no particular order.
     fn values<'a>(&'a self) -> impl Iterator<Item = &'a V>
     where
@@ -103,6 +107,10 @@ pub trait LevelMapOps<V: 'static>: Clone + Debug + PartialEq + Send + Sync + 'st
     fn get_or_insert_with(&mut self, level: Level, default: impl FnOnce() -> V) -> &mut V;
     /// How many levels have a value.
     fn len(&self) -> usize;
+    /// Whether no level has a value.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Every level that has a value, and its value, lowest level first.
     fn iter<'a>(&'a self) -> impl Iterator<Item = (Level, &'a V)>
     where
@@ -128,6 +136,10 @@ pub trait QueueOps<T>: Clone + Debug + PartialEq + Send + Sync + 'static {
     fn pop_front(&mut self) -> Option<T>;
     /// How many values.
     fn len(&self) -> usize;
+    /// Whether there are no values.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Persistent collections (a radix tree over levels, `imbl` maps and vector): O(1) clones with

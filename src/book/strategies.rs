@@ -97,20 +97,16 @@ pub(super) fn fill_report() -> impl Strategy<Value = FillReport> {
 pub(super) fn correction() -> impl Strategy<Value = Correction> {
     let revision = (0_u64..6).prop_map(Revision);
     prop_oneof![
-        (
-            order_id(),
-            revision.clone(),
-            cumulative_fill(),
-            at()
-        )
-            .prop_map(|(order_id, expected, cumulative_filled, at)| {
+        (order_id(), revision.clone(), cumulative_fill(), at()).prop_map(
+            |(order_id, expected, cumulative_filled, at)| {
                 Correction::MissedFill {
                     order_id,
                     expected,
                     cumulative_filled,
                     at,
                 }
-            }),
+            }
+        ),
         (order_id(), revision.clone(), at()).prop_map(|(order_id, expected, at)| {
             Correction::MissedAcknowledge {
                 order_id,

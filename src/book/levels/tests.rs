@@ -20,6 +20,7 @@ enum Op {
 /// Checks that `map` holds exactly what `model` holds, through every read operation.
 fn assert_same<M: LevelMapOps<u64>>(map: &M, model: &BTreeMap<Level, u64>, lowest: i32, last: i32) {
     assert_eq!(map.len(), model.len());
+    assert_eq!(map.is_empty(), model.is_empty());
     let listed: Vec<(Level, u64)> = map.iter().map(|(level, value)| (level, *value)).collect();
     let expected: Vec<(Level, u64)> = model
         .iter()
@@ -225,7 +226,11 @@ fn the_extremes_of_the_whole_i32_range_are_reachable() {
 fn a_change_after_a_clone_copies_the_path_once_and_then_works_in_place() {
     let mut map = LevelArray::for_range(Level(0), Level(9_999));
     for level in 0..10_000 {
-        insert(&mut map, Level(level), u64::try_from(level).expect("positive"));
+        insert(
+            &mut map,
+            Level(level),
+            u64::try_from(level).expect("positive"),
+        );
     }
     let published = map.clone();
     assert!(
@@ -255,7 +260,10 @@ fn a_miss_copies_no_value() {
     insert(&mut map, Level(1), 1_u64);
     let published = map.clone();
     assert_eq!(map.get(Level(5_000)), None);
-    assert!(Arc::ptr_eq(&map.root, &published.root), "a read copies nothing");
+    assert!(
+        Arc::ptr_eq(&map.root, &published.root),
+        "a read copies nothing"
+    );
     assert_eq!(map.get_mut(Level(5_000)), None);
     assert_eq!(map, published, "equal contents");
 }
