@@ -57,26 +57,10 @@ impl<S: Storage> Book<S> {
         if self.is_known(place.order_id) {
             return Err(Rejection::DuplicateOrderId(place.order_id));
         }
-        let position = self.check_vacant(place.level)?;
-        let order = Order::from(OrderFields {
-            id: place.order_id,
-            level: place.level,
-            side: place.side,
-            price: place.price,
-            quantity: place.quantity,
-            filled: Decimal::ZERO,
-            status: OrderStatus::Pending,
-            revision: Revision(1),
-            venue_seq: None,
-            placed_at: place.at,
-            last_activity: place.at,
-            finished_at: None,
-            last_fill_price: None,
-            last_trade_id: None,
-            reconciled_fill: Decimal::ZERO,
-            adopted: false,
-        });
-        self.occupy_slot(order, slot_price, position);
+        // The slot's position stays as it is: a placement fills nothing.
+        check_vacant(place.level, self.slots.get(place.level))?;
+        let order = new_order(place, Decimal::ZERO, OrderStatus::Pending, false);
+        self.occupy_slot(order, slot_price, place.at);
         self.status_counts[OrderStatus::Pending.index()] += 1;
         Ok(Applied::Placed)
     }
@@ -111,17 +95,31 @@ impl<S: Storage> Book<S> {
             Next::To(to) => to,
             Next::Unchanged(applied) => return Ok(applied),
         };
-        let order = self.order_at_mut(order_id, location)?;
-        order.status = to;
-        order.set_venue_seq(newest(order.venue_seq(), venue_seq));
-        order.last_activity = order.last_activity.max(at);
-        order.revision.bump();
-        self.settle(order_id, location, from, to, at);
+        let finishing = finishes(location, from, to);
+        let record = |order: &mut Order| record_status(order, to, venue_seq, at);
+        let retired = match location {
+            Location::Live(level) => {
+                let slot = self
+                    .slots
+                    .get_mut(level)
+                    .ok_or(Rejection::UnknownOrder(order_id))?;
+                change_live_order(slot, order_id, finishing, at, record)?
+            }
+            Location::Finished => {
+                let order = self
+                    .finished
+                    .get_mut(&order_id)
+                    .ok_or(Rejection::UnknownOrder(order_id))?;
+                record(order);
+                None
+            }
+        };
+        self.settle(from, to, retired, at);
         Ok(Applied::StatusChanged { from, to })
     }
 
     fn fill(&mut self, fill: &FillReport, source: FillSource) -> Result<Applied, Rejection> {
-        if fill.cumulative_filled.is_sign_negative() && !fill.cumulative_filled.is_zero() {
+        if fill.cumulative_filled < Decimal::ZERO {
             return Err(Rejection::NegativeFill(fill.cumulative_filled));
         }
         if let Some(price) = fill.fill_price {
@@ -155,48 +153,34 @@ impl<S: Storage> Book<S> {
         };
         let delta = checked(fill.cumulative_filled.checked_sub(filled))?;
         let signed = order.side.signed(delta);
-        let slot_position = match slot {
-            Some(slot) => slot.position(),
-            None => self
-                .slots
-                .get(order.level)
-                .map_or(Decimal::ZERO, Slot::position),
-        };
-        let position = checked(slot_position.checked_add(signed))?;
+        let position = checked(slot.position().checked_add(signed))?;
         let net_position = checked(self.net_position.checked_add(signed))?;
         let reconciled_fill = match source {
             FillSource::Venue => order.reconciled_fill(),
             FillSource::Reconciliation => checked(order.reconciled_fill().checked_add(delta))?,
         };
-        let (from, level, price, side) = (order.status, order.level, order.price(), order.side);
+        let (from, level) = (order.status, order.level);
+        let finishing = finishes(location, from, to);
 
-        // Nothing can fail from here on: change the order and its slot in place (for a live
+        // Nothing can fail from here on but a lookup that the one above makes impossible
+        // (which changes nothing either): change the order and its slot in place (for a live
         // order, one record: the order is in its slot).
-        let new_slot = || Slot::new(level, price, side);
-        match location {
+        let unknown = || Rejection::UnknownOrder(fill.order_id);
+        let record = |order: &mut Order| record_fill(order, fill, to, reconciled_fill);
+        let slot = self.slots.get_mut(level).ok_or_else(unknown)?;
+        let retired = match location {
             Location::Live(_) => {
-                let Some(slot) = self.slots.get_mut(level) else {
-                    return Err(Rejection::UnknownOrder(fill.order_id));
-                };
-                let Some(order) = slot.live.as_mut() else {
-                    return Err(Rejection::UnknownOrder(fill.order_id));
-                };
-                record_fill(order, fill, to, reconciled_fill);
-                slot.set_position(position);
-                slot.revision.bump();
+                change_live_order(slot, fill.order_id, finishing, fill.at, record)?
             }
             Location::Finished => {
-                let Some(order) = self.finished.get_mut(&fill.order_id) else {
-                    return Err(Rejection::UnknownOrder(fill.order_id));
-                };
-                record_fill(order, fill, to, reconciled_fill);
-                let slot = self.slots.get_or_insert_with(level, new_slot);
-                slot.set_position(position);
-                slot.revision.bump();
+                record(self.finished.get_mut(&fill.order_id).ok_or_else(unknown)?);
+                None
             }
-        }
+        };
+        slot.set_position(position);
+        slot.revision.bump();
         self.net_position = net_position;
-        self.settle(fill.order_id, location, from, to, fill.at);
+        self.settle(from, to, retired, fill.at);
         Ok(Applied::Filled { delta, status: to })
     }
 
@@ -258,7 +242,7 @@ impl<S: Storage> Book<S> {
             at,
         } = *adoption;
         check_positive_quantity(quantity)?;
-        if cumulative_filled.is_sign_negative() && !cumulative_filled.is_zero() {
+        if cumulative_filled < Decimal::ZERO {
             return Err(Rejection::NegativeFill(cumulative_filled));
         }
         if cumulative_filled > quantity {
@@ -272,10 +256,8 @@ impl<S: Storage> Book<S> {
         if self.is_known(order_id) {
             return Err(Rejection::DuplicateOrderId(order_id));
         }
-        let actual = self
-            .slots
-            .get(level)
-            .map_or(Revision::ABSENT, |slot| slot.revision);
+        let slot = self.slots.get(level);
+        let actual = slot.map_or(Revision::ABSENT, |slot| slot.revision);
         if actual != expected {
             return Err(Rejection::StalePrecondition {
                 target: GuardTarget::Slot(level),
@@ -283,7 +265,7 @@ impl<S: Storage> Book<S> {
                 actual,
             });
         }
-        let slot_position = self.check_vacant(level)?;
+        let slot_position = check_vacant(level, slot)?;
         let signed = side.signed(cumulative_filled);
         let position = checked(slot_position.checked_add(signed))?;
         let net_position = checked(self.net_position.checked_add(signed))?;
@@ -294,36 +276,22 @@ impl<S: Storage> Book<S> {
         } else {
             OrderStatus::PartiallyFilled
         };
-        let order = Order::from(OrderFields {
-            id: order_id,
+        let place = Place {
+            order_id,
             level,
             side,
             price,
             quantity,
-            filled: cumulative_filled,
-            status,
-            revision: Revision(1),
-            venue_seq: None,
-            placed_at: at,
-            last_activity: at,
-            finished_at: None,
-            last_fill_price: None,
-            last_trade_id: None,
-            reconciled_fill: cumulative_filled,
-            adopted: true,
-        });
-        self.occupy_slot(order, slot_price, position);
-        self.net_position = net_position;
-        // Counted as live first, so that `settle` moves it to a finished status (and frees
-        // the slot) exactly as it would for any other order.
-        self.status_counts[OrderStatus::Open.index()] += 1;
-        self.settle(
-            order_id,
-            Location::Live(level),
-            OrderStatus::Open,
-            status,
             at,
-        );
+        };
+        let order = new_order(&place, cumulative_filled, status, true);
+        let (slot, retired) = self.occupy_slot(order, slot_price, at);
+        slot.set_position(position);
+        self.net_position = net_position;
+        // Counted as live first, so that `settle` moves it to its status (and an order adopted
+        // filled to the tombstones) exactly as it would for any other order.
+        self.status_counts[OrderStatus::Open.index()] += 1;
+        self.settle(OrderStatus::Open, status, retired, at);
         Ok(Applied::Placed)
     }
 
@@ -351,45 +319,42 @@ impl<S: Storage> Book<S> {
 
     /// Where the order is, and the order.
     fn find_order(&self, order_id: OrderId) -> Result<(Location, &Order), Rejection> {
-        self.find_order_and_slot(order_id)
-            .map(|(location, order, _)| (location, order))
+        let unknown = || Rejection::UnknownOrder(order_id);
+        match self.live.get(&order_id) {
+            Some(&level) => {
+                let order = self
+                    .slots
+                    .get(level)
+                    .and_then(Slot::live)
+                    .ok_or_else(unknown)?;
+                Ok((Location::Live(level), order))
+            }
+            None => {
+                let order = self.finished.get(&order_id).ok_or_else(unknown)?;
+                Ok((Location::Finished, order))
+            }
+        }
     }
 
-    /// Where the order is, the order, and for a live order its slot (one lookup of each
-    /// map, so that callers need not look the slot up again).
+    /// Where the order is, the order, and its slot (for a live order, found on the way to the
+    /// order; for a finished one, its level's: slots are never removed).
     fn find_order_and_slot(
         &self,
         order_id: OrderId,
-    ) -> Result<(Location, &Order, Option<&Slot>), Rejection> {
-        let unknown = Rejection::UnknownOrder(order_id);
+    ) -> Result<(Location, &Order, &Slot), Rejection> {
+        let unknown = || Rejection::UnknownOrder(order_id);
         match self.live.get(&order_id) {
             Some(&level) => {
-                let slot = self.slots.get(level).ok_or(unknown.clone())?;
-                let order = slot.live.as_ref().ok_or(unknown)?;
-                Ok((Location::Live(level), order, Some(slot)))
+                let slot = self.slots.get(level).ok_or_else(unknown)?;
+                let order = slot.live.as_ref().ok_or_else(unknown)?;
+                Ok((Location::Live(level), order, slot))
             }
             None => {
-                let order = self.finished.get(&order_id).ok_or(unknown)?;
-                Ok((Location::Finished, order, None))
+                let order = self.finished.get(&order_id).ok_or_else(unknown)?;
+                let slot = self.slots.get(order.level).ok_or_else(unknown)?;
+                Ok((Location::Finished, order, slot))
             }
         }
-    }
-
-    /// The order, mutably. For persistent storage this copies the path to its record (and the
-    /// record itself, if a snapshot shares it).
-    fn order_at_mut(
-        &mut self,
-        order_id: OrderId,
-        location: Location,
-    ) -> Result<&mut Order, Rejection> {
-        match location {
-            Location::Live(level) => self
-                .slots
-                .get_mut(level)
-                .and_then(|slot| slot.live.as_mut()),
-            Location::Finished => self.finished.get_mut(&order_id),
-        }
-        .ok_or(Rejection::UnknownOrder(order_id))
     }
 
     /// The slot's price for `level`, checking that `price` is it.
@@ -410,72 +375,54 @@ impl<S: Storage> Book<S> {
         Ok(slot_price)
     }
 
-    /// Refuses a slot that has a live order; returns the slot's position (zero for a slot that
-    /// does not exist yet).
-    fn check_vacant(&self, level: Level) -> Result<Quantity, Rejection> {
-        match self.slots.get(level) {
-            None => Ok(Decimal::ZERO),
-            Some(slot) => match &slot.live {
-                Some(live) => Err(Rejection::SlotOccupied {
-                    level,
-                    live_order: live.id,
-                }),
-                None => Ok(slot.position()),
-            },
+    /// Puts a new `order` into its slot (vacant, or created with `price`): a change of the
+    /// slot. A live order stays there, indexed; one that is already finished (an adoption of a
+    /// filled order) leaves it again at once, as it would have had it filled there, and is
+    /// returned for the tombstones. Returns the slot too, for the caller to set its position.
+    fn occupy_slot(
+        &mut self,
+        order: Order,
+        price: Price,
+        at: Timestamp,
+    ) -> (&mut Slot, Option<Order>) {
+        let (order_id, level, side) = (order.id, order.level, order.side);
+        let finished = order.status.is_finished();
+        if !finished {
+            self.live.insert(order_id, level);
         }
-    }
-
-    /// Puts a new live `order` into its (vacant) slot with the slot's new `position`, and
-    /// indexes it.
-    fn occupy_slot(&mut self, order: Order, price: Price, position: Quantity) {
-        let (order_id, level) = (order.id, order.level);
-        let side = order.side;
         let slot = self
             .slots
             .get_or_insert_with(level, || Slot::new(level, price, side));
         slot.side = side;
-        slot.set_position(position);
-        slot.live = Some(order);
         slot.revision.bump();
-        self.live.insert(order_id, level);
+        if finished {
+            let order = retire(slot, order, at);
+            return (slot, Some(order));
+        }
+        slot.live = Some(order);
+        (slot, None)
     }
 
-    /// Keeps the status counts in step with a status change, and moves an order that has just
-    /// finished out of its slot into the tombstones.
+    /// Keeps the status counts in step with a status change from `previous` to `status`, and
+    /// puts an order that has just finished, already taken out of its slot (`retired`), among
+    /// the tombstones.
     fn settle(
         &mut self,
-        order_id: OrderId,
-        location: Location,
         previous: OrderStatus,
         status: OrderStatus,
+        retired: Option<Order>,
         at: Timestamp,
     ) {
         if previous != status {
             self.status_counts[previous.index()] -= 1;
             self.status_counts[status.index()] += 1;
         }
-        if let Location::Live(level) = location
-            && previous.is_live()
-            && status.is_finished()
-        {
-            self.retire(order_id, level, at);
+        if let Some(order) = retired {
+            let order_id = order.id;
+            self.live.remove(&order_id);
+            self.finished.insert(order_id, order);
+            self.tombstones.push_back((at, order_id));
         }
-    }
-
-    /// Takes a finished order out of its slot (freeing the slot) into the tombstones.
-    fn retire(&mut self, order_id: OrderId, level: Level, at: Timestamp) {
-        let Some(slot) = self.slots.get_mut(level) else {
-            return;
-        };
-        debug_assert_eq!(slot.live_order(), Some(order_id), "the order is its slot's");
-        let Some(mut order) = slot.live.take() else {
-            return;
-        };
-        slot.revision.bump();
-        order.set_finished_at(at);
-        self.live.remove(&order_id);
-        self.finished.insert(order_id, order);
-        self.tombstones.push_back((at, order_id));
     }
 
     /// Advances the book's notion of time and purges tombstones past their retention (or beyond
@@ -490,13 +437,16 @@ impl<S: Storage> Book<S> {
                 break;
             }
             self.tombstones.pop_front();
-            if let Some(order) = self.finished.remove(&order_id) {
-                self.status_counts[order.status.index()] -= 1;
-                let retired = order.signed_filled();
+            // Read in place: a snapshot may still share the record, which need not be copied.
+            let purged = self.finished.remove_with(&order_id, |order| {
+                (order.status, order.level, order.signed_filled())
+            });
+            if let Some((status, level, retired)) = purged {
+                self.status_counts[status.index()] -= 1;
                 // An order that never filled leaves the slot as it is (and shared with any
                 // snapshot).
                 if !retired.is_zero()
-                    && let Some(slot) = self.slots.get_mut(order.level)
+                    && let Some(slot) = self.slots.get_mut(level)
                 {
                     // Cannot overflow: the slot's position already includes this amount.
                     slot.set_retired_position(slot.retired_position() + retired);
@@ -515,6 +465,92 @@ fn record_fill(order: &mut Order, fill: &FillReport, to: OrderStatus, reconciled
     order.set_last_fill(fill.fill_price, fill.trade_id);
     order.set_reconciled_fill(reconciled_fill);
     order.revision.bump();
+}
+
+/// A new order as `place` describes it, with `filled` (all of it reconciled: an adopted order's
+/// fills are known only from the venue) and `status`.
+fn new_order(place: &Place, filled: Quantity, status: OrderStatus, adopted: bool) -> Order {
+    Order::from(OrderFields {
+        id: place.order_id,
+        level: place.level,
+        side: place.side,
+        price: place.price,
+        quantity: place.quantity,
+        filled,
+        status,
+        revision: Revision(1),
+        venue_seq: None,
+        placed_at: place.at,
+        last_activity: place.at,
+        finished_at: None,
+        last_fill_price: None,
+        last_trade_id: None,
+        reconciled_fill: filled,
+        adopted,
+    })
+}
+
+/// Writes an accepted status change into its order.
+fn record_status(order: &mut Order, to: OrderStatus, venue_seq: Option<u64>, at: Timestamp) {
+    order.status = to;
+    order.set_venue_seq(newest(order.venue_seq(), venue_seq));
+    order.last_activity = order.last_activity.max(at);
+    order.revision.bump();
+}
+
+/// Whether a change of an order at `location` from `from` to `to` finishes a live order, which
+/// then leaves its slot for the tombstones.
+fn finishes(location: Location, from: OrderStatus, to: OrderStatus) -> bool {
+    matches!(location, Location::Live(_)) && from.is_live() && to.is_finished()
+}
+
+/// Changes the live order of `slot` with `record`. An order that this change `finishing`s is
+/// taken out of the slot (which frees it: a change of the slot, so its revision moves),
+/// stamped as finished at `at`, and returned for the tombstones.
+///
+/// # Errors
+///
+/// [`Rejection::UnknownOrder`] if the slot has no live order, which the caller's lookup of the
+/// order through its slot rules out; the slot is then unchanged.
+fn change_live_order(
+    slot: &mut Slot,
+    order_id: OrderId,
+    finishing: bool,
+    at: Timestamp,
+    record: impl FnOnce(&mut Order),
+) -> Result<Option<Order>, Rejection> {
+    let unknown = || Rejection::UnknownOrder(order_id);
+    debug_assert_eq!(slot.live_order(), Some(order_id), "the order is its slot's");
+    if !finishing {
+        record(slot.live.as_mut().ok_or_else(unknown)?);
+        return Ok(None);
+    }
+    let mut order = slot.live.take().ok_or_else(unknown)?;
+    record(&mut order);
+    Ok(Some(retire(slot, order, at)))
+}
+
+/// The slot's part of retiring `order`, which has just finished and is out of `slot`: the slot
+/// is free again (a change: its revision moves), and the order is stamped as finished at `at`.
+fn retire(slot: &mut Slot, mut order: Order, at: Timestamp) -> Order {
+    slot.revision.bump();
+    order.set_finished_at(at);
+    order
+}
+
+/// Refuses a slot that has a live order; returns the slot's position (zero for a slot that
+/// does not exist yet).
+fn check_vacant(level: Level, slot: Option<&Slot>) -> Result<Quantity, Rejection> {
+    match slot {
+        None => Ok(Decimal::ZERO),
+        Some(slot) => match &slot.live {
+            Some(live) => Err(Rejection::SlotOccupied {
+                level,
+                live_order: live.id,
+            }),
+            None => Ok(slot.position()),
+        },
+    }
 }
 
 /// What the transition table says an event does to an order.

@@ -40,14 +40,12 @@ pub enum InvariantViolation {
         /// The sum of slot positions.
         slots: Quantity,
     },
-    /// A slot has more than one live order. The book keeps a slot's live order inside the
-    /// slot, which rules this out; the variant stays so that the error type does not change.
-    #[error("slot {level} has {live} live orders")]
-    MultipleLiveOrders {
-        /// The slot.
-        level: Level,
-        /// How many.
-        live: usize,
+    /// Positions that the check adds up (a slot's fills, or the slots' positions: `level` is
+    /// `None`) sum beyond [`Decimal`]'s range, so they cannot be the position the book recorded.
+    #[error("positions sum beyond the range of a decimal (slot {level:?}; none: the net position)")]
+    SumOverflow {
+        /// The slot, or `None` for the sum of every slot's position.
+        level: Option<Level>,
     },
     /// A live order is not its slot's live order, or a slot points at an order that is not
     /// live.
@@ -77,24 +75,31 @@ impl<S: Storage> Book<S> {
     ///
     /// The first [`InvariantViolation`] found.
     pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
-        let mut fills_by_level: HashMap<Level, Quantity> = HashMap::new();
+        let mut fills_by_level: HashMap<Level, Vec<Quantity>> = HashMap::new();
         let mut found = [0_u64; OrderStatus::ALL.len()];
         for order in self.orders_by_id() {
             let (filled, quantity) = (order.filled(), order.quantity());
-            if filled.is_sign_negative() && !filled.is_zero() || filled > quantity {
+            if filled < Decimal::ZERO || filled > quantity {
                 return Err(InvariantViolation::FilledOutOfRange {
                     order_id: order.id,
                     filled,
                     quantity,
                 });
             }
-            *fills_by_level.entry(order.level).or_default() += order.signed_filled();
+            fills_by_level
+                .entry(order.level)
+                .or_default()
+                .push(order.signed_filled());
             found[order.status.index()] += 1;
         }
-        let mut slot_sum = Decimal::ZERO;
+        let mut positions = Vec::new();
         for slot in self.slots_by_price() {
-            let fills = slot.retired_position()
-                + fills_by_level.get(&slot.level).copied().unwrap_or_default();
+            let orders = fills_by_level.remove(&slot.level).unwrap_or_default();
+            let fills = balanced_sum(orders.into_iter().chain([slot.retired_position()])).ok_or(
+                InvariantViolation::SumOverflow {
+                    level: Some(slot.level),
+                },
+            )?;
             if fills != slot.position() {
                 return Err(InvariantViolation::SlotPosition {
                     level: slot.level,
@@ -102,9 +107,11 @@ impl<S: Storage> Book<S> {
                     fills,
                 });
             }
-            slot_sum += slot.position();
+            positions.push(slot.position());
             self.check_live_order(slot)?;
         }
+        let slot_sum =
+            balanced_sum(positions).ok_or(InvariantViolation::SumOverflow { level: None })?;
         self.check_live_index()?;
         if slot_sum != self.net_position {
             return Err(InvariantViolation::NetPosition {
@@ -167,5 +174,30 @@ impl<S: Storage> Book<S> {
             });
         }
         Ok(())
+    }
+}
+
+/// The sum of `values`, or `None` if it is beyond [`Decimal`]'s range.
+///
+/// The book checks every position as it makes it, but positions added up in another order
+/// (slots by level, orders by id) can pass beyond the range on the way (`1 + MAX - 6`). So the
+/// values are added a negative one while the running sum is not negative and a positive one
+/// while it is: every partial sum then stays in range while values of both signs remain, and
+/// moves monotonically to the total once one sign is used up, so it overflows only if the
+/// total does.
+fn balanced_sum(values: impl IntoIterator<Item = Quantity>) -> Option<Quantity> {
+    let (mut negatives, mut positives): (Vec<Quantity>, Vec<Quantity>) =
+        values.into_iter().partition(|value| *value < Decimal::ZERO);
+    let mut sum = Decimal::ZERO;
+    loop {
+        let next = if sum < Decimal::ZERO {
+            positives.pop().or_else(|| negatives.pop())
+        } else {
+            negatives.pop().or_else(|| positives.pop())
+        };
+        let Some(value) = next else {
+            return Some(sum);
+        };
+        sum = sum.checked_add(value)?;
     }
 }

@@ -160,29 +160,30 @@ impl<V> Clone for LevelArray<V> {
     }
 }
 
-impl<V: Clone> LevelArray<V> {
-    /// The leaf entry at `offset`, mutably, creating the path to it if needed. Copies the path
-    /// where it is shared.
-    fn entry(&mut self, offset: u32) -> &mut Option<V> {
-        let mut shift = self.root_shift;
-        let mut branch = Arc::make_mut(&mut self.root);
-        loop {
-            let index = child_index(offset, shift);
-            match branch {
-                Branch::Inner(children) => {
-                    shift -= BRANCH_BITS;
-                    let child =
-                        children[index].get_or_insert_with(|| Arc::new(Branch::empty(shift)));
-                    branch = Arc::make_mut(child);
-                }
-                Branch::Bottom(leaves) => {
-                    let leaf = leaves[index].get_or_insert_with(|| Arc::new(empty_leaf()));
-                    return &mut leaf_mut(leaf)[leaf_index(offset)];
-                }
+/// The leaf entry at `offset` of the tree under `root` (whose children each cover
+/// `2^root_shift` offsets), mutably, creating the path to it if needed. Copies the path where
+/// it is shared. A free function over the tree's fields, so that a caller can keep its other
+/// fields (the length) borrowed apart.
+fn entry<V: Clone>(root: &mut Arc<Branch<V>>, root_shift: u32, offset: u32) -> &mut Option<V> {
+    let mut shift = root_shift;
+    let mut branch = Arc::make_mut(root);
+    loop {
+        let index = child_index(offset, shift);
+        match branch {
+            Branch::Inner(children) => {
+                shift -= BRANCH_BITS;
+                let child = children[index].get_or_insert_with(|| Arc::new(Branch::empty(shift)));
+                branch = Arc::make_mut(child);
+            }
+            Branch::Bottom(leaves) => {
+                let leaf = leaves[index].get_or_insert_with(|| Arc::new(empty_leaf()));
+                return &mut leaf_mut(leaf)[leaf_index(offset)];
             }
         }
     }
+}
 
+impl<V: Clone> LevelArray<V> {
     /// The leaf entry at `offset`, mutably, if its leaf exists. Copies the path where it is
     /// shared (a miss may copy the branches above the missing child; it changes no value).
     fn existing_entry(&mut self, offset: u32) -> Option<&mut Option<V>> {
@@ -277,52 +278,14 @@ impl<V: crate::book::Value> LevelMapOps<V> for LevelArray<V> {
         self.existing_entry(offset)?.as_mut()
     }
 
-    fn insert(&mut self, level: Level, value: V) -> Option<V> {
-        let offset = self.range.offset_on_grid(level);
-        let previous = self.entry(offset).replace(value);
-        if previous.is_none() {
-            self.len += 1;
-        }
-        previous
-    }
-
     #[inline]
     fn get_or_insert_with(&mut self, level: Level, default: impl FnOnce() -> V) -> &mut V {
         let offset = self.range.offset_on_grid(level);
-        let len = &mut self.len;
-        let mut shift = self.root_shift;
-        let mut branch = Arc::make_mut(&mut self.root);
-        // `entry`, inlined: the borrow of `len` must stay apart from the tree's.
-        let entry = loop {
-            let index = child_index(offset, shift);
-            match branch {
-                Branch::Inner(children) => {
-                    shift -= BRANCH_BITS;
-                    let child =
-                        children[index].get_or_insert_with(|| Arc::new(Branch::empty(shift)));
-                    branch = Arc::make_mut(child);
-                }
-                Branch::Bottom(leaves) => {
-                    let leaf = leaves[index].get_or_insert_with(|| Arc::new(empty_leaf()));
-                    break &mut leaf_mut(leaf)[leaf_index(offset)];
-                }
-            }
-        };
+        let entry = entry(&mut self.root, self.root_shift, offset);
         if entry.is_none() {
-            *len += 1;
+            self.len += 1;
         }
         entry.get_or_insert_with(default)
-    }
-
-    fn remove(&mut self, level: Level) -> Option<V> {
-        let offset = self.range.offset(level)?;
-        // Look first, so that removing what is not there copies nothing.
-        self.find(offset)?;
-        let removed = self.existing_entry(offset)?.take();
-        if removed.is_some() {
-            self.len -= 1;
-        }
-        removed
     }
 
     fn len(&self) -> usize {
@@ -495,15 +458,6 @@ impl<V: crate::book::Value> LevelMapOps<V> for LevelVec<V> {
         self.entries.get_mut(offset as usize)?.as_mut()
     }
 
-    fn insert(&mut self, level: Level, value: V) -> Option<V> {
-        let offset = self.range.offset_on_grid(level);
-        let previous = self.entry(offset).replace(value);
-        if previous.is_none() {
-            self.len += 1;
-        }
-        previous
-    }
-
     #[inline]
     fn get_or_insert_with(&mut self, level: Level, default: impl FnOnce() -> V) -> &mut V {
         let offset = self.range.offset_on_grid(level);
@@ -511,15 +465,6 @@ impl<V: crate::book::Value> LevelMapOps<V> for LevelVec<V> {
             self.len += 1;
         }
         self.entries[offset as usize].get_or_insert_with(default)
-    }
-
-    fn remove(&mut self, level: Level) -> Option<V> {
-        let offset = self.range.offset(level)?;
-        let removed = self.entries.get_mut(offset as usize)?.take();
-        if removed.is_some() {
-            self.len -= 1;
-        }
-        removed
     }
 
     fn len(&self) -> usize {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
-use super::strategies::{command, config, correction, replay};
+use super::strategies::{command, config, correction, replay, replay_with};
 use super::*;
 
 /// [`config`] with no tombstone ever purged, so that an order id, once used, stays known.
@@ -14,15 +14,6 @@ fn config_keeping_every_tombstone() -> BookConfig {
     config.tombstone_retention = Duration::from_secs(3_600);
     config.max_tombstones = usize::MAX;
     config
-}
-
-fn replay_with(
-    config: &BookConfig,
-    commands: &[BookCommand],
-) -> (Book, Vec<Result<Applied, Rejection>>) {
-    let mut book = Book::new(config.clone());
-    let results = commands.iter().map(|command| book.apply(command)).collect();
-    (book, results)
 }
 
 /// Whether a command's result changed the book.
@@ -242,14 +233,14 @@ proptest! {
         // command that changed the book changes nothing when it arrives again (as long as its
         // order's tombstone is kept, so the id cannot have been reused).
         let config = config_keeping_every_tombstone();
-        let (expected, results) = replay_with(&config, &commands);
+        let (expected, results) = replay_with::<Persistent>(&config, &commands);
         let applied: Vec<usize> = (0..commands.len()).filter(|&index| changed(&results[index])).collect();
         prop_assume!(!applied.is_empty());
         let original = applied[pick.index(applied.len())];
         let again = original + 1 + delay.index(commands.len() - original);
         let mut redelivered = commands.clone();
         redelivered.insert(again, commands[original].clone());
-        let (actual, mut actual_results) = replay_with(&config, &redelivered);
+        let (actual, mut actual_results) = replay_with::<Persistent>(&config, &redelivered);
         prop_assert!(!changed(&actual_results[again]), "the copy applied: {:?}", actual_results[again]);
         prop_assert_eq!(&actual, &expected);
         let _copy = actual_results.remove(again);
@@ -260,23 +251,43 @@ proptest! {
     fn prop_a_correction_whose_precondition_no_longer_holds_is_rejected_and_changes_nothing(
         history in prop::collection::vec(command(), 0..60),
         correction in correction(),
-        ahead in 1_u64..4,
+        by in 1_u64..4,
+        behind in any::<bool>(),
     ) {
         let (book, _) = replay::<Persistent>(&history);
         let (target, current) = guarded_revision(&book, &correction);
-        let stale = Revision(current.unwrap_or(Revision::ABSENT).0 + ahead);
-        let command = BookCommand::Correct(expecting(correction, stale));
+        let now = current.unwrap_or(Revision::ABSENT).0;
+        // Behind the current revision (a correction computed before later changes) where
+        // there is room below it, ahead of it otherwise.
+        let stale = Revision(if behind && now >= by { now - by } else { now + by });
+        let command = BookCommand::Correct(expecting(correction.clone(), stale));
         let mut after = book.clone();
         let result = after.apply(&command);
         prop_assert!(result.is_err(), "{:?} applied: {:?}", command, result);
         prop_assert_eq!(&after, &book);
-        // An order correction checks its guard first; an adoption validates the order it
-        // adopts first, so another typed rejection can come before the guard's.
-        if let (GuardTarget::Order(_), Some(actual)) = (target, current) {
-            prop_assert_eq!(
+        match (target, current) {
+            // An order correction checks its guard first.
+            (GuardTarget::Order(_), Some(actual)) => prop_assert_eq!(
                 result,
                 Err(Rejection::StalePrecondition { target, expected: stale, actual })
-            );
+            ),
+            // An adoption validates the order it adopts first, so another typed rejection can
+            // come before the guard's; but one that passes those checks (with the current
+            // revision it applies, or fails only on a check after the guard) is refused by
+            // the guard.
+            (GuardTarget::Slot(_), Some(actual)) => {
+                let fresh = book.clone().apply(&BookCommand::Correct(expecting(correction, actual)));
+                if matches!(
+                    fresh,
+                    Ok(_) | Err(Rejection::SlotOccupied { .. } | Rejection::ArithmeticOverflow)
+                ) {
+                    prop_assert_eq!(
+                        result,
+                        Err(Rejection::StalePrecondition { target, expected: stale, actual })
+                    );
+                }
+            }
+            (_, None) => {}
         }
     }
 

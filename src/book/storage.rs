@@ -62,10 +62,14 @@ pub trait MapOps<K, V: 'static>: Clone + Debug + PartialEq + Send + Sync + 'stat
     fn get_mut(&mut self, key: &K) -> Option<&mut V>;
     /// Inserts or replaces.
     fn insert(&mut self, key: K, value: V);
-    /// The value at `key`, mutably, inserting `default()` first if there is none.
-    fn get_or_insert_with(&mut self, key: K, default: impl FnOnce() -> V) -> &mut V;
-    /// Removes and returns the value at `key`.
-    fn remove(&mut self, key: &K) -> Option<V>;
+    /// Removes the value at `key`, handing it to `read` on the way out; returns what `read`
+    /// returned, or `None` if there was no value. (A record map's snapshot may still share the
+    /// record: reading it in place spares a copy of it.)
+    fn remove_with<R>(&mut self, key: &K, read: impl FnOnce(&V) -> R) -> Option<R>;
+    /// Removes the value at `key`, if any.
+    fn remove(&mut self, key: &K) {
+        self.remove_with(key, |_| ());
+    }
     /// Whether `key` is present.
     fn contains_key(&self, key: &K) -> bool;
     /// How many entries.
@@ -95,20 +99,12 @@ pub trait LevelMapOps<V: 'static>: Clone + Debug + PartialEq + Send + Sync + 'st
     /// The value at `level`, mutably. For persistent storage this copies the path to it if
     /// shared.
     fn get_mut(&mut self, level: Level) -> Option<&mut V>;
-    /// Inserts or replaces; returns the value replaced.
-    ///
-    /// # Panics
-    ///
-    /// If `level` is outside the map's range.
-    fn insert(&mut self, level: Level, value: V) -> Option<V>;
     /// The value at `level`, mutably, inserting `default()` first if there is none.
     ///
     /// # Panics
     ///
     /// If `level` is outside the map's range.
     fn get_or_insert_with(&mut self, level: Level, default: impl FnOnce() -> V) -> &mut V;
-    /// Removes and returns the value at `level`.
-    fn remove(&mut self, level: Level) -> Option<V>;
     /// How many levels have a value.
     fn len(&self) -> usize;
     /// Whether no level has a value.
@@ -187,12 +183,8 @@ impl<K: Key, V: Value> MapOps<K, V> for PersistentMap<K, V> {
         PersistentMap::insert(self, key, value);
     }
     #[inline]
-    fn get_or_insert_with(&mut self, key: K, default: impl FnOnce() -> V) -> &mut V {
-        self.entry(key).or_insert_with(default)
-    }
-    #[inline]
-    fn remove(&mut self, key: &K) -> Option<V> {
-        PersistentMap::remove(self, key)
+    fn remove_with<R>(&mut self, key: &K, read: impl FnOnce(&V) -> R) -> Option<R> {
+        PersistentMap::remove(self, key).map(|value| read(&value))
     }
     #[inline]
     fn contains_key(&self, key: &K) -> bool {
@@ -243,12 +235,8 @@ impl<K: Key, V: Value> MapOps<K, V> for SharedRecords<K, V> {
         self.0.insert(key, Arc::new(value));
     }
     #[inline]
-    fn get_or_insert_with(&mut self, key: K, default: impl FnOnce() -> V) -> &mut V {
-        Arc::make_mut(self.0.entry(key).or_insert_with(|| Arc::new(default())))
-    }
-    #[inline]
-    fn remove(&mut self, key: &K) -> Option<V> {
-        self.0.remove(key).map(Arc::unwrap_or_clone)
+    fn remove_with<R>(&mut self, key: &K, read: impl FnOnce(&V) -> R) -> Option<R> {
+        self.0.remove(key).map(|record| read(&record))
     }
     #[inline]
     fn contains_key(&self, key: &K) -> bool {
@@ -289,12 +277,8 @@ impl<K: Key, V: Value> MapOps<K, V> for HashMap<K, V, BookHasher> {
         HashMap::insert(self, key, value);
     }
     #[inline]
-    fn get_or_insert_with(&mut self, key: K, default: impl FnOnce() -> V) -> &mut V {
-        self.entry(key).or_insert_with(default)
-    }
-    #[inline]
-    fn remove(&mut self, key: &K) -> Option<V> {
-        HashMap::remove(self, key)
+    fn remove_with<R>(&mut self, key: &K, read: impl FnOnce(&V) -> R) -> Option<R> {
+        HashMap::remove(self, key).map(|value| read(&value))
     }
     #[inline]
     fn contains_key(&self, key: &K) -> bool {

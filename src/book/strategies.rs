@@ -173,10 +173,19 @@ pub(super) fn command() -> impl Strategy<Value = BookCommand> {
     ]
 }
 
+/// Applies `commands` to an empty book of [`config`]; returns the book and every result.
 pub(super) fn replay<S: Storage>(
     commands: &[BookCommand],
 ) -> (Book<S>, Vec<Result<Applied, Rejection>>) {
-    let mut book = Book::<S>::with_storage(config());
+    replay_with(&config(), commands)
+}
+
+/// Applies `commands` to an empty book of `config`; returns the book and every result.
+pub(super) fn replay_with<S: Storage>(
+    config: &BookConfig,
+    commands: &[BookCommand],
+) -> (Book<S>, Vec<Result<Applied, Rejection>>) {
+    let mut book = Book::<S>::with_storage(config.clone());
     let results = commands.iter().map(|command| book.apply(command)).collect();
     (book, results)
 }

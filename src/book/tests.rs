@@ -423,6 +423,41 @@ fn arithmetic_overflow_is_rejected_and_changes_nothing() {
 }
 
 #[test]
+fn invariants_hold_for_positions_whose_sum_fits_though_a_partial_sum_in_level_order_does_not() {
+    // -6 at level 3, +1 at level -4, then +MAX at level 0: the net position MAX - 5 fits, but
+    // adding the slots up by level (1 + MAX - 6) passes beyond the range on the way.
+    let mut book = book();
+    apply_ok(&mut book, &place(1, 3, Side::Sell, 6));
+    apply_ok(&mut book, &fill(1, 6));
+    apply_ok(&mut book, &place(2, -4, Side::Buy, 1));
+    apply_ok(&mut book, &fill(2, 1));
+    apply_ok(
+        &mut book,
+        &BookCommand::Place(Place {
+            order_id: OrderId(3),
+            level: Level(0),
+            side: Side::Buy,
+            price: dec(100),
+            quantity: Decimal::MAX,
+            at: at(1),
+        }),
+    );
+    apply_ok(
+        &mut book,
+        &BookCommand::Fill(FillReport {
+            order_id: OrderId(3),
+            cumulative_filled: Decimal::MAX,
+            fill_price: None,
+            trade_id: None,
+            venue_seq: None,
+            at: at(3),
+        }),
+    );
+    assert_eq!(book.net_position(), Decimal::MAX - dec(5));
+    assert_eq!(book.check_invariants(), Ok(()));
+}
+
+#[test]
 fn missed_fill_correction_applies_when_its_precondition_holds() {
     let mut book = book_with_order_in(OrderStatus::PartiallyFilled);
     let correction = BookCommand::Correct(Correction::MissedFill {

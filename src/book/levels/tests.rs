@@ -13,7 +13,6 @@ enum Op {
     Insert(i32, u64),
     GetOrInsert(i32, u64),
     Update(i32, u64),
-    Remove(i32),
     /// Take a clone and keep it (with the model's state at that moment) to the end.
     Snapshot,
 }
@@ -35,40 +34,59 @@ fn assert_same<M: LevelMapOps<u64>>(map: &M, model: &BTreeMap<Level, u64>, lowes
     }
 }
 
+/// Inserts or replaces `value` at `level` through `get_or_insert_with`, the one writing
+/// operation that creates entries; returns the value replaced.
+fn insert<M: LevelMapOps<u64>>(map: &mut M, level: Level, value: u64) -> Option<u64> {
+    let previous = map.get(level).copied();
+    *map.get_or_insert_with(level, || value) = value;
+    previous
+}
+
+/// Applies `op` (other than a snapshot) to `map` and to `model`, checking that both answer
+/// alike. Levels outside `lowest..=highest` are skipped by the operations that would panic.
+fn step<M: LevelMapOps<u64>>(
+    map: &mut M,
+    model: &mut BTreeMap<Level, u64>,
+    op: &Op,
+    lowest: i32,
+    highest: i32,
+) {
+    let in_range = |level: i32| (lowest..=highest).contains(&level);
+    match *op {
+        Op::Insert(level, value) if in_range(level) => {
+            assert_eq!(
+                insert(map, Level(level), value),
+                model.insert(Level(level), value)
+            );
+        }
+        Op::GetOrInsert(level, value) if in_range(level) => {
+            let got = *map.get_or_insert_with(Level(level), || value);
+            assert_eq!(got, *model.entry(Level(level)).or_insert(value));
+        }
+        Op::Insert(..) | Op::GetOrInsert(..) | Op::Snapshot => {}
+        Op::Update(level, value) => {
+            let got = map.get_mut(Level(level)).map(|slot| {
+                *slot = value;
+            });
+            let expected = model.get_mut(&Level(level)).map(|slot| {
+                *slot = value;
+            });
+            assert_eq!(got, expected);
+        }
+    }
+}
+
 /// Runs `ops` on a map of `lowest..=highest` and on the model, checking after every step, and
 /// checks every clone taken along the way against the model as it was then.
 fn run<M: LevelMapOps<u64>>(lowest: i32, highest: i32, ops: &[Op]) {
-    let in_range = |level: i32| (lowest..=highest).contains(&level);
     let mut map = M::for_range(Level(lowest), Level(highest));
     let mut model: BTreeMap<Level, u64> = BTreeMap::new();
     let mut snapshots: Vec<(M, BTreeMap<Level, u64>)> = Vec::new();
     for op in ops {
-        match *op {
-            Op::Insert(level, value) if in_range(level) => {
-                assert_eq!(
-                    map.insert(Level(level), value),
-                    model.insert(Level(level), value)
-                );
-            }
-            Op::GetOrInsert(level, value) if in_range(level) => {
-                let got = *map.get_or_insert_with(Level(level), || value);
-                assert_eq!(got, *model.entry(Level(level)).or_insert(value));
-            }
-            Op::Insert(..) | Op::GetOrInsert(..) => {}
-            Op::Update(level, value) => {
-                let got = map.get_mut(Level(level)).map(|slot| {
-                    *slot = value;
-                });
-                let expected = model.get_mut(&Level(level)).map(|slot| {
-                    *slot = value;
-                });
-                assert_eq!(got, expected);
-            }
-            Op::Remove(level) => {
-                assert_eq!(map.remove(Level(level)), model.remove(&Level(level)));
-            }
-            Op::Snapshot => snapshots.push((map.clone(), model.clone())),
+        if let Op::Snapshot = op {
+            snapshots.push((map.clone(), model.clone()));
         }
+        step(&mut map, &mut model, op, lowest, highest);
         assert_same(&map, &model, lowest, highest);
     }
     for (snapshot, model) in &snapshots {
@@ -88,8 +106,12 @@ fn range() -> impl Strategy<Value = (i32, i32)> {
 }
 
 /// Operations on levels of `lowest..=highest` (and a few just outside): clustered on a few
-/// leaves, so that entries are revisited, and spread over the range.
-fn ops(lowest: i32, highest: i32) -> impl Strategy<Value = Vec<Op>> {
+/// leaves, so that entries are revisited, and spread over the range; values from `value`.
+fn ops(
+    lowest: i32,
+    highest: i32,
+    value: impl Strategy<Value = u64> + Clone,
+) -> impl Strategy<Value = Vec<Op>> {
     let span = i64::from(highest) - i64::from(lowest);
     let level = prop_oneof![
         3 => (0_i64..=span.min(40)).prop_map(move |offset| offset),
@@ -104,10 +126,9 @@ fn ops(lowest: i32, highest: i32) -> impl Strategy<Value = Vec<Op>> {
         })
     });
     let op = prop_oneof![
-        4 => (level.clone(), any::<u64>()).prop_map(|(level, value)| Op::Insert(level, value)),
-        3 => (level.clone(), any::<u64>()).prop_map(|(level, value)| Op::GetOrInsert(level, value)),
-        4 => (level.clone(), any::<u64>()).prop_map(|(level, value)| Op::Update(level, value)),
-        2 => level.prop_map(Op::Remove),
+        4 => (level.clone(), value.clone()).prop_map(|(level, value)| Op::Insert(level, value)),
+        3 => (level.clone(), value.clone()).prop_map(|(level, value)| Op::GetOrInsert(level, value)),
+        4 => (level, value).prop_map(|(level, value)| Op::Update(level, value)),
         1 => Just(Op::Snapshot),
     ];
     prop::collection::vec(op, 0..200)
@@ -115,7 +136,15 @@ fn ops(lowest: i32, highest: i32) -> impl Strategy<Value = Vec<Op>> {
 
 fn range_and_ops() -> impl Strategy<Value = (i32, i32, Vec<Op>)> {
     range().prop_flat_map(|(lowest, highest)| {
-        ops(lowest, highest).prop_map(move |ops| (lowest, highest, ops))
+        ops(lowest, highest, any::<u64>()).prop_map(move |ops| (lowest, highest, ops))
+    })
+}
+
+/// As [`range_and_ops`], with values from `0..3`, so that an operation often leaves the map's
+/// contents as they were (it writes the value already there, or misses).
+fn range_and_repetitive_ops() -> impl Strategy<Value = (i32, i32, Vec<Op>)> {
+    range().prop_flat_map(|(lowest, highest)| {
+        ops(lowest, highest, 0_u64..3).prop_map(move |ops| (lowest, highest, ops))
     })
 }
 
@@ -138,21 +167,28 @@ proptest! {
 
     #[test]
     fn prop_level_array_and_level_vec_are_equal_exactly_when_their_contents_are(
-        (lowest, highest, ops) in range_and_ops()
+        (lowest, highest, ops) in range_and_repetitive_ops()
     ) {
         let mut array = LevelArray::<u64>::for_range(Level(lowest), Level(highest));
         let mut vector = LevelVec::<u64>::for_range(Level(lowest), Level(highest));
+        let mut model: BTreeMap<Level, u64> = BTreeMap::new();
         for op in &ops {
-            if let Op::Insert(level, value) | Op::GetOrInsert(level, value) = *op
-                && (lowest..=highest).contains(&level)
-            {
-                let before = array.clone();
-                array.insert(Level(level), value);
-                vector.insert(Level(level), value);
-                prop_assert_eq!(before == array, before.get(Level(level)) == Some(&value));
+            let (array_before, vector_before, model_before) =
+                (array.clone(), vector.clone(), model.clone());
+            step(&mut vector, &mut model.clone(), op, lowest, highest);
+            step(&mut array, &mut model, op, lowest, highest);
+            prop_assert!(array.iter().eq(vector.iter()), "after {:?}", op);
+            let unchanged = model == model_before;
+            prop_assert_eq!(array == array_before, unchanged, "after {:?}", op);
+            prop_assert_eq!(vector == vector_before, unchanged, "after {:?}", op);
+            // A tree built apart (sharing nothing) is equal exactly when the contents are.
+            let mut rebuilt = LevelArray::<u64>::for_range(Level(lowest), Level(highest));
+            for (&level, &value) in &model {
+                insert(&mut rebuilt, level, value);
             }
+            prop_assert!(rebuilt == array);
+            prop_assert_eq!(rebuilt == array_before, unchanged);
         }
-        prop_assert!(array.iter().eq(vector.iter()));
     }
 }
 
@@ -174,9 +210,9 @@ fn the_tree_is_as_shallow_as_the_range_allows() {
 #[test]
 fn the_extremes_of_the_whole_i32_range_are_reachable() {
     let mut map = LevelArray::for_range(Level(i32::MIN), Level(i32::MAX));
-    map.insert(Level(i32::MIN), 1_u64);
-    map.insert(Level(i32::MAX), 2);
-    map.insert(Level(0), 3);
+    insert(&mut map, Level(i32::MIN), 1_u64);
+    insert(&mut map, Level(i32::MAX), 2);
+    insert(&mut map, Level(0), 3);
     assert_eq!(map.get(Level(i32::MIN)), Some(&1));
     assert_eq!(map.get(Level(i32::MAX)), Some(&2));
     let listed: Vec<(Level, u64)> = map.iter().map(|(level, value)| (level, *value)).collect();
@@ -190,7 +226,11 @@ fn the_extremes_of_the_whole_i32_range_are_reachable() {
 fn a_change_after_a_clone_copies_the_path_once_and_then_works_in_place() {
     let mut map = LevelArray::for_range(Level(0), Level(9_999));
     for level in 0..10_000 {
-        map.insert(Level(level), u64::try_from(level).expect("positive"));
+        insert(
+            &mut map,
+            Level(level),
+            u64::try_from(level).expect("positive"),
+        );
     }
     let published = map.clone();
     assert!(
@@ -215,12 +255,15 @@ fn a_change_after_a_clone_copies_the_path_once_and_then_works_in_place() {
 }
 
 #[test]
-fn a_miss_copies_no_value_and_a_removal_of_nothing_copies_nothing() {
+fn a_miss_copies_no_value() {
     let mut map = LevelArray::for_range(Level(0), Level(9_999));
-    map.insert(Level(1), 1_u64);
+    insert(&mut map, Level(1), 1_u64);
     let published = map.clone();
-    assert_eq!(map.remove(Level(5_000)), None);
-    assert!(Arc::ptr_eq(&map.root, &published.root));
+    assert_eq!(map.get(Level(5_000)), None);
+    assert!(
+        Arc::ptr_eq(&map.root, &published.root),
+        "a read copies nothing"
+    );
     assert_eq!(map.get_mut(Level(5_000)), None);
     assert_eq!(map, published, "equal contents");
 }
@@ -229,7 +272,7 @@ fn a_miss_copies_no_value_and_a_removal_of_nothing_copies_nothing() {
 #[should_panic(expected = "outside the map's range")]
 fn inserting_outside_the_range_panics() {
     let mut map = LevelArray::for_range(Level(-5), Level(5));
-    map.insert(Level(6), 1_u64);
+    map.get_or_insert_with(Level(6), || 1_u64);
 }
 
 #[test]
@@ -243,12 +286,12 @@ fn inserting_outside_the_range_of_a_vec_panics() {
 fn a_vec_grows_to_the_highest_level_used_but_never_beyond_the_range() {
     let mut map = LevelVec::for_range(Level(0), Level(9_999));
     for level in 0..10_000 {
-        map.insert(Level(level), 0_u64);
+        insert(&mut map, Level(level), 0_u64);
     }
     assert_eq!(map.entries.len(), 10_000);
     assert_eq!(map.entries.capacity(), 10_000, "no room to spare");
     let mut sparse = LevelVec::for_range(Level(0), Level(9_999));
-    sparse.insert(Level(10), 0_u64);
+    insert(&mut sparse, Level(10), 0_u64);
     assert_eq!(sparse.entries.len(), 11);
 }
 
@@ -256,8 +299,8 @@ fn a_vec_grows_to_the_highest_level_used_but_never_beyond_the_range() {
 fn debug_lists_levels_and_values() {
     let mut array = LevelArray::for_range(Level(-2), Level(2));
     let mut vector = LevelVec::for_range(Level(-2), Level(2));
-    array.insert(Level(-1), 7_u64);
-    vector.insert(Level(-1), 7_u64);
+    insert(&mut array, Level(-1), 7_u64);
+    insert(&mut vector, Level(-1), 7_u64);
     assert_eq!(format!("{array:?}"), "{Level(-1): 7}");
     assert_eq!(format!("{vector:?}"), "{Level(-1): 7}");
 }
