@@ -427,32 +427,54 @@ impl<S: Storage> Book<S> {
 
     /// Advances the book's notion of time and purges tombstones past their retention (or beyond
     /// the maximum count), oldest first.
+    ///
+    /// Purging folds the order's fills into its slot's retired position. Tombstones leave in the
+    /// order their orders finished, and a late fill can still land on a finished order, so that
+    /// running sum can pass `Decimal`'s range although every position fits (a slot holding
+    /// orders near `Decimal::MAX` on both sides). Such a tombstone is not purged yet: it goes
+    /// to the back of the queue, and the ones behind it are purged first, which brings the sum
+    /// back into range. Each call looks at each tombstone at most once.
     fn note_activity(&mut self, at: Timestamp) {
         self.latest_activity = self.latest_activity.max(at);
         let retention = self.config.tombstone_retention;
-        while let Some(&(finished_at, order_id)) = self.tombstones.front() {
+        let mut unvisited = self.tombstones.len();
+        while unvisited > 0
+            && let Some(&(finished_at, order_id)) = self.tombstones.front()
+        {
+            unvisited -= 1;
             let expired = finished_at.saturating_add(retention) <= self.latest_activity;
             let over_limit = self.tombstones.len() > self.config.max_tombstones;
             if !expired && !over_limit {
                 break;
             }
             self.tombstones.pop_front();
-            // Read in place: a snapshot may still share the record, which need not be copied.
-            let purged = self.finished.remove_with(&order_id, |order| {
-                (order.status, order.level, order.signed_filled())
-            });
-            if let Some((status, level, retired)) = purged {
-                self.status_counts[status.index()] -= 1;
-                // An order that never filled leaves the slot as it is (and shared with any
-                // snapshot).
-                if !retired.is_zero()
-                    && let Some(slot) = self.slots.get_mut(level)
-                {
-                    // Cannot overflow: the slot's position already includes this amount.
-                    slot.set_retired_position(slot.retired_position() + retired);
-                }
+            if !self.purge(order_id) {
+                self.tombstones.push_back((finished_at, order_id));
             }
         }
+    }
+
+    /// Forgets a finished order, folding its fills into its slot's retired position. Returns
+    /// false, changing nothing, when that sum would leave `Decimal`'s range.
+    fn purge(&mut self, order_id: OrderId) -> bool {
+        let Some(order) = self.finished.get(&order_id) else {
+            return true;
+        };
+        let (status, level, retired) = (order.status, order.level, order.signed_filled());
+        // An order that never filled leaves the slot as it is (and shared with any snapshot).
+        if !retired.is_zero()
+            && let Some(slot) = self.slots.get(level)
+        {
+            let Some(sum) = slot.retired_position().checked_add(retired) else {
+                return false;
+            };
+            if let Some(slot) = self.slots.get_mut(level) {
+                slot.set_retired_position(sum);
+            }
+        }
+        self.finished.remove(&order_id);
+        self.status_counts[status.index()] -= 1;
+        true
     }
 }
 

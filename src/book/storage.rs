@@ -62,14 +62,9 @@ pub trait MapOps<K, V: 'static>: Clone + Debug + PartialEq + Send + Sync + 'stat
     fn get_mut(&mut self, key: &K) -> Option<&mut V>;
     /// Inserts or replaces.
     fn insert(&mut self, key: K, value: V);
-    /// Removes the value at `key`, handing it to `read` on the way out; returns what `read`
-    /// returned, or `None` if there was no value. (A record map's snapshot may still share the
-    /// record: reading it in place spares a copy of it.)
-    fn remove_with<R>(&mut self, key: &K, read: impl FnOnce(&V) -> R) -> Option<R>;
-    /// Removes the value at `key`, if any.
-    fn remove(&mut self, key: &K) {
-        self.remove_with(key, |_| ());
-    }
+    /// Removes the value at `key`, if any. (It drops the value: a record that a snapshot still
+    /// shares is not copied.)
+    fn remove(&mut self, key: &K);
     /// Whether `key` is present.
     fn contains_key(&self, key: &K) -> bool;
     /// How many entries.
@@ -183,8 +178,8 @@ impl<K: Key, V: Value> MapOps<K, V> for PersistentMap<K, V> {
         PersistentMap::insert(self, key, value);
     }
     #[inline]
-    fn remove_with<R>(&mut self, key: &K, read: impl FnOnce(&V) -> R) -> Option<R> {
-        PersistentMap::remove(self, key).map(|value| read(&value))
+    fn remove(&mut self, key: &K) {
+        PersistentMap::remove(self, key);
     }
     #[inline]
     fn contains_key(&self, key: &K) -> bool {
@@ -235,8 +230,8 @@ impl<K: Key, V: Value> MapOps<K, V> for SharedRecords<K, V> {
         self.0.insert(key, Arc::new(value));
     }
     #[inline]
-    fn remove_with<R>(&mut self, key: &K, read: impl FnOnce(&V) -> R) -> Option<R> {
-        self.0.remove(key).map(|record| read(&record))
+    fn remove(&mut self, key: &K) {
+        self.0.remove(key);
     }
     #[inline]
     fn contains_key(&self, key: &K) -> bool {
@@ -277,8 +272,8 @@ impl<K: Key, V: Value> MapOps<K, V> for HashMap<K, V, BookHasher> {
         HashMap::insert(self, key, value);
     }
     #[inline]
-    fn remove_with<R>(&mut self, key: &K, read: impl FnOnce(&V) -> R) -> Option<R> {
-        HashMap::remove(self, key).map(|value| read(&value))
+    fn remove(&mut self, key: &K) {
+        HashMap::remove(self, key);
     }
     #[inline]
     fn contains_key(&self, key: &K) -> bool {

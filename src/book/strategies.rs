@@ -53,6 +53,17 @@ pub(super) fn price_for(level: Level, on_grid: bool) -> Price {
     }
 }
 
+/// A cumulative filled quantity: mostly small, sometimes negative, and sometimes
+/// `Decimal::MAX`, which fills an order of that quantity and then overflows its slot's or the
+/// book's position.
+pub(super) fn cumulative_fill() -> impl Strategy<Value = Decimal> {
+    prop_oneof![
+        18 => (0_i64..12).prop_map(Decimal::from),
+        2 => Just(Decimal::from(-1)),
+        1 => Just(Decimal::MAX),
+    ]
+}
+
 pub(super) fn status_report() -> impl Strategy<Value = StatusReport> {
     (order_id(), proptest::option::of(0_u64..20), at()).prop_map(|(order_id, venue_seq, at)| {
         StatusReport {
@@ -66,7 +77,7 @@ pub(super) fn status_report() -> impl Strategy<Value = StatusReport> {
 pub(super) fn fill_report() -> impl Strategy<Value = FillReport> {
     (
         order_id(),
-        prop_oneof![9 => (0_i64..12).prop_map(Decimal::from), 1 => Just(Decimal::from(-1))],
+        cumulative_fill(),
         proptest::option::of(prop_oneof![Just(Decimal::from(99)), Just(Decimal::ZERO)]),
         proptest::option::of(0_u64..20),
         at(),
@@ -86,20 +97,16 @@ pub(super) fn fill_report() -> impl Strategy<Value = FillReport> {
 pub(super) fn correction() -> impl Strategy<Value = Correction> {
     let revision = (0_u64..6).prop_map(Revision);
     prop_oneof![
-        (
-            order_id(),
-            revision.clone(),
-            (0_i64..12).prop_map(Decimal::from),
-            at()
-        )
-            .prop_map(|(order_id, expected, cumulative_filled, at)| {
+        (order_id(), revision.clone(), cumulative_fill(), at()).prop_map(
+            |(order_id, expected, cumulative_filled, at)| {
                 Correction::MissedFill {
                     order_id,
                     expected,
                     cumulative_filled,
                     at,
                 }
-            }),
+            }
+        ),
         (order_id(), revision.clone(), at()).prop_map(|(order_id, expected, at)| {
             Correction::MissedAcknowledge {
                 order_id,
@@ -120,19 +127,19 @@ pub(super) fn correction() -> impl Strategy<Value = Correction> {
             side(),
             any::<bool>(),
             quantity(),
-            0_i64..12,
+            prop_oneof![12 => (0_i64..12).prop_map(Decimal::from), 1 => Just(Decimal::MAX)],
             revision,
             at()
         )
             .prop_map(
-                |(order_id, level, side, on_grid, quantity, filled, expected, at)| {
+                |(order_id, level, side, on_grid, quantity, cumulative_filled, expected, at)| {
                     Correction::Adopt(Adoption {
                         order_id,
                         level,
                         side,
                         price: price_for(level, on_grid),
                         quantity,
-                        cumulative_filled: Decimal::from(filled),
+                        cumulative_filled,
                         expected,
                         at,
                     })

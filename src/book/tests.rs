@@ -718,3 +718,53 @@ fn a_sell_with_nothing_filled_contributes_plain_zero_not_negative_zero() {
     assert!(!zero.is_sign_negative());
     assert_eq!(Side::Sell.signed(dec(2)), dec(-2));
 }
+
+/// Tombstones are purged in the order their orders finished, and a late fill can still land
+/// on a finished order, so the running sum of purged fills in a slot can pass `Decimal`'s range
+/// although every position fits. Purging must not overflow (it used to panic the writer); the
+/// tombstone that cannot be folded in yet waits, and the invariants hold throughout.
+#[test]
+fn purging_tombstones_never_overflows_the_slot_s_retired_position() {
+    let grid = Grid::new(dec(100), dec(1), Level(-10), Level(10)).expect("valid grid");
+    let mut config = BookConfig::new(grid);
+    config.max_tombstones = 3;
+    let mut book = Book::new(config);
+    let huge_place = BookCommand::Place(Place {
+        order_id: OrderId(1),
+        level: Level(0),
+        side: Side::Buy,
+        price: dec(100),
+        quantity: Decimal::MAX,
+        at: at(1),
+    });
+    apply_ok(&mut book, &huge_place);
+    apply_ok(&mut book, &BookCommand::Cancel(status(1, None)));
+    apply_ok(&mut book, &place(2, 0, Side::Buy, 5));
+    apply_ok(&mut book, &fill(2, 5));
+    apply_ok(&mut book, &place(3, 0, Side::Sell, 10));
+    apply_ok(&mut book, &fill(3, 10));
+    assert_eq!(book.slot(Level(0)).map(Slot::position), Some(dec(-5)));
+    // A late fill of the whole huge order: the position (MAX - 5) fits.
+    let late = BookCommand::Fill(FillReport {
+        order_id: OrderId(1),
+        cumulative_filled: Decimal::MAX,
+        fill_price: None,
+        trade_id: None,
+        venue_seq: None,
+        at: at(4),
+    });
+    apply_ok(&mut book, &late);
+    book.check_invariants().expect("invariants hold");
+    // Two more finished orders push orders 1 and then 2 out, oldest first: MAX, then +5.
+    for id in 4..=6 {
+        apply_ok(&mut book, &place(id, 1, Side::Buy, 1));
+        apply_ok(&mut book, &BookCommand::Cancel(status(id, None)));
+        book.check_invariants()
+            .expect("invariants hold after each purge");
+    }
+    assert_eq!(
+        book.slot(Level(0)).map(Slot::position),
+        Some(Decimal::MAX - dec(5)),
+        "the position is untouched by purging"
+    );
+}
