@@ -122,7 +122,7 @@ pub struct FillReport {
 /// Each carries the revision of the order (or slot) that the diff saw. The writer applies it
 /// only if that revision is still current; otherwise it is rejected as
 /// [`Rejection::StalePrecondition`](super::Rejection::StalePrecondition), because the state it
-/// was computed from has moved on (DESIGN.md, invariant 6).
+/// was computed from has moved on (`docs/architecture.md`, invariant 6).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(

@@ -1,5 +1,5 @@
-//! The book's invariants (DESIGN.md, invariant 4), checked in full. O(n): for tests, the
-//! simulation and the benchmarks' readers, not for the hot path.
+//! The book's invariants (`docs/architecture.md`, invariant 4), checked in full. O(n): for
+//! tests, the simulation and the benchmarks' readers, not for the hot path.
 
 use std::collections::HashMap;
 

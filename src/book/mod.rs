@@ -29,7 +29,7 @@
 //!
 //! # Invariants
 //!
-//! (DESIGN.md, invariant 4; [`Book::check_invariants`] verifies them.)
+//! (`docs/architecture.md`, invariant 4; [`Book::check_invariants`] verifies them.)
 //!
 //! 1. For every order, `0 ≤ filled ≤ quantity`.
 //! 2. A slot's position equals the signed sum of the fills of its orders (including those whose
@@ -37,7 +37,7 @@
 //! 3. The book's net position equals the sum of its slots' positions.
 //! 4. A slot has at most one live order, and every live order is its slot's live order.
 //!
-//! And for commands (DESIGN.md, invariants 3, 6 and 7):
+//! And for commands (`docs/architecture.md`, invariants 3, 6 and 7):
 //!
 //! * A rejected command changes nothing. A stale or duplicate report changes nothing and is
 //!   counted ([`Applied::Stale`], [`Applied::Duplicate`]).

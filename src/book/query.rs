@@ -1,7 +1,7 @@
 //! Read-only queries on a book (usually the one inside a snapshot).
 //!
 //! Lists come back sorted (by level, or by order id), never in hash-map order, so anything a
-//! person or a test observes is deterministic (DESIGN.md, invariant 8).
+//! person or a test observes is deterministic (`docs/architecture.md`, invariant 8).
 
 use rust_decimal::Decimal;
 

@@ -19,13 +19,13 @@
 //! 1. The diff reads one snapshot: a whole version of the book, never a half-applied update.
 //! 2. The output is a function of the inputs: the same book, answer, configuration, time and
 //!    evidence give the same result; the venue list's order and repeated entries do not
-//!    matter; findings are sorted (DESIGN.md, invariant 8).
+//!    matter; findings are sorted (`docs/architecture.md`, invariant 8).
 //! 3. A difference is acted on only when confirmed: both sides quiet for the in-flight grace
 //!    window, and seen in enough consecutive answers (three absences for a missing order).
 //! 4. A venue query that fails or times out changes no evidence and is never read as absence.
 //! 5. Every correction carries the revision of the order (or slot) the diff saw; the writer
-//!    applies it only if that still holds, and otherwise rejects it as stale (DESIGN.md,
-//!    invariant 6). At most one action per order per cycle.
+//!    applies it only if that still holds, and otherwise rejects it as stale
+//!    (`docs/architecture.md`, invariant 6). At most one action per order per cycle.
 //! 6. The reconciler never blocks the writer: it loads snapshots and submits like any producer.
 //!
 //! `docs/reconciliation.md` describes the mismatch classes, the evidence rules, the policies

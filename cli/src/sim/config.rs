@@ -259,6 +259,11 @@ mod tests {
             SimConfig::new(Scenario::FaultFree, 2).convergence_bound_cycles(),
             43
         );
+        // Odd seeds expire orders after 2 s with or without faults: the same 51 as above.
+        assert_eq!(
+            SimConfig::new(Scenario::FaultFree, 3).convergence_bound_cycles(),
+            51
+        );
     }
 
     #[test]
