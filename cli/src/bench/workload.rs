@@ -125,7 +125,7 @@ impl Workload {
         self.initial_book()
     }
 
-    /// Fills on every third order of the initial load (ids 1, 4, 7, …), [`PARTIAL_FILL`] lots
+    /// Fills on every third order of the initial load (ids 1, 4, 7, …), four lots
     /// each, as the venue's second report on it. Applied after [`initial_commands`], they leave
     /// a book of open and partially filled orders; applied again, they change nothing (they
     /// repeat known quantities). `snapstate bench` does not use them; the reconciliation
