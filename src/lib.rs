@@ -79,7 +79,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "binance")]
+pub mod binance;
 pub mod book;
+pub mod decimal;
 pub mod engine;
 pub mod reconcile;
 mod sync;

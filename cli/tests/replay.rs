@@ -320,7 +320,7 @@ fn skip_invalid_reports_and_counts_each_bad_line_and_goes_on() {
         reported,
         [
             "skipped line 3: not valid JSON: expected a JSON object, one per line",
-            "skipped line 5: invalid fill record: missing field `order_id`",
+            "skipped line 5: invalid fill record: missing field `order_id` (column 15)",
         ]
     );
     let report: Value = serde_json::from_slice(&output.stdout).expect("JSON");
@@ -344,7 +344,9 @@ fn a_binance_event_the_book_cannot_represent_stops_the_replay() {
     let stderr = stops_with("replaced.jsonl", input.as_bytes(), &["--format", "binance"]);
     assert_eq!(
         stderr.lines().next(),
-        Some("error: line 2: execution type \"REPLACED\" is not supported")
+        Some(
+            "error: line 2: execution type \"REPLACED\" with order status \"NEW\" is not supported"
+        )
     );
 }
 
@@ -412,4 +414,148 @@ fn a_missing_file_is_an_error_and_garbage_never_panics() {
             );
         }
     }
+}
+
+/// The first line of the Binance example: `grid-1`, a buy of 0.01 at 36,990, acknowledged.
+fn binance_new() -> String {
+    let example = std::fs::read_to_string(example("binance.jsonl")).expect("example");
+    example.lines().next().expect("a first line").to_owned()
+}
+
+/// Issue 10, defect 4: a final event carrying a fill the stream's trade events never
+/// delivered left the position short.
+#[test]
+fn a_binance_cancel_carrying_an_undelivered_fill_moves_the_position() {
+    let new = binance_new();
+    for (x, status) in [
+        ("CANCELED", "CANCELED"),
+        ("EXPIRED", "EXPIRED"),
+        ("TRADE_PREVENTION", "EXPIRED_IN_MATCH"),
+    ] {
+        let finished = new
+            .replace(
+                r#""x":"NEW","X":"NEW""#,
+                &format!(r#""x":"{x}","X":"{status}""#),
+            )
+            .replace(r#""z":"0.00000000""#, r#""z":"0.00400000""#);
+        let wrapped = format!(r#"{{"subscriptionId":0,"event":{finished}}}"#);
+        let path = scratch(
+            &format!("final_{x}.jsonl"),
+            format!("{new}\n{wrapped}\n").as_bytes(),
+        );
+        let report = replay_json(&[
+            "replay",
+            path.to_str().expect("utf-8 path"),
+            "--format",
+            "binance",
+            "--json",
+        ]);
+        assert_eq!(report["book"]["net_position"], "0.00400000", "{x}/{status}");
+        assert!(
+            report["book"]["live_orders"]
+                .as_array()
+                .expect("live")
+                .is_empty(),
+            "{x}/{status}"
+        );
+    }
+}
+
+/// Issue 10, defect 2: a decimal with more digits than are kept was rounded on input.
+#[test]
+fn a_decimal_that_would_be_rounded_is_an_invalid_line_naming_the_field() {
+    let fill = r#"{"type":"fill","order_id":1,"cumulative_filled":"1.00000000000000000000000000000000001","at":2}"#;
+    let place = PLACE.replace(r#""quantity":"10""#, r#""quantity":"1""#);
+    let stderr = stops_with(
+        "too_precise.jsonl",
+        format!("{GRID}\n{place}\n{fill}\n").as_bytes(),
+        &[],
+    );
+    let first = stderr.lines().next().expect("an error line");
+    assert!(
+        first.starts_with("error: line 3: invalid fill record: field `cumulative_filled`: "),
+        "{first}"
+    );
+    let price = PLACE.replace(
+        r#""price":"98""#,
+        r#""price":"98.000000000000000000000000001""#,
+    );
+    let stderr = stops_with(
+        "rounded_price.jsonl",
+        format!("{GRID}\n{price}\n").as_bytes(),
+        &[],
+    );
+    assert!(
+        stderr.starts_with("error: line 2: invalid place record: field `price`: "),
+        "{stderr}"
+    );
+    let snapshot = r#"{"type":"venue_snapshot","as_of":5,"orders":[{"order_id":1,"updated_at":1,"filled":0.5,"status":"open","side":"buy","price":"98","quantity":"2"}]}"#;
+    let stderr = stops_with(
+        "float.jsonl",
+        format!("{GRID}\n{snapshot}\n").as_bytes(),
+        &[],
+    );
+    assert!(
+        stderr.starts_with(
+            "error: line 2: invalid venue_snapshot record: field `orders[0].filled`: "
+        ),
+        "{stderr}"
+    );
+    let new = binance_new().replace(
+        r#""q":"0.01000000""#,
+        r#""q":"0.010000000000000000000000000001""#,
+    );
+    let stderr = stops_with(
+        "binance_rounded.jsonl",
+        format!("{new}\n").as_bytes(),
+        &["--format", "binance"],
+    );
+    assert!(
+        stderr.starts_with("error: line 1: invalid field `q`: "),
+        "{stderr}"
+    );
+}
+
+/// Issue 10, defect 5: an invalid open-orders line set the grid before it was refused.
+#[test]
+fn an_invalid_open_orders_line_changes_nothing() {
+    let bad = r#"{"capture":"openOrders","received_ms":1700000000000,"response":[{"symbol":"BTCUSDT","clientOrderId":"web-1","price":"100.005","origQty":"1","executedQty":"0","status":"HALF_DONE","side":"BUY","updateTime":1}]}"#;
+    let input = format!("{bad}\n{}\n", binance_new());
+    let path = scratch("bad_open_orders.jsonl", input.as_bytes());
+    let output = snapstate(&[
+        "replay",
+        path.to_str().expect("utf-8 path"),
+        "--format",
+        "binance",
+        "--skip-invalid",
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stderr).lines().collect::<Vec<_>>(),
+        ["skipped line 1: order status \"HALF_DONE\" is not supported"]
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(report["commands"], 2, "the event after it sets the grid");
+    assert_eq!(live_orders(&report).len(), 1);
+}
+
+/// Issue 10, defect 6: errors said "line 13: … at line 1 column 29".
+#[test]
+fn a_binance_parse_error_names_only_its_own_line_and_the_column_in_it() {
+    let new = binance_new();
+    let broken = new.replace(r#""S":"BUY""#, r#""S":BUY"#);
+    let stderr = stops_with(
+        "binance_broken.jsonl",
+        format!("{new}\n{broken}\n").as_bytes(),
+        &["--format", "binance"],
+    );
+    let first = stderr.lines().next().expect("an error line");
+    assert!(first.starts_with("error: line 2: "), "{first}");
+    assert!(!first.contains("line 1"), "{first}");
+    let column = broken.find("BUY").expect("BUY") + 1;
+    assert!(
+        first.ends_with(&format!("(column {column})")),
+        "{first} (expected column {column})"
+    );
 }

@@ -69,8 +69,16 @@ pub struct Place {
     /// Buy or sell.
     pub side: Side,
     /// Must equal the slot's price.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::decimal::serde::deserialize")
+    )]
     pub price: Price,
     /// Must be positive.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::decimal::serde::deserialize")
+    )]
     pub quantity: Quantity,
     /// When it was placed.
     pub at: Timestamp,
@@ -103,9 +111,19 @@ pub struct FillReport {
     /// The order reported on.
     pub order_id: OrderId,
     /// Total filled so far; at most the order's quantity.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::decimal::serde::deserialize")
+    )]
     pub cumulative_filled: Quantity,
     /// Price of the execution that brought the order to this total, if reported.
-    #[cfg_attr(feature = "serde", serde(default))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            default,
+            deserialize_with = "crate::decimal::serde::deserialize_option"
+        )
+    )]
     pub fill_price: Option<Price>,
     /// The venue's trade id for that execution, if reported.
     #[cfg_attr(feature = "serde", serde(default))]
@@ -138,6 +156,10 @@ pub enum Correction {
         /// The order's revision in the snapshot the diff used.
         expected: Revision,
         /// The venue's cumulative filled quantity.
+        #[cfg_attr(
+            feature = "serde",
+            serde(deserialize_with = "crate::decimal::serde::deserialize")
+        )]
         cumulative_filled: Quantity,
         /// When the correction was decided.
         at: Timestamp,
@@ -177,10 +199,22 @@ pub struct Adoption {
     /// Its side.
     pub side: Side,
     /// Its price; must equal the slot's price.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::decimal::serde::deserialize")
+    )]
     pub price: Price,
     /// Its quantity.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::decimal::serde::deserialize")
+    )]
     pub quantity: Quantity,
     /// What the venue says has filled.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::decimal::serde::deserialize")
+    )]
     pub cumulative_filled: Quantity,
     /// The slot's revision in the snapshot the diff used ([`Revision::ABSENT`] if the slot did
     /// not exist).

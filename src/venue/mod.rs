@@ -119,14 +119,26 @@ pub struct VenueOrder {
     /// When the venue last changed this order (its last fill, status change or acceptance).
     pub updated_at: Timestamp,
     /// Cumulative filled quantity.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::decimal::serde::deserialize")
+    )]
     pub filled: Quantity,
     /// Its status at the venue.
     pub status: VenueOrderStatus,
     /// Buy or sell.
     pub side: Side,
     /// Its limit price.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::decimal::serde::deserialize")
+    )]
     pub price: Price,
     /// Its total quantity.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::decimal::serde::deserialize")
+    )]
     pub quantity: Quantity,
 }
 
@@ -231,6 +243,13 @@ pub struct VenueReport {
     pub orders: Vec<VenueOrder>,
     /// The venue's net position (buys +, sells −), or `None` if this venue does not report
     /// one; `None` skips the position check rather than comparing against zero.
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            default,
+            deserialize_with = "crate::decimal::serde::deserialize_option"
+        )
+    )]
     pub net_position: Option<Quantity>,
 }
 

@@ -12,13 +12,12 @@
 //! position and the position check is skipped.
 
 use serde::Deserialize;
+use snapstate::binance::{BinanceAdapter, BinanceError, OpenOrder, event_price};
 use snapstate::book::{Grid, OrderId, Price};
 use snapstate::time::Timestamp;
-use snapstate::venue::VenueReport;
 
 use super::BinanceOptions;
-use super::binance::{BinanceAdapter, BinanceError, OpenOrder, event_price};
-use super::source::{Entry, LineError, check_venue_report, expect_object};
+use super::source::{Entry, LineError, check_venue_report, expect_object, from_line};
 
 /// The wrapper's tag for an open-orders answer.
 pub const OPEN_ORDERS_CAPTURE: &str = "openOrders";
@@ -66,9 +65,9 @@ impl BinanceSource {
     ///
     /// # Errors
     ///
-    /// A [`LineError`] when the line is invalid; the source is then unchanged, but for client
-    /// ids interned from an open-orders answer before one of its orders failed (they only
-    /// name orders).
+    /// A [`LineError`] when the line is invalid; the source is then unchanged (one line, one
+    /// unit: an open-orders answer is validated whole before it sets the grid or interns an
+    /// id).
     pub fn entry(&mut self, line: &str) -> Result<Entry, LineError> {
         expect_object(line)?;
         let envelope: Envelope =
@@ -110,42 +109,32 @@ impl BinanceSource {
     }
 
     fn open_orders(&mut self, line: &str) -> Result<Entry, LineError> {
-        let capture: OpenOrdersCapture = serde_json::from_str(line)
-            .map_err(|error| LineError::malformed("openOrders capture", &error))?;
-        let symbol = self
-            .options
-            .symbol
-            .clone()
-            .or_else(|| self.adapter.as_ref()?.symbol().map(str::to_owned))
-            .or_else(|| capture.response.first().map(|order| order.symbol.clone()));
-        let ours: Vec<&OpenOrder> = capture
-            .response
-            .iter()
-            .filter(|order| {
-                symbol
-                    .as_deref()
-                    .is_none_or(|symbol| order.symbol == symbol)
-            })
-            .collect();
-        let adapter = match self.adapter.as_mut() {
-            Some(adapter) => adapter,
+        let capture: OpenOrdersCapture = from_line("openOrders capture", line)?;
+        let as_of = Timestamp::from_millis(capture.received_ms);
+        // The adapter is only replaced once the whole answer maps; a new one (the answer
+        // sets the grid) is kept only then.
+        let report = match self.adapter.as_mut() {
+            Some(adapter) => adapter.venue_report(as_of, &capture.response)?,
             None => {
-                let Some(first) = ours.first() else {
+                let symbol = self
+                    .options
+                    .symbol
+                    .clone()
+                    .or_else(|| capture.response.first().map(|order| order.symbol.clone()));
+                let Some(first) = capture
+                    .response
+                    .iter()
+                    .find(|order| symbol.as_deref() == Some(order.symbol.as_str()))
+                else {
                     return Ok(Entry::Ignored("open orders before any order"));
                 };
-                let adapter = new_adapter(&self.options, first.price, symbol)?;
+                let mut adapter = new_adapter(&self.options, first.price, symbol)?;
+                let report = adapter.venue_report(as_of, &capture.response)?;
+                check_venue_report(&report)?;
                 self.grid = Some(adapter.grid().clone());
-                self.adapter.insert(adapter)
+                self.adapter = Some(adapter);
+                return Ok(Entry::VenueSnapshot(report));
             }
-        };
-        let orders = ours
-            .into_iter()
-            .map(|order| adapter.venue_order(order))
-            .collect::<Result<Vec<_>, _>>()?;
-        let report = VenueReport {
-            as_of: Timestamp::from_millis(capture.received_ms),
-            orders,
-            net_position: None,
         };
         check_venue_report(&report)?;
         Ok(Entry::VenueSnapshot(report))

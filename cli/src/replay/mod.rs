@@ -15,7 +15,6 @@
 //! number and the reason, and exits with [`EXIT_INVALID_INPUT`]. With `--skip-invalid` it
 //! reports each on stderr, counts it, and goes on. No input makes it panic.
 
-pub mod binance;
 pub mod binance_capture;
 pub mod lines;
 pub mod native;

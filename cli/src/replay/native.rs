@@ -6,10 +6,10 @@
 //! `grid` record.
 
 use serde::Deserialize;
-use snapstate::book::{BookCommand, Grid, Level, Price};
+use snapstate::book::{BookCommand, Grid, Level, Price, StatusReport};
 use snapstate::venue::VenueReport;
 
-use super::source::{LineError, expect_object};
+use super::source::{LineError, expect_object, from_line};
 
 /// Every record type, in the order the documentation lists them.
 pub const RECORD_TYPES: [&str; 9] = [
@@ -45,7 +45,9 @@ struct Tag {
 /// them (its own serde layout would not).
 #[derive(Deserialize)]
 struct GridRecord {
+    #[serde(deserialize_with = "snapstate::decimal::serde::deserialize")]
     origin: Price,
+    #[serde(deserialize_with = "snapstate::decimal::serde::deserialize")]
     step: Price,
     lowest: Level,
     highest: Level,
@@ -60,10 +62,9 @@ pub fn parse(line: &str) -> Result<Record, LineError> {
     expect_object(line)?;
     let tag: Tag = serde_json::from_str(line).map_err(|error| LineError::json(&error))?;
     let kind = tag.kind.as_str();
-    let malformed = |error: serde_json::Error| LineError::malformed(kind, &error);
     match kind {
         "grid" => {
-            let grid: GridRecord = serde_json::from_str(line).map_err(malformed)?;
+            let grid: GridRecord = from_line(kind, line)?;
             Ok(Record::Grid(Grid::new(
                 grid.origin,
                 grid.step,
@@ -71,14 +72,27 @@ pub fn parse(line: &str) -> Result<Record, LineError> {
                 grid.highest,
             )?))
         }
-        "venue_snapshot" => serde_json::from_str(line)
-            .map(Record::VenueSnapshot)
-            .map_err(malformed),
-        _ if RECORD_TYPES.contains(&kind) => serde_json::from_str(line)
-            .map(Record::Command)
-            .map_err(malformed),
+        "venue_snapshot" => from_line(kind, line).map(Record::VenueSnapshot),
+        // Each command's own struct, rather than the tagged `BookCommand`, so that an error
+        // names its field: serde buffers a tagged enum's content and loses the field's name.
+        "place" => from_line(kind, line).map(|place| Record::Command(BookCommand::Place(place))),
+        "fill" => from_line(kind, line).map(|fill| Record::Command(BookCommand::Fill(fill))),
+        "acknowledge" => status(kind, line, BookCommand::Acknowledge),
+        "cancel" => status(kind, line, BookCommand::Cancel),
+        "reject" => status(kind, line, BookCommand::Reject),
+        "expire" => status(kind, line, BookCommand::Expire),
+        // A correction is tagged again by its kind: its errors name no field.
+        "correct" => from_line(kind, line).map(Record::Command),
         other => Err(LineError::UnknownType(other.to_owned())),
     }
+}
+
+fn status(
+    kind: &str,
+    line: &str,
+    command: fn(StatusReport) -> BookCommand,
+) -> Result<Record, LineError> {
+    from_line(kind, line).map(|report| Record::Command(command(report)))
 }
 
 #[cfg(test)]
@@ -138,11 +152,12 @@ mod tests {
             ),
             (
                 r#"{"type":"fill","order_id":1,"at":6}"#,
-                "invalid fill record: missing field `cumulative_filled`",
+                "invalid fill record: missing field `cumulative_filled` (column 35)",
             ),
             (
                 r#"{"type":"place","order_id":-1,"level":0,"side":"buy","price":"1","quantity":"1","at":1}"#,
-                "invalid place record: invalid value: integer `-1`, expected u64",
+                "invalid place record: field `order_id`: invalid value: integer `-1`, expected u64 \
+                 (column 29)",
             ),
             (
                 r#"{"type":"grid","origin":"100","step":"0","lowest":-1,"highest":1}"#,

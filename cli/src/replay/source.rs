@@ -6,10 +6,10 @@ use rust_decimal::Decimal;
 use snapstate::book::{BookCommand, Grid, GridError, OrderId, Rejection};
 use snapstate::venue::VenueReport;
 
-use super::binance::BinanceError;
 use super::binance_capture::BinanceSource;
 use super::native::{self, RECORD_TYPES, Record};
 use super::{BinanceOptions, Format};
+use snapstate::binance::BinanceError;
 
 /// What a valid line carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +93,40 @@ impl LineError {
             reason: without_position(error),
         }
     }
+
+    /// A record of type `record` that did not deserialize, naming the field the error is in
+    /// (`quantity`, `orders[0].filled`) where it is in one.
+    pub fn malformed_at(
+        record: &str,
+        error: &serde_path_to_error::Error<serde_json::Error>,
+    ) -> Self {
+        let reason = without_position(error.inner());
+        let path = error.path().to_string();
+        Self::Malformed {
+            record: record.to_owned(),
+            reason: if path == "." {
+                reason
+            } else {
+                format!("field `{path}`: {reason}")
+            },
+        }
+    }
+}
+
+/// Deserializes one line as a record of type `record`, naming the field of an error.
+///
+/// # Errors
+///
+/// [`LineError::Malformed`], with the field's path and the column within the line; trailing
+/// characters after the value are an error too.
+pub fn from_line<T: serde::de::DeserializeOwned>(record: &str, line: &str) -> Result<T, LineError> {
+    let mut reading = serde_json::Deserializer::from_str(line);
+    let value = serde_path_to_error::deserialize(&mut reading)
+        .map_err(|error| LineError::malformed_at(record, &error))?;
+    reading
+        .end()
+        .map_err(|error| LineError::malformed(record, &error))?;
+    Ok(value)
 }
 
 /// Refuses a line that is not a JSON object before serde sees it: serde would read an array
@@ -111,6 +145,8 @@ pub fn expect_object(line: &str) -> Result<(), LineError> {
     }
 }
 
+/// serde_json's message with the column within the line in place of its "at line 1 column
+/// C" (every record is one line, and the replay names the line itself).
 fn without_position(error: &serde_json::Error) -> String {
     let text = error.to_string();
     let suffix = format!(" at line {} column {}", error.line(), error.column());
