@@ -1,6 +1,7 @@
 //! The `snapstate` command: thin over the library.
 
 use std::error::Error;
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -45,6 +46,14 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A closed standard stream ends the command quietly, however the write was made.
+    match snapstate_cli::output::run_quietly_on_closed_output(|| run(cli)) {
+        Ok(code) | Err(code) => ExitCode::from(code),
+    }
+}
+
+/// Runs the command; its exit status.
+fn run(cli: Cli) -> u8 {
     let result: Result<(), Box<dyn Error>> =
         match cli.command.unwrap_or(Command::Simulate(cli.simulate)) {
             Command::Simulate(args) => snapstate_cli::simulate::run(&args).map_err(Into::into),
@@ -53,16 +62,26 @@ fn main() -> ExitCode {
             Command::Bench(args) => bench(&args),
         };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            let mut source = error.source();
-            while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
-                source = cause.source();
-            }
-            ExitCode::from(snapstate_cli::exit_code(error.as_ref()))
+        Ok(()) => 0,
+        Err(error) if snapstate_cli::output::is_closed_output(error.as_ref()) => {
+            snapstate_cli::output::EXIT_CLOSED_OUTPUT
         }
+        Err(error) => {
+            report(error.as_ref());
+            snapstate_cli::exit_code(error.as_ref())
+        }
+    }
+}
+
+/// Prints an error and its causes on stderr; a stderr that cannot be written to is not
+/// reported anywhere (the exit status still says the command failed).
+fn report(error: &(dyn Error + 'static)) {
+    let mut stderr = io::stderr().lock();
+    let _ = writeln!(stderr, "error: {error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let _ = writeln!(stderr, "  caused by: {cause}");
+        source = cause.source();
     }
 }
 
