@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod format;
 pub mod market_maker;
+pub mod metrics_endpoint;
 pub mod output;
 pub mod replay;
 pub mod sim;

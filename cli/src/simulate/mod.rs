@@ -138,9 +138,10 @@ pub enum SimulateError {
 /// A [`SimulateError`]; [`SimulateError::NotConverged`] after printing the report.
 pub fn run(args: &SimulateArgs) -> Result<(), SimulateError> {
     let settings = Settings::from_args(args)?;
-    let durations = telemetry::install(args.metrics_addr)?;
-    if let Some(address) = args.metrics_addr {
-        eprintln!("serving metrics on http://{address}/metrics");
+    let (durations, endpoint) = telemetry::install(args.metrics_addr)?;
+    if let Some(address) = endpoint {
+        // A notice that cannot be written does not stop the run.
+        let _ = writeln!(io::stderr(), "serving metrics on http://{address}/metrics");
     }
     let mut progress = if args.json {
         Progress::new(Box::new(io::stderr()), mode_for(io::stderr().is_terminal()))

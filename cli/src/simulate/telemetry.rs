@@ -6,9 +6,9 @@
 //! duration as [`DURATION_SECONDS`]; teeing that one histogram gives the report every cycle's
 //! duration, measured by the library itself, with or without an exporter.
 
+use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread;
 
 use hdrhistogram::Histogram as Hdr;
 use metrics::{
@@ -17,15 +17,17 @@ use metrics::{
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusRecorder};
 use snapstate::reconcile::metrics::{DURATION_BUCKETS_SECONDS, DURATION_SECONDS};
 
+use crate::metrics_endpoint::{self, EndpointLimits, Render};
+
 /// Why the recorder could not be installed.
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
-    /// The Prometheus exporter could not be built, typically because the address is taken.
-    #[error("could not start the metrics endpoint")]
+    /// The Prometheus recorder could not be built.
+    #[error("could not build the metrics recorder")]
     Exporter(#[source] BuildError),
-    /// The exporter's runtime or thread could not be started.
-    #[error("could not start the metrics endpoint's thread")]
-    Thread(#[source] std::io::Error),
+    /// The endpoint could not bind its address (typically taken) or start its thread.
+    #[error("could not start the metrics endpoint")]
+    Endpoint(#[source] io::Error),
     /// This process already has a metrics recorder (only one can be installed).
     #[error("a metrics recorder is already installed in this process")]
     AlreadyInstalled,
@@ -83,52 +85,57 @@ pub fn latency_histogram() -> Hdr<u64> {
     }
 }
 
-/// Installs the process's metrics recorder: the Prometheus exporter on `metrics_addr` if given,
-/// teeing the reconciler's cycle durations into the returned record.
+/// Installs the process's metrics recorder: the Prometheus recorder, served on `metrics_addr`
+/// if given (see [`crate::metrics_endpoint`]: `GET /metrics` only, bounded), teeing the
+/// reconciler's cycle durations into the returned record. Returns the endpoint's address
+/// with the record.
 ///
 /// # Errors
 ///
 /// A [`TelemetryError`] when the endpoint cannot start or a recorder is already installed.
-pub fn install(metrics_addr: Option<SocketAddr>) -> Result<Arc<CycleDurations>, TelemetryError> {
+pub fn install(
+    metrics_addr: Option<SocketAddr>,
+) -> Result<(Arc<CycleDurations>, Option<SocketAddr>), TelemetryError> {
     let durations = Arc::new(CycleDurations::new());
-    let prometheus = metrics_addr.map(start_exporter).transpose()?;
+    let (prometheus, bound) = match metrics_addr {
+        Some(address) => {
+            let (recorder, bound) = start_endpoint(address)?;
+            (Some(recorder), Some(bound))
+        }
+        None => (None, None),
+    };
     let recorder = TeeRecorder {
         prometheus,
         durations: Arc::clone(&durations),
     };
     metrics::set_global_recorder(recorder).map_err(|_| TelemetryError::AlreadyInstalled)?;
-    Ok(durations)
+    Ok((durations, bound))
 }
 
-/// Binds the listener and starts serving on a thread of its own, with a single-threaded Tokio
-/// runtime (the exporter is asynchronous; nothing else in the command is).
-fn start_exporter(address: SocketAddr) -> Result<PrometheusRecorder, TelemetryError> {
-    let builder = PrometheusBuilder::new()
-        .with_http_listener(address)
+/// Builds the Prometheus recorder and serves its rendering on `address`, warning on stderr
+/// when the address is reachable beyond this machine.
+fn start_endpoint(address: SocketAddr) -> Result<(PrometheusRecorder, SocketAddr), TelemetryError> {
+    let recorder = PrometheusBuilder::new()
         .set_buckets_for_metric(
             Matcher::Full(DURATION_SECONDS.to_owned()),
             &DURATION_BUCKETS_SECONDS,
         )
-        .map_err(TelemetryError::Exporter)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(TelemetryError::Thread)?;
-    let (recorder, exporter) = {
-        // `build` binds the listener and spawns the recorder's upkeep task on this runtime.
-        let _entered = runtime.enter();
-        builder.build().map_err(TelemetryError::Exporter)?
-    };
-    thread::Builder::new()
-        .name("snapstate-metrics".to_owned())
-        .spawn(move || {
-            // The endpoint serves until the process exits; an error ends only the endpoint.
-            if let Err(error) = runtime.block_on(exporter) {
-                eprintln!("warning: the metrics endpoint stopped: {error:?}");
-            }
-        })
-        .map_err(TelemetryError::Thread)?;
-    Ok(recorder)
+        .map_err(TelemetryError::Exporter)?
+        .build_recorder();
+    let handle = recorder.handle();
+    let render: Render = Arc::new(move || {
+        // Without the exporter's own upkeep task, each scrape drains the histograms first.
+        handle.run_upkeep();
+        handle.render()
+    });
+    let bound = metrics_endpoint::bind(
+        address,
+        render,
+        EndpointLimits::default(),
+        &mut io::stderr(),
+    )
+    .map_err(TelemetryError::Endpoint)?;
+    Ok((recorder, bound))
 }
 
 /// Forwards everything to the Prometheus recorder (if any), and copies the reconciler's
