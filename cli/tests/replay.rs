@@ -559,3 +559,75 @@ fn a_binance_parse_error_names_only_its_own_line_and_the_column_in_it() {
         "{first} (expected column {column})"
     );
 }
+
+/// Issue 10, defect 10: `--skip-invalid` kept every skipped line (621 MB for 5M bad lines).
+#[test]
+fn skipped_lines_are_counted_and_only_the_first_are_listed() {
+    let mut input = format!("{GRID}\n{PLACE}\n");
+    for _ in 0..50 {
+        input.push_str("garbage\n");
+    }
+    let path = scratch("many_bad.jsonl", input.as_bytes());
+    let path = path.to_str().expect("utf-8 path");
+    let output = snapstate(&[
+        "replay",
+        path,
+        "--skip-invalid",
+        "--json",
+        "--max-reported-invalid-lines",
+        "5",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stderr).lines().count(),
+        50,
+        "each is still reported"
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(report["invalid_lines_total"], 50);
+    let listed: Vec<u64> = report["invalid_lines"]
+        .as_array()
+        .expect("invalid lines")
+        .iter()
+        .map(|invalid| invalid["line"].as_u64().expect("line"))
+        .collect();
+    assert_eq!(listed, [3, 4, 5, 6, 7]);
+    let table = snapstate(&[
+        "replay",
+        path,
+        "--skip-invalid",
+        "--max-reported-invalid-lines",
+        "5",
+    ]);
+    let table = text(&table.stdout);
+    assert!(table.contains("50 invalid skipped"), "{table}");
+    assert!(
+        table.contains("… and 45 more skipped lines not listed"),
+        "{table}"
+    );
+}
+
+/// Issue 10, defect 10: replay kept every finding (580 MB for 1M snapshots).
+#[test]
+fn findings_are_counted_by_class_and_only_the_first_are_listed() {
+    let example = example("native.jsonl");
+    let example = example.to_str().expect("utf-8 path");
+    let all = replay_json(&["replay", example, "--json"]);
+    let total = all["findings"].as_array().expect("findings").len() as u64;
+    assert!(total > 3, "the example has findings to cut");
+    assert_eq!(all["findings_total"], total);
+    let cut = replay_json(&["replay", example, "--json", "--max-reported-findings", "3"]);
+    assert_eq!(cut["findings_total"], total);
+    assert_eq!(cut["findings"].as_array().expect("findings").len(), 3);
+    assert_eq!(
+        cut["findings"].as_array().expect("findings")[..],
+        all["findings"].as_array().expect("findings")[..3]
+    );
+    let by_class: u64 = cut["findings_by_class"]
+        .as_object()
+        .expect("by class")
+        .values()
+        .map(|count| count.as_u64().expect("a count"))
+        .sum();
+    assert_eq!(by_class, total);
+}

@@ -24,6 +24,9 @@ fn options(format: Format, skip_invalid: bool) -> ReplayOptions {
         skip_invalid,
         max_line_bytes: 4_096,
         apply_corrections: true,
+        // Small, so that generated inputs also pass the report's limits.
+        max_reported_invalid_lines: 3,
+        max_reported_findings: 3,
         reconcile: ReconcileConfig::default(),
         binance: BinanceOptions {
             symbol: None,

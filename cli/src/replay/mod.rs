@@ -14,6 +14,14 @@
 //! quantity) is invalid. By default the replay stops at the first one, printing its line
 //! number and the reason, and exits with [`EXIT_INVALID_INPUT`]. With `--skip-invalid` it
 //! reports each on stderr, counts it, and goes on. No input makes it panic.
+//!
+//! # Memory
+//!
+//! Nothing the replay keeps grows with the stream's length: skipped lines and findings are
+//! counted, and the report lists only the first of each
+//! ([`DEFAULT_MAX_REPORTED_INVALID_LINES`], [`DEFAULT_MAX_REPORTED_FINDINGS`], set with
+//! `--max-reported-invalid-lines` and `--max-reported-findings`). Every skipped line is
+//! still reported on stderr as it is met.
 
 pub mod binance_capture;
 pub mod lines;
@@ -33,7 +41,7 @@ use snapstate::reconcile::{ReconcileConfig, ReconcileConfigError};
 
 use crate::units::parse_duration;
 use lines::{BoundedLines, DEFAULT_MAX_LINE_BYTES, Line};
-use report::{ReplayReport, SkippedLine};
+use report::{FindingRecord, ReplayReport, Sample, SkippedLine};
 use session::{Session, SessionError};
 use source::{Entry, InvalidLine, LineError, Source};
 
@@ -42,6 +50,16 @@ pub const EXIT_INVALID_INPUT: u8 = 3;
 /// The largest `--max-line-bytes` accepted: 1 GiB, so that one line can never take more
 /// memory than that.
 pub const MAX_LINE_BYTES_LIMIT: u64 = 1 << 30;
+/// The default of `--max-reported-invalid-lines`: skipped lines listed in the report (every
+/// one is reported on stderr as it is met, and counted).
+pub const DEFAULT_MAX_REPORTED_INVALID_LINES: usize = 100;
+/// The default of `--max-reported-findings`: findings listed in the report (every one is
+/// counted, by class).
+pub const DEFAULT_MAX_REPORTED_FINDINGS: usize = 1_000;
+/// The largest value of either report limit, so that a report's lists stay a few hundred
+/// megabytes at most whatever the stream.
+pub const MAX_REPORTED_LIMIT: u64 = 1_000_000;
+
 /// The default number of levels of a Binance replay's grid, centred on the first price:
 /// a million ticks either side, and slots exist only where orders were placed.
 pub const DEFAULT_BINANCE_GRID_LEVELS: u32 = 2_000_000;
@@ -88,6 +106,14 @@ pub struct ReplayArgs {
     /// Send the reconciler's corrections through the engine, instead of only reporting them.
     #[arg(long)]
     pub apply_corrections: bool,
+    /// Skipped lines listed in the report (all are counted, and reported on stderr).
+    #[arg(long, default_value_t = DEFAULT_MAX_REPORTED_INVALID_LINES,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_REPORTED_LIMIT))]
+    pub max_reported_invalid_lines: usize,
+    /// Findings listed in the report (all are counted, by class).
+    #[arg(long, default_value_t = DEFAULT_MAX_REPORTED_FINDINGS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_REPORTED_LIMIT))]
+    pub max_reported_findings: usize,
     /// How long both sides must be quiet before a difference counts.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub grace: Duration,
@@ -122,6 +148,10 @@ pub struct ReplayOptions {
     pub max_line_bytes: usize,
     /// Send corrections instead of only planning them.
     pub apply_corrections: bool,
+    /// Skipped lines listed in the report.
+    pub max_reported_invalid_lines: usize,
+    /// Findings listed in the report.
+    pub max_reported_findings: usize,
     /// The reconciler's thresholds.
     pub reconcile: ReconcileConfig,
     /// How a Binance capture maps onto the book.
@@ -161,6 +191,8 @@ impl ReplayOptions {
             skip_invalid: args.skip_invalid,
             max_line_bytes: args.max_line_bytes,
             apply_corrections: args.apply_corrections,
+            max_reported_invalid_lines: args.max_reported_invalid_lines,
+            max_reported_findings: args.max_reported_findings,
             reconcile: ReconcileConfig {
                 in_flight_grace: args.grace,
                 observations_before_confirmed: args.observations,
@@ -250,7 +282,9 @@ pub fn replay(
         source: Source::new(options.format, &options.binance),
         session: None,
         ignored: BTreeMap::new(),
-        skipped: Vec::new(),
+        skipped: Sample::new(options.max_reported_invalid_lines),
+        findings: Sample::new(options.max_reported_findings),
+        findings_by_class: BTreeMap::new(),
         lines: 0,
     };
     while let Some((number, line)) = lines.next_line().map_err(ReplayError::Read)? {
@@ -277,7 +311,9 @@ struct Replay<'a> {
     source: Source,
     session: Option<Session>,
     ignored: BTreeMap<&'static str, u64>,
-    skipped: Vec<SkippedLine>,
+    skipped: Sample<SkippedLine>,
+    findings: Sample<FindingRecord>,
+    findings_by_class: BTreeMap<&'static str, u64>,
     lines: usize,
 }
 
@@ -312,7 +348,10 @@ impl Replay<'_> {
                 let line = self.lines;
                 match self.session()? {
                     Ok((session, source)) => {
-                        session.reconcile(line, report, source)?;
+                        for finding in session.reconcile(line, report, source)? {
+                            *self.findings_by_class.entry(finding.class).or_default() += 1;
+                            self.findings.push(finding);
+                        }
                         Ok(Ok(()))
                     }
                     Err(error) => Ok(Err(error)),
@@ -346,13 +385,15 @@ impl Replay<'_> {
             .session
             .as_ref()
             .map_or((0, 0), |session| (session.commands(), session.snapshots()));
-        let (findings, corrections, book) = match self.session {
+        let (corrections, book) = match self.session {
             Some(session) => {
-                let (findings, corrections, book) = session.finish(&self.source)?;
-                (findings, Some(corrections), Some(book))
+                let (corrections, book) = session.finish(&self.source)?;
+                (Some(corrections), Some(book))
             }
-            None => (Vec::new(), None, None),
+            None => (None, None),
         };
+        let (invalid_lines, invalid_lines_total) = self.skipped.into_parts();
+        let (findings, findings_total) = self.findings.into_parts();
         Ok(ReplayReport {
             source: self.options.source_name.clone(),
             format: self.options.format.to_string(),
@@ -361,7 +402,10 @@ impl Replay<'_> {
             commands,
             venue_snapshots,
             ignored: self.ignored,
-            invalid_lines: self.skipped,
+            invalid_lines_total,
+            invalid_lines,
+            findings_total,
+            findings_by_class: self.findings_by_class,
             findings,
             corrections: corrections.filter(|_| self.options.apply_corrections),
             book,

@@ -154,6 +154,50 @@ impl FinalBook {
     }
 }
 
+/// The first `limit` items of a stream, and how many there were in all: what a report keeps
+/// of something that grows with the input (skipped lines, findings), so that its memory is
+/// bounded whatever the stream's length.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sample<T> {
+    limit: usize,
+    kept: Vec<T>,
+    total: u64,
+}
+
+impl<T> Sample<T> {
+    /// An empty sample that keeps at most `limit` items.
+    pub fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            kept: Vec::new(),
+            total: 0,
+        }
+    }
+
+    /// Counts `item`, keeping it if the sample is not full.
+    pub fn push(&mut self, item: T) {
+        self.total += 1;
+        if self.kept.len() < self.limit {
+            self.kept.push(item);
+        }
+    }
+
+    /// The items kept, in the order they came.
+    pub fn kept(&self) -> &[T] {
+        &self.kept
+    }
+
+    /// How many items came, kept or not.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// The items kept and the total.
+    pub fn into_parts(self) -> (Vec<T>, u64) {
+        (self.kept, self.total)
+    }
+}
+
 /// An invalid line that was skipped.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SkippedLine {
@@ -189,9 +233,17 @@ pub struct ReplayReport {
     pub venue_snapshots: u64,
     /// Lines that carried nothing for the book, by why.
     pub ignored: BTreeMap<&'static str, u64>,
-    /// Invalid lines skipped with `--skip-invalid`, in line order.
+    /// Invalid lines skipped with `--skip-invalid`.
+    pub invalid_lines_total: u64,
+    /// The first of them (at most `--max-reported-invalid-lines`), in line order; every one
+    /// was reported on stderr as it was met.
     pub invalid_lines: Vec<SkippedLine>,
-    /// Every finding of every reconciliation, by line, then as the reconciler sorts them.
+    /// Findings of all reconciliations.
+    pub findings_total: u64,
+    /// Findings of all reconciliations by class.
+    pub findings_by_class: BTreeMap<&'static str, u64>,
+    /// The first findings (at most `--max-reported-findings`), by line, then as the reconciler
+    /// sorts them.
     pub findings: Vec<FindingRecord>,
     /// Corrections sent, when they were.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -241,13 +293,21 @@ impl ReplayReport {
             grouped(self.commands),
             self.venue_snapshots,
             grouped(ignored),
-            self.invalid_lines.len()
+            grouped(self.invalid_lines_total)
         )?;
         for (why, count) in &self.ignored {
             writeln!(out, "    ignored: {why}: {count}")?;
         }
         for skipped in &self.invalid_lines {
             writeln!(out, "    skipped line {}: {}", skipped.line, skipped.reason)?;
+        }
+        let unlisted = self.invalid_lines_total - self.invalid_lines.len() as u64;
+        if unlisted > 0 {
+            writeln!(
+                out,
+                "    … and {} more skipped lines not listed (--max-reported-invalid-lines)",
+                grouped(unlisted)
+            )?;
         }
         if let Some(corrections) = &self.corrections {
             writeln!(
@@ -260,16 +320,22 @@ impl ReplayReport {
     }
 
     fn write_findings(&self, out: &mut impl Write) -> io::Result<()> {
-        writeln!(out, "\nfindings ({})", self.findings.len())?;
+        writeln!(out, "\nfindings ({})", grouped(self.findings_total))?;
         if self.venue_snapshots == 0 {
             return writeln!(
                 out,
                 "  none: the stream has no venue snapshot to reconcile against"
             );
         }
-        if self.findings.is_empty() {
+        if self.findings_total == 0 {
             return writeln!(out, "  none: the book agreed with every venue snapshot");
         }
+        let classes: Vec<String> = self
+            .findings_by_class
+            .iter()
+            .map(|(class, count)| format!("{class} {}", grouped(*count)))
+            .collect();
+        writeln!(out, "  by class: {}", classes.join(", "))?;
         writeln!(
             out,
             "  {:>5}  {:<14}  {:<22}  {:<10}  {:>4}  action",
@@ -295,6 +361,14 @@ impl ReplayReport {
                 Some(client) => writeln!(out, "         {} [client id {client}]", finding.detail)?,
                 None => writeln!(out, "         {}", finding.detail)?,
             }
+        }
+        let unlisted = self.findings_total - self.findings.len() as u64;
+        if unlisted > 0 {
+            writeln!(
+                out,
+                "  … and {} more findings not listed (--max-reported-findings)",
+                grouped(unlisted)
+            )?;
         }
         Ok(())
     }

@@ -73,7 +73,6 @@ pub struct Session {
     clock: ManualClock,
     reconciler: Reconciler<RecordedVenue>,
     apply_corrections: bool,
-    findings: Vec<FindingRecord>,
     corrections: CorrectionTotals,
     commands: u64,
     snapshots: u64,
@@ -118,7 +117,6 @@ impl Session {
             clock,
             reconciler,
             apply_corrections,
-            findings: Vec::new(),
             corrections: CorrectionTotals::default(),
             commands: 0,
             snapshots: 0,
@@ -158,7 +156,8 @@ impl Session {
     }
 
     /// Reconciles the engine's book, with everything applied so far, against `report`, and
-    /// records the findings under `line`.
+    /// returns the findings, recorded under `line` (as many as the reconciler reports for one
+    /// cycle: bounded by the book and the snapshot, not by the stream's length).
     ///
     /// # Errors
     ///
@@ -168,7 +167,7 @@ impl Session {
         line: usize,
         report: VenueReport,
         source: &Source,
-    ) -> Result<(), SessionError> {
+    ) -> Result<Vec<FindingRecord>, SessionError> {
         self.writer.flush().map_err(|error| match error {
             FlushError::Closed | FlushError::Timeout => SessionError::Closed,
         })?;
@@ -183,22 +182,19 @@ impl Session {
             Err(CycleError::Venue(error)) => return Err(SessionError::Venue(error)),
         };
         self.snapshots += 1;
-        for finding in &cycle.reconciliation.findings {
-            self.findings.push(record(
-                line,
-                venue_as_of,
-                cycle.snapshot_version.0,
-                finding,
-                source,
-            ));
-        }
+        let findings = cycle
+            .reconciliation
+            .findings
+            .iter()
+            .map(|finding| record(line, venue_as_of, cycle.snapshot_version.0, finding, source))
+            .collect();
         if self.apply_corrections {
             self.corrections.add(&cycle);
             // The corrections went through the engine (the cycle flushed them): the engine's
             // book is now the one to validate the next lines against.
             self.book = self.reader.load().state().clone();
         }
-        Ok(())
+        Ok(findings)
     }
 
     /// Commands applied so far.
@@ -211,15 +207,12 @@ impl Session {
         self.snapshots
     }
 
-    /// Shuts the engine down and returns the findings, the corrections and the final book.
+    /// Shuts the engine down and returns the corrections and the final book.
     ///
     /// # Errors
     ///
     /// A [`SessionError`] if the engine failed, or its book is not the replay's.
-    pub fn finish(
-        self,
-        source: &Source,
-    ) -> Result<(Vec<FindingRecord>, CorrectionTotals, FinalBook), SessionError> {
+    pub fn finish(self, source: &Source) -> Result<(CorrectionTotals, FinalBook), SessionError> {
         drop(self.reconciler);
         let last = self.engine.shutdown().map_err(|error| match error {
             ShutdownError::WriterFailed { message, .. } => SessionError::WriterFailed(message),
@@ -227,11 +220,7 @@ impl Session {
         if *last.state() != self.book {
             return Err(SessionError::Diverged);
         }
-        Ok((
-            self.findings,
-            self.corrections,
-            FinalBook::new(&last, source),
-        ))
+        Ok((self.corrections, FinalBook::new(&last, source)))
     }
 }
 
