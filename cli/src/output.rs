@@ -8,6 +8,7 @@
 //! also catches the panic of a print macro on a closed stream anywhere in the command, so that
 //! no path can end with a panic message and status 101.
 
+use std::any::Any;
 use std::error::Error;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
@@ -38,6 +39,14 @@ fn is_closed_print(message: &str) -> bool {
         && message.contains("Broken pipe")
 }
 
+/// A panic's message, when it is text (a print macro's always is).
+fn message(payload: &(dyn Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+}
+
 /// Runs `command`; a print macro's panic on a closed standard stream becomes
 /// `Err(EXIT_CLOSED_OUTPUT)`, printed nowhere. Every other panic is reported and resumed as
 /// usual.
@@ -48,18 +57,14 @@ fn is_closed_print(message: &str) -> bool {
 pub fn run_quietly_on_closed_output<T>(command: impl FnOnce() -> T) -> Result<T, u8> {
     let default_hook = panic::take_hook();
     panic::set_hook(Box::new(move |info| {
-        if !info.payload_as_str().is_some_and(is_closed_print) {
+        if !message(info.payload()).is_some_and(is_closed_print) {
             default_hook(info);
         }
     }));
     match panic::catch_unwind(AssertUnwindSafe(command)) {
         Ok(value) => Ok(value),
         Err(payload) => {
-            let message = payload
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| payload.downcast_ref::<&str>().copied());
-            if message.is_some_and(is_closed_print) {
+            if message(payload.as_ref()).is_some_and(is_closed_print) {
                 Err(EXIT_CLOSED_OUTPUT)
             } else {
                 panic::resume_unwind(payload)
