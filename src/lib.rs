@@ -33,6 +33,10 @@
 //! * [`book`]: the position book — slots on a price grid, orders, the status transition
 //!   table, cumulative fill merging, positions, guarded corrections. Pure, single-threaded code.
 //! * [`time`]: timestamps and clocks, passed in rather than read implicitly.
+//! * [`decimal`]: exact decimal text — every price and quantity read from outside is kept digit
+//!   for digit or refused, never rounded.
+//! * `binance` (feature `binance`): Binance spot `executionReport` events and `openOrders`
+//!   answers mapped onto book commands and venue reports.
 //!
 //! # Example
 //!

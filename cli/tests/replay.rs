@@ -631,3 +631,27 @@ fn findings_are_counted_by_class_and_only_the_first_are_listed() {
         .sum();
     assert_eq!(by_class, total);
 }
+
+#[test]
+fn findings_out_streams_every_finding_as_a_json_line() {
+    let example = example("native.jsonl");
+    let example = example.to_str().expect("utf-8 path");
+    let all = replay_json(&["replay", example, "--json"]);
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("findings_out.jsonl");
+    let cut = replay_json(&[
+        "replay",
+        example,
+        "--json",
+        "--max-reported-findings",
+        "1",
+        "--findings-out",
+        out.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(cut["findings"].as_array().expect("findings").len(), 1);
+    let streamed: Vec<Value> = std::fs::read_to_string(&out)
+        .expect("the findings file")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(&streamed, all["findings"].as_array().expect("findings"));
+}

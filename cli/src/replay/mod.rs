@@ -21,7 +21,8 @@
 //! counted, and the report lists only the first of each
 //! ([`DEFAULT_MAX_REPORTED_INVALID_LINES`], [`DEFAULT_MAX_REPORTED_FINDINGS`], set with
 //! `--max-reported-invalid-lines` and `--max-reported-findings`). Every skipped line is
-//! still reported on stderr as it is met.
+//! still reported on stderr as it is met, and `--findings-out` streams every finding to a
+//! file ([`replay_streaming`]).
 
 pub mod binance_capture;
 pub mod lines;
@@ -110,6 +111,10 @@ pub struct ReplayArgs {
     #[arg(long, default_value_t = DEFAULT_MAX_REPORTED_INVALID_LINES,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_REPORTED_LIMIT))]
     pub max_reported_invalid_lines: usize,
+    /// Write every finding to this file as it is found, one JSON object per line (the report
+    /// lists only the first).
+    #[arg(long, value_name = "PATH")]
+    pub findings_out: Option<PathBuf>,
     /// Findings listed in the report (all are counted, by class).
     #[arg(long, default_value_t = DEFAULT_MAX_REPORTED_FINDINGS,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_REPORTED_LIMIT))]
@@ -127,7 +132,7 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub symbol: Option<String>,
     /// Binance: the symbol's price tick, the step of the replay's grid.
-    #[arg(long, default_value = "0.01")]
+    #[arg(long, default_value = "0.01", value_parser = snapstate::decimal::parse_decimal)]
     pub tick_size: Decimal,
     /// Binance: levels of the grid, centred on the first price.
     #[arg(long, default_value_t = DEFAULT_BINANCE_GRID_LEVELS,
@@ -235,6 +240,15 @@ pub enum ReplayError {
     /// The report could not be written.
     #[error("cannot write the report")]
     Output(#[source] io::Error),
+    /// The findings file could not be created or written.
+    #[error("cannot write the findings to {path}")]
+    FindingsOutput {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
 }
 
 /// Runs `snapstate replay`: prints the report to stdout, skipped lines to stderr.
@@ -245,15 +259,48 @@ pub enum ReplayError {
 pub fn run(args: &ReplayArgs) -> Result<(), ReplayError> {
     let options = ReplayOptions::from_args(args);
     options.validate()?;
+    let mut findings_out = match &args.findings_out {
+        Some(path) => Some(FindingsOut {
+            path: path.display().to_string(),
+            out: io::BufWriter::new(File::create(path).map_err(|source| {
+                ReplayError::FindingsOutput {
+                    path: path.display().to_string(),
+                    source,
+                }
+            })?),
+        }),
+        None => None,
+    };
+    let findings = findings_out
+        .as_mut()
+        .map(|findings| &mut findings.out as &mut dyn Write);
     let report = if args.file.as_os_str() == "-" {
-        replay(io::stdin().lock(), &options, &mut io::stderr())?
+        replay_streaming(io::stdin().lock(), &options, &mut io::stderr(), findings)
     } else {
         let file = File::open(&args.file).map_err(|source| ReplayError::Open {
             path: args.file.display().to_string(),
             source,
         })?;
-        replay(BufReader::new(file), &options, &mut io::stderr())?
+        replay_streaming(BufReader::new(file), &options, &mut io::stderr(), findings)
     };
+    let report = match report {
+        Err(ReplayError::FindingsOutput { source, .. }) => {
+            let path = findings_out
+                .map(|findings| findings.path)
+                .unwrap_or_default();
+            return Err(ReplayError::FindingsOutput { path, source });
+        }
+        other => other?,
+    };
+    if let Some(mut findings) = findings_out {
+        findings
+            .out
+            .flush()
+            .map_err(|source| ReplayError::FindingsOutput {
+                path: findings.path,
+                source,
+            })?;
+    }
     let mut out = io::stdout().lock();
     if args.json {
         report.write_json(&mut out)
@@ -262,6 +309,18 @@ pub fn run(args: &ReplayArgs) -> Result<(), ReplayError> {
     }
     .and_then(|()| out.flush())
     .map_err(ReplayError::Output)
+}
+
+/// Writes one finding as a line of JSON.
+fn write_finding(out: &mut dyn Write, finding: &FindingRecord) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, finding)?;
+    writeln!(out)
+}
+
+/// The findings file of `--findings-out`.
+struct FindingsOut {
+    path: String,
+    out: io::BufWriter<File>,
 }
 
 /// Replays `input`; each skipped invalid line is also reported on `warnings` as it is met.
@@ -275,6 +334,22 @@ pub fn replay(
     options: &ReplayOptions,
     warnings: &mut dyn Write,
 ) -> Result<ReplayReport, ReplayError> {
+    replay_streaming(input, options, warnings, None)
+}
+
+/// [`replay`], also writing every finding to `findings` as it is found, one JSON object per
+/// line (the report keeps only the first).
+///
+/// # Errors
+///
+/// As [`replay`], and [`ReplayError::FindingsOutput`] (with no path) when `findings` cannot be
+/// written.
+pub fn replay_streaming(
+    input: impl BufRead,
+    options: &ReplayOptions,
+    warnings: &mut dyn Write,
+    findings: Option<&mut dyn Write>,
+) -> Result<ReplayReport, ReplayError> {
     options.validate()?;
     let mut lines = BoundedLines::new(input, options.max_line_bytes);
     let mut replay = Replay {
@@ -285,6 +360,7 @@ pub fn replay(
         skipped: Sample::new(options.max_reported_invalid_lines),
         findings: Sample::new(options.max_reported_findings),
         findings_by_class: BTreeMap::new(),
+        findings_out: findings,
         lines: 0,
     };
     while let Some((number, line)) = lines.next_line().map_err(ReplayError::Read)? {
@@ -306,7 +382,7 @@ pub fn replay(
 }
 
 /// A replay in progress.
-struct Replay<'a> {
+struct Replay<'a, 'w> {
     options: &'a ReplayOptions,
     source: Source,
     session: Option<Session>,
@@ -314,10 +390,12 @@ struct Replay<'a> {
     skipped: Sample<SkippedLine>,
     findings: Sample<FindingRecord>,
     findings_by_class: BTreeMap<&'static str, u64>,
+    /// Where every finding is written as it is found, if anywhere.
+    findings_out: Option<&'w mut dyn Write>,
     lines: usize,
 }
 
-impl Replay<'_> {
+impl Replay<'_, '_> {
     /// Reads one line: `Ok(Err(_))` if it is invalid, `Err(_)` if the engine failed.
     fn line(&mut self, line: Line) -> Result<Result<(), LineError>, ReplayError> {
         let text = match line {
@@ -349,6 +427,14 @@ impl Replay<'_> {
                 match self.session()? {
                     Ok((session, source)) => {
                         for finding in session.reconcile(line, report, source)? {
+                            if let Some(out) = self.findings_out.as_mut() {
+                                write_finding(&mut **out, &finding).map_err(|source| {
+                                    ReplayError::FindingsOutput {
+                                        path: String::new(),
+                                        source,
+                                    }
+                                })?;
+                            }
                             *self.findings_by_class.entry(finding.class).or_default() += 1;
                             self.findings.push(finding);
                         }
