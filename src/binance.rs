@@ -437,6 +437,20 @@ fn update(report: &ExecutionReport) -> Result<Update, BinanceError> {
     Ok(update)
 }
 
+/// One event's book commands and what committing them changes in the adapter (see
+/// [`BinanceAdapter::prepare`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappedEvent {
+    /// The commands, in the order to apply them.
+    pub commands: Vec<BookCommand>,
+    /// The order's client id.
+    pub name: String,
+    /// The order's book id (new if the client id is).
+    pub order_id: OrderId,
+    /// The event's symbol.
+    pub symbol: String,
+}
+
 /// Maps one symbol's events onto book commands, keeping the client-id mapping.
 #[derive(Debug, Clone)]
 pub struct BinanceAdapter {
@@ -511,6 +525,19 @@ impl BinanceAdapter {
         &mut self,
         report: &ExecutionReport,
     ) -> Result<Vec<BookCommand>, BinanceError> {
+        let mapped = self.prepare(report)?;
+        self.commit(&mapped);
+        Ok(mapped.commands)
+    }
+
+    /// The book commands for one `executionReport`, without changing the adapter: for a
+    /// caller that validates the commands (applies them to a copy of its book) before it
+    /// [`commit`](Self::commit)s them, so that a line the book refuses changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`map_report`](Self::map_report).
+    pub fn prepare(&self, report: &ExecutionReport) -> Result<MappedEvent, BinanceError> {
         if report.event_type != EXECUTION_REPORT {
             return Err(BinanceError::NotAnOrderEvent(report.event_type.clone()));
         }
@@ -541,12 +568,10 @@ impl BinanceAdapter {
             .level_of(report.price)
             .ok_or(BinanceError::OffGrid(report.price))?;
 
-        // Nothing can fail from here on: the adapter changes only now.
-        if self.symbol.is_none() {
-            self.symbol = Some(report.symbol.clone());
-        }
-        let order_id = self.intern(name);
-        let first_seen = self.mark_placed(order_id);
+        let (order_id, first_seen) = match self.ids.get(name) {
+            Some(&order_id) => (order_id, !self.is_placed(order_id)),
+            None => (OrderId(self.names.len() as u64 + 1), true),
+        };
         let place = first_seen.then(|| Place {
             order_id,
             level,
@@ -555,7 +580,36 @@ impl BinanceAdapter {
             quantity: report.quantity,
             at: Timestamp::from_millis(report.created_ms),
         });
-        Ok(commands(report, order_id, update, place))
+        Ok(MappedEvent {
+            commands: commands(report, order_id, update, place),
+            name: name.to_owned(),
+            order_id,
+            symbol: report.symbol.clone(),
+        })
+    }
+
+    /// Records what a [`prepare`](Self::prepare)d event changes: its order's client id, that
+    /// the order is placed, and the symbol if none was fixed. Commit an event before preparing
+    /// the next, so that a new client id gets the id the commands carry.
+    pub fn commit(&mut self, mapped: &MappedEvent) {
+        if self.symbol.is_none() {
+            self.symbol = Some(mapped.symbol.clone());
+        }
+        let order_id = self.intern(&mapped.name);
+        debug_assert_eq!(
+            order_id, mapped.order_id,
+            "an event is committed before the next one is prepared"
+        );
+        self.mark_placed(order_id);
+    }
+
+    fn is_placed(&self, id: OrderId) -> bool {
+        usize::try_from(id.0)
+            .ok()
+            .and_then(|id| id.checked_sub(1))
+            .and_then(|index| self.placed.get(index))
+            .copied()
+            .unwrap_or(false)
     }
 
     /// The venue's report for an open-orders answer received at `as_of`, interning the client

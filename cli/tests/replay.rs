@@ -655,3 +655,39 @@ fn findings_out_streams_every_finding_as_a_json_line() {
         .collect();
     assert_eq!(&streamed, all["findings"].as_array().expect("findings"));
 }
+
+/// One line, one unit, for events too: an event the book refuses must not leave its client id
+/// marked as placed, or the order's later events would never place it.
+#[test]
+fn a_binance_event_the_book_refuses_changes_nothing() {
+    let new = binance_new();
+    let rival = new.replace(r#""c":"grid-1""#, r#""c":"grid-x""#);
+    let cancel = new.replace(r#""x":"NEW","X":"NEW""#, r#""x":"CANCELED","X":"CANCELED""#);
+    let trade = rival
+        .replace(
+            r#""x":"NEW","X":"NEW""#,
+            r#""x":"TRADE","X":"PARTIALLY_FILLED""#,
+        )
+        .replace(r#""z":"0.00000000""#, r#""z":"0.00400000""#)
+        .replace(r#""t":-1"#, r#""t":9"#);
+    let input = format!("{new}\n{rival}\n{cancel}\n{trade}\n");
+    let path = scratch("binance_refused.jsonl", input.as_bytes());
+    let output = snapstate(&[
+        "replay",
+        path.to_str().expect("utf-8 path"),
+        "--format",
+        "binance",
+        "--skip-invalid",
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    let skipped: Vec<&str> = stderr.lines().collect();
+    assert_eq!(skipped.len(), 1, "{stderr}");
+    assert!(
+        skipped[0].starts_with("skipped line 2: the book rejects this place of order o2 (grid-x)"),
+        "{stderr}"
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(report["book"]["net_position"], "0.00400000");
+}

@@ -12,7 +12,9 @@
 //! position and the position check is skipped.
 
 use serde::Deserialize;
-use snapstate::binance::{BinanceAdapter, BinanceError, OpenOrder, event_price};
+use snapstate::binance::{
+    BinanceAdapter, BinanceError, MappedEvent, OpenOrder, UserDataEvent, parse_event,
+};
 use snapstate::book::{Grid, OrderId, Price};
 use snapstate::time::Timestamp;
 
@@ -39,6 +41,9 @@ pub struct BinanceSource {
     options: BinanceOptions,
     adapter: Option<BinanceAdapter>,
     grid: Option<Grid>,
+    /// The last event's mapping, committed to the adapter only once the book accepts its
+    /// commands ([`commit`](Self::commit)).
+    pending: Option<MappedEvent>,
 }
 
 impl BinanceSource {
@@ -48,6 +53,7 @@ impl BinanceSource {
             options,
             adapter: None,
             grid: None,
+            pending: None,
         }
     }
 
@@ -58,7 +64,19 @@ impl BinanceSource {
 
     /// The client order id behind a book id.
     pub fn name(&self, order_id: OrderId) -> Option<&str> {
-        self.adapter.as_ref()?.name(order_id)
+        let pending = self
+            .pending
+            .as_ref()
+            .filter(|pending| pending.order_id == order_id)
+            .map(|pending| pending.name.as_str());
+        self.adapter.as_ref()?.name(order_id).or(pending)
+    }
+
+    /// Commits the last event's mapping: the book accepted its commands.
+    pub fn commit(&mut self) {
+        if let (Some(adapter), Some(pending)) = (self.adapter.as_mut(), self.pending.take()) {
+            adapter.commit(&pending);
+        }
     }
 
     /// What one line of a capture says.
@@ -69,6 +87,8 @@ impl BinanceSource {
     /// unit: an open-orders answer is validated whole before it sets the grid or interns an
     /// id).
     pub fn entry(&mut self, line: &str) -> Result<Entry, LineError> {
+        // An event not committed by now was refused by the book: it changes nothing.
+        self.pending = None;
         expect_object(line)?;
         let envelope: Envelope =
             serde_json::from_str(line).map_err(|error| LineError::json(&error))?;
@@ -83,27 +103,36 @@ impl BinanceSource {
     }
 
     fn event(&mut self, line: &str) -> Result<Entry, LineError> {
-        let (mut adapter, new) = match self.adapter.take() {
-            Some(adapter) => (adapter, false),
-            None => match event_price(line) {
-                // A zero price (a market order's) cannot centre a grid; a provisional one
-                // lets the mapping say what is wrong with the event.
-                Ok(price) => {
-                    let centre = price.max(self.options.tick_size);
-                    (new_adapter(&self.options, centre, None)?, true)
-                }
-                Err(error) => return ignored_or_invalid(error),
-            },
+        let report = match parse_event(line) {
+            Ok(UserDataEvent::ExecutionReport(report)) => report,
+            Ok(UserDataEvent::Other(event_type)) => {
+                return ignored_or_invalid(BinanceError::NotAnOrderEvent(event_type));
+            }
+            Err(error) => return ignored_or_invalid(error),
         };
-        let result = adapter.map_line(line);
+        let (adapter, new) = match self.adapter.take() {
+            Some(adapter) => (adapter, false),
+            // A zero price (a market order's) cannot centre a grid; a provisional one lets
+            // the mapping say what is wrong with the event.
+            None => {
+                let centre = report.price.max(self.options.tick_size);
+                (new_adapter(&self.options, centre, None)?, true)
+            }
+        };
+        let result = adapter.prepare(&report);
         // An adapter made for this line is kept only if the line maps: a refused first event
-        // must not centre the grid.
+        // must not centre the grid. (One the book then refuses has centred it: the engine
+        // started on that grid.)
         if result.is_ok() || !new {
             self.grid = Some(adapter.grid().clone());
             self.adapter = Some(adapter);
         }
         match result {
-            Ok(commands) => Ok(Entry::Commands(commands)),
+            Ok(mapped) => {
+                let commands = mapped.commands.clone();
+                self.pending = Some(mapped);
+                Ok(Entry::Commands(commands))
+            }
             Err(error) => ignored_or_invalid(error),
         }
     }

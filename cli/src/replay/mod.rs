@@ -418,10 +418,16 @@ impl Replay<'_, '_> {
                 *self.ignored.entry(why).or_default() += 1;
                 Ok(Ok(()))
             }
-            Entry::Commands(commands) => match self.session()? {
-                Ok((session, source)) => Ok(session.apply_line(commands, source)?),
-                Err(error) => Ok(Err(error)),
-            },
+            Entry::Commands(commands) => {
+                let applied = match self.session()? {
+                    Ok((session, source)) => session.apply_line(commands, source)?,
+                    Err(error) => Err(error),
+                };
+                if applied.is_ok() {
+                    self.source.commit();
+                }
+                Ok(applied)
+            }
             Entry::VenueSnapshot(report) => {
                 let line = self.lines;
                 match self.session()? {

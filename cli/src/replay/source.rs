@@ -252,6 +252,16 @@ impl Source {
         }
     }
 
+    /// Commits what the last line's commands change in the source (a Binance event's client
+    /// id and placement), once the book has accepted them; a line the book refuses is never
+    /// committed, and changes nothing.
+    pub fn commit(&mut self) {
+        match self {
+            Self::Native(_) => {}
+            Self::Binance(source) => source.commit(),
+        }
+    }
+
     /// How to show an order id: with its client id where the format has one.
     pub fn display(&self, order_id: OrderId) -> String {
         match self.client_order_id(order_id) {
