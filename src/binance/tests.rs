@@ -390,3 +390,27 @@ fn other_symbols_are_left_out_of_an_answer_and_refused_as_events() {
         })
     );
 }
+
+#[test]
+fn a_prepared_event_changes_nothing_until_it_is_committed() {
+    let mut adapter = adapter();
+    let UserDataEvent::ExecutionReport(report) =
+        parse_event(&event("grid-1", "NEW", "NEW", "0", -1)).expect("parses")
+    else {
+        panic!("an execution report");
+    };
+    let prepared = adapter.prepare(&report).expect("maps");
+    assert_eq!(prepared.order_id, OrderId(1));
+    assert_eq!(adapter.id("grid-1"), None, "preparing interns nothing");
+    assert_eq!(adapter.symbol(), None, "preparing fixes no symbol");
+    assert_eq!(
+        adapter.prepare(&report).expect("maps"),
+        prepared,
+        "an uncommitted event is prepared the same way again"
+    );
+    adapter.commit(&prepared);
+    assert_eq!(adapter.id("grid-1"), Some(OrderId(1)));
+    assert_eq!(adapter.symbol(), Some("BTCUSDT"));
+    let again = adapter.prepare(&report).expect("maps");
+    assert_eq!(kinds(&again.commands), ["acknowledge"], "placed once only");
+}
