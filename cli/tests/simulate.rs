@@ -145,10 +145,15 @@ fn free_port() -> u16 {
 
 /// One `GET /metrics`; `None` while nothing listens yet.
 fn scrape(port: u16) -> Option<String> {
+    request(port, "GET", "/metrics")
+}
+
+/// One request; `None` while nothing listens.
+fn request(port: u16, method: &str, path: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let request =
-        format!("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
@@ -195,9 +200,17 @@ fn metrics_are_served_while_a_simulation_runs() {
         }
         thread::sleep(Duration::from_millis(50));
     }
+    // Issue 10, defect 9: every path and method was answered with the metrics. The
+    // simulation runs for seconds after its first cycles, so the endpoint still listens.
+    let not_found = request(port, "GET", "/nope");
+    let not_allowed = request(port, "POST", "/metrics");
     let output = child.wait_with_output().expect("the simulation ends");
     assert!(found, "missing metrics in the last scrape:\n{last}");
     assert!(last.starts_with("HTTP/1.1 200"), "{last}");
+    let not_found = not_found.expect("an answer for /nope");
+    assert!(not_found.starts_with("HTTP/1.1 404"), "{not_found}");
+    let not_allowed = not_allowed.expect("an answer for POST");
+    assert!(not_allowed.starts_with("HTTP/1.1 405"), "{not_allowed}");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert!(text(&output.stderr).contains(&format!("serving metrics on http://{address}/metrics")));
 }
