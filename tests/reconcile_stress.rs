@@ -138,7 +138,8 @@ impl Producer {
             BookCommand::Cancel(_) | BookCommand::Reject(_) | BookCommand::Expire(_) => true,
             _ => false,
         };
-        if finished && let Some((level, _)) = self.orders.get(&update.order_id()) {
+        if finished && let Some((level, _)) = update.order_id().and_then(|id| self.orders.get(&id))
+        {
             self.live.remove(level);
         }
     }

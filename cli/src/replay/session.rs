@@ -141,7 +141,9 @@ impl Session {
             if let Err(reason) = trial.apply(command) {
                 return Ok(Err(LineError::Rejected {
                     command: command_name(command),
-                    order: source.display(command.order_id()),
+                    order: command
+                        .order_id()
+                        .map_or_else(|| "none".to_owned(), |id| source.display(id)),
                     reason,
                 }));
             }
