@@ -41,6 +41,7 @@ mod plan;
 mod report;
 #[cfg(not(loom))]
 mod runner;
+pub mod startup;
 #[cfg(all(test, not(loom)))]
 mod tests;
 
