@@ -18,7 +18,7 @@ use snapstate::engine::{
     WriteHandle,
 };
 use snapstate::reconcile::{
-    Action, CycleError, Finding, ReconcileConfig, ReconcileConfigError, Reconciler, RunnerConfig,
+    Action, CycleConfig, CycleError, Finding, ReconcileConfig, ReconcileConfigError, Reconciler,
 };
 use snapstate::time::{ManualClock, Timestamp};
 use snapstate::venue::{OpenOrdersError, Venue, VenueReport};
@@ -102,11 +102,11 @@ impl Session {
             },
         )
         .map_err(SessionError::Start)?;
-        let runner = RunnerConfig {
+        let runner = CycleConfig {
             dry_run: !apply_corrections,
             clock: Arc::new(clock.clone()),
             record_metrics: false,
-            ..RunnerConfig::default()
+            ..CycleConfig::default()
         };
         let reconciler = Reconciler::new(RecordedVenue::default(), reconcile, runner)
             .map_err(SessionError::Config)?;
