@@ -64,6 +64,10 @@ pub fn decide<S: Storage>(
     };
     let fills = distinct_fills(answers);
     let views = venue_views(&listing.orders, &answers.orders, &fills);
+    let mut fills_by_order: BTreeMap<OrderId, usize> = BTreeMap::new();
+    for fill in fills.values() {
+        *fills_by_order.entry(fill.order_id).or_default() += 1;
+    }
     let mut claimed_slots = BTreeSet::new();
     let mut unknown_live_position = Decimal::ZERO;
     let mut unknown_fills = 0;
@@ -87,12 +91,7 @@ pub fn decide<S: Storage>(
                         unknown_live_position += venue.side.signed(view.filled);
                     }
                 }
-                _ => {
-                    unknown_fills += fills
-                        .values()
-                        .filter(|fill| fill.order_id == order_id)
-                        .count();
-                }
+                _ => unknown_fills += fills_by_order.get(&order_id).copied().unwrap_or(0),
             },
         }
     }
@@ -147,10 +146,26 @@ fn check_queries(
         }
         Ok(_) => {}
     }
-    if let Err(error) = &answers.position {
+    if let Err(error) = position_answer(answers) {
         query_problem(error, config, decision);
     }
     blocked
+}
+
+/// The venue's position: the position query's answer, or, from a venue that does not support
+/// that query, the net position its open-orders answer carries (when it carries one).
+pub(super) fn position_answer(answers: &StartupAnswers) -> Result<PositionReport, &QueryError> {
+    match (&answers.position, &answers.open_orders) {
+        (Ok(report), _) => Ok(*report),
+        (Err(error), Ok(listing)) if error.is_unsupported() => match listing.net_position {
+            Some(net_position) => Ok(PositionReport::Reported {
+                net_position,
+                as_of: listing.as_of,
+            }),
+            None => Err(error),
+        },
+        (Err(error), _) => Err(error),
+    }
 }
 
 /// Records a failed query: accepted as a finding if unsupported and the configuration allows,
@@ -402,8 +417,8 @@ fn decide_position<S: Storage>(
     now: Timestamp,
     decision: &mut Decision,
 ) {
-    let venue_position = match &answers.position {
-        Ok(PositionReport::Reported { net_position, .. }) => *net_position,
+    let venue_position = match position_answer(answers) {
+        Ok(PositionReport::Reported { net_position, .. }) => net_position,
         Ok(PositionReport::NotReported) => {
             decision.findings.push(StartupFinding::PositionNotReported);
             return;

@@ -4,7 +4,7 @@
 use crate::book::{Applied, Book, BookCommand, Rejection, Storage};
 use crate::engine::{FlushError, SubmitTimeoutError, WriteHandle};
 use crate::time::Timestamp;
-use crate::venue::{PositionReport, Venue};
+use crate::venue::Venue;
 
 use super::report::{StartupAction, StartupReport, Unresolved};
 use super::{Decision, StartupAnswers, StartupConfig, ask, decide};
@@ -24,26 +24,29 @@ impl StartupError {
     }
 }
 
+/// Each command's outcome, or `None` where it is not known.
+type Outcomes = Vec<Option<Result<Applied, Rejection>>>;
+
 /// Where the pass reads the book and applies its commands.
 trait Target<S: Storage> {
+    /// Why applying can stop the pass.
+    type Error;
+
     fn with_book<R>(&self, body: impl FnOnce(&Book<S>) -> R) -> R;
 
-    /// Applies the commands in order; each outcome, or `None` where it is not known.
-    fn apply(
-        &mut self,
-        commands: &[BookCommand],
-    ) -> Result<Vec<Option<Result<Applied, Rejection>>>, StartupError>;
+    /// Applies the commands in order.
+    fn apply(&mut self, commands: &[BookCommand]) -> Result<Outcomes, Self::Error>;
 }
 
 impl<S: Storage> Target<S> for &mut Book<S> {
+    /// Applying to a book never stops.
+    type Error = std::convert::Infallible;
+
     fn with_book<R>(&self, body: impl FnOnce(&Book<S>) -> R) -> R {
         body(self)
     }
 
-    fn apply(
-        &mut self,
-        commands: &[BookCommand],
-    ) -> Result<Vec<Option<Result<Applied, Rejection>>>, StartupError> {
+    fn apply(&mut self, commands: &[BookCommand]) -> Result<Outcomes, Self::Error> {
         Ok(commands
             .iter()
             .map(|command| Some(Book::apply(self, command)))
@@ -57,16 +60,15 @@ struct Engine<'a> {
 }
 
 impl Target<crate::book::Persistent> for Engine<'_> {
+    type Error = StartupError;
+
     fn with_book<R>(&self, body: impl FnOnce(&Book) -> R) -> R {
         body(self.writer.read_handle().load().state())
     }
 
     /// The engine reports outcomes to its outcome stream, not to this producer, so each is
     /// `None`; the next round's decision, on the new snapshot, shows what took effect.
-    fn apply(
-        &mut self,
-        commands: &[BookCommand],
-    ) -> Result<Vec<Option<Result<Applied, Rejection>>>, StartupError> {
+    fn apply(&mut self, commands: &[BookCommand]) -> Result<Outcomes, StartupError> {
         for command in commands {
             match self
                 .writer
@@ -120,17 +122,16 @@ pub fn run_on_book<S: Storage>(
 ) -> StartupReport {
     match converge(venue, book, config, now) {
         Ok(report) => report,
-        // Applying to a book never closes.
-        Err(StartupError::EngineClosed) => unreachable!("a book never closes"),
+        Err(never) => match never {},
     }
 }
 
-fn converge<S: Storage>(
+fn converge<S: Storage, T: Target<S>>(
     venue: &mut impl Venue,
-    mut target: impl Target<S>,
+    mut target: T,
     config: &StartupConfig,
     now: Timestamp,
-) -> Result<StartupReport, StartupError> {
+) -> Result<StartupReport, T::Error> {
     let answers = target.with_book(|book| ask(venue, book, config));
     let mut report = empty_report(&answers, now);
     let mut refused: Vec<(BookCommand, Rejection)> = Vec::new();
@@ -206,11 +207,9 @@ fn empty_report(answers: &StartupAnswers, now: Timestamp) -> StartupReport {
         },
         fills_already_known: 0,
         orders_queried: answers.orders.len(),
-        venue_position: answers
-            .position
-            .as_ref()
+        venue_position: super::decide::position_answer(answers)
             .ok()
-            .and_then(PositionReport::net_position),
+            .and_then(|report| report.net_position()),
         book_position: Default::default(),
         actions: Vec::new(),
         findings: Vec::new(),
