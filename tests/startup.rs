@@ -7,6 +7,7 @@ mod common;
 
 use std::time::Duration;
 
+use proptest::prelude::*;
 use rust_decimal::Decimal;
 use snapstate::book::{
     Book, BookCommand, BookConfig, Grid, Level, OrderId, OrderStatus, Place, Quantity, Side,
@@ -133,45 +134,62 @@ fn assert_complete(report: &StartupReport, what: &str) {
     assert!(report.is_complete(), "{what}: {:?}", report.unresolved);
 }
 
+/// Trades with a venue, crashes losing `lost_tail` journaled commands and every update in
+/// flight, restarts warm (the journal's prefix) and cold (empty) from the same answers, and
+/// checks that both reach the venue's trading state and that a second pass changes nothing.
+/// Returns the warm and cold reports.
+fn restart_warm_and_cold(
+    seed: u64,
+    steps: u64,
+    lost_tail: usize,
+    initial_position: i64,
+    restart_after: Duration,
+) -> (StartupReport, StartupReport) {
+    let mut venue = venue(seed, initial_position);
+    let journal = trade(&mut venue, steps);
+    let mut warm = replay(&journal[..journal.len() - lost_tail.min(journal.len())]);
+    let mut cold = empty_book();
+    // The market stops; the restart comes well after the in-flight grace (and, after two
+    // minutes, after the venue has stopped listing finished orders).
+    venue.set_price_interval(None).expect("valid");
+    let now = venue.now().saturating_add(restart_after);
+    venue.advance_to(now);
+    let config = StartupConfig::default();
+
+    let warm_report = startup::run_on_book(&mut venue, &mut warm, &config, now);
+    let cold_report = startup::run_on_book(&mut venue, &mut cold, &config, now);
+    assert_complete(&warm_report, "warm");
+    assert_complete(&cold_report, "cold");
+    assert_eq!(
+        trading_state(&warm),
+        trading_state(&cold),
+        "seed {seed}: warm {warm_report:?}\ncold {cold_report:?}"
+    );
+    assert_eq!(warm.net_position(), venue.net_position(), "seed {seed}");
+    warm.check_invariants().expect("warm invariants");
+    cold.check_invariants().expect("cold invariants");
+
+    // A second restart from the same answers changes nothing.
+    for (name, book) in [("warm", &mut warm), ("cold", &mut cold)] {
+        let again = startup::run_on_book(&mut venue, book, &config, now);
+        assert_complete(&again, name);
+        assert!(again.actions.is_empty(), "seed {seed}, {name}: {again:?}");
+    }
+    (warm_report, cold_report)
+}
+
 #[test]
 fn cold_and_warm_starts_from_the_same_answers_reach_the_same_book() {
-    let seeds = 6 * common::scale();
     let (mut adopted_positions, mut warm_corrections, mut cold_adoptions) = (0, 0, 0);
-    for seed in 1..=seeds {
-        let mut venue = venue(seed, i64::try_from(seed % 3).expect("small") * 5);
-        let journal = trade(&mut venue, 300);
-        // The crash: updates still on their way are lost, and so is the journal's tail.
-        let lost_tail = usize::try_from(seed * 7).expect("small").min(journal.len());
-        let mut warm = replay(&journal[..journal.len() - lost_tail]);
-        let mut cold = empty_book();
-        // The market stops; the restart comes well after the in-flight grace.
-        venue.set_price_interval(None).expect("valid");
-        let now = venue.now().saturating_add(Duration::from_secs(30));
-        venue.advance_to(now);
-        let config = StartupConfig::default();
-
-        let warm_report = startup::run_on_book(&mut venue, &mut warm, &config, now);
-        let cold_report = startup::run_on_book(&mut venue, &mut cold, &config, now);
-        assert_complete(&warm_report, "warm");
-        assert_complete(&cold_report, "cold");
-        assert_eq!(
-            trading_state(&warm),
-            trading_state(&cold),
-            "seed {seed}: warm {warm_report:?}\ncold {cold_report:?}"
-        );
-        assert_eq!(warm.net_position(), venue.net_position(), "seed {seed}");
-        warm.check_invariants().expect("warm invariants");
-        cold.check_invariants().expect("cold invariants");
-        adopted_positions += usize::from(!warm_report.adopted_position().is_zero());
-        warm_corrections += warm_report.corrected_orders();
-        cold_adoptions += cold_report.adopted_orders();
-
-        // A second restart from the same answers changes nothing.
-        for (name, book) in [("warm", &mut warm), ("cold", &mut cold)] {
-            let again = startup::run_on_book(&mut venue, book, &config, now);
-            assert_complete(&again, name);
-            assert!(again.actions.is_empty(), "seed {seed}, {name}: {again:?}");
-        }
+    for seed in 1..=6 * common::scale() {
+        let lost_tail = usize::try_from(seed * 7).expect("small");
+        let initial_position = i64::try_from(seed % 3).expect("small") * 5;
+        let restart_after = Duration::from_secs(if seed % 2 == 0 { 30 } else { 120 });
+        let (warm, cold) =
+            restart_warm_and_cold(seed, 300, lost_tail, initial_position, restart_after);
+        adopted_positions += usize::from(!warm.adopted_position().is_zero());
+        warm_corrections += warm.corrected_orders();
+        cold_adoptions += cold.adopted_orders();
     }
     // The comparison means something only if the passes had work to do.
     assert!(
@@ -183,6 +201,22 @@ fn cold_and_warm_starts_from_the_same_answers_reach_the_same_book() {
         cold_adoptions > 0,
         "the cold books adopt the venue's orders"
     );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn prop_cold_and_warm_starts_reach_the_same_trading_state(
+        seed in 0..10_000_u64,
+        steps in 20..300_u64,
+        lost_tail in 0..80_usize,
+        initial_position in -20..20_i64,
+        restart_after_s in prop_oneof![Just(30_u64), Just(120)],
+    ) {
+        let restart_after = Duration::from_secs(restart_after_s);
+        restart_warm_and_cold(seed, steps, lost_tail, initial_position, restart_after);
+    }
 }
 
 #[test]
