@@ -307,6 +307,49 @@ impl StartupReport {
     }
 }
 
+impl fmt::Display for StartupReport {
+    /// A few lines for a person: the verdict, what was found, what was done, and each
+    /// finding and unresolved item, sorted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = if self.is_complete() {
+            "complete"
+        } else {
+            "INCOMPLETE"
+        };
+        let count = |value: Option<usize>| value.map_or("no answer".to_owned(), |v| v.to_string());
+        writeln!(
+            f,
+            "startup reconciliation {verdict} after {} rounds",
+            self.rounds
+        )?;
+        writeln!(
+            f,
+            "  found: {} orders listed, {} fills read ({} already known), {} orders queried, venue position {}",
+            count(self.orders_listed),
+            count(self.fills_read),
+            self.fills_already_known,
+            self.orders_queried,
+            self.venue_position
+                .map_or("not reported".to_owned(), |position| position.to_string()),
+        )?;
+        writeln!(
+            f,
+            "  done: {} orders adopted, {} order corrections, position adopted {}; book position {}",
+            self.adopted_orders(),
+            self.corrected_orders(),
+            self.adopted_position(),
+            self.book_position,
+        )?;
+        for finding in &self.findings {
+            writeln!(f, "  finding: {finding}")?;
+        }
+        for unresolved in &self.unresolved {
+            writeln!(f, "  unresolved: {unresolved}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Why a startup pass gives no clearance: it is incomplete.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the startup reconciliation is incomplete: {} unresolved", report.unresolved.len())]

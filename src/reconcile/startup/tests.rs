@@ -516,3 +516,20 @@ fn a_clearance_comes_only_from_a_complete_report() {
     assert_eq!(clearance.completed_at(), Some(now()));
     assert!(StartupClearance::waived("test").is_waived());
 }
+
+#[test]
+fn the_report_reads_as_a_verdict_with_each_unresolved_item() {
+    let mut book = book();
+    place(&mut book, 1, false, 0);
+    let mut venue = ScriptedVenue::new(Vec::new(), None);
+    let text = pass(&mut venue, &mut book).to_string();
+    assert!(
+        text.starts_with("startup reconciliation INCOMPLETE"),
+        "{text}"
+    );
+    assert!(
+        text.contains("unresolved: order o1: the order query failed: not scripted"),
+        "{text}"
+    );
+    assert!(text.contains("venue position not reported"), "{text}");
+}
