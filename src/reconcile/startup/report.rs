@@ -37,7 +37,9 @@ pub struct StartupAction {
     pub command: BookCommand,
     /// The round (from 1) that planned it.
     pub round: usize,
-    /// How the book took it: `None` when the engine did not say in time (still queued).
+    /// How the book took it: `None` through the engine, which reports outcomes to its outcome
+    /// stream (a command still queued, or one a full queue did not take, which the next round
+    /// plans again).
     pub outcome: Option<Result<Applied, Rejection>>,
 }
 

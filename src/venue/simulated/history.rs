@@ -140,3 +140,112 @@ impl SimulatedVenue {
         })
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use rust_decimal::Decimal;
+
+    use super::*;
+    use crate::book::{Level, Place, Side};
+    use crate::time::Timestamp;
+    use crate::venue::{Faults, SimulatedVenueConfig, Venue, VenueOrderStatus};
+
+    /// A still venue at 100 that has filled four buys of 1 at 100, 101, 102 and 103 (trade
+    /// ids 1 to 4, one order each) by 10 ms.
+    fn filled_venue() -> SimulatedVenue {
+        let mut config = SimulatedVenueConfig::new(3, Timestamp::EPOCH, Decimal::from(100));
+        config.price_interval = None;
+        config.partial_fill_probability = 0.0;
+        let mut venue = SimulatedVenue::new(config).expect("valid");
+        for id in 1..=4_u64 {
+            let price = Decimal::from(99 + id);
+            venue
+                .place(&Place {
+                    order_id: OrderId(id),
+                    level: Level(i32::try_from(id).expect("small")),
+                    side: Side::Buy,
+                    price,
+                    quantity: Decimal::ONE,
+                    at: Timestamp::from_millis(id),
+                })
+                .expect("placed");
+        }
+        venue.advance_to(Timestamp::from_millis(10));
+        venue
+    }
+
+    fn trade_ids(page: &FillPage) -> Vec<u64> {
+        page.fills.iter().map(|fill| fill.trade_id).collect()
+    }
+
+    #[test]
+    fn the_history_pages_by_trade_id_until_it_ends() {
+        let mut venue = filled_venue();
+        let first = venue
+            .fills_since(FillCursor::Beginning, 3)
+            .expect("answered");
+        assert_eq!(trade_ids(&first), [1, 2, 3]);
+        assert_eq!(first.next, Some(FillCursor::AfterTrade(3)));
+        let second = venue
+            .fills_since(first.next.expect("more"), 3)
+            .expect("answered");
+        assert_eq!(trade_ids(&second), [4]);
+        assert_eq!(second.next, None, "the history ends here");
+        assert_eq!(second.fills[0].cumulative_filled, Decimal::ONE);
+        let since = venue
+            .fills_since(FillCursor::Since(Timestamp::from_millis(3)), 10)
+            .expect("answered");
+        assert_eq!(trade_ids(&since), [3, 4]);
+    }
+
+    #[test]
+    fn a_short_history_forgets_the_oldest_fills_and_says_where_it_starts() {
+        let mut venue = filled_venue();
+        venue.set_fill_history_limit(2);
+        let page = venue
+            .fills_since(FillCursor::Beginning, 10)
+            .expect("answered");
+        assert_eq!(trade_ids(&page), [3, 4]);
+        assert_eq!(page.oldest_kept_trade_id, Some(3));
+        // The position still counts every fill: it is older than the history.
+        assert_eq!(
+            venue.position().expect("answered").net_position(),
+            Some(Decimal::from(4))
+        );
+    }
+
+    #[test]
+    fn an_order_is_found_while_remembered_and_not_found_otherwise() {
+        let mut venue = filled_venue();
+        match venue.order_status(OrderId(2)).expect("answered") {
+            OrderLookup::Found(order) => assert_eq!(order.status, VenueOrderStatus::Filled),
+            other => panic!("expected found, got {other:?}"),
+        }
+        assert!(matches!(
+            venue.order_status(OrderId(99)).expect("answered"),
+            OrderLookup::NotFound { .. }
+        ));
+    }
+
+    #[test]
+    fn failing_queries_return_errors_never_empty_answers() {
+        let mut venue = filled_venue();
+        venue
+            .set_faults(Faults {
+                query_failure_rate: 1.0,
+                ..Faults::none()
+            })
+            .expect("valid");
+        let fills = venue.fills_since(FillCursor::Beginning, 10);
+        assert!(matches!(
+            fills,
+            Err(QueryError::Failed {
+                query: QueryKind::Fills,
+                ..
+            })
+        ));
+        assert!(venue.position().is_err());
+        assert!(venue.order_status(OrderId(1)).is_err());
+        assert_eq!(venue.fault_counts().get(FaultKind::QueryFailed), 3);
+    }
+}
