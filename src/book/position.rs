@@ -96,7 +96,10 @@ pub struct PositionAdoption {
 }
 
 /// What the book has adopted as position without orders, and the guard for the next adoption.
+///
+/// Part of the book's state: a checkpoint and a state digest must include it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AdoptedPosition {
     total: Quantity,
     revision: Revision,
