@@ -88,7 +88,12 @@ pub fn decide<S: Storage>(
                     ) {
                         decision.commands.push((ActionKind::AdoptOrder, command));
                     } else {
-                        unknown_live_position += venue.side.signed(view.filled);
+                        // A sum beyond the decimal's range cannot be compared: the position
+                        // waits (an extreme answer is refused, never a panic).
+                        match unknown_live_position.checked_add(venue.side.signed(view.filled)) {
+                            Some(sum) => unknown_live_position = sum,
+                            None => position_blocked = true,
+                        }
                     }
                 }
                 _ => unknown_fills += fills_by_order.get(&order_id).copied().unwrap_or(0),

@@ -281,14 +281,14 @@ impl StartupReport {
         self.actions_of(ActionKind::CorrectOrder).count()
     }
 
-    /// The position adopted, summed (zero if none).
+    /// The position adopted, summed (zero if none; saturating at the decimal's range).
     pub fn adopted_position(&self) -> Quantity {
         self.actions_of(ActionKind::AdoptPosition)
             .filter_map(|action| match &action.command {
                 BookCommand::AdoptPosition(adoption) => Some(adoption.quantity),
                 _ => None,
             })
-            .sum()
+            .fold(Quantity::ZERO, Quantity::saturating_add)
     }
 
     /// The clearance to start continuous reconciliation and trading.

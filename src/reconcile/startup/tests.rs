@@ -533,3 +533,23 @@ fn the_report_reads_as_a_verdict_with_each_unresolved_item() {
     );
     assert!(text.contains("venue position not reported"), "{text}");
 }
+
+#[test]
+fn extreme_venue_quantities_are_refused_not_panicked_on() {
+    let mut book = book();
+    let huge = |id: u64| VenueOrder {
+        price: Decimal::new(12_345, 2), // off the grid's levels: not adoptable
+        quantity: Decimal::MAX,
+        filled: Decimal::MAX,
+        ..venue_order(id, 0, VenueOrderStatus::PartiallyFilled)
+    };
+    let mut venue = ScriptedVenue::new(vec![huge(7), huge(8)], Some(1));
+    let report = pass(&mut venue, &mut book);
+    assert!(!report.is_complete(), "{report:?}");
+    assert!(
+        report
+            .unresolved
+            .contains(&Unresolved::PositionAwaitingOrders)
+    );
+    assert_eq!(book.net_position(), Decimal::ZERO);
+}
