@@ -238,6 +238,44 @@ mod tests {
         assert_eq!(book, before);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn prop_a_position_adoption_changes_no_slot_and_no_order(
+            history in proptest::collection::vec(crate::book::strategies::command(), 0..60),
+            quantity in -1_000_i64..1_000,
+        ) {
+            let (book, _) = crate::book::strategies::replay::<crate::book::Persistent>(&history);
+            let quantity = Decimal::new(quantity, 1);
+            let expected = book.adopted_position().revision();
+            let adoption = PositionAdoption {
+                id: PositionAdoptionId::derive(quantity, book.net_position(), quantity, expected),
+                quantity,
+                expected,
+                at: book.latest_activity(),
+            };
+            let mut after = book.clone();
+            let command = BookCommand::AdoptPosition(adoption);
+            let result = after.apply(&command);
+            if quantity.is_zero() {
+                proptest::prop_assert_eq!(result, Err(Rejection::ZeroPositionAdoption));
+                proptest::prop_assert_eq!(&after, &book);
+                return Ok(());
+            }
+            proptest::prop_assert!(result.is_ok(), "{:?}", result);
+            proptest::prop_assert_eq!(after.net_position(), book.net_position() + quantity);
+            proptest::prop_assert_eq!(after.slots_by_price(), book.slots_by_price());
+            proptest::prop_assert_eq!(after.orders_by_id(), book.orders_by_id());
+            after.check_invariants().map_err(|error| {
+                proptest::test_runner::TestCaseError::fail(error.to_string())
+            })?;
+            let once = after.clone();
+            proptest::prop_assert_eq!(after.apply(&command), Ok(Applied::Duplicate));
+            proptest::prop_assert_eq!(after, once);
+        }
+    }
+
     #[test]
     fn the_id_is_deterministic_and_ignores_decimal_scale() {
         let one = PositionAdoptionId::derive(
