@@ -9,7 +9,7 @@ use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use rust_decimal::Decimal;
 use snapstate::book::{Book, BookCommand, Level, OrderId, Place, Side};
 use snapstate::engine::WriteHandle;
-use snapstate::reconcile::{Policy, ReconcileConfig, Reconciler, RunnerConfig, metrics};
+use snapstate::reconcile::{CycleConfig, Policy, ReconcileConfig, Reconciler, metrics};
 use snapstate::time::{Clock, ManualClock};
 use snapstate::venue::{
     OpenOrdersError, SimulatedVenue, SimulatedVenueConfig, Venue, VenueOrderStatus, VenueReport,
@@ -21,7 +21,7 @@ fn a_dry_run_reports_corrections_and_sends_none() {
     let (clock, engine, venue) = racing_setup();
     let writer = engine.write_handle();
     let fixed = FixedVenue { answer: venue };
-    let config = RunnerConfig {
+    let config = CycleConfig {
         dry_run: true,
         ..runner_config(&clock)
     };
@@ -156,7 +156,7 @@ fn metric_value<'a>(
 fn a_cycle_records_its_metrics() {
     let (clock, engine, venue) = racing_setup();
     let writer = engine.write_handle();
-    let config = RunnerConfig {
+    let config = CycleConfig {
         record_metrics: true,
         ..runner_config(&clock)
     };
@@ -246,7 +246,7 @@ impl Venue for FlakyVenue {
 fn venue_errors_are_counted_in_metrics_and_change_nothing() {
     let (clock, engine, answer) = racing_setup();
     let writer = engine.write_handle();
-    let config = RunnerConfig {
+    let config = CycleConfig {
         record_metrics: true,
         ..runner_config(&clock)
     };

@@ -14,7 +14,13 @@ use rand::{RngExt, SeedableRng};
 use rust_decimal::Decimal;
 use snapstate::book::{Book, BookCommand, BookConfig, Grid, Level, OrderId, Place, Quantity, Side};
 use snapstate::engine::{Engine, EngineConfig, WriteHandle};
-use snapstate::reconcile::{ReconcileConfig, Reconciler, Runner, RunnerConfig};
+use snapstate::reconcile::startup::StartupClearance;
+use snapstate::reconcile::{CycleConfig, ReconcileConfig, Reconciler, Runner, RunnerConfig};
+
+/// These tests race the runner against the engine on purpose, from books the test built.
+fn waived() -> StartupClearance {
+    StartupClearance::waived("a stress test: the test builds the book and the venue itself")
+}
 use snapstate::time::{Clock, SystemClock, Timestamp};
 use snapstate::venue::{OpenOrdersError, SimulatedVenue, SimulatedVenueConfig, Venue, VenueReport};
 
@@ -138,7 +144,8 @@ impl Producer {
             BookCommand::Cancel(_) | BookCommand::Reject(_) | BookCommand::Expire(_) => true,
             _ => false,
         };
-        if finished && let Some((level, _)) = self.orders.get(&update.order_id()) {
+        if finished && let Some((level, _)) = update.order_id().and_then(|id| self.orders.get(&id))
+        {
             self.live.remove(level);
         }
     }
@@ -174,16 +181,20 @@ fn producers_stream_updates_while_the_runner_reconciles_against_a_truthful_venue
         in_flight_grace: Duration::from_secs(2),
         ..ReconcileConfig::default()
     };
+    let cycle_config = CycleConfig {
+        clock: Arc::clone(&clock),
+        ..CycleConfig::default()
+    };
     let runner_config = RunnerConfig {
         interval: Duration::from_millis(100),
-        clock: Arc::clone(&clock),
         ..RunnerConfig::default()
     };
     let accounts = Accounts {
         venues: venues.clone(),
     };
-    let reconciler = Reconciler::new(accounts, config, runner_config).expect("valid");
-    let runner = Runner::start(reconciler, engine.write_handle()).expect("runner starts");
+    let reconciler = Reconciler::new(accounts, config, cycle_config).expect("valid");
+    let runner = Runner::start(reconciler, engine.write_handle(), runner_config, waived())
+        .expect("runner starts");
 
     let done = Arc::new(AtomicBool::new(false));
     let producers: Vec<_> = venues
@@ -310,8 +321,9 @@ fn the_writer_keeps_publishing_while_the_reconciler_is_inside_a_cycle() {
         ..RunnerConfig::default()
     };
     let reconciler =
-        Reconciler::new(venue, ReconcileConfig::default(), runner_config).expect("valid");
-    let runner = Runner::start(reconciler, engine.write_handle()).expect("runner starts");
+        Reconciler::new(venue, ReconcileConfig::default(), CycleConfig::default()).expect("valid");
+    let runner = Runner::start(reconciler, engine.write_handle(), runner_config, waived())
+        .expect("runner starts");
     wait_entered.recv().expect("the runner queries the venue");
     // The reconciler now holds a snapshot and is stuck inside its cycle.
     let writer = engine.write_handle();
@@ -352,8 +364,9 @@ fn the_runner_stops_on_its_own_once_the_engine_shuts_down() {
         ..RunnerConfig::default()
     };
     let reconciler =
-        Reconciler::new(venue, ReconcileConfig::default(), runner_config).expect("valid");
-    let runner = Runner::start(reconciler, engine.write_handle()).expect("runner starts");
+        Reconciler::new(venue, ReconcileConfig::default(), CycleConfig::default()).expect("valid");
+    let runner = Runner::start(reconciler, engine.write_handle(), runner_config, waived())
+        .expect("runner starts");
     while runner.totals().cycles == 0 {
         thread::sleep(Duration::from_millis(5));
     }

@@ -44,6 +44,7 @@ impl<S: Storage> Book<S> {
             BookCommand::Reject(report) => self.report_status(report, Event::Reject)?,
             BookCommand::Expire(report) => self.report_status(report, Event::Expire)?,
             BookCommand::Correct(correction) => self.correct(correction)?,
+            BookCommand::AdoptPosition(adoption) => self.adopt_position(adoption)?,
         };
         if !matches!(applied, Applied::Stale(_) | Applied::Duplicate) {
             self.note_activity(command.at());

@@ -2,6 +2,7 @@
 
 use crate::time::Timestamp;
 
+use super::position::PositionAdoption;
 use super::types::{Level, OrderId, Price, Quantity, Revision, Side};
 
 /// One command for the position book.
@@ -28,19 +29,23 @@ pub enum BookCommand {
     Expire(StatusReport),
     /// A reconciliation correction, applied only if its precondition still holds.
     Correct(Correction),
+    /// A position the venue reports and no fill explains, adopted by the startup
+    /// reconciliation, applied only if its precondition still holds; about no order.
+    AdoptPosition(PositionAdoption),
 }
 
 impl BookCommand {
-    /// The order this command is about.
-    pub fn order_id(&self) -> OrderId {
+    /// The order this command is about; `None` for a position adoption, which is about none.
+    pub fn order_id(&self) -> Option<OrderId> {
         match self {
-            BookCommand::Place(place) => place.order_id,
+            BookCommand::Place(place) => Some(place.order_id),
             BookCommand::Acknowledge(report)
             | BookCommand::Cancel(report)
             | BookCommand::Reject(report)
-            | BookCommand::Expire(report) => report.order_id,
-            BookCommand::Fill(fill) => fill.order_id,
-            BookCommand::Correct(correction) => correction.order_id(),
+            | BookCommand::Expire(report) => Some(report.order_id),
+            BookCommand::Fill(fill) => Some(fill.order_id),
+            BookCommand::Correct(correction) => Some(correction.order_id()),
+            BookCommand::AdoptPosition(_) => None,
         }
     }
 
@@ -54,6 +59,7 @@ impl BookCommand {
             | BookCommand::Expire(report) => report.at,
             BookCommand::Fill(fill) => fill.at,
             BookCommand::Correct(correction) => correction.at(),
+            BookCommand::AdoptPosition(adoption) => adoption.at,
         }
     }
 }

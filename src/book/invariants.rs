@@ -32,8 +32,8 @@ pub enum InvariantViolation {
         /// The signed sum of its orders' fills.
         fills: Quantity,
     },
-    /// The net position is not the sum of the slots' positions.
-    #[error("net position {net} but slots sum to {slots}")]
+    /// The net position is not the sum of the slots' positions and the adopted position.
+    #[error("net position {net} but slots and the adopted position sum to {slots}")]
     NetPosition {
         /// The recorded net position.
         net: Quantity,
@@ -110,6 +110,7 @@ impl<S: Storage> Book<S> {
             positions.push(slot.position());
             self.check_live_order(slot)?;
         }
+        positions.push(self.adopted.total());
         let slot_sum =
             balanced_sum(positions).ok_or(InvariantViolation::SumOverflow { level: None })?;
         self.check_live_index()?;

@@ -34,7 +34,8 @@
 //! 1. For every order, `0 ≤ filled ≤ quantity`.
 //! 2. A slot's position equals the signed sum of the fills of its orders (including those whose
 //!    tombstones were purged).
-//! 3. The book's net position equals the sum of its slots' positions.
+//! 3. The book's net position equals the sum of its slots' positions plus the position
+//!    adopted from the venue without orders ([`AdoptedPosition`]).
 //! 4. A slot has at most one live order, and every live order is its slot's live order.
 //!
 //! And for commands (`docs/architecture.md`, invariants 3, 6 and 7):
@@ -81,6 +82,7 @@ mod compact;
 mod invariants;
 mod levels;
 mod outcome;
+mod position;
 #[cfg(test)]
 mod properties;
 mod query;
@@ -106,6 +108,7 @@ pub use command::{Adoption, BookCommand, Correction, FillReport, Place, StatusRe
 pub use invariants::InvariantViolation;
 pub use levels::{BRANCH_LEN, LEAF_LEN, LevelArray, LevelVec};
 pub use outcome::{Applied, GuardTarget, Rejection, StaleReason};
+pub use position::{ADOPT_POSITION_KIND, AdoptedPosition, PositionAdoption, PositionAdoptionId};
 pub use storage::{
     BookHasher, Key, LevelMapOps, MapOps, Persistent, PersistentMap, QueueOps, SharedRecords,
     Standard, Storage, Value,
@@ -159,7 +162,10 @@ pub struct Book<S: Storage = Persistent> {
     finished: S::RecordMap<OrderId, Order>,
     /// Finished orders in the order they finished, for purging.
     tombstones: S::Queue<(Timestamp, OrderId)>,
+    /// The net position includes this; no slot does (see [`AdoptedPosition`]).
     net_position: Quantity,
+    /// The position adopted from the venue without orders, and its guard.
+    adopted: AdoptedPosition,
     status_counts: [u64; OrderStatus::ALL.len()],
     /// The latest `at` of any command that changed the book: the book's notion of now.
     latest_activity: Timestamp,
@@ -183,6 +189,7 @@ impl<S: Storage> Book<S> {
             finished: MapOps::empty(),
             tombstones: QueueOps::empty(),
             net_position: Decimal::ZERO,
+            adopted: AdoptedPosition::default(),
             status_counts: [0; OrderStatus::ALL.len()],
             latest_activity: Timestamp::EPOCH,
         }

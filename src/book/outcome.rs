@@ -76,6 +76,8 @@ pub enum GuardTarget {
     Order(OrderId),
     /// A slot's revision.
     Slot(Level),
+    /// The revision of the position adopted without orders.
+    AdoptedPosition,
 }
 
 impl std::fmt::Display for GuardTarget {
@@ -83,6 +85,7 @@ impl std::fmt::Display for GuardTarget {
         match self {
             GuardTarget::Order(id) => write!(f, "order {id}"),
             GuardTarget::Slot(level) => write!(f, "slot {level}"),
+            GuardTarget::AdoptedPosition => f.write_str("the adopted position"),
         }
     }
 }
@@ -159,6 +162,9 @@ pub enum Rejection {
     /// A quantity or position would leave the decimal range.
     #[error("arithmetic overflow in quantity or position")]
     ArithmeticOverflow,
+    /// A position adoption of zero: there is nothing to adopt.
+    #[error("a position adoption must not be zero")]
+    ZeroPositionAdoption,
 }
 
 impl Labelled for Rejection {
@@ -175,6 +181,7 @@ impl Labelled for Rejection {
         "transition_not_allowed",
         "stale_precondition",
         "arithmetic_overflow",
+        "zero_position_adoption",
     ];
 
     fn label_index(&self) -> usize {
@@ -191,6 +198,7 @@ impl Labelled for Rejection {
             Rejection::TransitionNotAllowed { .. } => 9,
             Rejection::StalePrecondition { .. } => 10,
             Rejection::ArithmeticOverflow => 11,
+            Rejection::ZeroPositionAdoption => 12,
         }
     }
 }

@@ -287,7 +287,8 @@ proptest! {
                     );
                 }
             }
-            (_, None) => {}
+            // Order corrections never guard the adopted position.
+            (GuardTarget::AdoptedPosition, _) | (_, None) => {}
         }
     }
 

@@ -18,11 +18,11 @@ use super::metrics;
 use super::reconcile;
 use super::{Evidence, MismatchClass, ReconcileConfig, ReconcileConfigError, Reconciliation};
 
-/// How the reconciler runs: its interval, thresholds and limits, and its clock.
+/// How one cycle runs: its thresholds and limits, and its clock. The thread that repeats
+/// cycles has its own settings ([`RunnerConfig`](super::RunnerConfig)), so code that runs
+/// cycles itself (a deterministic harness, a replay) needs none of them.
 #[derive(Clone, Debug)]
-pub struct RunnerConfig {
-    /// Time between the end of one cycle and the start of the next. Default 1 s.
-    pub interval: Duration,
+pub struct CycleConfig {
     /// A snapshot older than this (by `clock`) is reconciled, with a warning: the writer may be
     /// stalled, or simply idle. Default 10 s.
     pub stale_snapshot_threshold: Duration,
@@ -39,26 +39,22 @@ pub struct RunnerConfig {
     pub clock: Arc<dyn Clock>,
     /// Record the metrics of [`metrics`](super::metrics). Default `true`.
     pub record_metrics: bool,
-    /// Name of the runner's thread. Default `"snapstate-reconciler"`.
-    pub thread_name: String,
 }
 
-impl Default for RunnerConfig {
+impl Default for CycleConfig {
     fn default() -> Self {
         Self {
-            interval: Duration::from_secs(1),
             stale_snapshot_threshold: Self::DEFAULT_STALE_SNAPSHOT_THRESHOLD,
             dry_run: false,
             submit_timeout: Duration::from_secs(1),
             flush_timeout: Duration::from_secs(5),
             clock: Arc::new(SystemClock),
             record_metrics: true,
-            thread_name: "snapstate-reconciler".to_owned(),
         }
     }
 }
 
-impl RunnerConfig {
+impl CycleConfig {
     /// The default age beyond which a snapshot is reported as stale.
     pub const DEFAULT_STALE_SNAPSHOT_THRESHOLD: Duration = Duration::from_secs(10);
 }
@@ -183,7 +179,7 @@ const STALE_LABEL: &str = "stale_precondition";
 pub struct Reconciler<V> {
     venue: V,
     config: ReconcileConfig,
-    runner: RunnerConfig,
+    cycle: CycleConfig,
     evidence: Evidence,
     totals: Totals,
 }
@@ -197,13 +193,13 @@ impl<V: Venue> Reconciler<V> {
     pub fn new(
         venue: V,
         config: ReconcileConfig,
-        runner: RunnerConfig,
+        cycle: CycleConfig,
     ) -> Result<Self, ReconcileConfigError> {
         config.validate()?;
         Ok(Self {
             venue,
             config,
-            runner,
+            cycle,
             evidence: Evidence::new(),
             totals: Totals::default(),
         })
@@ -224,9 +220,9 @@ impl<V: Venue> Reconciler<V> {
         &self.config
     }
 
-    /// How it runs.
-    pub fn runner_config(&self) -> &RunnerConfig {
-        &self.runner
+    /// How each cycle runs.
+    pub fn cycle_config(&self) -> &CycleConfig {
+        &self.cycle
     }
 
     /// The evidence carried into the next cycle.
@@ -252,7 +248,7 @@ impl<V: Venue> Reconciler<V> {
     ) -> Result<Reconciliation, CycleError> {
         let answer = self.venue.open_orders().inspect_err(|error| {
             self.totals.venue_errors += 1;
-            if self.runner.record_metrics {
+            if self.cycle.record_metrics {
                 let kind = match error {
                     OpenOrdersError::Failed { .. } => "failed",
                     OpenOrdersError::TimedOut { .. } => "timed_out",
@@ -282,12 +278,12 @@ impl<V: Venue> Reconciler<V> {
     pub fn run_cycle(&mut self, writer: &WriteHandle<Book>) -> Result<CycleReport, CycleError> {
         let started = Instant::now();
         let snapshot = writer.read_handle().load();
-        let now = self.runner.clock.now();
+        let now = self.cycle.clock.now();
         let snapshot_age = now.saturating_duration_since(snapshot.published_at());
-        if snapshot_age > self.runner.stale_snapshot_threshold {
+        if snapshot_age > self.cycle.stale_snapshot_threshold {
             tracing::warn!(
                 snapshot_age_s = snapshot_age.as_secs_f64(),
-                threshold_s = self.runner.stale_snapshot_threshold.as_secs_f64(),
+                threshold_s = self.cycle.stale_snapshot_threshold.as_secs_f64(),
                 version = snapshot.version().0,
                 "reconciling a snapshot older than the threshold: the writer is stalled or idle"
             );
@@ -297,16 +293,16 @@ impl<V: Venue> Reconciler<V> {
             reconciliation,
             snapshot_version: snapshot.version(),
             snapshot_age,
-            dry_run: self.runner.dry_run,
+            dry_run: self.cycle.dry_run,
             actions: ActionCounts::default(),
         };
-        if !self.runner.dry_run {
+        if !self.cycle.dry_run {
             self.send_corrections(writer, &snapshot, &mut report)?;
             self.send_venue_cancels(writer, &mut report);
         }
         let confirmed = confirmed_by_class(&report.reconciliation);
         self.totals.add(&report, &confirmed);
-        if self.runner.record_metrics {
+        if self.cycle.record_metrics {
             record_cycle_metrics(&snapshot, &report, &confirmed, writer, started.elapsed());
         }
         Ok(report)
@@ -320,10 +316,10 @@ impl<V: Venue> Reconciler<V> {
     ) -> Result<(), CycleError> {
         for correction in report.reconciliation.corrections() {
             let command = BookCommand::Correct(correction.clone());
-            match writer.submit_timeout(command, self.runner.submit_timeout) {
+            match writer.submit_timeout(command, self.cycle.submit_timeout) {
                 Ok(()) => {
                     report.actions.corrections_submitted += 1;
-                    if self.runner.record_metrics {
+                    if self.cycle.record_metrics {
                         ::metrics::counter!(
                             metrics::CORRECTIONS_SUBMITTED_TOTAL,
                             "kind" => correction.kind()
@@ -340,7 +336,7 @@ impl<V: Venue> Reconciler<V> {
         if report.actions.corrections_submitted == 0 {
             return Ok(());
         }
-        match writer.flush_timeout(self.runner.flush_timeout) {
+        match writer.flush_timeout(self.cycle.flush_timeout) {
             Ok(_) => {
                 let after = writer.read_handle().load();
                 let before = snapshot.counters();
@@ -385,7 +381,7 @@ impl<V: Venue> Reconciler<V> {
                     }
                 }
             };
-            if self.runner.record_metrics {
+            if self.cycle.record_metrics {
                 ::metrics::counter!(metrics::VENUE_CANCELS_TOTAL, "outcome" => outcome)
                     .increment(1);
             }

@@ -12,7 +12,15 @@
 //!   the corrections and venue cancels, and records [`metrics`]. Synchronous, and it reads time
 //!   only from its configured clock, so a deterministic harness can step it.
 //! * [`Runner`]: a thread that runs a [`Reconciler`] on an interval and stops cleanly with the
-//!   engine (not built under `cfg(loom)`).
+//!   engine (not built under `cfg(loom)`). It starts only with the [`StartupClearance`] of a
+//!   complete startup pass.
+//! * [`startup`]: the startup reconciliation, run once after recovery (or on a cold start)
+//!   before trading resumes; it fails closed.
+//!
+//! Each cycle's settings are a [`CycleConfig`]; the runner thread's own (interval, thread
+//! name) are a [`RunnerConfig`].
+//!
+//! [`StartupClearance`]: startup::StartupClearance
 //!
 //! # Invariants
 //!
@@ -41,17 +49,18 @@ mod plan;
 mod report;
 #[cfg(not(loom))]
 mod runner;
+pub mod startup;
 #[cfg(all(test, not(loom)))]
 mod tests;
 
 pub use config::{Policies, Policy, ReconcileConfig, ReconcileConfigError};
-pub use cycle::{ActionCounts, CycleError, CycleReport, Reconciler, RunnerConfig, Totals};
+pub use cycle::{ActionCounts, CycleConfig, CycleError, CycleReport, Reconciler, Totals};
 pub use diff::reconcile;
 pub use evidence::{Evidence, Observation};
 pub use mismatch::{Mismatch, MismatchClass, StatusDifference, Subject};
 pub use report::{Action, Finding, Reconciliation, ReportOnlyReason, VenueCancel};
 #[cfg(not(loom))]
-pub use runner::{Runner, RunnerStartError, RunnerStopError};
+pub use runner::{Runner, RunnerConfig, RunnerStartError, RunnerStopError};
 
 #[cfg(doc)]
 use crate::venue::VenueReport;

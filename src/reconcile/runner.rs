@@ -1,7 +1,12 @@
 //! The reconciler's thread: a [`Reconciler`] run on an interval until stopped or until the
 //! engine shuts down.
+//!
+//! It starts only with a [`StartupClearance`]: the proof that the startup reconciliation
+//! ([`startup`](super::startup)) completed, so that an embedder cannot begin continuous
+//! reconciliation (and trading) on a book the venue has not confirmed after a restart.
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::book::Book;
 use crate::engine::{EngineStatus, WriteHandle};
@@ -10,7 +15,27 @@ use crate::sync::thread::JoinHandle;
 use crate::sync::{Arc, Mutex};
 use crate::venue::Venue;
 
+use super::startup::StartupClearance;
 use super::{CycleError, CycleReport, Reconciler, Totals};
+
+/// The runner thread's own settings; what each cycle does is the reconciler's
+/// [`CycleConfig`](super::CycleConfig).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunnerConfig {
+    /// Time between the end of one cycle and the start of the next. Default 1 s.
+    pub interval: Duration,
+    /// Name of the runner's thread. Default `"snapstate-reconciler"`.
+    pub thread_name: String,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(1),
+            thread_name: "snapstate-reconciler".to_owned(),
+        }
+    }
+}
 
 /// What the runner thread shares with its handle: the totals and the last cycle's report.
 #[derive(Default)]
@@ -27,6 +52,7 @@ struct Shared {
 /// closed). It never blocks the engine's writer: it reads snapshots and submits commands like
 /// any producer.
 pub struct Runner<V: Venue + Send + 'static> {
+    clearance: StartupClearance,
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<Reconciler<V>>>,
     shared: Arc<Shared>,
@@ -56,26 +82,65 @@ pub enum RunnerStopError {
 impl<V: Venue + Send + 'static> Runner<V> {
     /// Starts the thread. The first cycle runs one interval after the start.
     ///
+    /// `clearance` comes from a complete startup pass
+    /// ([`StartupReport::clearance`](super::startup::StartupReport::clearance)), run after
+    /// recovery or on a fresh engine; a harness that needs none says so with
+    /// [`StartupClearance::waived`].
+    ///
     /// # Errors
     ///
     /// [`RunnerStartError::Spawn`] when the operating system refuses the thread.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use rust_decimal::Decimal;
+    /// use snapstate::book::{Book, BookConfig, Grid, Level};
+    /// use snapstate::engine::{Engine, EngineConfig};
+    /// use snapstate::reconcile::startup::{self, StartupConfig};
+    /// use snapstate::reconcile::{CycleConfig, ReconcileConfig, Reconciler, Runner, RunnerConfig};
+    /// use snapstate::time::Timestamp;
+    /// use snapstate::venue::{SimulatedVenue, SimulatedVenueConfig};
+    ///
+    /// let now = Timestamp::from_millis(1_000);
+    /// let grid = Grid::new(Decimal::new(100, 0), Decimal::ONE, Level(-10), Level(10))?;
+    /// let engine = Engine::start(Book::new(BookConfig::new(grid)), EngineConfig::default())?;
+    /// let mut venue = SimulatedVenue::new(SimulatedVenueConfig::new(1, now, Decimal::new(100, 0)))?;
+    ///
+    /// // First the startup pass; only a complete one gives the clearance.
+    /// let report = startup::run(&mut venue, &engine.write_handle(), &StartupConfig::default(), now)?;
+    /// let clearance = report.clearance()?;
+    ///
+    /// let reconciler = Reconciler::new(venue, ReconcileConfig::default(), CycleConfig::default())?;
+    /// let runner = Runner::start(reconciler, engine.write_handle(), RunnerConfig::default(), clearance)?;
+    /// let _reconciler = runner.stop()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn start(
         reconciler: Reconciler<V>,
         writer: WriteHandle<Book>,
+        config: RunnerConfig,
+        clearance: StartupClearance,
     ) -> Result<Self, RunnerStartError> {
         let (stop, stopped) = channel::bounded::<()>(1);
         let shared = Arc::new(Shared::default());
         let thread_shared = Arc::clone(&shared);
-        let name = reconciler.runner_config().thread_name.clone();
+        let interval = config.interval;
         let thread = crate::sync::thread::Builder::new()
-            .name(name)
-            .spawn(move || run(reconciler, &writer, &stopped, &thread_shared))
+            .name(config.thread_name)
+            .spawn(move || run(reconciler, interval, &writer, &stopped, &thread_shared))
             .map_err(RunnerStartError::Spawn)?;
         Ok(Self {
+            clearance,
             stop: Some(stop),
             thread: Some(thread),
             shared,
         })
+    }
+
+    /// The startup clearance it was started with.
+    pub fn clearance(&self) -> &StartupClearance {
+        &self.clearance
     }
 
     /// Totals over the cycles so far.
@@ -146,11 +211,11 @@ impl<V: Venue + Send + 'static> fmt::Debug for Runner<V> {
 /// The thread's body. Returns the reconciler when told to stop or when the engine has closed.
 fn run<V: Venue>(
     mut reconciler: Reconciler<V>,
+    interval: Duration,
     writer: &WriteHandle<Book>,
     stopped: &channel::Receiver<()>,
     shared: &Shared,
 ) -> Reconciler<V> {
-    let interval = reconciler.runner_config().interval;
     // A message or a disconnection (the handle dropped its sender) both mean stop.
     while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
         if writer.health().status != EngineStatus::Running {

@@ -4,6 +4,13 @@
 //! orders (and, where the venue offers it, the orders that finished recently) with the net
 //! position, stamped with the time it is true as of; and, optionally, a cancel.
 //!
+//! The startup reconciliation ([`crate::reconcile::startup`]) asks three more questions, each
+//! optional for an adapter (the defaults answer [`QueryError::Unsupported`], never an empty
+//! answer): the fill history since a cursor ([`Venue::fills_since`], paged and bounded), the
+//! venue's position ([`Venue::position`], where [`PositionReport::NotReported`] is never
+//! flat), and one order by id ([`Venue::order_status`], for orders placed but never
+//! acknowledged).
+//!
 //! # Errors are never absence
 //!
 //! A query that fails or times out returns an [`OpenOrdersError`], never an empty list. The
@@ -29,6 +36,7 @@
 //!
 //! [`BookCommand`]: crate::book::BookCommand
 
+mod queries;
 mod simulated;
 
 use std::fmt;
@@ -37,9 +45,12 @@ use std::time::Duration;
 use crate::book::{Order, OrderId, OrderStatus, Price, Quantity, Side};
 use crate::time::Timestamp;
 
+pub use queries::{
+    FillCursor, FillPage, OrderLookup, PositionReport, QueryError, QueryKind, VenueFill,
+};
 pub use simulated::{
-    FaultCounts, FaultKind, FaultSubject, Faults, InjectedFault, PlaceError, SimulatedVenue,
-    SimulatedVenueConfig, SimulatedVenueConfigError,
+    DEFAULT_FILL_HISTORY_LIMIT, FaultCounts, FaultKind, FaultSubject, Faults, InjectedFault,
+    MAX_FILL_PAGE, PlaceError, SimulatedVenue, SimulatedVenueConfig, SimulatedVenueConfigError,
 };
 
 /// What the reconciler asks of an exchange.
@@ -66,6 +77,48 @@ pub trait Venue {
     fn cancel(&mut self, order_id: OrderId) -> Result<(), CancelError> {
         Err(CancelError::Unsupported(order_id))
     }
+
+    /// Up to `limit` fills from `cursor` on, in trade-id order, and where the next page starts.
+    ///
+    /// An adapter caps `limit` at what its venue allows; a caller bounds the number of pages it
+    /// asks for. A page with no fills and no next cursor is an answer: no fills since the
+    /// cursor.
+    ///
+    /// # Errors
+    ///
+    /// [`QueryError::Unsupported`] by default; otherwise [`QueryError::Failed`] or
+    /// [`QueryError::TimedOut`]. An error is never an empty history.
+    fn fills_since(&mut self, cursor: FillCursor, limit: usize) -> Result<FillPage, QueryError> {
+        let _ = (cursor, limit);
+        Err(QueryError::Unsupported {
+            query: QueryKind::Fills,
+        })
+    }
+
+    /// The venue's net position, or its answer that it keeps none.
+    ///
+    /// # Errors
+    ///
+    /// [`QueryError::Unsupported`] by default; otherwise [`QueryError::Failed`] or
+    /// [`QueryError::TimedOut`]. An error is never a flat position.
+    fn position(&mut self) -> Result<PositionReport, QueryError> {
+        Err(QueryError::Unsupported {
+            query: QueryKind::Position,
+        })
+    }
+
+    /// One order by id: its state at the venue, or the venue's answer that it does not know it.
+    ///
+    /// # Errors
+    ///
+    /// [`QueryError::Unsupported`] by default; otherwise [`QueryError::Failed`] or
+    /// [`QueryError::TimedOut`]. An error is never "not found".
+    fn order_status(&mut self, order_id: OrderId) -> Result<OrderLookup, QueryError> {
+        let _ = order_id;
+        Err(QueryError::Unsupported {
+            query: QueryKind::Order,
+        })
+    }
 }
 
 impl<V: Venue + ?Sized> Venue for Box<V> {
@@ -76,6 +129,18 @@ impl<V: Venue + ?Sized> Venue for Box<V> {
     fn cancel(&mut self, order_id: OrderId) -> Result<(), CancelError> {
         (**self).cancel(order_id)
     }
+
+    fn fills_since(&mut self, cursor: FillCursor, limit: usize) -> Result<FillPage, QueryError> {
+        (**self).fills_since(cursor, limit)
+    }
+
+    fn position(&mut self) -> Result<PositionReport, QueryError> {
+        (**self).position()
+    }
+
+    fn order_status(&mut self, order_id: OrderId) -> Result<OrderLookup, QueryError> {
+        (**self).order_status(order_id)
+    }
 }
 
 impl<V: Venue + ?Sized> Venue for &mut V {
@@ -85,6 +150,18 @@ impl<V: Venue + ?Sized> Venue for &mut V {
 
     fn cancel(&mut self, order_id: OrderId) -> Result<(), CancelError> {
         (**self).cancel(order_id)
+    }
+
+    fn fills_since(&mut self, cursor: FillCursor, limit: usize) -> Result<FillPage, QueryError> {
+        (**self).fills_since(cursor, limit)
+    }
+
+    fn position(&mut self) -> Result<PositionReport, QueryError> {
+        (**self).position()
+    }
+
+    fn order_status(&mut self, order_id: OrderId) -> Result<OrderLookup, QueryError> {
+        (**self).order_status(order_id)
     }
 }
 
@@ -104,6 +181,21 @@ impl<V: Venue + ?Sized> Venue for crate::sync::Arc<crate::sync::Mutex<V>> {
     fn cancel(&mut self, order_id: OrderId) -> Result<(), CancelError> {
         let mut venue = self.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         venue.cancel(order_id)
+    }
+
+    fn fills_since(&mut self, cursor: FillCursor, limit: usize) -> Result<FillPage, QueryError> {
+        let mut venue = self.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        venue.fills_since(cursor, limit)
+    }
+
+    fn position(&mut self) -> Result<PositionReport, QueryError> {
+        let mut venue = self.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        venue.position()
+    }
+
+    fn order_status(&mut self, order_id: OrderId) -> Result<OrderLookup, QueryError> {
+        let mut venue = self.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        venue.order_status(order_id)
     }
 }
 

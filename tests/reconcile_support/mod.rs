@@ -9,7 +9,7 @@ use snapstate::book::{
     Book, BookCommand, BookConfig, FillReport, Grid, Level, OrderId, Place, Side, StatusReport,
 };
 use snapstate::engine::{Engine, EngineConfig};
-use snapstate::reconcile::RunnerConfig;
+use snapstate::reconcile::CycleConfig;
 use snapstate::time::{Clock, ManualClock, Timestamp};
 use snapstate::venue::{OpenOrdersError, Venue, VenueOrder, VenueOrderStatus, VenueReport};
 
@@ -38,11 +38,11 @@ pub fn engine(clock: &ManualClock, outcomes: Option<usize>) -> Engine<Book> {
     Engine::start(Book::new(BookConfig::new(grid())), config).expect("engine starts")
 }
 
-pub fn runner_config(clock: &ManualClock) -> RunnerConfig {
-    RunnerConfig {
+pub fn runner_config(clock: &ManualClock) -> CycleConfig {
+    CycleConfig {
         clock: Arc::new(clock.clone()),
         record_metrics: false,
-        ..RunnerConfig::default()
+        ..CycleConfig::default()
     }
 }
 

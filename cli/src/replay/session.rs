@@ -18,7 +18,7 @@ use snapstate::engine::{
     WriteHandle,
 };
 use snapstate::reconcile::{
-    Action, CycleError, Finding, ReconcileConfig, ReconcileConfigError, Reconciler, RunnerConfig,
+    Action, CycleConfig, CycleError, Finding, ReconcileConfig, ReconcileConfigError, Reconciler,
 };
 use snapstate::time::{ManualClock, Timestamp};
 use snapstate::venue::{OpenOrdersError, Venue, VenueReport};
@@ -101,11 +101,11 @@ impl Session {
             },
         )
         .map_err(SessionError::Start)?;
-        let runner = RunnerConfig {
+        let runner = CycleConfig {
             dry_run: !apply_corrections,
             clock: Arc::new(clock.clone()),
             record_metrics: false,
-            ..RunnerConfig::default()
+            ..CycleConfig::default()
         };
         let reconciler = Reconciler::new(RecordedVenue::default(), reconcile, runner)
             .map_err(SessionError::Config)?;
@@ -139,7 +139,9 @@ impl Session {
             if let Err(reason) = trial.apply(command) {
                 return Ok(Err(LineError::Rejected {
                     command: command_name(command),
-                    order: source.display(command.order_id()),
+                    order: command
+                        .order_id()
+                        .map_or_else(|| "none".to_owned(), |id| source.display(id)),
                     reason,
                 }));
             }

@@ -176,6 +176,7 @@ pub fn command_name(command: &BookCommand) -> &'static str {
         BookCommand::Reject(_) => "reject",
         BookCommand::Expire(_) => "expire",
         BookCommand::Correct(_) => "correct",
+        BookCommand::AdoptPosition(_) => "adopt_position",
     }
 }
 

@@ -59,7 +59,7 @@ impl Fact {
             BookCommand::Cancel(_) | BookCommand::Expire(_) | BookCommand::Reject(_) => {
                 Some(Fact::Finished)
             }
-            BookCommand::Place(_) | BookCommand::Correct(_) => None,
+            BookCommand::Place(_) | BookCommand::Correct(_) | BookCommand::AdoptPosition(_) => None,
         }
     }
 
@@ -185,8 +185,8 @@ impl Ledger {
             self.corrections_sent += 1;
         }
         let changed = !matches!(result, Ok(Applied::Duplicate | Applied::Stale(_)) | Err(_));
-        if changed {
-            self.resolve_watches(command.order_id(), source);
+        if changed && let Some(order_id) = command.order_id() {
+            self.resolve_watches(order_id, source);
         }
         self.awaited.push_back((self.sent, result.clone()));
         result
@@ -280,7 +280,10 @@ impl Ledger {
     }
 
     fn watch(&mut self, kind: FaultKind, update: &BookCommand) {
-        let order_id = update.order_id();
+        // Only order updates are watched; a position adoption is about no order.
+        let Some(order_id) = update.order_id() else {
+            return;
+        };
         match Fact::of(update) {
             Some(fact) if fact.holds(&self.shadow, order_id) => {
                 self.resolve(kind, Resolution::AlreadyKnown);
@@ -328,7 +331,7 @@ pub(crate) fn update_id(update: &BookCommand) -> Option<UpdateId> {
         | BookCommand::Reject(report)
         | BookCommand::Expire(report) => report.venue_seq,
         BookCommand::Fill(fill) => fill.venue_seq,
-        BookCommand::Place(_) | BookCommand::Correct(_) => None,
+        BookCommand::Place(_) | BookCommand::Correct(_) | BookCommand::AdoptPosition(_) => None,
     }?;
-    Some((update.order_id(), venue_seq))
+    Some((update.order_id()?, venue_seq))
 }

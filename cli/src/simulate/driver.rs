@@ -13,8 +13,8 @@ use snapstate::engine::{
     WriteHandle,
 };
 use snapstate::reconcile::{
-    ReconcileConfig, ReconcileConfigError, Reconciler, Runner, RunnerConfig, RunnerStartError,
-    RunnerStopError,
+    CycleConfig, ReconcileConfig, ReconcileConfigError, Reconciler, Runner, RunnerConfig,
+    RunnerStartError, RunnerStopError, startup::StartupClearance,
 };
 use snapstate::time::{Clock, SystemClock, Timestamp};
 use snapstate::venue::{Faults, SimulatedVenue, SimulatedVenueConfig, SimulatedVenueConfigError};
@@ -107,10 +107,12 @@ impl Simulation {
             interval: settings.reconcile_interval,
             ..RunnerConfig::default()
         };
-        let reconciler = Reconciler::new(Arc::clone(&venue), reconcile, runner_config)
+        let reconciler = Reconciler::new(Arc::clone(&venue), reconcile, CycleConfig::default())
             .map_err(RunError::Reconciler)?;
-        let runner =
-            Runner::start(reconciler, engine.write_handle()).map_err(RunError::RunnerStart)?;
+        // A fresh engine against a fresh venue: nothing happened before to reconcile.
+        let clearance = StartupClearance::waived("simulate: a fresh engine and a fresh venue");
+        let runner = Runner::start(reconciler, engine.write_handle(), runner_config, clearance)
+            .map_err(RunError::RunnerStart)?;
         let maker = GridMarketMaker::new(
             MarketMakerConfig {
                 band: settings.levels / 2,

@@ -132,9 +132,9 @@ fn a_failed_venue_query_changes_no_evidence() {
     let mut config = SimulatedVenueConfig::new(1, later(), dec(100));
     config.price_interval = None;
     let venue = SimulatedVenue::new(config).expect("valid");
-    let runner = RunnerConfig {
+    let runner = CycleConfig {
         record_metrics: false,
-        ..RunnerConfig::default()
+        ..CycleConfig::default()
     };
     let mut reconciler = Reconciler::new(venue, ReconcileConfig::default(), runner).expect("valid");
     // The simulated venue knows none of the book's orders: both are absent, and its position

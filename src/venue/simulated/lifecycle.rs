@@ -75,6 +75,15 @@ impl SimulatedVenue {
         self.net_position += side.signed(amount);
         let trade_id = self.next_trade_id;
         self.next_trade_id += 1;
+        self.fill_history.record(crate::venue::VenueFill {
+            trade_id,
+            order_id,
+            side,
+            price,
+            quantity: amount,
+            cumulative_filled: cumulative,
+            at: self.now,
+        });
         if complete {
             self.close(order_id);
         }

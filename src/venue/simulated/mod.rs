@@ -4,6 +4,7 @@
 
 mod config;
 mod faults;
+mod history;
 mod lifecycle;
 mod outbox;
 #[cfg(all(test, not(loom)))]
@@ -19,12 +20,17 @@ use rust_decimal::Decimal;
 use crate::book::{BookCommand, OrderId, Place, Price, Quantity, StatusReport};
 use crate::time::Timestamp;
 
-use super::{CancelError, OpenOrdersError, Venue, VenueOrder, VenueOrderStatus, VenueReport};
+use super::{
+    CancelError, FillCursor, FillPage, OpenOrdersError, OrderLookup, PositionReport, QueryError,
+    Venue, VenueOrder, VenueOrderStatus, VenueReport,
+};
 
 pub use config::{SimulatedVenueConfig, SimulatedVenueConfigError};
 pub use faults::{FaultCounts, FaultKind, FaultSubject, Faults, InjectedFault};
+pub use history::{DEFAULT_FILL_HISTORY_LIMIT, MAX_FILL_PAGE};
 
 use faults::FaultRecord;
+use history::FillHistory;
 use outbox::Outbox;
 
 /// The fault stream's ChaCha stream number; the market uses stream 0.
@@ -125,6 +131,8 @@ pub struct SimulatedVenue {
     /// Signed sum of every fill, plus the initial position.
     net_position: Quantity,
     next_trade_id: u64,
+    /// Every fill, with its trade id, while the history keeps it.
+    fill_history: FillHistory,
     market_rng: ChaCha8Rng,
     fault_rng: ChaCha8Rng,
     fault_record: FaultRecord,
@@ -156,6 +164,7 @@ impl SimulatedVenue {
             outbox: Outbox::default(),
             net_position: config.initial_position,
             next_trade_id: 1,
+            fill_history: FillHistory::default(),
             market_rng,
             fault_rng,
             fault_record: FaultRecord::default(),
@@ -447,5 +456,22 @@ impl Venue for SimulatedVenue {
     /// Cancels at the venue's current time.
     fn cancel(&mut self, order_id: OrderId) -> Result<(), CancelError> {
         self.cancel_at(order_id, self.now)
+    }
+
+    /// Pages through the fills it keeps (at most [`MAX_FILL_PAGE`] a page), or fails or
+    /// times out as the faults say.
+    fn fills_since(&mut self, cursor: FillCursor, limit: usize) -> Result<FillPage, QueryError> {
+        self.answer_fills_since(cursor, limit)
+    }
+
+    /// Its true net position (always reported), or fails or times out as the faults say.
+    fn position(&mut self) -> Result<PositionReport, QueryError> {
+        self.answer_position()
+    }
+
+    /// The order while it remembers it, `NotFound` after, or fails or times out as the faults
+    /// say.
+    fn order_status(&mut self, order_id: OrderId) -> Result<OrderLookup, QueryError> {
+        self.answer_order_status(order_id)
     }
 }

@@ -21,7 +21,7 @@ type Key = (Timestamp, u64);
 pub(super) struct Outbox {
     pending: BTreeMap<Key, BookCommand>,
     /// The most recent pending update of each order: the one a reordered update overtakes.
-    last_by_order: BTreeMap<OrderId, Key>,
+    last_by_order: BTreeMap<Option<OrderId>, Key>,
     next_seq: u64,
 }
 
@@ -135,7 +135,7 @@ fn stamped(mut command: BookCommand, at: Timestamp) -> BookCommand {
         | BookCommand::Expire(report) => report.at = at,
         BookCommand::Fill(fill) => fill.at = at,
         // The venue never sends corrections; they are the reconciler's.
-        BookCommand::Correct(_) => {}
+        BookCommand::Correct(_) | BookCommand::AdoptPosition(_) => {}
     }
     command
 }

@@ -49,6 +49,7 @@ fn kinds(updates: &[BookCommand]) -> Vec<&'static str> {
             BookCommand::Reject(_) => "reject",
             BookCommand::Expire(_) => "expire",
             BookCommand::Correct(_) => "correct",
+            BookCommand::AdoptPosition(_) => "adopt_position",
         })
         .collect()
 }

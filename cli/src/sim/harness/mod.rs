@@ -10,7 +10,7 @@ use std::sync::Arc;
 use snapstate::book::{Applied, Book, BookCommand, BookConfig, OrderId};
 use snapstate::engine::{Engine, EngineConfig, OutcomeStream, ReadHandle, WriteHandle};
 use snapstate::reconcile::{
-    Action, CycleError, CycleReport, Mismatch, MismatchClass, Reconciler, RunnerConfig,
+    Action, CycleConfig, CycleError, CycleReport, Mismatch, MismatchClass, Reconciler,
 };
 use snapstate::time::{Clock, ManualClock, Timestamp};
 use snapstate::venue::{CancelError, FaultSubject, Faults, InjectedFault, SimulatedVenue};
@@ -92,10 +92,10 @@ impl<'a> Simulation<'a> {
         let mut venue =
             SimulatedVenue::new(config.venue_config()).map_err(|error| setup(error.to_string()))?;
         venue.enable_fault_journal(RECORD_CAPACITY);
-        let runner = RunnerConfig {
+        let runner = CycleConfig {
             clock: Arc::new(clock.clone()),
             record_metrics: false,
-            ..RunnerConfig::default()
+            ..CycleConfig::default()
         };
         let reconciler = Reconciler::new(venue, config.reconcile.clone(), runner)
             .map_err(|error| setup(error.to_string()))?;

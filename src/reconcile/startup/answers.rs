@@ -1,0 +1,128 @@
+//! What the startup pass asks the venue, and the answers it decides on.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::book::{Book, OrderId, Storage};
+use crate::venue::{
+    FillCursor, OpenOrdersError, OrderLookup, PositionReport, QueryError, Venue, VenueFill,
+    VenueReport,
+};
+
+use super::StartupConfig;
+
+/// Every answer (or error) the startup pass got from the venue. Built by [`ask`], or by hand
+/// in tests: [`decide`](super::decide) reads nothing else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StartupAnswers {
+    /// The open-orders query.
+    pub open_orders: Result<VenueReport, OpenOrdersError>,
+    /// The fill history since [`fill_cursor`]; `Ok(None)` when the book knows no order, so
+    /// that no fill can be one it missed and nothing was asked.
+    pub fills: Result<Option<FillHistory>, QueryError>,
+    /// The position query.
+    pub position: Result<PositionReport, QueryError>,
+    /// The targeted queries, by order id; an order of [`orders_to_query`] missing here was not
+    /// asked (beyond [`StartupConfig::max_order_queries`]).
+    pub orders: BTreeMap<OrderId, Result<OrderLookup, QueryError>>,
+}
+
+/// The fill history read from the venue, over one or more pages.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FillHistory {
+    /// Every fill read, in the order the pages gave them (duplicates included).
+    pub fills: Vec<VenueFill>,
+    /// Whether the last page said the history ends there; `false` when the page limit
+    /// stopped the reading first.
+    pub complete: bool,
+    /// Pages read.
+    pub pages: usize,
+    /// The lowest trade id the venue still keeps, as its last page said.
+    pub oldest_kept_trade_id: Option<u64>,
+}
+
+/// Where the fill history must start for the book: at the earliest placement of any order it
+/// knows (live or tombstoned), since no fill of those orders can be older. `None` when it knows
+/// none (a cold start): a fill then can only be of an order the book does not hold, which the
+/// position check covers.
+///
+/// Not the newest trade id the book has applied: updates arrive out of order, so a fill
+/// missed before the crash can be older than the newest one applied.
+pub fn fill_cursor<S: Storage>(book: &Book<S>) -> Option<FillCursor> {
+    book.orders_unordered()
+        .map(|order| order.placed_at())
+        .min()
+        .map(FillCursor::Since)
+}
+
+/// The book's live orders that the open-orders answer does not list at all, by id: each is
+/// resolved by a targeted query, never by its absence from the list.
+pub fn orders_to_query<S: Storage>(book: &Book<S>, open_orders: &VenueReport) -> Vec<OrderId> {
+    let listed: BTreeSet<OrderId> = open_orders
+        .orders
+        .iter()
+        .map(|order| order.order_id)
+        .collect();
+    book.open_orders()
+        .into_iter()
+        .map(|order| order.id())
+        .filter(|order_id| !listed.contains(order_id))
+        .collect()
+}
+
+/// Asks `venue` every startup query for `book`: the open orders, the fill history since
+/// [`fill_cursor`] (at most [`StartupConfig::max_fill_pages`] pages), the position, and each
+/// order of [`orders_to_query`] (at most [`StartupConfig::max_order_queries`]). Errors are kept
+/// as answers' errors, never turned into empty answers.
+pub fn ask<S: Storage>(
+    venue: &mut impl Venue,
+    book: &Book<S>,
+    config: &StartupConfig,
+) -> StartupAnswers {
+    let open_orders = venue.open_orders();
+    let fills = match fill_cursor(book) {
+        None => Ok(None),
+        Some(cursor) => read_fill_history(venue, cursor, config).map(Some),
+    };
+    let position = venue.position();
+    let mut orders = BTreeMap::new();
+    if let Ok(report) = &open_orders {
+        for order_id in orders_to_query(book, report)
+            .into_iter()
+            .take(config.max_order_queries)
+        {
+            orders.insert(order_id, venue.order_status(order_id));
+        }
+    }
+    StartupAnswers {
+        open_orders,
+        fills,
+        position,
+        orders,
+    }
+}
+
+fn read_fill_history(
+    venue: &mut impl Venue,
+    cursor: FillCursor,
+    config: &StartupConfig,
+) -> Result<FillHistory, QueryError> {
+    let mut history = FillHistory::default();
+    let mut next = Some(cursor);
+    while let Some(cursor) = next {
+        if history.pages >= config.max_fill_pages {
+            return Ok(history);
+        }
+        let page = venue.fills_since(cursor, config.fill_page_size)?;
+        history.pages += 1;
+        history.fills.extend(page.fills);
+        history.oldest_kept_trade_id = page.oldest_kept_trade_id;
+        // A venue that hands back the cursor it was given would page forever: stop, and
+        // leave the history incomplete.
+        if page.next == Some(cursor) {
+            return Ok(history);
+        }
+        next = page.next;
+    }
+    history.complete = true;
+    Ok(history)
+}

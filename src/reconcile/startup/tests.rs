@@ -1,0 +1,555 @@
+//! The startup pass's decisions, one rule at a time, against a scripted venue.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+
+use crate::book::{
+    Applied, Book, BookCommand, BookConfig, Correction, FillReport, Grid, Level, OrderId,
+    OrderStatus, Place, Side, StatusReport,
+};
+use crate::time::Timestamp;
+use crate::venue::{
+    FillCursor, FillPage, OpenOrdersError, OrderLookup, PositionReport, QueryError, QueryKind,
+    Venue, VenueFill, VenueOrder, VenueOrderStatus, VenueReport,
+};
+
+use super::*;
+
+/// A venue that answers from a script, and counts the queries it was asked.
+#[derive(Clone, Debug)]
+struct ScriptedVenue {
+    open_orders: Result<VenueReport, OpenOrdersError>,
+    fills: Result<Vec<VenueFill>, QueryError>,
+    position: Result<PositionReport, QueryError>,
+    orders: BTreeMap<OrderId, Result<OrderLookup, QueryError>>,
+    order_queries: Vec<OrderId>,
+}
+
+impl ScriptedVenue {
+    fn new(orders: Vec<VenueOrder>, position: Option<i64>) -> Self {
+        Self {
+            open_orders: Ok(VenueReport {
+                as_of: now(),
+                orders,
+                net_position: position.map(Decimal::from),
+            }),
+            fills: Ok(Vec::new()),
+            position: Ok(match position {
+                Some(position) => PositionReport::Reported {
+                    net_position: Decimal::from(position),
+                    as_of: now(),
+                },
+                None => PositionReport::NotReported,
+            }),
+            orders: BTreeMap::new(),
+            order_queries: Vec::new(),
+        }
+    }
+}
+
+impl Venue for ScriptedVenue {
+    fn open_orders(&mut self) -> Result<VenueReport, OpenOrdersError> {
+        self.open_orders.clone()
+    }
+
+    /// Pages of two fills, to exercise the paging.
+    fn fills_since(&mut self, cursor: FillCursor, limit: usize) -> Result<FillPage, QueryError> {
+        let fills = self.fills.clone()?;
+        let after = match cursor {
+            FillCursor::AfterTrade(trade_id) => trade_id,
+            FillCursor::Beginning | FillCursor::Since(_) => 0,
+        };
+        let page: Vec<VenueFill> = fills
+            .iter()
+            .filter(|fill| fill.trade_id > after)
+            .take(limit.min(2))
+            .cloned()
+            .collect();
+        let more = fills
+            .iter()
+            .any(|fill| fill.trade_id > page.last().map_or(u64::MAX, |last| last.trade_id));
+        Ok(FillPage {
+            next: page
+                .last()
+                .filter(|_| more)
+                .map(|last| FillCursor::AfterTrade(last.trade_id)),
+            fills: page,
+            oldest_kept_trade_id: None,
+        })
+    }
+
+    fn position(&mut self) -> Result<PositionReport, QueryError> {
+        self.position.clone()
+    }
+
+    fn order_status(&mut self, order_id: OrderId) -> Result<OrderLookup, QueryError> {
+        self.order_queries.push(order_id);
+        self.orders
+            .get(&order_id)
+            .cloned()
+            .unwrap_or(Err(QueryError::Failed {
+                query: QueryKind::Order,
+                reason: "not scripted".to_owned(),
+            }))
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_millis(60_000)
+}
+
+fn quantity(value: i64) -> Decimal {
+    Decimal::from(value)
+}
+
+fn book() -> Book {
+    let grid = Grid::new(Decimal::new(100, 0), Decimal::ONE, Level(-10), Level(10)).unwrap();
+    Book::new(BookConfig::new(grid))
+}
+
+/// Places order `id` (a buy of 10 at level −`id`) at 1 s; acknowledges it and fills it to
+/// `filled` (trade id `id` × 10) if asked.
+fn place(book: &mut Book, id: u64, acknowledged: bool, filled: i64) {
+    let order_id = OrderId(id);
+    let at = Timestamp::from_millis(1_000);
+    let level = Level(-(id as i32));
+    book.apply(&BookCommand::Place(Place {
+        order_id,
+        level,
+        side: Side::Buy,
+        price: Decimal::from(100 - id as i64),
+        quantity: quantity(10),
+        at,
+    }))
+    .unwrap();
+    if acknowledged {
+        book.apply(&BookCommand::Acknowledge(StatusReport {
+            order_id,
+            venue_seq: Some(1),
+            at,
+        }))
+        .unwrap();
+    }
+    if filled > 0 {
+        book.apply(&BookCommand::Fill(FillReport {
+            order_id,
+            cumulative_filled: quantity(filled),
+            fill_price: None,
+            trade_id: Some(id * 10),
+            venue_seq: Some(2),
+            at,
+        }))
+        .unwrap();
+    }
+}
+
+fn venue_order(id: u64, filled: i64, status: VenueOrderStatus) -> VenueOrder {
+    VenueOrder {
+        order_id: OrderId(id),
+        updated_at: Timestamp::from_millis(2_000),
+        filled: quantity(filled),
+        status,
+        side: Side::Buy,
+        price: Decimal::from(100 - id as i64),
+        quantity: quantity(10),
+    }
+}
+
+fn fill(trade_id: u64, id: u64, cumulative: i64) -> VenueFill {
+    VenueFill {
+        trade_id,
+        order_id: OrderId(id),
+        side: Side::Buy,
+        price: Decimal::from(100 - id as i64),
+        quantity: Decimal::ONE,
+        cumulative_filled: quantity(cumulative),
+        at: Timestamp::from_millis(1_500),
+    }
+}
+
+fn pass(venue: &mut ScriptedVenue, book: &mut Book) -> StartupReport {
+    run_on_book(venue, book, &StartupConfig::default(), now())
+}
+
+fn status(book: &Book, id: u64) -> OrderStatus {
+    book.order(OrderId(id)).unwrap().status()
+}
+
+#[test]
+fn an_in_flight_order_is_resolved_by_a_targeted_query() {
+    let mut book = book();
+    place(&mut book, 1, false, 0);
+    place(&mut book, 2, false, 0);
+    let mut venue = ScriptedVenue::new(Vec::new(), Some(4));
+    // The venue received order 1 and filled 4 of it, then cancelled it; it never saw order 2.
+    venue.orders.insert(
+        OrderId(1),
+        Ok(OrderLookup::Found(venue_order(
+            1,
+            4,
+            VenueOrderStatus::Cancelled,
+        ))),
+    );
+    venue
+        .orders
+        .insert(OrderId(2), Ok(OrderLookup::NotFound { as_of: now() }));
+    let report = pass(&mut venue, &mut book);
+    assert!(report.is_complete(), "{:?}", report.unresolved);
+    assert_eq!(venue.order_queries, vec![OrderId(1), OrderId(2)]);
+    assert_eq!(book.order(OrderId(1)).unwrap().filled(), quantity(4));
+    assert_eq!(status(&book, 1), OrderStatus::Lost);
+    assert_eq!(status(&book, 2), OrderStatus::Lost);
+    assert_eq!(book.net_position(), quantity(4));
+    assert_eq!(report.corrected_orders(), 3, "fill, then lost; and lost");
+    assert_eq!(report.adopted_position(), Decimal::ZERO);
+    book.check_invariants().unwrap();
+}
+
+#[test]
+fn a_failed_targeted_query_is_not_absence_and_leaves_the_pass_incomplete() {
+    let mut book = book();
+    place(&mut book, 1, false, 0);
+    let mut venue = ScriptedVenue::new(Vec::new(), Some(7));
+    venue.orders.insert(
+        OrderId(1),
+        Err(QueryError::TimedOut {
+            query: QueryKind::Order,
+            after: Duration::from_secs(1),
+        }),
+    );
+    let before = book.clone();
+    let report = pass(&mut venue, &mut book);
+    assert!(!report.is_complete());
+    assert!(report.clearance().is_err());
+    assert!(matches!(
+        report.unresolved[..],
+        [
+            Unresolved::OrderUnanswered {
+                order_id: OrderId(1),
+                error: Some(_)
+            },
+            Unresolved::PositionAwaitingOrders
+        ]
+    ));
+    // Neither marked lost nor a position adopted while the order's fills are unknown.
+    assert_eq!(book, before);
+}
+
+#[test]
+fn a_not_found_for_a_just_placed_order_is_not_conclusive() {
+    let mut book = book();
+    place(&mut book, 1, false, 0);
+    let mut venue = ScriptedVenue::new(Vec::new(), Some(0));
+    venue
+        .orders
+        .insert(OrderId(1), Ok(OrderLookup::NotFound { as_of: now() }));
+    let config = StartupConfig {
+        in_flight_grace: Duration::from_secs(60),
+        ..StartupConfig::default()
+    };
+    let report = run_on_book(&mut venue, &mut book, &config, now());
+    assert!(!report.is_complete());
+    assert_eq!(status(&book, 1), OrderStatus::Pending);
+}
+
+#[test]
+fn failed_queries_leave_the_pass_incomplete_and_change_nothing() {
+    let failed = |query| QueryError::Failed {
+        query,
+        reason: "down".to_owned(),
+    };
+    let mut book = book();
+    place(&mut book, 1, true, 2);
+    let listed = vec![venue_order(1, 5, VenueOrderStatus::PartiallyFilled)];
+    let scripts: Vec<ScriptedVenue> = vec![
+        ScriptedVenue {
+            open_orders: Err(OpenOrdersError::TimedOut {
+                after: Duration::from_secs(1),
+            }),
+            ..ScriptedVenue::new(listed.clone(), Some(9))
+        },
+        ScriptedVenue {
+            fills: Err(failed(QueryKind::Fills)),
+            ..ScriptedVenue::new(Vec::new(), Some(9))
+        },
+        ScriptedVenue {
+            position: Err(failed(QueryKind::Position)),
+            ..ScriptedVenue::new(listed.clone(), Some(9))
+        },
+    ];
+    for mut venue in scripts {
+        let mut trial = book.clone();
+        let report = pass(&mut venue, &mut trial);
+        assert!(!report.is_complete(), "{report:?}");
+        assert!(
+            report
+                .unresolved
+                .iter()
+                .any(|unresolved| matches!(unresolved, Unresolved::QueryUnanswered(_))),
+            "{report:?}"
+        );
+        assert_eq!(
+            report.adopted_position(),
+            Decimal::ZERO,
+            "never adopted blind"
+        );
+        assert_eq!(trial.adopted_position().total(), Decimal::ZERO);
+    }
+}
+
+#[test]
+fn an_unsupported_query_fails_closed_unless_accepted() {
+    struct OpenOrdersOnly(ScriptedVenue);
+    impl Venue for OpenOrdersOnly {
+        fn open_orders(&mut self) -> Result<VenueReport, OpenOrdersError> {
+            self.0.open_orders()
+        }
+    }
+    let mut venue = OpenOrdersOnly(ScriptedVenue::new(Vec::new(), Some(3)));
+    let mut closed = book();
+    place(&mut closed, 1, true, 0);
+    let mut accepted = closed.clone();
+    let report = run_on_book(&mut venue, &mut closed, &StartupConfig::default(), now());
+    assert!(!report.is_complete());
+    let config = StartupConfig {
+        accept_unsupported: true,
+        ..StartupConfig::default()
+    };
+    // Order 1 is not listed and cannot be queried: it stays as it is, left to continuous
+    // reconciliation (which needs repeated absences), and the position (taken from the
+    // open-orders answer) waits for it, since its fills are unknown.
+    let report = run_on_book(&mut venue, &mut accepted, &config, now());
+    assert!(
+        matches!(report.unresolved[..], [Unresolved::PositionAwaitingOrders]),
+        "{report:?}"
+    );
+    let queries: Vec<QueryKind> = report
+        .findings
+        .iter()
+        .filter_map(|finding| match finding {
+            StartupFinding::UnsupportedQuery { query } => Some(*query),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(queries, [QueryKind::Fills, QueryKind::Order]);
+    assert_eq!(status(&accepted, 1), OrderStatus::Open);
+    assert_eq!(accepted.net_position(), Decimal::ZERO);
+
+    // An empty book asks no fills and queries no order; the position comes from the
+    // open-orders answer, so even without accepting anything the pass completes.
+    let mut empty = book();
+    let report = run_on_book(&mut venue, &mut empty, &StartupConfig::default(), now());
+    assert!(report.is_complete(), "{report:?}");
+    assert_eq!(report.venue_position, Some(quantity(3)));
+    assert_eq!(empty.net_position(), quantity(3));
+}
+
+#[test]
+fn a_fill_recorded_before_the_crash_is_not_counted_twice() {
+    let mut book = book();
+    place(&mut book, 1, true, 4);
+    let mut venue = ScriptedVenue::new(
+        vec![venue_order(1, 4, VenueOrderStatus::PartiallyFilled)],
+        Some(6),
+    );
+    // Trade 10 (cumulative 4) is the fill the book recorded; the history repeats it across a
+    // page boundary, and trade 12 (cumulative 6) was lost in the crash.
+    venue.fills = Ok(vec![
+        fill(10, 1, 4),
+        fill(10, 1, 4),
+        fill(11, 1, 4),
+        fill(12, 1, 6),
+    ]);
+    let report = pass(&mut venue, &mut book);
+    assert!(report.is_complete(), "{:?}", report.unresolved);
+    assert_eq!(report.fills_read, Some(4));
+    assert_eq!(report.fills_already_known, 2, "trades 10 and 11, once each");
+    assert_eq!(book.order(OrderId(1)).unwrap().filled(), quantity(6));
+    assert_eq!(book.net_position(), quantity(6), "4 + 2, not 4 + 4 + 6");
+    assert_eq!(report.adopted_position(), Decimal::ZERO);
+    let again = pass(&mut venue, &mut book);
+    assert!(again.is_complete() && again.actions.is_empty(), "{again:?}");
+}
+
+#[test]
+fn a_missed_fill_of_a_finished_order_comes_from_the_history() {
+    let mut book = book();
+    place(&mut book, 1, true, 2);
+    book.apply(&BookCommand::Cancel(StatusReport {
+        order_id: OrderId(1),
+        venue_seq: Some(3),
+        at: Timestamp::from_millis(1_200),
+    }))
+    .unwrap();
+    let mut venue = ScriptedVenue::new(Vec::new(), Some(3));
+    venue.fills = Ok(vec![fill(10, 1, 2), fill(13, 1, 3)]);
+    let report = pass(&mut venue, &mut book);
+    assert!(report.is_complete(), "{:?}", report.unresolved);
+    assert_eq!(book.net_position(), quantity(3));
+    assert_eq!(report.adopted_position(), Decimal::ZERO);
+}
+
+#[test]
+fn an_unexplained_position_is_adopted_once_with_a_deterministic_id() {
+    let mut book = book();
+    place(&mut book, 1, true, 2);
+    let listed = vec![venue_order(1, 2, VenueOrderStatus::PartiallyFilled)];
+    let mut venue = ScriptedVenue::new(listed, Some(-5));
+    let first = decide(
+        &book,
+        &ask(&mut venue, &book, &StartupConfig::default()),
+        &StartupConfig::default(),
+        now(),
+    );
+    let second = decide(
+        &book,
+        &ask(&mut venue, &book, &StartupConfig::default()),
+        &StartupConfig::default(),
+        now(),
+    );
+    assert_eq!(
+        first, second,
+        "the same answers give the same decision, id included"
+    );
+    let [(ActionKind::AdoptPosition, BookCommand::AdoptPosition(adoption))] = &first.commands[..]
+    else {
+        panic!("one position adoption expected: {first:?}");
+    };
+    assert_eq!(adoption.quantity, quantity(-7));
+
+    let mut restarted = book.clone();
+    let report = pass(&mut venue, &mut book);
+    assert!(report.is_complete());
+    assert_eq!(book.net_position(), quantity(-5));
+    assert_eq!(book.adopted_position().last_id(), Some(adoption.id));
+    // A second restart adopts nothing; the same adoption sent again is a duplicate.
+    let again = pass(&mut venue, &mut book);
+    assert!(again.is_complete() && again.actions.is_empty(), "{again:?}");
+    let replayed = BookCommand::AdoptPosition(adoption.clone());
+    assert_eq!(book.apply(&replayed), Ok(Applied::Duplicate));
+    assert_eq!(restarted.apply(&replayed).map(|_| ()), Ok(()));
+    assert_eq!(restarted.net_position(), book.net_position());
+}
+
+#[test]
+fn working_orders_survive_a_position_repair() {
+    let mut book = book();
+    place(&mut book, 1, true, 3);
+    place(&mut book, 2, true, 0);
+    let listed = vec![
+        venue_order(1, 3, VenueOrderStatus::PartiallyFilled),
+        venue_order(2, 0, VenueOrderStatus::Open),
+    ];
+    let mut venue = ScriptedVenue::new(listed, Some(100));
+    let working: Vec<_> = book.open_orders().into_iter().cloned().collect();
+    let report = pass(&mut venue, &mut book);
+    assert!(report.is_complete(), "{:?}", report.unresolved);
+    assert_eq!(report.adopted_position(), quantity(97));
+    let after: Vec<_> = book.open_orders().into_iter().cloned().collect();
+    assert_eq!(
+        after, working,
+        "the same orders, unchanged, revisions included"
+    );
+    book.check_invariants().unwrap();
+}
+
+#[test]
+fn an_absent_position_report_is_never_flat() {
+    let mut book = book();
+    place(&mut book, 1, true, 4);
+    let listed = vec![venue_order(1, 4, VenueOrderStatus::PartiallyFilled)];
+    let mut venue = ScriptedVenue::new(listed, None);
+    let report = pass(&mut venue, &mut book);
+    assert!(report.is_complete(), "{:?}", report.unresolved);
+    assert!(
+        report
+            .findings
+            .contains(&StartupFinding::PositionNotReported)
+    );
+    assert_eq!(report.venue_position, None);
+    assert_eq!(book.net_position(), quantity(4), "not flattened");
+    assert!(report.actions.is_empty());
+}
+
+#[test]
+fn an_unknown_live_order_is_adopted_and_its_fills_are_not_adopted_again_as_position() {
+    let mut book = book();
+    let mut venue = ScriptedVenue::new(
+        vec![venue_order(3, 4, VenueOrderStatus::PartiallyFilled)],
+        Some(10),
+    );
+    let report = pass(&mut venue, &mut book);
+    assert!(report.is_complete(), "{:?}", report.unresolved);
+    assert_eq!(report.adopted_orders(), 1);
+    assert_eq!(
+        report.adopted_position(),
+        quantity(6),
+        "10 − the adopted order's 4"
+    );
+    assert_eq!(book.net_position(), quantity(10));
+    assert_eq!(status(&book, 3), OrderStatus::PartiallyFilled);
+}
+
+#[test]
+fn a_pending_order_listed_open_is_acknowledged() {
+    let mut book = book();
+    place(&mut book, 1, false, 0);
+    let mut venue = ScriptedVenue::new(vec![venue_order(1, 0, VenueOrderStatus::Open)], Some(0));
+    let report = pass(&mut venue, &mut book);
+    assert!(report.is_complete(), "{:?}", report.unresolved);
+    assert!(venue.order_queries.is_empty(), "listed, so not queried");
+    assert_eq!(status(&book, 1), OrderStatus::Open);
+    assert!(matches!(
+        report.actions[0].command,
+        BookCommand::Correct(Correction::MissedAcknowledge { .. })
+    ));
+}
+
+#[test]
+fn a_clearance_comes_only_from_a_complete_report() {
+    let mut book = book();
+    let mut venue = ScriptedVenue::new(Vec::new(), Some(0));
+    let clearance = pass(&mut venue, &mut book).clearance().unwrap();
+    assert!(!clearance.is_waived());
+    assert_eq!(clearance.completed_at(), Some(now()));
+    assert!(StartupClearance::waived("test").is_waived());
+}
+
+#[test]
+fn the_report_reads_as_a_verdict_with_each_unresolved_item() {
+    let mut book = book();
+    place(&mut book, 1, false, 0);
+    let mut venue = ScriptedVenue::new(Vec::new(), None);
+    let text = pass(&mut venue, &mut book).to_string();
+    assert!(
+        text.starts_with("startup reconciliation INCOMPLETE"),
+        "{text}"
+    );
+    assert!(
+        text.contains("unresolved: order o1: the order query failed: not scripted"),
+        "{text}"
+    );
+    assert!(text.contains("venue position not reported"), "{text}");
+}
+
+#[test]
+fn extreme_venue_quantities_are_refused_not_panicked_on() {
+    let mut book = book();
+    let huge = |id: u64| VenueOrder {
+        price: Decimal::new(12_345, 2), // off the grid's levels: not adoptable
+        quantity: Decimal::MAX,
+        filled: Decimal::MAX,
+        ..venue_order(id, 0, VenueOrderStatus::PartiallyFilled)
+    };
+    let mut venue = ScriptedVenue::new(vec![huge(7), huge(8)], Some(1));
+    let report = pass(&mut venue, &mut book);
+    assert!(!report.is_complete(), "{report:?}");
+    assert!(
+        report
+            .unresolved
+            .contains(&Unresolved::PositionAwaitingOrders)
+    );
+    assert_eq!(book.net_position(), Decimal::ZERO);
+}
