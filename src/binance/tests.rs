@@ -24,6 +24,7 @@ fn kinds(commands: &[BookCommand]) -> Vec<&'static str> {
             BookCommand::Reject(_) => "reject",
             BookCommand::Expire(_) => "expire",
             BookCommand::Correct(_) => "correct",
+            BookCommand::AdoptPosition(_) => "adopt_position",
         })
         .collect()
 }
