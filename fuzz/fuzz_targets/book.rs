@@ -17,10 +17,13 @@
 //! * a command that changed the book changes nothing when applied again (duplicates are
 //!   idempotent).
 //!
-//! A failure prints every command up to the one that failed.
+//! A failure of these checks prints every command up to the one that failed. A panic inside
+//! the library cannot (libFuzzer aborts at once): run the input again with
+//! `SNAPSTATE_FUZZ_TRACE=1` to print each command and its result as it is applied.
 
 #![no_main]
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use arbitrary::{Result, Unstructured};
@@ -85,6 +88,9 @@ impl Run {
         let standard_before = self.standard.clone();
         let result = StateMachine::apply(&mut self.persistent, &command);
         let standard_result = self.standard.apply(&command);
+        if tracing() {
+            eprintln!("{:2}: {command:?}\n    -> {result:?}", self.history.len() - 1);
+        }
         self.require(result == standard_result, || {
             format!("the storages disagree: persistent {result:?}, standard {standard_result:?}")
         });
@@ -312,6 +318,12 @@ impl Run {
         }
         Ok(time)
     }
+}
+
+/// Whether `SNAPSTATE_FUZZ_TRACE` is set: then each command and its result is printed.
+fn tracing() -> bool {
+    static TRACING: OnceLock<bool> = OnceLock::new();
+    *TRACING.get_or_init(|| std::env::var_os("SNAPSTATE_FUZZ_TRACE").is_some())
 }
 
 /// Whether `result` must have left the book as it was.
