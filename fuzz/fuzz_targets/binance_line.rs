@@ -41,13 +41,26 @@ fn first_line_of_a_capture(line: &str) {
 
 /// A line mapped by an adapter whose grid is already set: 0.01 to 1,000,000.00 in cents.
 fn event_on_a_known_grid(line: &str) {
-    let grid = Grid::new(Decimal::ZERO, Decimal::new(1, 2), Level(1), Level(100_000_000))
-        .expect("a valid grid");
+    let grid = Grid::new(
+        Decimal::ZERO,
+        Decimal::new(1, 2),
+        Level(1),
+        Level(100_000_000),
+    )
+    .expect("a valid grid");
     let mut adapter = BinanceAdapter::new(grid, None);
     match adapter.map_line(line) {
         Err(error) => {
-            assert_eq!(adapter.symbol(), None, "refused ({error}) but fixed the symbol");
-            assert_eq!(adapter.name(OrderId(1)), None, "refused ({error}) but named an order");
+            assert_eq!(
+                adapter.symbol(),
+                None,
+                "refused ({error}) but fixed the symbol"
+            );
+            assert_eq!(
+                adapter.name(OrderId(1)),
+                None,
+                "refused ({error}) but named an order"
+            );
         }
         Ok(commands) => {
             assert!((1..=3).contains(&commands.len()), "{commands:?}");
@@ -56,7 +69,9 @@ fn event_on_a_known_grid(line: &str) {
                 "an order's first event must place it: {commands:?}"
             );
             assert!(
-                commands.iter().all(|command| command.order_id() == OrderId(1)),
+                commands
+                    .iter()
+                    .all(|command| command.order_id() == OrderId(1)),
                 "{commands:?}"
             );
         }

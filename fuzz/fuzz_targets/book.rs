@@ -89,7 +89,10 @@ impl Run {
         let result = StateMachine::apply(&mut self.persistent, &command);
         let standard_result = self.standard.apply(&command);
         if tracing() {
-            eprintln!("{:2}: {command:?}\n    -> {result:?}", self.history.len() - 1);
+            eprintln!(
+                "{:2}: {command:?}\n    -> {result:?}",
+                self.history.len() - 1
+            );
         }
         self.require(result == standard_result, || {
             format!("the storages disagree: persistent {result:?}, standard {standard_result:?}")
@@ -137,7 +140,9 @@ impl Run {
         );
         let orders: (Vec<&Order>, Vec<&Order>) =
             (persistent.orders_by_id(), standard.orders_by_id());
-        self.require(orders.0 == orders.1, || format!("orders differ: {orders:?}"));
+        self.require(orders.0 == orders.1, || {
+            format!("orders differ: {orders:?}")
+        });
         let slots: (Vec<&Slot>, Vec<&Slot>) =
             (persistent.slots_by_price(), standard.slots_by_price());
         self.require(slots.0 == slots.1, || format!("slots differ: {slots:?}"));
@@ -276,7 +281,10 @@ impl Run {
     fn decimal(&mut self, input: &mut Unstructured<'_>) -> Result<Decimal> {
         let value = match input.int_in_range(0_u8..=11)? {
             0..=3 => Decimal::from(input.int_in_range(0_i64..=12)?),
-            4 => Decimal::new(input.int_in_range(1_i64..=9_999)?, input.int_in_range(0..=8)?),
+            4 => Decimal::new(
+                input.int_in_range(1_i64..=9_999)?,
+                input.int_in_range(0..=8)?,
+            ),
             5 => Decimal::new(-input.int_in_range(0_i64..=3)?, 0),
             6 => *input.choose(&[
                 Decimal::MAX,
