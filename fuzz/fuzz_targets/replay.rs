@@ -6,9 +6,11 @@
 //! of 20 levels rather than the default two million, bit 5: the reconciler confirms on the
 //! first observation with no grace); the rest is the recording.
 //!
-//! Checks: nothing panics; a replay ends either with a report, which prints as JSON and as a
-//! table, or with an input error; it never ends with the engine failing, which no input may
-//! cause (`SessionError` is "never because of the input").
+//! Checks: nothing panics; a replay ends either with a report or with an input error, never
+//! with the engine failing, which no input may cause (`SessionError` is "never because of the
+//! input"); the report prints as JSON and as a table, and its final book adds up (the net
+//! position is the sum of the slots' positions; every live order has `0 <= filled <=
+//! quantity`).
 
 #![no_main]
 
@@ -19,6 +21,7 @@ use libfuzzer_sys::fuzz_target;
 use rust_decimal::Decimal;
 use snapstate::reconcile::ReconcileConfig;
 use snapstate_cli::replay::lines::DEFAULT_MAX_LINE_BYTES;
+use snapstate_cli::replay::report::FinalBook;
 use snapstate_cli::replay::{
     BinanceOptions, DEFAULT_BINANCE_GRID_LEVELS, Format, ReplayError, ReplayOptions, replay,
 };
@@ -30,6 +33,9 @@ fuzz_target!(|data: &[u8]| {
     let options = options(flags);
     match replay(recording, &options, &mut io::sink()) {
         Ok(report) => {
+            if let Some(book) = &report.book {
+                check_final_book(book);
+            }
             report
                 .write_json(&mut io::sink())
                 .expect("the report prints as JSON");
@@ -41,6 +47,25 @@ fuzz_target!(|data: &[u8]| {
         Err(_) => {}
     }
 });
+
+/// The report's final book adds up: what the book's own invariants promise, seen from outside.
+fn check_final_book(book: &FinalBook) {
+    let sum = book
+        .slots
+        .iter()
+        .try_fold(Decimal::ZERO, |sum, slot| sum.checked_add(slot.position));
+    assert_eq!(
+        sum,
+        Some(book.net_position),
+        "the net position is not the sum of the slots' positions: {book:?}"
+    );
+    for order in &book.live_orders {
+        assert!(
+            Decimal::ZERO <= order.filled && order.filled <= order.quantity,
+            "a live order filled outside 0..=quantity: {order:?}"
+        );
+    }
+}
 
 fn options(flags: u8) -> ReplayOptions {
     let bit = |index: u8| flags & (1 << index) != 0;
