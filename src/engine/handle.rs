@@ -8,11 +8,12 @@ use crate::sync::channel::{self, SendTimeoutError, Sender, TrySendError};
 use crate::sync::thread::JoinHandle;
 use crate::sync::{Arc, CachedLoad, Mutex, PublicationCell, RwLock};
 
+use super::core::WriterCore;
 use super::error::{
     FlushError, ShutdownError, StartError, SubmitError, SubmitTimeoutError, TrySubmitError,
 };
 use super::outcome::{HealthCell, OutcomeStream};
-use super::snapshot::{Counters, Seq, Snapshot, Version};
+use super::snapshot::{Snapshot, Version};
 use super::writer::{Message, Writer};
 use super::{EngineConfig, EngineStatus, Health, StateMachine};
 
@@ -104,26 +105,10 @@ impl<S: StateMachine> Engine<S> {
             }
             None => (None, None),
         };
-        let first = Arc::new(Snapshot {
-            state: initial,
-            version: Version(0),
-            last_seq: Seq(0),
-            published_at: config.clock.now(),
-            counters: Counters::new(
-                <S::Applied as super::Labelled>::LABELS,
-                <S::Rejected as super::Labelled>::LABELS,
-            ),
-        });
-        let cell = PublicationCell::new(Arc::clone(&first));
-        let health = HealthCell::new();
-        let writer = Writer::new(
-            receiver,
-            cell.clone(),
-            Arc::clone(&health),
-            outcome_sender,
-            &config,
-            first,
-        );
+        let core = WriterCore::new(initial, &config, outcome_sender, false);
+        let cell = core.cell().clone();
+        let health = Arc::clone(core.health());
+        let writer = Writer::new(receiver, core, &config);
         let thread = crate::sync::spawn_named(config.thread_name.clone(), move || writer.run())
             .map_err(StartError::Spawn)?;
         Ok(Self {
@@ -208,7 +193,7 @@ impl<S: StateMachine> Clone for WriteHandle<S> {
 impl<S: StateMachine> WriteHandle<S> {
     /// Queues a command, waiting while the queue is full (backpressure).
     ///
-    /// Accepted commands are applied in queue order; see [`Seq`].
+    /// Accepted commands are applied in queue order; see [`Seq`](super::Seq).
     ///
     /// # Errors
     ///

@@ -82,6 +82,7 @@
 //! ```
 
 mod config;
+mod core;
 mod error;
 mod handle;
 mod outcome;
