@@ -81,21 +81,32 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "async")]
+mod asynchronous;
 mod config;
 mod core;
 mod error;
 mod handle;
+mod inline;
 mod outcome;
+mod signal;
 mod snapshot;
 mod writer;
 
 pub use config::{EngineConfig, WaitStrategy};
 pub use error::{
-    FlushError, ShutdownError, StartError, SubmitError, SubmitTimeoutError, TrySubmitError,
+    ApplyError, FlushError, ShutdownError, StartError, SubmitError, SubmitTimeoutError,
+    TrySubmitError, WaitError,
 };
 pub use handle::{Engine, ReadHandle, Reader, WriteHandle};
+pub use inline::InlineWriter;
 pub use outcome::{EngineStatus, Health, Outcome, OutcomeRecord, OutcomeStream};
 pub use snapshot::{Counters, Seq, Snapshot, Version};
+
+/// The outcome record of one command of state machine `S`, as the
+/// [`InlineWriter`] returns it and the [`OutcomeStream`] delivers it.
+pub type OutcomeRecordOf<S> =
+    OutcomeRecord<<S as StateMachine>::Applied, <S as StateMachine>::Rejected>;
 
 /// A deterministic state machine that the engine's writer thread drives.
 ///
