@@ -154,3 +154,44 @@ pub trait Labelled {
             .unwrap_or("unlabelled")
     }
 }
+
+/// Names one class of the [`Labelled`] type `L`, checked by the compiler: what
+/// [`Snapshot::applied_of`] and [`Snapshot::rejected_of`] take, so that reading a count cannot
+/// misspell a label.
+///
+/// Every `&L` names its own class. A state machine whose outcome type carries data (a rejection
+/// reason with the order it concerns) can add a field-less kind enum that implements
+/// `ClassOf<Reason>`, so callers need not build a value to name a class.
+///
+/// ```
+/// use snapstate::engine::{ClassOf, Labelled};
+///
+/// #[derive(Debug)]
+/// enum Refusal { TooLarge(u64), Closed }
+/// impl Labelled for Refusal {
+///     const LABELS: &'static [&'static str] = &["too_large", "closed"];
+///     fn label_index(&self) -> usize {
+///         match self { Refusal::TooLarge(_) => 0, Refusal::Closed => 1 }
+///     }
+/// }
+///
+/// /// The classes of `Refusal`, without their data.
+/// #[derive(Clone, Copy)]
+/// enum RefusalKind { TooLarge, Closed }
+/// impl ClassOf<Refusal> for RefusalKind {
+///     fn class_index(&self) -> usize { *self as usize }
+/// }
+///
+/// assert_eq!(RefusalKind::Closed.class_index(), Refusal::Closed.label_index());
+/// assert_eq!((&Refusal::TooLarge(7)).class_index(), 0);
+/// ```
+pub trait ClassOf<L: Labelled> {
+    /// The class's index into `L::LABELS`.
+    fn class_index(&self) -> usize;
+}
+
+impl<L: Labelled> ClassOf<L> for &L {
+    fn class_index(&self) -> usize {
+        self.label_index()
+    }
+}
