@@ -22,6 +22,27 @@
 //! (the persistent map copies the path to the changed entry, because the snapshot shares it) is
 //! shared by every command of the batch.
 //!
+//! # Two writers, one publication path
+//!
+//! Steps 3 and 4 (and panic recovery, outcome counting, metrics and the freeing of replaced
+//! versions) live in one private core that both writers drive. The threaded [`Engine`] feeds it
+//! from the queue on its writer thread; the [`InlineWriter`] feeds it the caller's commands on
+//! the caller's thread and returns each outcome. Choose inline when one thread produces every
+//! command and latency comes first (visible when `apply` returns: no queue hop, no wake-up);
+//! choose threaded when many threads produce, or when the producing thread must never do the
+//! state machine's work. Switching is a constructor change; readers are the same either way.
+//!
+//! # Waiting for a version
+//!
+//! [`ReadHandle::wait_for_version`] and [`ReadHandle::wait_for_change`] sleep until a version is
+//! published, time out, or the engine stops ([`WaitError`]). While nobody waits, a publication
+//! pays one extra atomic operation; the writer takes a lock to wake waiters only when there are
+//! some, and never waits for a reader's work. With the `async` feature,
+//! `WriteHandle::submit_async`, `WriteHandle::flush_async` and
+//! `ReadHandle::wait_for_version_async` are runtime-agnostic twins (no runtime is a
+//! dependency): they register the task's waker instead of blocking the thread, and dropping the
+//! future deregisters it.
+//!
 //! # Invariants
 //!
 //! 1. A published snapshot is never mutated.
@@ -76,6 +97,7 @@
 //! assert!(snapshot.version() >= visible);
 //! assert_eq!(snapshot.state().0, 42);
 //! assert_eq!(snapshot.counters().applied(), 2);
+//! assert_eq!(snapshot.applied_of(&Added), 2); // by class, checked by the compiler
 //! let last = engine.shutdown()?;
 //! assert_eq!(last.state().0, 42);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
