@@ -208,9 +208,9 @@ impl<S: StateMachine> Snapshot<S> {
     /// # let grid = Grid::centred(Decimal::new(100, 0), Decimal::new(1, 2), 20)?;
     /// let writer = InlineWriter::start(Book::new(BookConfig::new(grid)), EngineConfig::default())?;
     /// let snapshot = writer.snapshot();
-    /// assert_eq!(snapshot.applied_of(&Applied::Filled), 0);
+    /// assert_eq!(snapshot.applied_of(&Applied::Placed), 0);
     /// // By label the same count reads so; a misspelt label would silently read zero.
-    /// assert_eq!(snapshot.counters().applied_count("filled"), 0);
+    /// assert_eq!(snapshot.counters().applied_count("placed"), 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn applied_of(&self, class: impl ClassOf<S::Applied>) -> u64 {
