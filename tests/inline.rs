@@ -217,3 +217,55 @@ fn the_writer_moves_to_another_thread_and_keeps_publishing_there() {
         "a held snapshot never changes"
     );
 }
+
+#[test]
+fn the_inline_writer_records_the_engine_metrics_on_the_callers_recorder() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    // The handles bind to the recorder that is current when the writer starts: on this thread,
+    // so a thread-local recorder works (it cannot reach the threaded engine's writer thread).
+    let mut writer = metrics::with_local_recorder(&recorder, || {
+        InlineWriter::start(
+            Log::default(),
+            EngineConfig {
+                record_metrics: true,
+                ..EngineConfig::default()
+            },
+        )
+        .expect("the writer starts")
+    });
+    writer.apply_all([2, 3, 4]).expect("the writer runs");
+    let snapshot = snapshotter.snapshot().into_vec();
+    let value = |name: &str, outcome: Option<&str>| {
+        snapshot
+            .iter()
+            .find(|(key, _, _, _)| {
+                key.key().name() == name
+                    && outcome.is_none_or(|outcome| {
+                        key.key()
+                            .labels()
+                            .any(|label| label.key() == "outcome" && label.value() == outcome)
+                    })
+            })
+            .map(|(_, _, _, value)| value)
+    };
+    assert_eq!(
+        value("snapstate_commands_total", Some("applied")),
+        Some(&DebugValue::Counter(2))
+    );
+    assert_eq!(
+        value("snapstate_commands_total", Some("rejected")),
+        Some(&DebugValue::Counter(1))
+    );
+    assert_eq!(
+        value("snapstate_version", None),
+        Some(&DebugValue::Gauge(1.0.into()))
+    );
+    let Some(DebugValue::Histogram(batch_sizes)) = value("snapstate_batch_size", None) else {
+        panic!("no batch size histogram in {snapshot:#?}")
+    };
+    assert_eq!(batch_sizes.len(), 1, "one publication for the call");
+    drop(writer.shutdown().expect("clean shutdown"));
+}
