@@ -1,5 +1,5 @@
 //! The generic single-writer engine: a bounded queue in, one writer thread, versioned
-//! snapshots out.
+//! snapshots out — or, with the [`InlineWriter`], the writer on the caller's own thread.
 //!
 //! The engine knows nothing about orders. It runs any [`StateMachine`]: a value that is cheap to
 //! clone (because it is persistent) and that applies one command at a time, deterministically.
