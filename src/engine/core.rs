@@ -1,0 +1,751 @@
+//! The writer's core: the one publication path that both writers drive.
+//!
+//! [`WriterCore`] owns everything that happens between "here is a batch of commands" and "the
+//! batch is visible": the working state, the last published snapshot, the publication cell,
+//! sequence numbers, the outcome tally, metrics, the outcome stream, panic recovery, and the
+//! release of replaced versions. The threaded [`Writer`](super::writer::Writer) only waits for
+//! commands, collects a batch from the queue and hands it to the core; the inline writer hands
+//! it the caller's commands. Neither has a publication path of its own.
+//!
+//! # One batch
+//!
+//! 1. The driver fills the core's batch buffer ([`WriterCore::batch_mut`]).
+//! 2. [`WriterCore::apply_batch`] numbers each command with the next [`Seq`], applies it to the
+//!    working state (catching a panic and re-deriving the state without it), and tallies its
+//!    outcome.
+//! 3. [`WriterCore::publish`] stores the working state as the next [`Version`] with one store
+//!    into the publication cell.
+//! 4. [`WriterCore::finish_batch`] delivers the batch's outcome records, calls the
+//!    [publish hook](PublishHook) with the batch's commands, empties the batch and frees replaced
+//!    versions that no reader holds any more.
+//!
+//! [`WriterCore::run_batch`] does all four in order, with a callback between 3 and 4 for the
+//! threaded writer's barriers.
+//!
+//! # Invariants
+//!
+//! * The working state equals the published state between batches (it shares its structure).
+//! * Every command of a batch gets exactly one sequence number and one outcome, counted in the
+//!   tally before the snapshot that includes it is published, so each snapshot's counters
+//!   account for exactly the commands up to its `last_seq` (asserted in debug builds).
+//! * The hook sees each batch once, after its snapshot is visible, in sequence order.
+
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::time::Instant;
+
+use crate::sync::channel::{Sender, TrySendError};
+use crate::sync::{Arc, PublicationCell};
+use crate::time::Clock;
+
+use super::config;
+use super::outcome::{HealthCell, panic_message};
+use super::signal::Signal;
+use super::snapshot::{Counters, Seq, Snapshot, Version};
+use super::{EngineConfig, EngineStatus, Labelled, Outcome, OutcomeRecord, StateMachine};
+
+/// The most replaced versions the writer keeps for freeing itself (see [`WriterCore::release`]).
+const MAX_RETIRED: usize = 64;
+
+/// One command's outcome record, for a state machine `S`.
+pub(crate) type Record<S> =
+    OutcomeRecord<<S as StateMachine>::Applied, <S as StateMachine>::Rejected>;
+
+/// A batch that has just been published, as the [`PublishHook`] sees it.
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "the journal reads these; until it lands only tests do"
+    )
+)]
+pub(crate) struct PublishedBatch<'batch, C> {
+    /// The batch's commands, in sequence order: `commands[i]` has sequence number
+    /// `first_seq + i`. The hook may take them (`std::mem::take`); the core clears whatever is
+    /// left afterwards, so nothing is cloned either way.
+    pub(crate) commands: &'batch mut Vec<C>,
+    /// The sequence number of the batch's first command.
+    pub(crate) first_seq: Seq,
+    /// The sequence number of the batch's last command; the published snapshot's `last_seq`.
+    pub(crate) last_seq: Seq,
+    /// The version that first includes the batch.
+    pub(crate) version: Version,
+}
+
+/// The core's one extension point: called once per non-empty batch, on the writer's thread
+/// (the writer thread, or the inline writer's caller), after the batch's snapshot is published,
+/// its barriers are answered and its outcome records are delivered, and before replaced versions
+/// are freed.
+///
+/// Commands rejected or panicked are included: replaying the batch through the same `apply`
+/// reproduces the same outcomes, so a journal records every command, not only the applied ones.
+/// The hook runs inside the writer's loop: whatever it blocks on delays the next batch (never a
+/// reader). A panic in the hook is a writer failure, as any panic outside `apply` is.
+pub(crate) type PublishHook<C> = Box<dyn FnMut(PublishedBatch<'_, C>) + Send>;
+
+/// The publication path, shared by the threaded and the inline writer. Only the thread that
+/// drives the writer touches it.
+pub(crate) struct WriterCore<S: StateMachine> {
+    cell: PublicationCell<Snapshot<S>>,
+    /// Raised after each publication, and closed when the writer stops or fails, for readers
+    /// that wait for a version.
+    published_signal: Arc<Signal>,
+    health: Arc<HealthCell>,
+    /// Where outcome records go when the engine has an outcome stream.
+    outcomes: Option<Sender<Record<S>>>,
+    /// Whether `apply_batch` keeps a record per command (for the stream, or for the caller).
+    keep_records: bool,
+    clock: Arc<dyn Clock>,
+    /// Registered by [`register_metrics`](Self::register_metrics), if the configuration asks.
+    metrics: Option<WriterMetrics>,
+    record_metrics: bool,
+    /// The last published snapshot: the base to re-derive from after a panic.
+    published: Arc<Snapshot<S>>,
+    /// The working copy. Equal to `published.state` between batches; shares its structure.
+    working: S,
+    next_seq: u64,
+    tally: Tally,
+    batch: Vec<S::Command>,
+    /// Replaced versions that readers still held when they were replaced; see
+    /// [`release`](Self::release).
+    retired: Vec<Arc<Snapshot<S>>>,
+    records: Vec<Record<S>>,
+    hook: Option<PublishHook<S::Command>>,
+    /// Set while a batch runs; still set afterwards only if the batch unwound (a writer failure,
+    /// not a panicking command, which is caught).
+    in_batch: bool,
+}
+
+impl<S: StateMachine> WriterCore<S> {
+    /// A core whose first published version, version 0, is `initial`.
+    ///
+    /// `outcomes` is the sending side of the outcome stream, if the engine has one;
+    /// `keep_records` asks for records even without a stream (the inline writer returns them).
+    pub(crate) fn new(
+        initial: S,
+        config: &EngineConfig,
+        outcomes: Option<Sender<Record<S>>>,
+        keep_records: bool,
+    ) -> Self {
+        let counters = Counters::new(
+            <S::Applied as Labelled>::LABELS,
+            <S::Rejected as Labelled>::LABELS,
+        );
+        let first = Arc::new(Snapshot {
+            state: initial,
+            version: Version(0),
+            last_seq: Seq(0),
+            published_at: config.clock.now(),
+            counters: counters.clone(),
+        });
+        Self {
+            cell: PublicationCell::new(Arc::clone(&first)),
+            published_signal: Arc::default(),
+            health: HealthCell::new(),
+            keep_records: keep_records || outcomes.is_some(),
+            outcomes,
+            clock: Arc::clone(&config.clock),
+            metrics: None,
+            record_metrics: config.record_metrics,
+            working: first.state.clone(),
+            published: first,
+            next_seq: 0,
+            tally: Tally::new(counters),
+            batch: Vec::with_capacity(config.max_batch.min(config::BATCH_PREALLOCATION)),
+            retired: Vec::new(),
+            records: Vec::new(),
+            hook: None,
+            in_batch: false,
+        }
+    }
+
+    /// The publication cell readers load from.
+    pub(crate) fn cell(&self) -> &PublicationCell<Snapshot<S>> {
+        &self.cell
+    }
+
+    /// The signal raised after each publication.
+    pub(crate) fn published_signal(&self) -> &Arc<Signal> {
+        &self.published_signal
+    }
+
+    /// The last published snapshot.
+    pub(crate) fn published(&self) -> &Arc<Snapshot<S>> {
+        &self.published
+    }
+
+    /// Whether a batch started and never finished: it unwound through the core (a writer
+    /// failure; a panicking command is caught), so the working state may be torn and nothing
+    /// more may be applied.
+    pub(crate) fn batch_unwound(&self) -> bool {
+        self.in_batch
+    }
+
+    /// The outcome records kept since they were last taken (the inline writer returns them to
+    /// its caller).
+    pub(crate) fn records_mut(&mut self) -> &mut Vec<Record<S>> {
+        &mut self.records
+    }
+
+    /// The health record the handles read.
+    pub(crate) fn health(&self) -> &Arc<HealthCell> {
+        &self.health
+    }
+
+    /// Registers the metric handles with the global recorder, if the configuration asks for
+    /// metrics. Call it on the thread that drives the core (the handles bind to the recorder
+    /// that is global when they are registered).
+    pub(crate) fn register_metrics(&mut self) {
+        if self.record_metrics && self.metrics.is_none() {
+            self.metrics = Some(WriterMetrics::register(&self.tally.counters));
+        }
+    }
+
+    /// Installs the hook called after each published batch, replacing any earlier one.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the journal installs the hook; until then only tests do"
+        )
+    )]
+    pub(crate) fn set_publish_hook(&mut self, hook: PublishHook<S::Command>) {
+        self.hook = Some(hook);
+    }
+
+    /// The batch buffer the driver fills before [`run_batch`](Self::run_batch).
+    pub(crate) fn batch_mut(&mut self) -> &mut Vec<S::Command> {
+        &mut self.batch
+    }
+
+    /// Applies, publishes and finishes the buffered batch; `published` runs between the
+    /// publication and the delivery of the batch's outcomes (the threaded writer answers its
+    /// barriers there). An empty batch publishes nothing but still calls `published` with the
+    /// current version and frees what readers let go of.
+    ///
+    /// `queue_depth` is reported as a metric when given.
+    pub(crate) fn run_batch(
+        &mut self,
+        queue_depth: Option<usize>,
+        published: impl FnOnce(Version),
+    ) {
+        self.in_batch = true;
+        let commands = self.batch.len();
+        let mut replaced = None;
+        let first_seq = Seq(self.next_seq + 1);
+        if commands > 0 {
+            let apply_started = self.metrics.is_some().then(Instant::now);
+            self.apply_batch();
+            let publish_started = self.metrics.is_some().then(Instant::now);
+            replaced = Some(self.publish());
+            if let (Some(apply_started), Some(publish_started)) = (apply_started, publish_started) {
+                self.record_batch_metrics(commands, queue_depth, apply_started, publish_started);
+            }
+        }
+        published(self.published.version);
+        self.finish_batch(first_seq, replaced);
+        self.in_batch = false;
+    }
+
+    /// Applies every command of the batch to the working state, in order, numbering each.
+    pub(crate) fn apply_batch(&mut self) {
+        let version = self.published.version.next();
+        let mut panicked: Vec<usize> = Vec::new();
+        for index in 0..self.batch.len() {
+            self.next_seq += 1;
+            let seq = Seq(self.next_seq);
+            // DELIBERATELY BROKEN, for the loom models' teeth check only: compiled solely with
+            // `--cfg loom --cfg snapstate_broken_publish` (docs/verification.md). It publishes
+            // before the batch's last command is applied, so the snapshot claims a `last_seq`
+            // whose command its state and counters lack; the models must reject it.
+            #[cfg(all(loom, snapstate_broken_publish))]
+            if index + 1 == self.batch.len() {
+                self.publish();
+            }
+            let result = catch_unwind(AssertUnwindSafe(|| self.working.apply(&self.batch[index])));
+            let outcome = match result {
+                Ok(Ok(applied)) => {
+                    self.tally.applied(applied.label_index());
+                    Outcome::Applied(applied)
+                }
+                Ok(Err(rejected)) => {
+                    self.tally.rejected(rejected.label_index());
+                    Outcome::Rejected(rejected)
+                }
+                Err(payload) => {
+                    let message = panic_message(payload.as_ref());
+                    self.tally.panicked();
+                    self.report_panic(seq, &message);
+                    panicked.push(index);
+                    self.rederive(index, &panicked);
+                    Outcome::Panicked { message }
+                }
+            };
+            if self.keep_records {
+                self.records.push(OutcomeRecord {
+                    seq,
+                    version,
+                    outcome,
+                });
+            }
+        }
+    }
+
+    /// After a panic the working state may be torn: rebuild it from the last published version
+    /// by re-applying the batch's commands before `upto`, except those that panicked.
+    fn rederive(&mut self, upto: usize, panicked: &[usize]) {
+        self.working = self.published.state.clone();
+        for index in (0..upto).filter(|index| !panicked.contains(index)) {
+            let replay = catch_unwind(AssertUnwindSafe(|| {
+                // The outcome was recorded the first time; `apply` is deterministic.
+                let _ = self.working.apply(&self.batch[index]);
+            }));
+            if let Err(payload) = replay {
+                // A command that applied cleanly once now panics: `apply` is not deterministic,
+                // so no state this writer could publish is trustworthy. Fail loudly.
+                self.health.update(|health| {
+                    health.failure = Some(format!(
+                        "non-deterministic state machine: a command that applied cleanly \
+                         panicked when re-applied: {}",
+                        panic_message(payload.as_ref())
+                    ));
+                });
+                resume_unwind(payload);
+            }
+        }
+    }
+
+    fn report_panic(&self, seq: Seq, message: &str) {
+        tracing::error!(%seq, panic = message, "applying a command panicked; it was rejected");
+        self.health.update(|health| {
+            health.panicked_commands += 1;
+            health.last_panic = Some(message.to_owned());
+        });
+    }
+
+    /// Makes the working state the next version, visible to readers with one store, and
+    /// returns the version it replaces (for [`release`](Self::release)).
+    pub(crate) fn publish(&mut self) -> Arc<Snapshot<S>> {
+        let version = self.published.version.next();
+        let snapshot = Arc::new(Snapshot {
+            state: self.working.clone(),
+            version,
+            last_seq: Seq(self.next_seq),
+            published_at: self.clock.now(),
+            counters: self.tally.freeze(),
+        });
+        // Deliberately not worded "torn snapshot": under `snapstate_broken_publish` this fires
+        // first in a debug build, and the loom models' teeth check must catch the torn snapshot
+        // with their own assertions (docs/verification.md), so it runs in release only.
+        debug_assert_eq!(
+            snapshot.counters.total(),
+            snapshot.last_seq.0,
+            "the writer is publishing {snapshot:?}, whose counters do not account for exactly the \
+             commands up to its last_seq"
+        );
+        debug_assert!(
+            snapshot.version > self.published.version,
+            "the writer is publishing {} after {}",
+            snapshot.version,
+            self.published.version
+        );
+        self.cell.store(Arc::clone(&snapshot));
+        // After the store: a waiter that registers before this sees the new version or is woken.
+        self.published_signal.notify();
+        std::mem::replace(&mut self.published, snapshot)
+    }
+
+    /// Completes a published batch: delivers its outcome records, hands its commands to the
+    /// hook, empties the batch and releases the version it replaced.
+    pub(crate) fn finish_batch(&mut self, first_seq: Seq, replaced: Option<Arc<Snapshot<S>>>) {
+        self.deliver_outcomes();
+        if !self.batch.is_empty()
+            && let Some(hook) = &mut self.hook
+        {
+            hook(PublishedBatch {
+                commands: &mut self.batch,
+                first_seq,
+                last_seq: Seq(self.next_seq),
+                version: self.published.version,
+            });
+        }
+        self.batch.clear();
+        self.release(replaced);
+    }
+
+    /// Publishes the final counts if anything changed since the last publication (outcome
+    /// records dropped after it), releases what readers let go of, and marks the engine stopped.
+    pub(crate) fn finish(&mut self) {
+        if self.tally.changed {
+            // Outcome records dropped after the last publication: publish the final counts, so
+            // the final snapshot accounts for every record.
+            let replaced = self.publish();
+            self.release(Some(replaced));
+        }
+        self.health
+            .update(|health| health.status = EngineStatus::Stopped);
+        self.published_signal.close();
+    }
+
+    /// Records a writer failure (a panic outside any command's application): readers keep the
+    /// last good snapshot, waiters are told the engine stopped. `unapplied` commands were
+    /// accepted and will never be applied.
+    pub(crate) fn fail(&mut self, unapplied: u64, default_message: &str) {
+        tracing::error!(unapplied, "the snapstate writer failed");
+        self.health.update(|health| {
+            health.status = EngineStatus::Failed;
+            health.unapplied_on_failure = unapplied;
+            if health.failure.is_none() {
+                health.failure = Some(default_message.to_owned());
+            }
+        });
+        self.published_signal.close();
+    }
+
+    /// Lets go of the version a batch replaced, once the new one is visible and its barriers
+    /// are answered, and frees retired versions that readers have let go of since.
+    ///
+    /// Freeing a version frees everything its batch changed (thousands of trie nodes and
+    /// records in a large batch): the writer's own work, which delays the next batch but no
+    /// reader and no flusher. A version a reader still holds is kept in `retired` instead, so
+    /// that the writer, not the reader, frees it once the reader lets go: readers never free
+    /// the state's memory. With an allocator that locks per arena (glibc's), a reader freeing
+    /// thousands of nodes the writer allocated would hold the lock the writer's next allocation
+    /// needs — and on a busy machine a preempted reader holds it for a whole time slice.
+    pub(crate) fn release(&mut self, replaced: Option<Arc<Snapshot<S>>>) {
+        let started = self.metrics.is_some().then(Instant::now);
+        if let Some(replaced) = replaced {
+            self.retired.push(replaced);
+        }
+        // A count of one is the writer's own reference: the cell no longer points at a retired
+        // version, so no reader can obtain a new reference to it.
+        self.retired
+            .retain(|version| Arc::strong_count(version) > 1);
+        if self.retired.len() > MAX_RETIRED {
+            // Readers hold many old versions: let the oldest go (their readers free them).
+            let excess = self.retired.len() - MAX_RETIRED;
+            self.retired.drain(..excess);
+        }
+        if let (Some(metrics), Some(started)) = (&self.metrics, started) {
+            metrics
+                .reclaim_seconds
+                .record(started.elapsed().as_secs_f64());
+        }
+    }
+
+    /// Sends the batch's outcome records, never waiting: a full stream drops and counts.
+    fn deliver_outcomes(&mut self) {
+        let Some(sender) = &self.outcomes else {
+            return;
+        };
+        let mut consumer_gone = false;
+        for record in self.records.drain(..) {
+            match sender.try_send(record) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => {
+                    self.tally.counters.outcomes_dropped += 1;
+                    self.tally.changed = true;
+                }
+                Err(TrySendError::Disconnected(_)) => {
+                    consumer_gone = true;
+                    break;
+                }
+            }
+        }
+        if consumer_gone {
+            // The consumer dropped its stream on purpose: stop producing records for it.
+            self.records.clear();
+            self.outcomes = None;
+            self.keep_records = false;
+        }
+    }
+
+    fn record_batch_metrics(
+        &mut self,
+        commands: usize,
+        queue_depth: Option<usize>,
+        apply_started: Instant,
+        publish_started: Instant,
+    ) {
+        let Some(metrics) = &self.metrics else {
+            return;
+        };
+        let published = Instant::now();
+        metrics.batch_size.record(commands as f64);
+        metrics
+            .apply_seconds
+            .record(publish_started.duration_since(apply_started).as_secs_f64());
+        metrics
+            .publish_seconds
+            .record(published.duration_since(publish_started).as_secs_f64());
+        if let Some(depth) = queue_depth {
+            metrics.queue_depth.set(depth as f64);
+        }
+        metrics.version.set(self.published.version.0 as f64);
+        self.tally.applied.export(&metrics.applied);
+        self.tally.rejected.export(&metrics.rejected);
+        metrics.panicked.absolute(self.tally.counters.panicked);
+    }
+}
+
+/// Running outcome counts, copied into each snapshot's [`Counters`].
+struct Tally {
+    counters: Counters,
+    applied: ClassCounts,
+    rejected: ClassCounts,
+    /// Whether anything in `counters` is newer than the last published snapshot.
+    changed: bool,
+}
+
+impl Tally {
+    fn new(counters: Counters) -> Self {
+        Self {
+            applied: ClassCounts::new(&counters.applied_by_label),
+            rejected: ClassCounts::new(&counters.rejected_by_label),
+            counters,
+            changed: false,
+        }
+    }
+
+    fn applied(&mut self, index: usize) {
+        self.counters.applied += 1;
+        self.applied.bump(index);
+        self.changed = true;
+    }
+
+    fn rejected(&mut self, index: usize) {
+        self.counters.rejected += 1;
+        self.rejected.bump(index);
+        self.changed = true;
+    }
+
+    fn panicked(&mut self) {
+        self.counters.panicked += 1;
+        self.changed = true;
+    }
+
+    /// The counters as of now; copies a per-class array only when it changed.
+    fn freeze(&mut self) -> Counters {
+        if self.changed {
+            self.applied
+                .freeze_into(&mut self.counters.applied_by_label);
+            self.rejected
+                .freeze_into(&mut self.counters.rejected_by_label);
+            self.changed = false;
+        }
+        self.counters.clone()
+    }
+}
+
+/// One outcome's running per-class counts (applied or rejected).
+struct ClassCounts {
+    /// One slot per label, and a last one for out-of-range label indexes.
+    counts: Vec<u64>,
+    /// Changed since last frozen into a snapshot.
+    unfrozen: bool,
+    /// Changed since last exported as metrics.
+    unexported: bool,
+}
+
+impl ClassCounts {
+    fn new(counts: &[u64]) -> Self {
+        Self {
+            counts: counts.to_vec(),
+            unfrozen: false,
+            unexported: false,
+        }
+    }
+
+    /// Counts one more at `index`; the last slot counts out-of-range indexes.
+    fn bump(&mut self, index: usize) {
+        let last = self.counts.len() - 1;
+        self.counts[index.min(last)] += 1;
+        self.unfrozen = true;
+        self.unexported = true;
+    }
+
+    /// Replaces `frozen` with a copy of the counts if they changed since the last copy.
+    fn freeze_into(&mut self, frozen: &mut Arc<[u64]>) {
+        if self.unfrozen {
+            *frozen = self.counts.as_slice().into();
+            self.unfrozen = false;
+        }
+    }
+
+    /// Sets each class's counter (`handles`, in label order) if the counts changed since the
+    /// last export.
+    fn export(&mut self, handles: &[metrics::Counter]) {
+        if self.unexported {
+            for (handle, &count) in handles.iter().zip(&self.counts) {
+                handle.absolute(count);
+            }
+            self.unexported = false;
+        }
+    }
+}
+
+/// The writer's metric handles, registered once with the global recorder when the writer
+/// thread starts (see [`EngineConfig::record_metrics`]).
+struct WriterMetrics {
+    batch_size: metrics::Histogram,
+    apply_seconds: metrics::Histogram,
+    publish_seconds: metrics::Histogram,
+    reclaim_seconds: metrics::Histogram,
+    queue_depth: metrics::Gauge,
+    version: metrics::Gauge,
+    /// `snapstate_commands_total` per class, in the order of [`Counters::applied_by_label`].
+    applied: Vec<metrics::Counter>,
+    /// As `applied`, for rejections.
+    rejected: Vec<metrics::Counter>,
+    panicked: metrics::Counter,
+}
+
+impl WriterMetrics {
+    fn register(counters: &Counters) -> Self {
+        let commands = |outcome: &'static str, (class, _): (&'static str, u64)| {
+            metrics::counter!(
+                "snapstate_commands_total", "outcome" => outcome, "class" => class
+            )
+        };
+        Self {
+            batch_size: metrics::histogram!("snapstate_batch_size"),
+            apply_seconds: metrics::histogram!("snapstate_apply_seconds"),
+            publish_seconds: metrics::histogram!("snapstate_publish_seconds"),
+            reclaim_seconds: metrics::histogram!("snapstate_reclaim_seconds"),
+            queue_depth: metrics::gauge!("snapstate_queue_depth"),
+            version: metrics::gauge!("snapstate_version"),
+            applied: counters
+                .applied_by_label()
+                .map(|class| commands("applied", class))
+                .collect(),
+            rejected: counters
+                .rejected_by_label()
+                .map(|class| commands("rejected", class))
+                .collect(),
+            panicked: metrics::counter!(
+                "snapstate_commands_total", "outcome" => "panicked", "class" => "panic"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Sums its commands; refuses odd ones; panics on 13.
+    #[derive(Clone, Default)]
+    struct Sum(u64);
+
+    #[derive(Debug)]
+    struct Added;
+    impl Labelled for Added {
+        const LABELS: &'static [&'static str] = &["added"];
+        fn label_index(&self) -> usize {
+            0
+        }
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("odd")]
+    struct Odd;
+    impl Labelled for Odd {
+        const LABELS: &'static [&'static str] = &["odd"];
+        fn label_index(&self) -> usize {
+            0
+        }
+    }
+
+    impl StateMachine for Sum {
+        type Command = u64;
+        type Applied = Added;
+        type Rejected = Odd;
+        fn apply(&mut self, command: &u64) -> Result<Added, Odd> {
+            assert_ne!(*command, 13, "unlucky");
+            if command % 2 == 1 {
+                return Err(Odd);
+            }
+            self.0 += command;
+            Ok(Added)
+        }
+    }
+
+    fn config() -> EngineConfig {
+        EngineConfig {
+            record_metrics: false,
+            ..EngineConfig::default()
+        }
+    }
+
+    type Seen = Arc<Mutex<Vec<(Vec<u64>, u64, u64, u64)>>>;
+
+    fn core_with_hook(take: bool) -> (WriterCore<Sum>, Seen) {
+        let mut core = WriterCore::new(Sum::default(), &config(), None, false);
+        let seen: Seen = Arc::default();
+        let sink = Arc::clone(&seen);
+        core.set_publish_hook(Box::new(move |batch: PublishedBatch<'_, u64>| {
+            let commands = if take {
+                std::mem::take(batch.commands)
+            } else {
+                batch.commands.clone()
+            };
+            sink.lock().expect("hook log").push((
+                commands,
+                batch.first_seq.0,
+                batch.last_seq.0,
+                batch.version.0,
+            ));
+        }));
+        (core, seen)
+    }
+
+    fn run(core: &mut WriterCore<Sum>, commands: &[u64]) -> Version {
+        core.batch_mut().extend_from_slice(commands);
+        let mut visible = None;
+        core.run_batch(None, |version| visible = Some(version));
+        visible.expect("the callback runs once per batch")
+    }
+
+    #[test]
+    fn the_hook_sees_every_command_once_in_sequence_order_after_publication() {
+        for take in [true, false] {
+            let (mut core, seen) = core_with_hook(take);
+            assert_eq!(run(&mut core, &[2, 3, 4]), Version(1));
+            assert_eq!(
+                run(&mut core, &[]),
+                Version(1),
+                "an empty batch publishes nothing"
+            );
+            assert_eq!(run(&mut core, &[6]), Version(2));
+            assert_eq!(
+                *seen.lock().expect("hook log"),
+                vec![(vec![2, 3, 4], 1, 3, 1), (vec![6], 4, 4, 2)],
+                "taking the commands: {take}"
+            );
+            assert!(
+                core.batch_mut().is_empty(),
+                "the core empties the batch either way"
+            );
+            let last = core.cell().load_full();
+            assert_eq!(last.state().0, 12);
+            assert_eq!(last.last_seq(), Seq(4));
+            assert_eq!(last.counters().rejected(), 1);
+        }
+    }
+
+    #[test]
+    fn the_hook_gets_a_panicking_command_too_and_the_state_drops_only_it() {
+        let (mut core, seen) = core_with_hook(true);
+        // The panic's message shows in the test's output; the core catches it.
+        run(&mut core, &[2, 13, 4]);
+        assert_eq!(
+            *seen.lock().expect("hook log"),
+            vec![(vec![2, 13, 4], 1, 3, 1)]
+        );
+        let last = core.cell().load_full();
+        assert_eq!(last.state().0, 6);
+        assert_eq!(last.counters().panicked(), 1);
+        assert_eq!(core.health().read().panicked_commands, 1);
+    }
+}
