@@ -37,7 +37,7 @@
 //! # Example
 //!
 //! ```
-//! use rust_decimal::Decimal;
+//! use snapstate::Decimal;
 //! use snapstate::book::{Book, BookCommand, BookConfig, FillReport, Grid, Level, OrderId,
 //!     Place, Side};
 //! use snapstate::engine::{Engine, EngineConfig};
@@ -78,6 +78,10 @@
 //!   crossbeam-channel (see `docs/verification.md`), not those crates' internals.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+/// The decimal type of every price and quantity, re-exported so that an embedder uses the
+/// same version of `rust_decimal` as the library without naming it as a dependency.
+pub use rust_decimal::Decimal;
 
 pub mod book;
 pub mod engine;

@@ -2,6 +2,7 @@
 
 use crate::engine::Labelled;
 
+use super::exact::ArithmeticError;
 use super::transition::Event;
 use super::types::{Level, OrderId, OrderStatus, Price, Quantity, Revision};
 
@@ -159,6 +160,31 @@ pub enum Rejection {
     /// A quantity or position would leave the decimal range.
     #[error("arithmetic overflow in quantity or position")]
     ArithmeticOverflow,
+    /// A quantity or position would be within range but could not be written exactly: it
+    /// needs more significant digits than a decimal holds (a huge position and a fill with
+    /// many digits after the point). The book never rounds a position.
+    #[error("a quantity or position would need more digits than a decimal holds")]
+    InexactArithmetic,
+}
+
+impl Rejection {
+    /// Whether the command was refused because a sum it makes is not an exact decimal
+    /// (beyond the range, or needing more digits than a decimal holds).
+    pub fn is_arithmetic(&self) -> bool {
+        matches!(
+            self,
+            Rejection::ArithmeticOverflow | Rejection::InexactArithmetic
+        )
+    }
+}
+
+impl From<ArithmeticError> for Rejection {
+    fn from(error: ArithmeticError) -> Self {
+        match error {
+            ArithmeticError::Overflow => Rejection::ArithmeticOverflow,
+            ArithmeticError::Inexact => Rejection::InexactArithmetic,
+        }
+    }
 }
 
 impl Labelled for Rejection {
@@ -175,6 +201,7 @@ impl Labelled for Rejection {
         "transition_not_allowed",
         "stale_precondition",
         "arithmetic_overflow",
+        "inexact_arithmetic",
     ];
 
     fn label_index(&self) -> usize {
@@ -191,6 +218,7 @@ impl Labelled for Rejection {
             Rejection::TransitionNotAllowed { .. } => 9,
             Rejection::StalePrecondition { .. } => 10,
             Rejection::ArithmeticOverflow => 11,
+            Rejection::InexactArithmetic => 12,
         }
     }
 }
