@@ -1021,8 +1021,8 @@ fn any_single_change_to_a_book_changes_its_digest() {
     let mut seen = vec![digest];
     for command in [
         fill(1, 2),
-        ack(1),
         place(3, 4, Side::Buy, 1),
+        place(3, 4, Side::Sell, 1),
         BookCommand::Cancel(status(1, None)),
         place_exact(3, 4, Side::Buy, dec(1), 2),
         BookCommand::Fill(FillReport {
