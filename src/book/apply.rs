@@ -437,7 +437,12 @@ impl<S: Storage> Book<S> {
     /// policy in the module docs).
     ///
     /// [`BookConfig::max_clock_step`]: super::BookConfig::max_clock_step
+    /// A book that no command has moved off the epoch has no time yet: the first stamp sets
+    /// it as it is (a clock stepping from the epoch would take millennia to reach the present).
     fn clock_after(&self, at: Timestamp) -> Timestamp {
+        if self.latest_activity == Timestamp::EPOCH {
+            return at;
+        }
         self.latest_activity
             .step_towards(at, self.config.max_clock_step)
     }

@@ -56,7 +56,8 @@
 //! is a function of the commands alone. Its notion of now, the *retention clock*
 //! ([`Book::latest_activity`]), follows the times the commands carry, but no single command can
 //! move it far: each command that changes the book moves it towards the command's time, never
-//! back, and by at most [`BookConfig::max_clock_step`]
+//! back, and by at most [`BookConfig::max_clock_step`] (the first command that changes an
+//! empty book sets it, since a clock stepping from the epoch would never reach the present)
 //! ([`Timestamp::step_towards`](crate::time::Timestamp::step_towards)). A tombstone expires
 //! when the retention clock passes its finishing time (on that same clock) plus the retention.
 //! So a command stamped years ahead (a venue bug, milliseconds read as nanoseconds) moves the

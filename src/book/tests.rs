@@ -1047,3 +1047,21 @@ fn any_single_change_to_a_book_changes_its_digest() {
     assert_eq!(digest.to_string().len(), 64);
     assert_eq!(StateDigest::from_bytes(*digest.as_bytes()), digest);
 }
+
+/// The first command sets an empty book's clock as it is: stepping from the epoch would
+/// never reach the present, and tombstones would be stamped decades early.
+#[test]
+fn the_first_command_sets_the_retention_clock() {
+    let mut book = book();
+    let now = Timestamp::from_millis(1_764_000_000_000);
+    let first = BookCommand::Place(Place {
+        order_id: OrderId(1),
+        level: Level(0),
+        side: Side::Buy,
+        price: dec(100),
+        quantity: dec(1),
+        at: now,
+    });
+    apply_ok(&mut book, &first);
+    assert_eq!(book.latest_activity(), now);
+}

@@ -20,7 +20,7 @@ use snapstate::engine::{
 use snapstate::reconcile::{
     Action, CycleError, Finding, ReconcileConfig, ReconcileConfigError, Reconciler, RunnerConfig,
 };
-use snapstate::time::{ManualClock, Timestamp};
+use snapstate::time::{Clock, ManualClock, Timestamp};
 use snapstate::venue::{OpenOrdersError, Venue, VenueReport};
 
 use super::report::{CorrectionTotals, FinalBook, FindingRecord};
@@ -49,6 +49,10 @@ pub enum SessionError {
     #[error("the engine's final book differs from the replay's own validation copy")]
     Diverged,
 }
+
+/// The most one stamp moves the replay's clock: the book's own default step, so that the
+/// engine's and the book's notions of the stream's time move alike.
+const MAX_CLOCK_STEP: std::time::Duration = BookConfig::DEFAULT_MAX_CLOCK_STEP;
 
 /// The venue of a replay: it answers with the snapshot being reconciled.
 #[derive(Debug, Default)]
@@ -90,7 +94,7 @@ impl Session {
         reconcile: ReconcileConfig,
         apply_corrections: bool,
     ) -> Result<Self, SessionError> {
-        // The replay's time is the stream's: the latest time any line carried.
+        // The replay's time is the stream's, followed step by step (`advance_clock`).
         let clock = ManualClock::new(Timestamp::EPOCH);
         let book = Book::new(BookConfig::new(grid));
         let engine = Engine::start(
@@ -148,7 +152,7 @@ impl Session {
         }
         self.book = trial;
         for command in commands {
-            self.clock.advance_to(command.at());
+            self.advance_clock(command.at());
             self.writer
                 .submit(command)
                 .map_err(|SubmitError::Closed(_)| SessionError::Closed)?;
@@ -172,7 +176,7 @@ impl Session {
         self.writer.flush().map_err(|error| match error {
             FlushError::Closed | FlushError::Timeout => SessionError::Closed,
         })?;
-        self.clock.advance_to(report.as_of);
+        self.advance_clock(report.as_of);
         let venue_as_of = report.as_of;
         self.reconciler.venue_mut().answer = Some(report);
         let cycle = match self.reconciler.run_cycle(&self.writer) {
@@ -199,6 +203,19 @@ impl Session {
             self.book = self.reader.load().state().clone();
         }
         Ok(())
+    }
+
+    /// Moves the replay's clock towards a time the stream carried: never back, and by at most
+    /// [`MAX_CLOCK_STEP`] per stamp, so that one line stamped far in the future (a unit
+    /// mix-up) cannot move the clock that stamps snapshots and times the reconciler for good.
+    /// The first stamp sets the clock, as the book's first command sets its own.
+    fn advance_clock(&self, at: Timestamp) {
+        let now = self.clock.now();
+        if now == Timestamp::EPOCH {
+            self.clock.advance_to(at);
+        } else {
+            self.clock.advance_to(now.step_towards(at, MAX_CLOCK_STEP));
+        }
     }
 
     /// Commands applied so far.
