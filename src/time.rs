@@ -121,8 +121,8 @@ fn duration_nanos(duration: Duration) -> u64 {
 /// let bounds = TimeBounds { max_ahead: Duration::from_secs(5), max_behind: Duration::from_secs(3_600) };
 /// let now = Timestamp::from_millis(1_700_000_000_000);
 /// assert_eq!(bounds.check(now, now), Ok(now));
-/// // Milliseconds read as microseconds: a thousand times too far, refused.
-/// let wrong = Timestamp::from_nanos(now.as_nanos() * 1_000);
+/// // Milliseconds read as seconds: a thousand times too far, refused.
+/// let wrong = Timestamp::from_millis(now.as_millis().saturating_mul(1_000));
 /// assert!(bounds.check(wrong, now).is_err_and(|error| error.is_ahead()));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
