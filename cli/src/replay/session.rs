@@ -304,3 +304,28 @@ pub fn describe(action: &Action) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use snapstate::Decimal;
+    use snapstate::book::Level;
+
+    use super::*;
+
+    /// Issue 10, defect 3: the replay's clock used to jump to any stamp a line carried and
+    /// never come back, so one line stamped far ahead moved it for good.
+    #[test]
+    fn one_far_future_stamp_moves_the_replay_clock_by_one_step_only() {
+        let grid = Grid::new(Decimal::from(100), Decimal::ONE, Level(-5), Level(5)).expect("grid");
+        let session =
+            Session::start(grid, ReconcileConfig::default(), false).expect("session starts");
+        let start = Timestamp::from_millis(1_764_000_000_000);
+        session.advance_clock(start);
+        assert_eq!(session.clock.now(), start, "the first stamp sets the clock");
+        session.advance_clock(Timestamp::from_nanos(u64::MAX));
+        let stepped = start.saturating_add(MAX_CLOCK_STEP);
+        assert_eq!(session.clock.now(), stepped);
+        session.advance_clock(start);
+        assert_eq!(session.clock.now(), stepped, "never back");
+    }
+}
