@@ -102,7 +102,7 @@
 //! # Example
 //!
 //! ```
-//! use rust_decimal::Decimal;
+//! use snapstate::Decimal;
 //! use snapstate::book::{Book, BookCommand, BookConfig, FillReport, Grid, Level, OrderId, Place,
 //!     Side, StatusReport};
 //! use snapstate::time::Timestamp;
