@@ -48,7 +48,7 @@
 //! # Example
 //!
 //! ```
-//! use rust_decimal::Decimal;
+//! use snapstate::Decimal;
 //! use snapstate::book::{Book, BookCommand, BookConfig, FillReport, Grid, Level, OrderId,
 //!     Place, Side};
 //! use snapstate::engine::{Engine, EngineConfig};
@@ -92,6 +92,10 @@
 
 #[cfg(feature = "binance")]
 pub mod binance;
+/// The decimal type of every price and quantity, re-exported so that an embedder uses the
+/// same version of `rust_decimal` as the library without naming it as a dependency.
+pub use rust_decimal::Decimal;
+
 pub mod book;
 pub mod decimal;
 pub mod engine;

@@ -4,6 +4,21 @@
 //! they happened, the reconciler's diff takes `now` as an argument, and the engine stamps each
 //! snapshot through a [`Clock`] given in its configuration. Tests and the deterministic
 //! simulation drive a [`ManualClock`]; production uses [`SystemClock`].
+//!
+//! # Sane time
+//!
+//! A timestamp from outside (a venue's report, a recorded line) can be wrong: a venue bug, or a
+//! unit mix-up that reads milliseconds as nanoseconds. No single such stamp may move a clock
+//! for good. Two tools keep them out, one for each side of the deterministic core:
+//!
+//! * At the edge, where a wall clock is at hand (a venue adapter, a live feed), [`TimeBounds`]
+//!   checks a stamp against the current time and refuses one too far ahead or behind, with a
+//!   typed [`TimeError`].
+//! * Inside deterministic code, which must not read a clock (the book's `apply`, a replay that
+//!   runs on the stream's own time), a clock follows the stamps it is given with
+//!   [`Timestamp::step_towards`]: never back, and by at most a configured step per stamp. One
+//!   wrong stamp then moves it by one step at most, and a true jump is caught up over a few
+//!   stamps. The book's retention clock does this (`BookConfig::max_clock_step`).
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -53,6 +68,28 @@ impl Timestamp {
         Self(self.0.saturating_sub(duration_nanos(duration)))
     }
 
+    /// The time a clock that reads `self` moves to when it is shown `target`: `target` if that
+    /// is later but no more than `max_step` ahead, `self + max_step` if `target` is further
+    /// ahead, and `self` if `target` is earlier (a clock never goes back).
+    ///
+    /// A clock that follows untrusted stamps this way cannot be moved far by one of them: a
+    /// stamp years ahead moves it by `max_step`, and a true jump ahead is caught up at up to
+    /// `max_step` per stamp.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use snapstate::time::Timestamp;
+    ///
+    /// let now = Timestamp::from_millis(1_000);
+    /// let step = Duration::from_secs(60);
+    /// assert_eq!(now.step_towards(Timestamp::from_millis(1_500), step), Timestamp::from_millis(1_500));
+    /// assert_eq!(now.step_towards(Timestamp::from_nanos(u64::MAX), step), Timestamp::from_millis(61_000));
+    /// assert_eq!(now.step_towards(Timestamp::EPOCH, step), now);
+    /// ```
+    pub fn step_towards(self, target: Timestamp, max_step: Duration) -> Self {
+        target.clamp(self, self.saturating_add(max_step))
+    }
+
     /// How long after `earlier` this is; zero if `earlier` is later.
     pub fn saturating_duration_since(self, earlier: Timestamp) -> Duration {
         Duration::from_nanos(self.0.saturating_sub(earlier.0))
@@ -72,6 +109,115 @@ impl fmt::Display for Timestamp {
 
 fn duration_nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// How far a timestamp from outside may be from the current time: the check an adapter makes
+/// before it stamps a command with a venue's time.
+///
+/// ```
+/// use std::time::Duration;
+/// use snapstate::time::{TimeBounds, TimeError, Timestamp};
+///
+/// let bounds = TimeBounds { max_ahead: Duration::from_secs(5), max_behind: Duration::from_secs(3_600) };
+/// let now = Timestamp::from_millis(1_700_000_000_000);
+/// assert_eq!(bounds.check(now, now), Ok(now));
+/// // Milliseconds read as seconds: a thousand times too far, refused.
+/// let wrong = Timestamp::from_millis(now.as_millis().saturating_mul(1_000));
+/// assert!(bounds.check(wrong, now).is_err_and(|error| error.is_ahead()));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TimeBounds {
+    /// How far after the current time a stamp may be (clock skew between venue and host, and
+    /// rounding). Default 5 seconds.
+    pub max_ahead: Duration,
+    /// How far before the current time a stamp may be (a report delayed in transit or
+    /// replayed after a reconnect). Default 1 hour.
+    pub max_behind: Duration,
+}
+
+impl TimeBounds {
+    /// The default [`max_ahead`](Self::max_ahead).
+    pub const DEFAULT_MAX_AHEAD: Duration = Duration::from_secs(5);
+    /// The default [`max_behind`](Self::max_behind).
+    pub const DEFAULT_MAX_BEHIND: Duration = Duration::from_secs(3_600);
+
+    /// Checks `at` against the current time `now`; returns it when it lies within
+    /// `now - max_behind ..= now + max_ahead`.
+    ///
+    /// # Errors
+    ///
+    /// [`TimeError::Ahead`] or [`TimeError::Behind`], naming the stamp, the time and the
+    /// bound; nothing is clamped silently.
+    pub fn check(&self, at: Timestamp, now: Timestamp) -> Result<Timestamp, TimeError> {
+        if at > now.saturating_add(self.max_ahead) {
+            return Err(TimeError::Ahead {
+                at,
+                now,
+                max_ahead: self.max_ahead,
+            });
+        }
+        if at < now.saturating_sub(self.max_behind) {
+            return Err(TimeError::Behind {
+                at,
+                now,
+                max_behind: self.max_behind,
+            });
+        }
+        Ok(at)
+    }
+}
+
+impl Default for TimeBounds {
+    fn default() -> Self {
+        Self {
+            max_ahead: Self::DEFAULT_MAX_AHEAD,
+            max_behind: Self::DEFAULT_MAX_BEHIND,
+        }
+    }
+}
+
+/// Why [`TimeBounds::check`] refused a timestamp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    /// The stamp is further after the current time than allowed.
+    #[error("timestamp {at} is more than {max_ahead:?} after the current time {now}")]
+    Ahead {
+        /// The stamp.
+        at: Timestamp,
+        /// The current time.
+        now: Timestamp,
+        /// The bound.
+        max_ahead: Duration,
+    },
+    /// The stamp is further before the current time than allowed.
+    #[error("timestamp {at} is more than {max_behind:?} before the current time {now}")]
+    Behind {
+        /// The stamp.
+        at: Timestamp,
+        /// The current time.
+        now: Timestamp,
+        /// The bound.
+        max_behind: Duration,
+    },
+}
+
+impl TimeError {
+    /// Whether the stamp was too far in the future.
+    pub fn is_ahead(&self) -> bool {
+        matches!(self, TimeError::Ahead { .. })
+    }
+
+    /// Whether the stamp was too far in the past.
+    pub fn is_behind(&self) -> bool {
+        matches!(self, TimeError::Behind { .. })
+    }
+
+    /// The refused stamp.
+    pub fn timestamp(&self) -> Timestamp {
+        match *self {
+            TimeError::Ahead { at, .. } | TimeError::Behind { at, .. } => at,
+        }
+    }
 }
 
 /// A source of the current time.
@@ -174,6 +320,48 @@ mod tests {
         assert_eq!(seen_by_engine.now(), Timestamp::from_millis(15));
         clock.advance_to(Timestamp::from_millis(20));
         assert_eq!(seen_by_engine.now(), Timestamp::from_millis(20));
+    }
+
+    #[test]
+    fn a_far_future_stamp_moves_a_stepping_clock_by_one_step_only() {
+        let now = Timestamp::from_millis(10_000);
+        let step = Duration::from_secs(60);
+        let poisoned = now.step_towards(Timestamp::from_nanos(u64::MAX), step);
+        assert_eq!(poisoned, Timestamp::from_millis(70_000));
+        assert_eq!(poisoned.step_towards(now, step), poisoned, "never back");
+        let near = Timestamp::from_millis(10_500);
+        assert_eq!(
+            now.step_towards(near, step),
+            near,
+            "a sane stamp is followed"
+        );
+        let last = Timestamp::from_nanos(u64::MAX);
+        assert_eq!(last.step_towards(Timestamp::EPOCH, step), last);
+    }
+
+    #[test]
+    fn time_bounds_accept_the_window_and_refuse_outside_it() {
+        let bounds = TimeBounds::default();
+        let now = Timestamp::from_millis(1_700_000_000_000);
+        let edge_ahead = now.saturating_add(bounds.max_ahead);
+        let edge_behind = now.saturating_sub(bounds.max_behind);
+        assert_eq!(bounds.check(edge_ahead, now), Ok(edge_ahead));
+        assert_eq!(bounds.check(edge_behind, now), Ok(edge_behind));
+        let ahead = bounds
+            .check(Timestamp::from_nanos(edge_ahead.as_nanos() + 1), now)
+            .expect_err("ahead");
+        assert!(ahead.is_ahead() && !ahead.is_behind());
+        let behind = bounds
+            .check(Timestamp::from_nanos(edge_behind.as_nanos() - 1), now)
+            .expect_err("behind");
+        assert!(behind.is_behind());
+        assert_eq!(behind.timestamp().as_nanos(), edge_behind.as_nanos() - 1);
+        assert!(behind.to_string().starts_with("timestamp "));
+        // Near the ends of time the window saturates rather than wrapping.
+        assert_eq!(
+            bounds.check(Timestamp::EPOCH, Timestamp::EPOCH),
+            Ok(Timestamp::EPOCH)
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@ fn walk(snapshot: &Snapshot<Book>) -> (Decimal, usize, Vec<OrderId>) {
         .slots_by_price()
         .iter()
         .fold(Decimal::ZERO, |sum, slot| sum + slot.position());
-    let open: Vec<OrderId> = book.open_orders().iter().map(|order| order.id()).collect();
+    let open: Vec<OrderId> = book.live_orders().iter().map(|order| order.id()).collect();
     (slot_sum, book.order_count(), open)
 }
 

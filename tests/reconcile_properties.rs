@@ -247,7 +247,7 @@ proptest! {
         pick in any::<usize>(),
     ) {
         let book = book(&specs);
-        let live: Vec<OrderId> = book.open_orders().iter().map(|order| order.id()).collect();
+        let live: Vec<OrderId> = book.live_orders().iter().map(|order| order.id()).collect();
         prop_assume!(!live.is_empty());
         let dropped = live[pick % live.len()];
         let venue = truthful(&book);

@@ -105,7 +105,7 @@ type TradingState = (
 
 fn trading_state(book: &Book) -> TradingState {
     let orders = book
-        .open_orders()
+        .live_orders()
         .into_iter()
         .map(|order| {
             (

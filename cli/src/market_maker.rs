@@ -102,7 +102,7 @@ impl GridMarketMaker {
         }
         let limit = i64::from(self.config.band) + i64::from(self.config.cancel_beyond);
         let cancels = book
-            .open_orders()
+            .live_orders()
             .into_iter()
             .filter(|order| (i64::from(order.level().0) - i64::from(mid_level.0)).abs() > limit)
             .map(|order| order.id())

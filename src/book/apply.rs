@@ -7,6 +7,7 @@ use crate::time::Timestamp;
 
 use super::Book;
 use super::command::{Adoption, BookCommand, Correction, FillReport, Place, StatusReport};
+use super::exact::{exact_add, exact_sub};
 use super::outcome::{Applied, GuardTarget, Rejection, StaleReason};
 use super::storage::{LevelMapOps, MapOps, QueueOps, Storage};
 use super::transition::{Event, Transition, transition};
@@ -98,7 +99,7 @@ impl<S: Storage> Book<S> {
         };
         let finishing = finishes(location, from, to);
         let record = |order: &mut Order| record_status(order, to, venue_seq, at);
-        let retired = match location {
+        let finished = match location {
             Location::Live(level) => {
                 let slot = self
                     .slots
@@ -115,7 +116,7 @@ impl<S: Storage> Book<S> {
                 None
             }
         };
-        self.settle(from, to, retired, at);
+        self.settle(from, to, finished, at);
         Ok(Applied::StatusChanged { from, to })
     }
 
@@ -152,13 +153,16 @@ impl<S: Storage> Book<S> {
             Next::To(to) => to,
             Next::Unchanged(applied) => return Ok(applied),
         };
-        let delta = checked(fill.cumulative_filled.checked_sub(filled))?;
+        // Every sum the fill changes is exact, or the fill is refused (`exact.rs`); the
+        // remaining quantity too, so that `Order::remaining` never rounds.
+        let delta = exact_sub(fill.cumulative_filled, filled)?;
+        exact_sub(quantity, fill.cumulative_filled)?;
         let signed = order.side.signed(delta);
-        let position = checked(slot.position().checked_add(signed))?;
-        let net_position = checked(self.net_position.checked_add(signed))?;
+        let position = exact_add(slot.position(), signed)?;
+        let net_position = exact_add(self.net_position, signed)?;
         let reconciled_fill = match source {
             FillSource::Venue => order.reconciled_fill(),
-            FillSource::Reconciliation => checked(order.reconciled_fill().checked_add(delta))?,
+            FillSource::Reconciliation => exact_add(order.reconciled_fill(), delta)?,
         };
         let (from, level) = (order.status, order.level);
         let finishing = finishes(location, from, to);
@@ -169,7 +173,7 @@ impl<S: Storage> Book<S> {
         let unknown = || Rejection::UnknownOrder(fill.order_id);
         let record = |order: &mut Order| record_fill(order, fill, to, reconciled_fill);
         let slot = self.slots.get_mut(level).ok_or_else(unknown)?;
-        let retired = match location {
+        let finished = match location {
             Location::Live(_) => {
                 change_live_order(slot, fill.order_id, finishing, fill.at, record)?
             }
@@ -181,7 +185,7 @@ impl<S: Storage> Book<S> {
         slot.set_position(position);
         slot.revision.bump();
         self.net_position = net_position;
-        self.settle(from, to, retired, fill.at);
+        self.settle(from, to, finished, fill.at);
         Ok(Applied::Filled { delta, status: to })
     }
 
@@ -267,9 +271,10 @@ impl<S: Storage> Book<S> {
             });
         }
         let slot_position = check_vacant(level, slot)?;
+        exact_sub(quantity, cumulative_filled)?;
         let signed = side.signed(cumulative_filled);
-        let position = checked(slot_position.checked_add(signed))?;
-        let net_position = checked(self.net_position.checked_add(signed))?;
+        let position = exact_add(slot_position, signed)?;
+        let net_position = exact_add(self.net_position, signed)?;
         let status = if cumulative_filled == quantity {
             OrderStatus::Filled
         } else if cumulative_filled.is_zero() {
@@ -286,13 +291,13 @@ impl<S: Storage> Book<S> {
             at,
         };
         let order = new_order(&place, cumulative_filled, status, true);
-        let (slot, retired) = self.occupy_slot(order, slot_price, at);
+        let (slot, finished) = self.occupy_slot(order, slot_price, at);
         slot.set_position(position);
         self.net_position = net_position;
         // Counted as live first, so that `settle` moves it to its status (and an order adopted
         // filled to the tombstones) exactly as it would for any other order.
         self.status_counts[OrderStatus::Open.index()] += 1;
-        self.settle(OrderStatus::Open, status, retired, at);
+        self.settle(OrderStatus::Open, status, finished, at);
         Ok(Applied::Placed)
     }
 
@@ -397,7 +402,7 @@ impl<S: Storage> Book<S> {
         slot.side = side;
         slot.revision.bump();
         if finished {
-            let order = retire(slot, order, at);
+            let order = vacate(slot, order, at);
             return (slot, Some(order));
         }
         slot.live = Some(order);
@@ -405,38 +410,56 @@ impl<S: Storage> Book<S> {
     }
 
     /// Keeps the status counts in step with a status change from `previous` to `status`, and
-    /// puts an order that has just finished, already taken out of its slot (`retired`), among
-    /// the tombstones.
+    /// puts an order that has just finished, already taken out of its slot (`finished`), among
+    /// the tombstones, stamped with the book's retention clock as this command moves it (so
+    /// that the queue is in time order, and no stamp of one command decides alone when the
+    /// tombstone expires).
     fn settle(
         &mut self,
         previous: OrderStatus,
         status: OrderStatus,
-        retired: Option<Order>,
+        finished: Option<Order>,
         at: Timestamp,
     ) {
         if previous != status {
             self.status_counts[previous.index()] -= 1;
             self.status_counts[status.index()] += 1;
         }
-        if let Some(order) = retired {
+        if let Some(order) = finished {
             let order_id = order.id;
             self.live.remove(&order_id);
             self.finished.insert(order_id, order);
-            self.tombstones.push_back((at, order_id));
+            self.tombstones.push_back((self.clock_after(at), order_id));
         }
     }
 
-    /// Advances the book's notion of time and purges tombstones past their retention (or beyond
-    /// the maximum count), oldest first.
+    /// The book's retention clock once a command stamped `at` has changed the book: it moves
+    /// towards `at`, never back, and by at most [`BookConfig::max_clock_step`] (the time
+    /// policy in the module docs).
     ///
-    /// Purging folds the order's fills into its slot's retired position. Tombstones leave in the
+    /// [`BookConfig::max_clock_step`]: super::BookConfig::max_clock_step
+    /// A book that no command has moved off the epoch has no time yet: the first stamp sets
+    /// it as it is (a clock stepping from the epoch would take millennia to reach the present).
+    fn clock_after(&self, at: Timestamp) -> Timestamp {
+        if self.latest_activity == Timestamp::EPOCH {
+            return at;
+        }
+        self.latest_activity
+            .step_towards(at, self.config.max_clock_step)
+    }
+
+    /// Advances the book's retention clock and purges tombstones past their retention (or
+    /// beyond the maximum count), oldest first.
+    ///
+    /// Purging folds the order's fills into its slot's purged position. Tombstones leave in the
     /// order their orders finished, and a late fill can still land on a finished order, so that
-    /// running sum can pass `Decimal`'s range although every position fits (a slot holding
-    /// orders near `Decimal::MAX` on both sides). Such a tombstone is not purged yet: it goes
-    /// to the back of the queue, and the ones behind it are purged first, which brings the sum
-    /// back into range. Each call looks at each tombstone at most once.
+    /// running sum can pass `Decimal`'s range, or need more digits than it holds, although
+    /// every position is exact (a slot holding orders near `Decimal::MAX` on both sides, or a
+    /// huge fill beside a tiny one). Such a tombstone is not purged yet: it goes to the back of
+    /// the queue, and the ones behind it are purged first, which brings the sum back to an
+    /// exact one. Each call looks at each tombstone at most once.
     fn note_activity(&mut self, at: Timestamp) {
-        self.latest_activity = self.latest_activity.max(at);
+        self.latest_activity = self.clock_after(at);
         let retention = self.config.tombstone_retention;
         let mut unvisited = self.tombstones.len();
         while unvisited > 0
@@ -455,22 +478,22 @@ impl<S: Storage> Book<S> {
         }
     }
 
-    /// Forgets a finished order, folding its fills into its slot's retired position. Returns
-    /// false, changing nothing, when that sum would leave `Decimal`'s range.
+    /// Forgets a finished order, folding its fills into its slot's purged position. Returns
+    /// false, changing nothing, when that sum would not be exact.
     fn purge(&mut self, order_id: OrderId) -> bool {
         let Some(order) = self.finished.get(&order_id) else {
             return true;
         };
-        let (status, level, retired) = (order.status, order.level, order.signed_filled());
+        let (status, level, fills) = (order.status, order.level, order.signed_filled());
         // An order that never filled leaves the slot as it is (and shared with any snapshot).
-        if !retired.is_zero()
+        if !fills.is_zero()
             && let Some(slot) = self.slots.get(level)
         {
-            let Some(sum) = slot.retired_position().checked_add(retired) else {
+            let Ok(sum) = exact_add(slot.purged_position(), fills) else {
                 return false;
             };
             if let Some(slot) = self.slots.get_mut(level) {
-                slot.set_retired_position(sum);
+                slot.set_purged_position(sum);
             }
         }
         self.finished.remove(&order_id);
@@ -550,12 +573,13 @@ fn change_live_order(
     }
     let mut order = slot.live.take().ok_or_else(unknown)?;
     record(&mut order);
-    Ok(Some(retire(slot, order, at)))
+    Ok(Some(vacate(slot, order, at)))
 }
 
-/// The slot's part of retiring `order`, which has just finished and is out of `slot`: the slot
-/// is free again (a change: its revision moves), and the order is stamped as finished at `at`.
-fn retire(slot: &mut Slot, mut order: Order, at: Timestamp) -> Order {
+/// The slot's part of an order's finishing: `order` has just finished and is out of `slot`,
+/// which is free again (a change: its revision moves), and the order is stamped as finished
+/// at `at`.
+fn vacate(slot: &mut Slot, mut order: Order, at: Timestamp) -> Order {
     slot.revision.bump();
     order.set_finished_at(at);
     order
@@ -606,10 +630,6 @@ fn newest(known: Option<u64>, report: Option<u64>) -> Option<u64> {
         (Some(known), Some(report)) => Some(known.max(report)),
         (known, report) => known.or(report),
     }
-}
-
-fn checked(value: Option<Quantity>) -> Result<Quantity, Rejection> {
-    value.ok_or(Rejection::ArithmeticOverflow)
 }
 
 fn check_positive_quantity(quantity: Quantity) -> Result<(), Rejection> {

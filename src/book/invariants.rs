@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use rust_decimal::Decimal;
 
 use super::Book;
+use super::exact::ExactSum;
 use super::storage::{MapOps, Storage};
 use super::types::{Level, Order, OrderId, OrderStatus, Quantity, Slot};
 
@@ -41,8 +42,12 @@ pub enum InvariantViolation {
         slots: Quantity,
     },
     /// Positions that the check adds up (a slot's fills, or the slots' positions: `level` is
-    /// `None`) sum beyond [`Decimal`]'s range, so they cannot be the position the book recorded.
-    #[error("positions sum beyond the range of a decimal (slot {level:?}; none: the net position)")]
+    /// `None`) sum to a value that is not a [`Decimal`] (beyond its range, or needing more
+    /// digits than it holds), so it cannot be the position the book recorded. The check adds
+    /// exactly, in any order.
+    #[error(
+        "positions sum to a value a decimal cannot hold (slot {level:?}; none: the net position)"
+    )]
     SumOverflow {
         /// The slot, or `None` for the sum of every slot's position.
         level: Option<Level>,
@@ -95,11 +100,14 @@ impl<S: Storage> Book<S> {
         let mut positions = Vec::new();
         for slot in self.slots_by_price() {
             let orders = fills_by_level.remove(&slot.level).unwrap_or_default();
-            let fills = balanced_sum(orders.into_iter().chain([slot.retired_position()])).ok_or(
-                InvariantViolation::SumOverflow {
+            let fills = orders
+                .into_iter()
+                .chain([slot.purged_position()])
+                .collect::<ExactSum>()
+                .total()
+                .map_err(|_| InvariantViolation::SumOverflow {
                     level: Some(slot.level),
-                },
-            )?;
+                })?;
             if fills != slot.position() {
                 return Err(InvariantViolation::SlotPosition {
                     level: slot.level,
@@ -111,8 +119,11 @@ impl<S: Storage> Book<S> {
             self.check_live_order(slot)?;
         }
         positions.push(self.adopted.total());
-        let slot_sum =
-            balanced_sum(positions).ok_or(InvariantViolation::SumOverflow { level: None })?;
+        let slot_sum = positions
+            .into_iter()
+            .collect::<ExactSum>()
+            .total()
+            .map_err(|_| InvariantViolation::SumOverflow { level: None })?;
         self.check_live_index()?;
         if slot_sum != self.net_position {
             return Err(InvariantViolation::NetPosition {
@@ -175,30 +186,5 @@ impl<S: Storage> Book<S> {
             });
         }
         Ok(())
-    }
-}
-
-/// The sum of `values`, or `None` if it is beyond [`Decimal`]'s range.
-///
-/// The book checks every position as it makes it, but positions added up in another order
-/// (slots by level, orders by id) can pass beyond the range on the way (`1 + MAX - 6`). So the
-/// values are added a negative one while the running sum is not negative and a positive one
-/// while it is: every partial sum then stays in range while values of both signs remain, and
-/// moves monotonically to the total once one sign is used up, so it overflows only if the
-/// total does.
-fn balanced_sum(values: impl IntoIterator<Item = Quantity>) -> Option<Quantity> {
-    let (mut negatives, mut positives): (Vec<Quantity>, Vec<Quantity>) =
-        values.into_iter().partition(|value| *value < Decimal::ZERO);
-    let mut sum = Decimal::ZERO;
-    loop {
-        let next = if sum < Decimal::ZERO {
-            positives.pop().or_else(|| negatives.pop())
-        } else {
-            negatives.pop().or_else(|| positives.pop())
-        };
-        let Some(value) = next else {
-            return Some(sum);
-        };
-        sum = sum.checked_add(value)?;
     }
 }

@@ -250,7 +250,7 @@ fn leaf_index(offset: u32) -> usize {
     offset as usize & (LEAF_LEN - 1)
 }
 
-impl<V: crate::book::Value> LevelMapOps<V> for LevelArray<V> {
+impl<V: crate::book::storage::Value> LevelMapOps<V> for LevelArray<V> {
     fn for_range(lowest: Level, highest: Level) -> Self {
         let range = Range::new(lowest, highest);
         // The smallest tree that covers every offset: the root's children cover
@@ -437,7 +437,7 @@ impl<V> LevelVec<V> {
     }
 }
 
-impl<V: crate::book::Value> LevelMapOps<V> for LevelVec<V> {
+impl<V: crate::book::storage::Value> LevelMapOps<V> for LevelVec<V> {
     fn for_range(lowest: Level, highest: Level) -> Self {
         Self {
             range: Range::new(lowest, highest),
@@ -487,16 +487,16 @@ impl<V: crate::book::Value> LevelMapOps<V> for LevelVec<V> {
     }
 }
 
-impl<V: crate::book::Value> PartialEq for LevelVec<V> {
+impl<V: crate::book::storage::Value> PartialEq for LevelVec<V> {
     /// Equal when they hold the same values at the same levels, however far each has grown.
     fn eq(&self, other: &Self) -> bool {
         self.range == other.range && self.len == other.len && self.iter().eq(other.iter())
     }
 }
 
-impl<V: crate::book::Value + Eq> Eq for LevelVec<V> {}
+impl<V: crate::book::storage::Value + Eq> Eq for LevelVec<V> {}
 
-impl<V: crate::book::Value> fmt::Debug for LevelVec<V> {
+impl<V: crate::book::storage::Value> fmt::Debug for LevelVec<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(LevelMapOps::iter(self)).finish()
     }

@@ -13,8 +13,60 @@
 //!   [transition table](transition); finished states are absorbing.
 //! * The book's net position is kept incrementally, so reading it is O(1).
 //! * Finished orders stay in the index as tombstones for a configurable retention (by the
-//!   commands' own times) and up to a maximum count, so that a late report about them is
-//!   recognised as stale rather than unknown.
+//!   book's retention clock, below) and up to a maximum count, so that a late report about
+//!   them is recognised as stale rather than unknown.
+//!
+//! # Glossary
+//!
+//! One word, one meaning, here and in every name of the book's API:
+//!
+//! * **live**: an order that may still trade, in status `pending`, `open` or
+//!   `partially_filled` ([`OrderStatus::is_live`]); it sits in its slot.
+//!   [`Book::live_orders`] lists them, [`Book::live_count`] counts them.
+//! * **open**: only the status [`OrderStatus::Open`] (acknowledged, nothing filled). A venue's
+//!   "open orders" query ([`Venue::open_orders`](crate::venue::Venue::open_orders)) answers
+//!   with the orders the *venue* holds live.
+//! * **finished**: an order that can no longer trade (`filled`, `cancelled`, `rejected`,
+//!   `expired`, `lost`; [`OrderStatus::is_finished`]). Finished states are absorbing. Finishing
+//!   *vacates* the order's slot.
+//! * **tombstone**: a finished order still kept in the index, so that late reports about it
+//!   are recognised.
+//! * **purged**: a tombstone removed from the index after its retention (or beyond the maximum
+//!   count); its fills stay in its slot's position (as the slot's *purged position*), and
+//!   reports about it are then unknown.
+//! * **position**: the signed sum of fills (buy +, sell −), of a slot or of the book (*net*);
+//!   **gross**: the sum of the slots' absolute positions.
+//!
+//! ("Working" is not used. "Retired" belongs to the engine, where it names a replaced version
+//! a reader still holds.)
+//!
+//! # Exact arithmetic
+//!
+//! A position is never rounded. `Decimal` holds a 96-bit mantissa and up to 28 digits after
+//! the point, and its own addition rounds a result that needs more digits. The book adds with
+//! an exact addition instead: a command whose effect on any sum the book keeps (a slot's
+//! position, the net position, an order's filled, remaining and reconciled quantities) cannot
+//! be written exactly is refused as [`Rejection::InexactArithmetic`] (or
+//! [`Rejection::ArithmeticOverflow`] beyond the range), and changes nothing. So every accepted
+//! command keeps the invariants below exactly, whatever the scales of the quantities.
+//!
+//! # Time
+//!
+//! `apply` reads no clock: the journal recovers a book by replaying its commands, so the book
+//! is a function of the commands alone. Its notion of now, the *retention clock*
+//! ([`Book::latest_activity`]), follows the times the commands carry, but no single command can
+//! move it far: each command that changes the book moves it towards the command's time, never
+//! back, and by at most [`BookConfig::max_clock_step`] (the first command that changes an
+//! empty book sets it, since a clock stepping from the epoch would never reach the present)
+//! ([`Timestamp::step_towards`](crate::time::Timestamp::step_towards)). A tombstone expires
+//! when the retention clock passes its finishing time (on that same clock) plus the retention.
+//! So a command stamped years ahead (a venue bug, milliseconds read as nanoseconds) moves the
+//! clock by one step, and with the default step (1 minute) well below the default retention
+//! (5 minutes), recently finished orders stay known and their late duplicates stay
+//! duplicates. A true jump ahead is caught up at one step per command; until then tombstones
+//! are kept longer, the safe side, still bounded by [`BookConfig::max_tombstones`]. Adapters
+//! with a wall clock should also refuse implausible stamps at the edge with
+//! [`TimeBounds`](crate::time::TimeBounds).
 //!
 //! # Layout
 //!
@@ -22,7 +74,7 @@
 //! finished orders move to their own map. A fill changes an order and its slot's position
 //! together, so it changes one record. The slots are an array indexed by the level's offset in
 //! the grid (with [`Persistent`] storage a radix tree whose leaves hold the slots inline,
-//! [`LevelArray`]): after a publication the writer copies a leaf of slots once, and changes it
+//! `LevelArray`): after a publication the writer copies a leaf of slots once, and changes it
 //! in place for the rest of the batch. The order index and the finished orders are `imbl` hash
 //! maps (each finished order behind its own reference count, so a held snapshot keeps alive
 //! only those that changed). `docs/benchmarks.md` records what each of these choices bought.
@@ -51,7 +103,7 @@
 //! # Example
 //!
 //! ```
-//! use rust_decimal::Decimal;
+//! use snapstate::Decimal;
 //! use snapstate::book::{Book, BookCommand, BookConfig, FillReport, Grid, Level, OrderId, Place,
 //!     Side, StatusReport};
 //! use snapstate::time::Timestamp;
@@ -79,6 +131,8 @@
 mod apply;
 mod command;
 mod compact;
+mod digest;
+mod exact;
 mod invariants;
 mod levels;
 mod outcome;
@@ -103,22 +157,21 @@ use rust_decimal::Decimal;
 use crate::engine::StateMachine;
 use crate::sync::Arc;
 use crate::time::Timestamp;
+use storage::{LevelMapOps, MapOps, QueueOps};
 
 pub use command::{Adoption, BookCommand, Correction, FillReport, Place, StatusReport};
+pub use digest::StateDigest;
+pub use exact::ArithmeticError;
 pub use invariants::InvariantViolation;
-pub use levels::{BRANCH_LEN, LEAF_LEN, LevelArray, LevelVec};
 pub use outcome::{Applied, GuardTarget, Rejection, StaleReason};
 pub use position::{ADOPT_POSITION_KIND, AdoptedPosition, PositionAdoption, PositionAdoptionId};
-pub use storage::{
-    BookHasher, Key, LevelMapOps, MapOps, Persistent, PersistentMap, QueueOps, SharedRecords,
-    Standard, Storage, Value,
-};
+pub use storage::{Persistent, Standard, Storage};
 pub use transition::{Event, Transition};
 pub use types::{
     Grid, GridError, Level, Order, OrderId, OrderStatus, Price, Quantity, Revision, Side, Slot,
 };
 
-/// Configuration of a [`Book`]: the grid and the tombstone limits.
+/// Configuration of a [`Book`]: the grid, the tombstone limits and the retention clock's step.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BookConfig {
     /// The price grid; orders may only be placed on its levels at their exact prices.
@@ -128,6 +181,11 @@ pub struct BookConfig {
     pub tombstone_retention: Duration,
     /// The most finished orders kept; the oldest are purged first beyond it. Default 100,000.
     pub max_tombstones: usize,
+    /// The most one command moves the book's retention clock forward (see the module's
+    /// "Time" section). Keep it well below [`tombstone_retention`](Self::tombstone_retention):
+    /// a command stamped far ahead then cannot expire the tombstones of orders that finished
+    /// just before it. Default 1 minute.
+    pub max_clock_step: Duration,
 }
 
 impl BookConfig {
@@ -135,6 +193,8 @@ impl BookConfig {
     pub const DEFAULT_TOMBSTONE_RETENTION: Duration = Duration::from_secs(300);
     /// The default maximum number of tombstones.
     pub const DEFAULT_MAX_TOMBSTONES: usize = 100_000;
+    /// The default maximum step of the retention clock per command.
+    pub const DEFAULT_MAX_CLOCK_STEP: Duration = Duration::from_secs(60);
 
     /// A configuration for `grid` with default tombstone limits.
     pub fn new(grid: Grid) -> Self {
@@ -142,6 +202,7 @@ impl BookConfig {
             grid,
             tombstone_retention: Self::DEFAULT_TOMBSTONE_RETENTION,
             max_tombstones: Self::DEFAULT_MAX_TOMBSTONES,
+            max_clock_step: Self::DEFAULT_MAX_CLOCK_STEP,
         }
     }
 }
@@ -167,7 +228,8 @@ pub struct Book<S: Storage = Persistent> {
     /// The position adopted from the venue without orders, and its guard.
     adopted: AdoptedPosition,
     status_counts: [u64; OrderStatus::ALL.len()],
-    /// The latest `at` of any command that changed the book: the book's notion of now.
+    /// The retention clock: the book's notion of now, moved by each command that changed the
+    /// book towards its `at`, by at most `max_clock_step`.
     latest_activity: Timestamp,
 }
 

@@ -2,6 +2,7 @@
 
 use crate::engine::Labelled;
 
+use super::exact::ArithmeticError;
 use super::transition::Event;
 use super::types::{Level, OrderId, OrderStatus, Price, Quantity, Revision};
 
@@ -165,6 +166,31 @@ pub enum Rejection {
     /// A position adoption of zero: there is nothing to adopt.
     #[error("a position adoption must not be zero")]
     ZeroPositionAdoption,
+    /// A quantity or position would be within range but could not be written exactly: it
+    /// needs more significant digits than a decimal holds (a huge position and a fill with
+    /// many digits after the point). The book never rounds a position.
+    #[error("a quantity or position would need more digits than a decimal holds")]
+    InexactArithmetic,
+}
+
+impl Rejection {
+    /// Whether the command was refused because a sum it makes is not an exact decimal
+    /// (beyond the range, or needing more digits than a decimal holds).
+    pub fn is_arithmetic(&self) -> bool {
+        matches!(
+            self,
+            Rejection::ArithmeticOverflow | Rejection::InexactArithmetic
+        )
+    }
+}
+
+impl From<ArithmeticError> for Rejection {
+    fn from(error: ArithmeticError) -> Self {
+        match error {
+            ArithmeticError::Overflow => Rejection::ArithmeticOverflow,
+            ArithmeticError::Inexact => Rejection::InexactArithmetic,
+        }
+    }
 }
 
 impl Labelled for Rejection {
@@ -182,6 +208,7 @@ impl Labelled for Rejection {
         "stale_precondition",
         "arithmetic_overflow",
         "zero_position_adoption",
+        "inexact_arithmetic",
     ];
 
     fn label_index(&self) -> usize {
@@ -199,6 +226,7 @@ impl Labelled for Rejection {
             Rejection::StalePrecondition { .. } => 10,
             Rejection::ArithmeticOverflow => 11,
             Rejection::ZeroPositionAdoption => 12,
+            Rejection::InexactArithmetic => 13,
         }
     }
 }

@@ -5,7 +5,9 @@ use std::time::Duration;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
-use super::strategies::{command, config, correction, replay, replay_with};
+use super::strategies::{
+    at, command, config, correction, level, order_id, replay, replay_with, side,
+};
 use super::*;
 
 /// [`config`] with no tombstone ever purged, so that an order id, once used, stays known.
@@ -348,5 +350,74 @@ proptest! {
                 prop_assert!(refused, "{:?}", result);
             }
         }
+    }
+}
+
+/// Positive decimals over the whole representable range: any scale from 0 to 28, mantissas
+/// from one digit to the full 96 bits, powers of ten over-represented.
+fn any_amount() -> impl Strategy<Value = Decimal> {
+    let mantissa = prop_oneof![
+        1_i128..1_000,
+        1_i128..(1_i128 << 96),
+        Just((1_i128 << 96) - 1),
+        (0_u32..=28).prop_map(|exponent| 10_i128.pow(exponent)),
+    ];
+    (mantissa, 0_u32..=28)
+        .prop_map(|(mantissa, scale)| Decimal::from_i128_with_scale(mantissa, scale))
+}
+
+/// Command sequences whose quantities and fills come from a small pool of amounts of mixed
+/// huge and tiny scales, so that fills complete orders, leave them partly filled, and add up
+/// positions whose exact sums need more digits than a decimal holds.
+fn mixed_scale_commands() -> impl Strategy<Value = Vec<BookCommand>> {
+    prop::collection::vec(any_amount(), 1..5).prop_flat_map(|pool| {
+        let amount = prop::sample::select(pool);
+        let place = (order_id(), level(), side(), amount.clone(), at()).prop_map(
+            |(order_id, level, side, quantity, at)| {
+                BookCommand::Place(Place {
+                    order_id,
+                    level,
+                    side,
+                    price: Decimal::from(100 + i64::from(level.0)),
+                    quantity,
+                    at,
+                })
+            },
+        );
+        let fill =
+            (order_id(), amount.clone(), at()).prop_map(|(order_id, cumulative_filled, at)| {
+                BookCommand::Fill(FillReport {
+                    order_id,
+                    cumulative_filled,
+                    fill_price: None,
+                    trade_id: None,
+                    venue_seq: None,
+                    at,
+                })
+            });
+        let cancel = (order_id(), at()).prop_map(|(order_id, at)| {
+            BookCommand::Cancel(StatusReport {
+                order_id,
+                venue_seq: None,
+                at,
+            })
+        });
+        prop::collection::vec(prop_oneof![3 => place, 5 => fill, 1 => cancel], 0..80)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn prop_positions_are_exact_or_the_command_is_refused(commands in mixed_scale_commands()) {
+        for_each_step(&commands, |before, command, result, book| {
+            if let Err(rejection) = result {
+                prop_assert_eq!(book, before, "rejected ({}) but changed", rejection);
+            }
+            // The check adds every fill exactly: a rounded position would differ from it.
+            book.check_invariants()
+                .map_err(|violation| TestCaseError::fail(format!("after {command:?}: {violation}")))
+        })?;
     }
 }

@@ -3,10 +3,9 @@
 //! Lists come back sorted (by level, or by order id), never in hash-map order, so anything a
 //! person or a test observes is deterministic (`docs/architecture.md`, invariant 8).
 
-use rust_decimal::Decimal;
-
 use crate::time::Timestamp;
 
+use super::exact::{ArithmeticError, ExactSum};
 use super::storage::{LevelMapOps, MapOps, QueueOps, Storage};
 use super::types::{Level, Order, OrderId, OrderStatus, Quantity, Slot};
 use super::{Book, BookConfig};
@@ -37,11 +36,12 @@ impl<S: Storage> Book<S> {
         slots
     }
 
-    /// Every live order, by id. O(slots + k log k) for k live orders.
-    pub fn open_orders(&self) -> Vec<&Order> {
-        let mut open: Vec<&Order> = self.slots.values().filter_map(Slot::live).collect();
-        open.sort_unstable_by_key(|order| order.id);
-        open
+    /// Every live order (pending, open or partially filled), by id. O(slots + k log k) for k
+    /// live orders.
+    pub fn live_orders(&self) -> Vec<&Order> {
+        let mut live: Vec<&Order> = self.slots.values().filter_map(Slot::live).collect();
+        live.sort_unstable_by_key(|order| order.id);
+        live
     }
 
     /// Every order in the index (live and tombstoned), by id.
@@ -82,8 +82,8 @@ impl<S: Storage> Book<S> {
     }
 
     /// How many live orders the book has: the size of its index of live orders. O(1).
-    pub fn live_count(&self) -> u64 {
-        self.live.len() as u64
+    pub fn live_count(&self) -> usize {
+        self.live.len()
     }
 
     /// How many slots exist.
@@ -101,15 +101,29 @@ impl<S: Storage> Book<S> {
         self.tombstones.len()
     }
 
-    /// The latest time carried by any command that changed the book.
+    /// The book's retention clock: the time the commands that changed the book carried, as
+    /// followed step by step (never back, at most [`BookConfig::max_clock_step`] per command;
+    /// see the module's "Time" section). Tombstones expire by it.
     pub fn latest_activity(&self) -> Timestamp {
         self.latest_activity
     }
 
-    /// Sum of every slot's absolute position: the gross inventory.
-    pub fn gross_position(&self) -> Quantity {
+    /// Sum of every slot's absolute position: the gross inventory, exact. O(slots).
+    ///
+    /// # Errors
+    ///
+    /// [`ArithmeticError::Overflow`] when the sum is beyond [`Decimal`]'s range (a book with
+    /// offsetting positions near `Decimal::MAX` on two slots has a net position in range but a
+    /// gross one beyond it), [`ArithmeticError::Inexact`] when it needs more digits than a
+    /// decimal holds. The book itself is fine in either case; only this figure cannot be a
+    /// decimal.
+    ///
+    /// [`Decimal`]: rust_decimal::Decimal
+    pub fn gross_position(&self) -> Result<Quantity, ArithmeticError> {
         self.slots
             .values()
-            .fold(Decimal::ZERO, |total, slot| total + slot.position().abs())
+            .map(|slot| slot.position().abs())
+            .collect::<ExactSum>()
+            .total()
     }
 }

@@ -37,8 +37,22 @@ impl<T: Hash + Eq + Clone + Debug + Send + Sync + 'static> Key for T {}
 pub trait Value: Clone + PartialEq + Debug + Send + Sync + 'static {}
 impl<T: Clone + PartialEq + Debug + Send + Sync + 'static> Value for T {}
 
-/// A family of collections the book can be stored in.
-pub trait Storage: Clone + Debug + PartialEq + Eq + Send + Sync + 'static {
+/// Keeps [`Storage`] sealed: the book relies on what each storage's collections do, so the two
+/// storages here are the only ones.
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Persistent {}
+    impl Sealed for super::Standard {}
+}
+
+/// A family of collections the book can be stored in: [`Persistent`] (the engine's) or
+/// [`Standard`] (for comparison benchmarks).
+///
+/// The trait is sealed: it cannot be implemented outside this crate, and its collection types
+/// are not part of the public API. Code that works with either storage names it as a generic
+/// parameter (`fn f<S: Storage>(book: &Book<S>)`); most code just uses [`Book`](super::Book),
+/// whose storage defaults to [`Persistent`].
+pub trait Storage: sealed::Sealed + Clone + Debug + PartialEq + Eq + Send + Sync + 'static {
     /// A map from keys to small values, stored in the map itself.
     type Map<K: Key, V: Value>: MapOps<K, V>;
     /// A map from keys to large records (slots, orders). Persistent storage keeps each record
@@ -129,6 +143,10 @@ pub trait QueueOps<T>: Clone + Debug + PartialEq + Send + Sync + 'static {
     fn front(&self) -> Option<&T>;
     /// Removes the front value.
     fn pop_front(&mut self) -> Option<T>;
+    /// Every value, front first.
+    fn iter<'a>(&'a self) -> impl Iterator<Item = &'a T>
+    where
+        T: 'a;
     /// How many values.
     fn len(&self) -> usize;
     /// Whether there are no values.
@@ -310,6 +328,12 @@ impl<T: Value> QueueOps<T> for imbl::Vector<T> {
     fn pop_front(&mut self) -> Option<T> {
         imbl::Vector::pop_front(self)
     }
+    fn iter<'a>(&'a self) -> impl Iterator<Item = &'a T>
+    where
+        T: 'a,
+    {
+        imbl::Vector::iter(self)
+    }
     fn len(&self) -> usize {
         imbl::Vector::len(self)
     }
@@ -327,6 +351,12 @@ impl<T: Value> QueueOps<T> for VecDeque<T> {
     }
     fn pop_front(&mut self) -> Option<T> {
         VecDeque::pop_front(self)
+    }
+    fn iter<'a>(&'a self) -> impl Iterator<Item = &'a T>
+    where
+        T: 'a,
+    {
+        VecDeque::iter(self)
     }
     fn len(&self) -> usize {
         VecDeque::len(self)

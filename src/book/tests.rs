@@ -656,7 +656,7 @@ fn queries_return_sorted_lists() {
         .map(|slot| slot.level())
         .collect();
     assert_eq!(levels, vec![Level(-4), Level(0), Level(3)]);
-    let ids: Vec<OrderId> = book.open_orders().iter().map(|order| order.id()).collect();
+    let ids: Vec<OrderId> = book.live_orders().iter().map(|order| order.id()).collect();
     assert_eq!(ids, vec![OrderId(2), OrderId(5), OrderId(9)]);
     assert_eq!(book.live_count(), 3);
 }
@@ -724,7 +724,7 @@ fn a_sell_with_nothing_filled_contributes_plain_zero_not_negative_zero() {
 /// although every position fits. Purging must not overflow (it used to panic the writer); the
 /// tombstone that cannot be folded in yet waits, and the invariants hold throughout.
 #[test]
-fn purging_tombstones_never_overflows_the_slot_s_retired_position() {
+fn purging_tombstones_never_overflows_the_slot_s_purged_position() {
     let grid = Grid::new(dec(100), dec(1), Level(-10), Level(10)).expect("valid grid");
     let mut config = BookConfig::new(grid);
     config.max_tombstones = 3;
@@ -767,4 +767,301 @@ fn purging_tombstones_never_overflows_the_slot_s_retired_position() {
         Some(Decimal::MAX - dec(5)),
         "the position is untouched by purging"
     );
+}
+
+fn decimal(text: &str) -> Decimal {
+    text.parse().expect("a decimal")
+}
+
+fn place_exact(id: u64, level: i32, side: Side, quantity: Decimal, at_millis: u64) -> BookCommand {
+    BookCommand::Place(Place {
+        order_id: OrderId(id),
+        level: Level(level),
+        side,
+        price: dec(100 + i64::from(level)),
+        quantity,
+        at: at(at_millis),
+    })
+}
+
+fn fill_exact(id: u64, cumulative: Decimal, at_millis: u64) -> BookCommand {
+    BookCommand::Fill(FillReport {
+        order_id: OrderId(id),
+        cumulative_filled: cumulative,
+        fill_price: None,
+        trade_id: None,
+        venue_seq: None,
+        at: at(at_millis),
+    })
+}
+
+/// Issue 10, defect 1: a buy of 720575940379279.35 at one level and a sell of the same at
+/// another, both filled, then a sell of 0.000000072057594037927938 filled. The exact net
+/// position needs 39 significant digits; `Decimal`'s own subtraction rounds it, and the net
+/// position and the slots' sum used to disagree. The book refuses the last fill instead.
+#[test]
+fn a_fill_whose_exact_position_needs_more_digits_than_a_decimal_holds_is_refused() {
+    let mut book = book();
+    let large = decimal("720575940379279.35");
+    let tiny = decimal("0.000000072057594037927938");
+    apply_ok(&mut book, &place_exact(1, 0, Side::Buy, large, 1));
+    apply_ok(&mut book, &fill_exact(1, large, 2));
+    apply_ok(&mut book, &place_exact(2, 1, Side::Sell, large, 3));
+    apply_ok(&mut book, &fill_exact(2, large, 4));
+    book.check_invariants().expect("exact so far");
+    apply_ok(&mut book, &place_exact(3, 1, Side::Sell, tiny, 5));
+    // The slot at level 1 holds -large: -large - tiny is not a decimal.
+    assert_rejected(
+        &mut book,
+        &fill_exact(3, tiny, 6),
+        &Rejection::InexactArithmetic,
+    );
+    book.check_invariants()
+        .expect("the refusal changed nothing");
+    assert!(Rejection::InexactArithmetic.is_arithmetic());
+    // The same tiny fill on a slot whose position is zero is exact, and accepted.
+    apply_ok(&mut book, &place_exact(4, 2, Side::Sell, tiny, 7));
+    apply_ok(&mut book, &fill_exact(4, tiny, 8));
+    assert_eq!(book.net_position(), -tiny);
+    book.check_invariants().expect("exact");
+}
+
+/// A fill whose remaining quantity would not be exact is refused too, so that
+/// `Order::remaining` never rounds.
+#[test]
+fn a_fill_leaving_an_inexact_remaining_quantity_is_refused() {
+    let mut book = book();
+    let quantity = decimal("1000000000000000000000");
+    apply_ok(&mut book, &place_exact(1, 0, Side::Buy, quantity, 1));
+    let tiny = decimal("0.0000000001");
+    assert_rejected(
+        &mut book,
+        &fill_exact(1, tiny, 2),
+        &Rejection::InexactArithmetic,
+    );
+}
+
+/// Issue 10, defect 8: two slots holding offsetting positions near `Decimal::MAX` have a net
+/// position of zero and a gross position beyond the range; summing it used to panic.
+#[test]
+fn gross_position_beyond_the_decimal_range_is_an_error_not_a_panic() {
+    let mut book = book();
+    apply_ok(&mut book, &place_exact(1, 0, Side::Buy, Decimal::MAX, 1));
+    apply_ok(&mut book, &fill_exact(1, Decimal::MAX, 2));
+    assert_eq!(book.gross_position(), Ok(Decimal::MAX));
+    apply_ok(&mut book, &place_exact(2, 1, Side::Sell, Decimal::MAX, 3));
+    apply_ok(&mut book, &fill_exact(2, Decimal::MAX, 4));
+    assert_eq!(book.net_position(), Decimal::ZERO);
+    book.check_invariants().expect("a consistent book");
+    let gross = book.gross_position().expect_err("beyond the range");
+    assert!(gross.is_overflow());
+}
+
+/// Issue 10, defect 3: one command stamped far in the future (nanoseconds read as something
+/// larger) used to move the retention clock there for good, expiring every tombstone at once,
+/// so that late duplicates of recently finished orders were rejected as unknown.
+#[test]
+fn one_far_future_stamp_neither_expires_tombstones_nor_makes_late_duplicates_unknown() {
+    let mut book = book();
+    apply_ok(&mut book, &place(1, 0, Side::Buy, 2));
+    apply_ok(&mut book, &fill(1, 2));
+    assert_eq!(book.tombstone_count(), 1);
+    let poisoned = BookCommand::Place(Place {
+        order_id: OrderId(2),
+        level: Level(1),
+        side: Side::Buy,
+        price: dec(101),
+        quantity: dec(1),
+        at: Timestamp::from_nanos(u64::MAX),
+    });
+    apply_ok(&mut book, &poisoned);
+    assert_eq!(
+        book.latest_activity(),
+        at(3).saturating_add(BookConfig::DEFAULT_MAX_CLOCK_STEP),
+        "the clock moved one step"
+    );
+    assert_eq!(book.tombstone_count(), 1, "the tombstone is still kept");
+    assert_no_change(&mut book, &fill(1, 2), &Applied::Duplicate);
+    // Two more far-future stamps move the clock by two more steps: still within retention.
+    let far_future = Timestamp::from_nanos(u64::MAX);
+    apply_ok(
+        &mut book,
+        &BookCommand::Cancel(StatusReport {
+            order_id: OrderId(2),
+            venue_seq: None,
+            at: far_future,
+        }),
+    );
+    apply_ok(
+        &mut book,
+        &place_exact(3, 2, Side::Buy, dec(1), u64::MAX / 1_000_000),
+    );
+    assert_no_change(&mut book, &fill(1, 2), &Applied::Duplicate);
+    assert!(book.order(OrderId(1)).is_some(), "still known");
+    book.check_invariants().expect("invariants hold");
+}
+
+/// A true jump of the commands' time is followed, one step per command, so tombstones do
+/// expire once the clock has caught up.
+#[test]
+fn the_retention_clock_catches_up_with_a_true_jump_one_step_per_command() {
+    let mut book = book();
+    apply_ok(&mut book, &place(1, 0, Side::Buy, 2));
+    apply_ok(&mut book, &fill(1, 2));
+    let hour_later = at(3).saturating_add(Duration::from_secs(3_600));
+    let mut id = 10;
+    while book.order(OrderId(1)).is_some() {
+        id += 1;
+        assert!(
+            id < 20,
+            "the tombstone expires within retention / step + 1 commands"
+        );
+        apply_ok(
+            &mut book,
+            &BookCommand::Place(Place {
+                order_id: OrderId(id),
+                level: Level(2),
+                side: Side::Buy,
+                price: dec(102),
+                quantity: dec(1),
+                at: hour_later,
+            }),
+        );
+        apply_ok(
+            &mut book,
+            &BookCommand::Cancel(StatusReport {
+                order_id: OrderId(id),
+                venue_seq: None,
+                at: hour_later,
+            }),
+        );
+    }
+    // The retention (5 minutes) at one minute per command: expired after at most 5 steps.
+    assert!(id <= 16, "expired after {} commands", id - 10);
+    book.check_invariants().expect("invariants hold");
+}
+
+/// Issue 10, defect 8: `Grid::centred` clamped silently when the levels did not fit its
+/// arithmetic, returning a grid that was not centred; and a grid of zero levels had one.
+#[test]
+fn grid_centred_is_centred_for_every_level_count_or_refused() {
+    let grid = Grid::centred(dec(100), dec(1), u32::MAX).expect("every u32 count fits");
+    assert_eq!(grid.lowest(), Level(-i32::MAX));
+    assert_eq!(grid.highest(), Level(i32::MAX));
+    assert_eq!(grid.len(), u64::from(u32::MAX));
+    let even = Grid::centred(dec(100), dec(1), 4).expect("valid");
+    assert_eq!((even.lowest(), even.highest()), (Level(-2), Level(1)));
+    assert_eq!(Grid::centred(dec(100), dec(1), 0), Err(GridError::NoLevels));
+}
+
+fn books_differing_only_in_command_order() -> (Book, Book) {
+    let first = [
+        place(1, 0, Side::Buy, 3),
+        place(2, -3, Side::Sell, 2),
+        fill(1, 1),
+        fill(2, 2),
+    ];
+    let second = [
+        place(2, -3, Side::Sell, 2),
+        fill(2, 2),
+        place(1, 0, Side::Buy, 3),
+        fill(1, 1),
+    ];
+    let mut one = book();
+    let mut other = book();
+    for command in &first {
+        apply_ok(&mut one, command);
+    }
+    for command in &second {
+        apply_ok(&mut other, command);
+    }
+    (one, other)
+}
+
+#[test]
+fn equal_books_built_in_different_orders_have_equal_digests() {
+    let (one, other) = books_differing_only_in_command_order();
+    assert_eq!(one, other);
+    assert_eq!(one.state_digest(), other.state_digest());
+    let standard = {
+        let mut book = Book::<Standard>::with_storage(one.config().clone());
+        for command in [place(1, 0, Side::Buy, 3), fill(1, 1)] {
+            book.apply(&command).expect("accepted");
+        }
+        book.apply(&place(2, -3, Side::Sell, 2)).expect("accepted");
+        book.apply(&fill(2, 2)).expect("accepted");
+        book
+    };
+    assert_eq!(
+        standard.state_digest(),
+        one.state_digest(),
+        "storage does not matter"
+    );
+    // Decimals equal in value encode alike, whatever their scale.
+    let mut scaled = book();
+    apply_ok(
+        &mut scaled,
+        &place_exact(1, 0, Side::Buy, decimal("3.00"), 1),
+    );
+    let mut plain = book();
+    apply_ok(&mut plain, &place_exact(1, 0, Side::Buy, dec(3), 1));
+    assert_eq!(scaled.state_digest(), plain.state_digest());
+}
+
+#[test]
+fn any_single_change_to_a_book_changes_its_digest() {
+    let (base, _) = books_differing_only_in_command_order();
+    let digest = base.state_digest();
+    let changed = |command: BookCommand| {
+        let mut book = base.clone();
+        apply_ok(&mut book, &command);
+        assert_ne!(book, base);
+        book.state_digest()
+    };
+    let mut seen = vec![digest];
+    for command in [
+        fill(1, 2),
+        place(3, 4, Side::Buy, 1),
+        place(3, 4, Side::Sell, 1),
+        BookCommand::Cancel(status(1, None)),
+        place_exact(3, 4, Side::Buy, dec(1), 2),
+        BookCommand::Fill(FillReport {
+            order_id: OrderId(1),
+            cumulative_filled: dec(2),
+            fill_price: Some(dec(99)),
+            trade_id: Some(8),
+            venue_seq: Some(1),
+            at: at(3),
+        }),
+    ] {
+        let other = changed(command);
+        assert!(!seen.contains(&other), "a change kept a digest");
+        seen.push(other);
+    }
+    let mut config = base.config().clone();
+    config.max_tombstones -= 1;
+    assert_ne!(
+        Book::new(config).state_digest(),
+        Book::new(base.config().clone()).state_digest()
+    );
+    assert_eq!(digest.to_string().len(), 64);
+    assert_eq!(StateDigest::from_bytes(*digest.as_bytes()), digest);
+}
+
+/// The first command sets an empty book's clock as it is: stepping from the epoch would
+/// never reach the present, and tombstones would be stamped decades early.
+#[test]
+fn the_first_command_sets_the_retention_clock() {
+    let mut book = book();
+    let now = Timestamp::from_millis(1_764_000_000_000);
+    let first = BookCommand::Place(Place {
+        order_id: OrderId(1),
+        level: Level(0),
+        side: Side::Buy,
+        price: dec(100),
+        quantity: dec(1),
+        at: now,
+    });
+    apply_ok(&mut book, &first);
+    assert_eq!(book.latest_activity(), now);
 }

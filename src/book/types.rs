@@ -202,6 +202,9 @@ pub enum GridError {
     /// A level's price does not fit in a decimal.
     #[error("grid prices overflow the decimal range")]
     Overflow,
+    /// A grid of zero levels was asked for; a grid has at least one.
+    #[error("a grid needs at least one level")]
+    NoLevels,
 }
 
 impl Grid {
@@ -234,20 +237,34 @@ impl Grid {
         Ok(grid)
     }
 
-    /// A grid of `levels` levels centred on `mid` (level 0 is `mid`).
+    /// A grid of exactly `levels` levels centred on `mid` (level 0 is `mid`): levels
+    /// `-(levels / 2) ..= (levels - 1) - levels / 2`, so an even count has one more level
+    /// below `mid` than above. Every `u32` count fits the levels' `i32` range.
     ///
     /// # Errors
     ///
-    /// As for [`Grid::new`].
+    /// [`GridError::NoLevels`] for zero levels; otherwise as for [`Grid::new`] (a
+    /// non-positive step, or prices beyond the decimal range). Nothing is clamped.
     pub fn centred(mid: Price, step: Price, levels: u32) -> Result<Self, GridError> {
-        let half = i32::try_from(levels / 2).unwrap_or(i32::MAX);
-        let lowest = Level(-half);
-        let highest = Level(
-            i32::try_from(levels.saturating_sub(1))
-                .unwrap_or(i32::MAX)
-                .saturating_sub(half),
+        if levels == 0 {
+            return Err(GridError::NoLevels);
+        }
+        // In i64, where neither bound can overflow; both then fit an i32 (checked, not
+        // clamped: a count that did not fit would be an error, not another grid).
+        let half = i64::from(levels / 2);
+        let highest = i64::from(levels) - 1 - half;
+        let level = |value: i64| {
+            i32::try_from(value)
+                .map(Level)
+                .map_err(|_| GridError::Overflow)
+        };
+        let grid = Self::new(mid, step, level(-half)?, level(highest)?)?;
+        debug_assert_eq!(
+            grid.len(),
+            u64::from(levels),
+            "exactly the levels asked for"
         );
-        Self::new(mid, step, lowest, highest)
+        Ok(grid)
     }
 
     /// Price of level 0.
@@ -612,7 +629,7 @@ pub struct Slot {
 
 const SLOT_PRICE: usize = 0;
 const POSITION: usize = 1;
-const RETIRED_POSITION: usize = 2;
+const PURGED_POSITION: usize = 2;
 
 /// A slot's fields, plainly: how slots are shown and serialised.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -623,7 +640,7 @@ pub(crate) struct SlotFields {
     side: Side,
     live: Option<Order>,
     position: Quantity,
-    retired_position: Quantity,
+    purged_position: Quantity,
     revision: Revision,
 }
 
@@ -633,7 +650,7 @@ impl From<SlotFields> for Slot {
             level: fields.level,
             side: fields.side,
             revision: fields.revision,
-            amounts: Decimals::new([fields.price, fields.position, fields.retired_position]),
+            amounts: Decimals::new([fields.price, fields.position, fields.purged_position]),
             live: fields.live,
         }
     }
@@ -646,7 +663,7 @@ impl From<Slot> for SlotFields {
             price: slot.price(),
             side: slot.side,
             position: slot.position(),
-            retired_position: slot.retired_position(),
+            purged_position: slot.purged_position(),
             revision: slot.revision,
             live: slot.live,
         }
@@ -661,7 +678,7 @@ impl fmt::Debug for Slot {
             .field("side", &self.side)
             .field("live", &self.live)
             .field("position", &self.position())
-            .field("retired_position", &self.retired_position())
+            .field("purged_position", &self.purged_position())
             .field("revision", &self.revision)
             .finish()
     }
@@ -708,15 +725,15 @@ impl Slot {
     }
 
     /// The part of the position that orders purged from the tombstones contributed.
-    pub(crate) fn retired_position(&self) -> Quantity {
-        self.amounts.get(RETIRED_POSITION)
+    pub(crate) fn purged_position(&self) -> Quantity {
+        self.amounts.get(PURGED_POSITION)
     }
 
     pub(crate) fn set_position(&mut self, position: Quantity) {
         self.amounts.set(POSITION, position);
     }
 
-    pub(crate) fn set_retired_position(&mut self, retired_position: Quantity) {
-        self.amounts.set(RETIRED_POSITION, retired_position);
+    pub(crate) fn set_purged_position(&mut self, purged_position: Quantity) {
+        self.amounts.set(PURGED_POSITION, purged_position);
     }
 }

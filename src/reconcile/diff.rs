@@ -101,7 +101,7 @@ pub fn reconcile<S: Storage>(
     Reconciliation {
         now,
         venue_as_of: venue.as_of,
-        book_live_orders: book.live_count(),
+        book_live_orders: book.live_count() as u64,
         venue_orders: listed.len(),
         findings,
         evidence: next,
@@ -196,7 +196,7 @@ impl<S: Storage> Diff<'_, S> {
         for (venue, local) in listed.iter().zip(locals) {
             self.compare(venue, local);
         }
-        if self.listed_live_in_book < self.book.live_count() {
+        if self.listed_live_in_book < self.book.live_count() as u64 {
             self.find_missing(listed, as_of);
         }
     }

@@ -71,7 +71,7 @@ pub fn snapshot_entries<S: Storage>(book: &Book<S>) -> u64 {
 /// 10,000-slot book). It is also not the cost of *one more* snapshot: snapshots share all
 /// unchanged structure, so a new version costs only the paths to what changed.
 pub fn estimate_snapshot_size_bytes<S: Storage>(book: &Book<S>) -> u64 {
-    let live = usize::try_from(book.live_count()).unwrap_or(usize::MAX);
+    let live = book.live_count();
     let finished = book.order_count().saturating_sub(live);
     let slot_bytes = size_of::<(Level, Slot)>() * book.slot_count();
     let index_bytes = size_of::<(OrderId, Level)>() * live;

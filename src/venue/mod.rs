@@ -235,13 +235,40 @@ pub struct VenueOrder {
 }
 
 impl VenueOrder {
-    /// What a truthful venue that saw every report the book saw lists for `order`: the same
-    /// side, price, quantity and filled quantity, its status by
-    /// [`VenueOrderStatus::from_book_status`], last changed at `updated_at`.
+    /// What a truthful venue lists for `order`: the same side, price, quantity and filled
+    /// quantity, its status by [`VenueOrderStatus::from_book_status`], last changed at
+    /// `updated_at`.
     ///
-    /// Reconciling a book against such a listing of its orders finds nothing to report. Tests,
-    /// benchmarks and simulations build their answers from it and then plant the differences
-    /// they want.
+    /// Reconciling a book against such a listing of its orders finds nothing to report for
+    /// every order the venue has acknowledged to the book. A *pending* order is the exception:
+    /// a venue lists an order it holds as `open`, so the listing says the venue has accepted
+    /// what the book still waits to hear about, and the reconciler reports that difference
+    /// (a status difference, "not acknowledged") and, once confirmed, corrects it with a
+    /// missed acknowledgement. Tests, benchmarks and simulations build their answers from it
+    /// and then plant the differences they want.
+    ///
+    /// ```
+    /// use snapstate::Decimal;
+    /// use snapstate::book::{Book, BookCommand, BookConfig, Grid, Level, OrderId, Place, Side};
+    /// use snapstate::reconcile::{reconcile, Evidence, MismatchClass, ReconcileConfig};
+    /// use snapstate::time::Timestamp;
+    /// use snapstate::venue::{VenueOrder, VenueOrderStatus, VenueReport};
+    ///
+    /// let grid = Grid::new(Decimal::new(100, 0), Decimal::ONE, Level(-5), Level(5))?;
+    /// let mut book = Book::new(BookConfig::new(grid));
+    /// book.apply(&BookCommand::Place(Place {
+    ///     order_id: OrderId(1), level: Level(-1), side: Side::Buy,
+    ///     price: Decimal::new(99, 0), quantity: Decimal::ONE, at: Timestamp::from_millis(1),
+    /// }))?;
+    /// let now = Timestamp::from_millis(60_000);
+    /// let order = book.order(OrderId(1)).expect("placed");
+    /// let listed = VenueOrder::truthful(order, now);
+    /// assert_eq!(listed.status, VenueOrderStatus::Open, "a pending order is listed open");
+    /// let venue = VenueReport { as_of: now, orders: vec![listed], net_position: None };
+    /// let found = reconcile(&book, &venue, &ReconcileConfig::default(), now, &Evidence::new());
+    /// assert!(found.findings.iter().any(|finding| finding.class() == MismatchClass::StatusDiffers));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn truthful(order: &Order, updated_at: Timestamp) -> Self {
         Self {
             order_id: order.id(),

@@ -44,7 +44,7 @@ pub fn venue_report<S: Storage>(book: &Book<S>) -> VenueReport {
 /// `benches/reconcile.rs` measures).
 pub fn truthful_venue_report<S: Storage>(book: &Book<S>) -> VenueReport {
     let orders = book
-        .open_orders()
+        .live_orders()
         .into_iter()
         .map(|order| VenueOrder::truthful(order, order.last_activity()))
         .collect();

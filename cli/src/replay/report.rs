@@ -115,7 +115,7 @@ impl FinalBook {
     pub fn new(last: &Snapshot<Book>, source: &Source) -> Self {
         let book = last.state();
         let live_orders = book
-            .open_orders()
+            .live_orders()
             .into_iter()
             .map(|order| OrderRow {
                 order_id: order.id(),

@@ -20,7 +20,7 @@ use snapstate::engine::{
 use snapstate::reconcile::{
     Action, CycleConfig, CycleError, Finding, ReconcileConfig, ReconcileConfigError, Reconciler,
 };
-use snapstate::time::{ManualClock, Timestamp};
+use snapstate::time::{Clock, ManualClock, Timestamp};
 use snapstate::venue::{OpenOrdersError, Venue, VenueReport};
 
 use super::report::{CorrectionTotals, FinalBook, FindingRecord};
@@ -49,6 +49,10 @@ pub enum SessionError {
     #[error("the engine's final book differs from the replay's own validation copy")]
     Diverged,
 }
+
+/// The most one stamp moves the replay's clock: the book's own default step, so that the
+/// engine's and the book's notions of the stream's time move alike.
+const MAX_CLOCK_STEP: std::time::Duration = BookConfig::DEFAULT_MAX_CLOCK_STEP;
 
 /// The venue of a replay: it answers with the snapshot being reconciled.
 #[derive(Debug, Default)]
@@ -89,7 +93,7 @@ impl Session {
         reconcile: ReconcileConfig,
         apply_corrections: bool,
     ) -> Result<Self, SessionError> {
-        // The replay's time is the stream's: the latest time any line carried.
+        // The replay's time is the stream's, followed step by step (`advance_clock`).
         let clock = ManualClock::new(Timestamp::EPOCH);
         let book = Book::new(BookConfig::new(grid));
         let engine = Engine::start(
@@ -148,7 +152,7 @@ impl Session {
         }
         self.book = trial;
         for command in commands {
-            self.clock.advance_to(command.at());
+            self.advance_clock(command.at());
             self.writer
                 .submit(command)
                 .map_err(|SubmitError::Closed(_)| SessionError::Closed)?;
@@ -173,7 +177,7 @@ impl Session {
         self.writer.flush().map_err(|error| match error {
             FlushError::Closed | FlushError::Timeout => SessionError::Closed,
         })?;
-        self.clock.advance_to(report.as_of);
+        self.advance_clock(report.as_of);
         let venue_as_of = report.as_of;
         self.reconciler.venue_mut().answer = Some(report);
         let cycle = match self.reconciler.run_cycle(&self.writer) {
@@ -197,6 +201,19 @@ impl Session {
             self.book = self.reader.load().state().clone();
         }
         Ok(findings)
+    }
+
+    /// Moves the replay's clock towards a time the stream carried: never back, and by at most
+    /// [`MAX_CLOCK_STEP`] per stamp, so that one line stamped far in the future (a unit
+    /// mix-up) cannot move the clock that stamps snapshots and times the reconciler for good.
+    /// The first stamp sets the clock, as the book's first command sets its own.
+    fn advance_clock(&self, at: Timestamp) {
+        let now = self.clock.now();
+        if now == Timestamp::EPOCH {
+            self.clock.advance_to(at);
+        } else {
+            self.clock.advance_to(now.step_towards(at, MAX_CLOCK_STEP));
+        }
     }
 
     /// Commands applied so far.
@@ -276,5 +293,30 @@ pub fn describe(action: &Action) -> String {
                 .collect();
             format!("cancel at the venue: {}", orders.join(", "))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use snapstate::Decimal;
+    use snapstate::book::Level;
+
+    use super::*;
+
+    /// Issue 10, defect 3: the replay's clock used to jump to any stamp a line carried and
+    /// never come back, so one line stamped far ahead moved it for good.
+    #[test]
+    fn one_far_future_stamp_moves_the_replay_clock_by_one_step_only() {
+        let grid = Grid::new(Decimal::from(100), Decimal::ONE, Level(-5), Level(5)).expect("grid");
+        let session =
+            Session::start(grid, ReconcileConfig::default(), false).expect("session starts");
+        let start = Timestamp::from_millis(1_764_000_000_000);
+        session.advance_clock(start);
+        assert_eq!(session.clock.now(), start, "the first stamp sets the clock");
+        session.advance_clock(Timestamp::from_nanos(u64::MAX));
+        let stepped = start.saturating_add(MAX_CLOCK_STEP);
+        assert_eq!(session.clock.now(), stepped);
+        session.advance_clock(start);
+        assert_eq!(session.clock.now(), stepped, "never back");
     }
 }

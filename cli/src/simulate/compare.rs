@@ -77,7 +77,7 @@ pub fn compare<'a>(
             });
         }
     }
-    for order in book.open_orders() {
+    for order in book.live_orders() {
         if !seen.contains(&order.id()) {
             differences.push(OrderDifference {
                 order_id: order.id(),
@@ -88,7 +88,7 @@ pub fn compare<'a>(
     differences.sort();
     Comparison {
         orders_compared,
-        book_live_orders: book.live_count(),
+        book_live_orders: book.live_count() as u64,
         venue_live_orders,
         book_net_position: book.net_position(),
         venue_net_position,

@@ -62,7 +62,7 @@ pub fn orders_to_query<S: Storage>(book: &Book<S>, open_orders: &VenueReport) ->
         .iter()
         .map(|order| order.order_id)
         .collect();
-    book.open_orders()
+    book.live_orders()
         .into_iter()
         .map(|order| order.id())
         .filter(|order_id| !listed.contains(order_id))

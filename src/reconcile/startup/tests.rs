@@ -443,11 +443,11 @@ fn working_orders_survive_a_position_repair() {
         venue_order(2, 0, VenueOrderStatus::Open),
     ];
     let mut venue = ScriptedVenue::new(listed, Some(100));
-    let working: Vec<_> = book.open_orders().into_iter().cloned().collect();
+    let working: Vec<_> = book.live_orders().into_iter().cloned().collect();
     let report = pass(&mut venue, &mut book);
     assert!(report.is_complete(), "{:?}", report.unresolved);
     assert_eq!(report.adopted_position(), quantity(97));
-    let after: Vec<_> = book.open_orders().into_iter().cloned().collect();
+    let after: Vec<_> = book.live_orders().into_iter().cloned().collect();
     assert_eq!(
         after, working,
         "the same orders, unchanged, revisions included"

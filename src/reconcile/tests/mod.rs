@@ -100,7 +100,7 @@ fn truthful(book: &Book) -> VenueReport {
     VenueReport {
         as_of: later(),
         orders: book
-            .open_orders()
+            .live_orders()
             .iter()
             .map(|order| as_listed(book, order.id().0))
             .collect(),
