@@ -81,6 +81,7 @@
 
 pub mod book;
 pub mod engine;
+pub mod journal;
 pub mod reconcile;
 mod sync;
 pub mod time;

@@ -82,10 +82,11 @@
 //! ```
 
 mod config;
-mod core;
+pub(crate) mod core;
 mod error;
 mod handle;
 mod outcome;
+mod recover;
 mod snapshot;
 mod writer;
 
@@ -94,6 +95,7 @@ pub use error::{
     FlushError, ShutdownError, StartError, SubmitError, SubmitTimeoutError, TrySubmitError,
 };
 pub use handle::{Engine, ReadHandle, Reader, WriteHandle};
+pub(crate) use outcome::HealthCell;
 pub use outcome::{EngineStatus, Health, Outcome, OutcomeRecord, OutcomeStream};
 pub use snapshot::{Counters, Seq, Snapshot, Version};
 

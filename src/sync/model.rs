@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
-pub(crate) use loom::sync::{Mutex, RwLock};
+pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard, RwLock};
 pub(crate) use loom::thread;
 
 /// In a model, spinning must give loom a chance to schedule another thread.

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
-pub(crate) use std::sync::{Mutex, RwLock};
+pub(crate) use std::sync::{Condvar, Mutex, MutexGuard, RwLock};
 pub(crate) use std::thread;
 
 /// Tells the processor that the caller is spinning (a `pause` on x86).
