@@ -78,6 +78,7 @@
 mod apply;
 mod command;
 mod compact;
+mod durable;
 mod invariants;
 mod levels;
 mod outcome;

@@ -62,6 +62,13 @@ pub(crate) struct PublishedBatch<'batch, C> {
     /// The sequence number of the batch's last command; the published snapshot's `last_seq`.
     pub(crate) last_seq: Seq,
     /// The version that first includes the batch.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the journal records sequence numbers, not versions"
+        )
+    )]
     pub(crate) version: Version,
 }
 
@@ -136,7 +143,11 @@ impl<S: StateMachine> WriterCore<S> {
         outcomes: Option<Sender<Record<S>>>,
         keep_records: bool,
     ) -> Self {
-        debug_assert_eq!(counters.total(), last_seq.0, "counters must account for last_seq");
+        debug_assert_eq!(
+            counters.total(),
+            last_seq.0,
+            "counters must account for last_seq"
+        );
         let first = Arc::new(Snapshot {
             state,
             version: Version(0),
@@ -177,7 +188,6 @@ impl<S: StateMachine> WriterCore<S> {
     pub(crate) fn set_journal(&mut self, journal: Arc<DurableState>) {
         self.journal = Some(journal);
     }
-
 
     /// The publication cell readers load from.
     pub(crate) fn cell(&self) -> &PublicationCell<Snapshot<S>> {

@@ -14,9 +14,9 @@ use super::error::{
 };
 use super::outcome::{HealthCell, OutcomeStream};
 use super::snapshot::{Seq, Snapshot, Version};
-use crate::journal::{DurableState, DurableWaitError, LockGuard};
 use super::writer::{Message, Writer};
 use super::{EngineConfig, EngineStatus, Health, StateMachine};
+use crate::journal::{DurableState, DurableWaitError, LockGuard};
 
 /// What the engine and its write handles share: the intake (the only sender into the queue),
 /// the writer thread, the publication cell and the health record.

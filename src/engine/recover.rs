@@ -113,6 +113,11 @@ fn install_hook<S: Durable>(core: &mut WriterCore<S>, sender: JournalSender<S::C
     core.set_publish_hook(Box::new(move |batch: PublishedBatch<'_, S::Command>| {
         let spare = recycled.try_recv().unwrap_or_default();
         let commands = std::mem::replace(batch.commands, spare);
+        debug_assert_eq!(
+            batch.last_seq.0 + 1 - batch.first_seq.0,
+            commands.len() as u64,
+            "a published batch numbers each of its commands once"
+        );
         let handed = batches.send(JournalBatch {
             first_seq: batch.first_seq,
             commands,

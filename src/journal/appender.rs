@@ -79,7 +79,10 @@ impl DurableState {
     /// Advances `durable_seq` to `seq` and wakes every waiter.
     pub(crate) fn advance(&self, seq: Seq) {
         let previous = self.durable_seq.fetch_max(seq.0, Ordering::AcqRel);
-        debug_assert!(previous <= seq.0, "durable_seq went back from {previous} to {seq}");
+        debug_assert!(
+            previous <= seq.0,
+            "durable_seq went back from {previous} to {seq}"
+        );
         // Taking the lock orders this wake-up after a waiter's check: a waiter either saw the
         // new value or is already waiting when it is notified.
         drop(self.lock());
@@ -279,7 +282,11 @@ impl<S: Durable> Appender<S> {
         let mut commands = batch.commands;
         for (index, command) in commands.iter().enumerate() {
             let seq = Seq(batch.first_seq.0 + index as u64);
-            debug_assert_eq!(seq.0, self.written_seq.0 + 1, "journal batches out of order");
+            debug_assert_eq!(
+                seq.0,
+                self.written_seq.0 + 1,
+                "journal batches out of order"
+            );
             self.payload.clear();
             S::encode_command(command, &mut self.payload)
                 .map_err(|error| format!("encoding command {seq}: {error}"))?;
@@ -365,7 +372,12 @@ impl<S: Durable> Appender<S> {
                 .map_err(|error| format!("syncing {}: {error}", segment.name))?;
         }
         self.open_segment_sized(first_seq, frame_len)
-            .map_err(|error| format!("starting segment {}: {error}", segment::segment_name(first_seq)))
+            .map_err(|error| {
+                format!(
+                    "starting segment {}: {error}",
+                    segment::segment_name(first_seq)
+                )
+            })
     }
 
     fn open_segment(&mut self, first_seq: Seq) -> std::io::Result<()> {

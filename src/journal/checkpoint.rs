@@ -70,7 +70,9 @@ pub(crate) struct CountersImage {
 impl CountersImage {
     pub(crate) fn of(counters: &Counters) -> Self {
         let named = |pairs: &mut dyn Iterator<Item = (&'static str, u64)>| {
-            pairs.map(|(name, count)| (name.to_owned(), count)).collect()
+            pairs
+                .map(|(name, count)| (name.to_owned(), count))
+                .collect()
         };
         Self {
             applied: counters.applied,

@@ -77,7 +77,9 @@ pub enum BadFrame {
 pub(crate) fn encode_frame(seq: Seq, payload: &[u8], out: &mut Vec<u8>) {
     debug_assert!(payload.len() <= MAX_PAYLOAD_BYTES, "payload too long");
     debug_assert_ne!(seq.0, 0, "sequence numbers start at 1");
-    let length = u32::try_from(payload.len()).unwrap_or(u32::MAX).to_le_bytes();
+    let length = u32::try_from(payload.len())
+        .unwrap_or(u32::MAX)
+        .to_le_bytes();
     let seq_bytes = seq.0.to_le_bytes();
     let crc = checksum(length, seq_bytes, payload);
     out.extend_from_slice(&length);
@@ -201,7 +203,10 @@ mod tests {
     #[test]
     fn an_empty_payload_is_a_valid_frame_and_not_the_end() {
         let bytes = frame(1, b"");
-        assert!(matches!(read_frame(&bytes), FrameRead::Frame { len: 16, .. }));
+        assert!(matches!(
+            read_frame(&bytes),
+            FrameRead::Frame { len: 16, .. }
+        ));
     }
 
     #[test]

@@ -98,8 +98,14 @@ pub(crate) fn replay<S: Durable>(
         last_seq: Seq(0),
         duration: Duration::ZERO,
     };
-    let (mut core, checkpoint_seq, damaged) =
-        load_checkpoint(storage, &names, initial, &expected_config, config, &mut report)?;
+    let (mut core, checkpoint_seq, damaged) = load_checkpoint(
+        storage,
+        &names,
+        initial,
+        &expected_config,
+        config,
+        &mut report,
+    )?;
     let mut segments: Vec<(Seq, String)> = names
         .iter()
         .filter_map(|name| segment::parse_segment_name(name).map(|seq| (seq, name.clone())))
@@ -162,7 +168,11 @@ pub(crate) fn replay<S: Durable>(
                 continue;
             }
             let command = S::decode_command(record.payload).map_err(|error| {
-                corrupt(name, record.offset, &format!("undecodable command: {error}"))
+                corrupt(
+                    name,
+                    record.offset,
+                    &format!("undecodable command: {error}"),
+                )
             })?;
             replayer.push(command);
             expected = Seq(expected.0 + 1);
@@ -262,7 +272,11 @@ fn load_checkpoint<S: Durable>(
             });
         }
         if body.seq != seq.0 {
-            return Err(corrupt(name, 20, "checkpoint sequence differs from its name"));
+            return Err(corrupt(
+                name,
+                20,
+                "checkpoint sequence differs from its name",
+            ));
         }
         let found_config = S::decode_config(&body.config)
             .map_err(|error| corrupt(name, 20, &format!("configuration: {error}")))?;
@@ -280,13 +294,21 @@ fn load_checkpoint<S: Durable>(
             <S::Rejected as Labelled>::LABELS,
         );
         if counters.total() != seq.0 {
-            return Err(corrupt(name, 20, "checkpoint counters do not add up to its sequence"));
+            return Err(corrupt(
+                name,
+                20,
+                "checkpoint counters do not add up to its sequence",
+            ));
         }
         report.checkpoint_seq = Some(seq);
         let core = WriterCore::resume(state, seq, counters, config, None, false);
         return Ok((core, seq, damaged));
     }
-    Ok((WriterCore::new(initial, config, None, false), Seq(0), damaged))
+    Ok((
+        WriterCore::new(initial, config, None, false),
+        Seq(0),
+        damaged,
+    ))
 }
 
 fn check_header<S: Durable>(
@@ -296,7 +318,11 @@ fn check_header<S: Durable>(
     expected_config: &S::Config,
 ) -> Result<(), RecoveryError> {
     if header.first_seq != seq {
-        return Err(corrupt(name, 16, "first sequence number differs from the name"));
+        return Err(corrupt(
+            name,
+            16,
+            "first sequence number differs from the name",
+        ));
     }
     if header.format_name != S::FORMAT {
         return Err(RecoveryError::FormatMismatch {

@@ -61,7 +61,11 @@ pub(crate) fn encode_header(first_seq: Seq, format_name: &str, config: &[u8]) ->
     header.extend_from_slice(&first_seq.0.to_le_bytes());
     header.extend_from_slice(&u16::try_from(name.len()).unwrap_or(u16::MAX).to_le_bytes());
     header.extend_from_slice(name);
-    header.extend_from_slice(&u32::try_from(config.len()).unwrap_or(u32::MAX).to_le_bytes());
+    header.extend_from_slice(
+        &u32::try_from(config.len())
+            .unwrap_or(u32::MAX)
+            .to_le_bytes(),
+    );
     header.extend_from_slice(config);
     let crc = crc32c::crc32c(&header);
     header.extend_from_slice(&crc.to_le_bytes());
@@ -225,7 +229,11 @@ mod tests {
 
     #[test]
     fn names_sort_in_sequence_order_and_parse_back() {
-        let names = [segment_name(Seq(9)), segment_name(Seq(10)), segment_name(Seq(100))];
+        let names = [
+            segment_name(Seq(9)),
+            segment_name(Seq(10)),
+            segment_name(Seq(100)),
+        ];
         let mut sorted = names.clone();
         sorted.sort();
         assert_eq!(sorted, names);

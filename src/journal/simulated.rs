@@ -207,7 +207,10 @@ struct Handle {
 impl StorageFile for Handle {
     fn write_at(&mut self, offset: u64, bytes: &[u8]) -> io::Result<()> {
         let mut disk = self.storage.live_disk()?;
-        let file_len = disk.files.get(&self.id).map_or(0, |file| file.current.len());
+        let file_len = disk
+            .files
+            .get(&self.id)
+            .map_or(0, |file| file.current.len());
         let growth = (offset as usize + bytes.len()).saturating_sub(file_len);
         disk.spend(growth as u64)?;
         let file = disk.files.entry(self.id).or_default();
@@ -222,7 +225,10 @@ impl StorageFile for Handle {
 
     fn set_len(&mut self, len: u64) -> io::Result<()> {
         let mut disk = self.storage.live_disk()?;
-        let file_len = disk.files.get(&self.id).map_or(0, |file| file.current.len());
+        let file_len = disk
+            .files
+            .get(&self.id)
+            .map_or(0, |file| file.current.len());
         disk.spend((len as usize).saturating_sub(file_len) as u64)?;
         let file = disk.files.entry(self.id).or_default();
         file.current.resize(len as usize, 0);
@@ -355,7 +361,10 @@ mod tests {
         let (storage, loss) = storage.crash(Some(0.5));
         assert_eq!(loss.torn_bytes_kept, 5);
         assert_eq!(storage.read("f").expect("read"), b"durable01234");
-        assert!(stale.read("f").is_err(), "the crashed process's handle is dead");
+        assert!(
+            stale.read("f").is_err(),
+            "the crashed process's handle is dead"
+        );
         assert!(file.write_at(0, b"x").is_err(), "and so are its open files");
     }
 
