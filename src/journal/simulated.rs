@@ -47,8 +47,8 @@ struct Disk {
 struct SimulatedFile {
     current: Vec<u8>,
     durable: Vec<u8>,
-    /// The last write since the last sync, as (offset, bytes), for tearing.
-    last_unsynced_write: Option<(u64, Vec<u8>)>,
+    /// The writes since the last sync, in order, as (offset, bytes), for tearing.
+    unsynced_writes: Vec<(u64, Vec<u8>)>,
 }
 
 /// What a [`SimulatedStorage::crash`] threw away.
@@ -56,8 +56,9 @@ struct SimulatedFile {
 pub struct CrashLoss {
     /// Files whose unsynced writes were lost.
     pub files_with_lost_writes: u64,
-    /// Bytes of torn writes that were kept (a prefix of a last write).
-    pub torn_bytes_kept: u64,
+    /// Bytes of unsynced writes that were kept (a prefix of the unsynced writes, in order,
+    /// the last one possibly cut short).
+    pub unsynced_bytes_kept: u64,
 }
 
 impl SimulatedStorage {
@@ -82,9 +83,10 @@ impl SimulatedStorage {
     }
 
     /// Simulates a crash: every file goes back to its durable content, every name to its
-    /// durable state, and the lock is released. With `tear` = `Some(fraction)` in `0.0..1.0`,
-    /// each file keeps that fraction (rounded down) of its last unsynced write, as a disk that
-    /// persisted a prefix of it.
+    /// durable state, and the lock is released. With `tear` = `Some(fraction)` in `0.0..=1.0`,
+    /// each file keeps that fraction (rounded down) of the bytes of its unsynced writes, in the
+    /// order they were written, as a disk that wrote back in order until the power went: the
+    /// write where it stopped is torn.
     ///
     /// Returns a handle for the process that restarts on what survived. Every handle from before
     /// (the crashed process's, and its open files) fails from now on.
@@ -106,21 +108,31 @@ impl SimulatedStorage {
                 loss.files_with_lost_writes += 1;
             }
             let mut survived = file.durable.clone();
-            if let (Some(fraction), Some((offset, bytes))) = (tear, &file.last_unsynced_write) {
-                let kept = ((bytes.len() as f64) * fraction.clamp(0.0, 1.0)) as usize;
-                let offset = *offset as usize;
-                if kept > 0 && offset <= survived.len() {
+            if let Some(fraction) = tear {
+                let total: usize = file
+                    .unsynced_writes
+                    .iter()
+                    .map(|(_, bytes)| bytes.len())
+                    .sum();
+                let mut budget = ((total as f64) * fraction.clamp(0.0, 1.0)) as usize;
+                for (offset, bytes) in &file.unsynced_writes {
+                    let kept = bytes.len().min(budget);
+                    if kept == 0 {
+                        break;
+                    }
+                    let offset = *offset as usize;
                     let end = offset + kept;
                     if survived.len() < end {
                         survived.resize(end, 0);
                     }
                     survived[offset..end].copy_from_slice(&bytes[..kept]);
-                    loss.torn_bytes_kept += kept as u64;
+                    loss.unsynced_bytes_kept += kept as u64;
+                    budget -= kept;
                 }
             }
             file.current = survived.clone();
             file.durable = survived;
-            file.last_unsynced_write = None;
+            file.unsynced_writes.clear();
         }
         (survivor, loss)
     }
@@ -219,7 +231,7 @@ impl StorageFile for Handle {
             file.current.resize(end, 0);
         }
         file.current[offset as usize..end].copy_from_slice(bytes);
-        file.last_unsynced_write = Some((offset, bytes.to_vec()));
+        file.unsynced_writes.push((offset, bytes.to_vec()));
         Ok(())
     }
 
@@ -242,7 +254,7 @@ impl StorageFile for Handle {
         }
         let file = disk.files.entry(self.id).or_default();
         file.durable = file.current.clone();
-        file.last_unsynced_write = None;
+        file.unsynced_writes.clear();
         Ok(())
     }
 }
@@ -356,11 +368,12 @@ mod tests {
         assert_eq!(storage.list().expect("list"), vec!["f".to_owned()]);
 
         let mut file = storage.open("f").expect("open");
-        file.write_at(7, b"0123456789").expect("write");
+        file.write_at(7, b"01234").expect("write");
+        file.write_at(12, b"56789").expect("write");
         let stale = storage.clone();
-        let (storage, loss) = storage.crash(Some(0.5));
-        assert_eq!(loss.torn_bytes_kept, 5);
-        assert_eq!(storage.read("f").expect("read"), b"durable01234");
+        let (storage, loss) = storage.crash(Some(0.7));
+        assert_eq!(loss.unsynced_bytes_kept, 7);
+        assert_eq!(storage.read("f").expect("read"), b"durable0123456");
         assert!(
             stale.read("f").is_err(),
             "the crashed process's handle is dead"
