@@ -78,7 +78,7 @@ impl Durable for Book {
         let mut finished: Vec<OrderImage> = self
             .finished
             .values()
-            .map(|order| OrderImage::of(order))
+            .map(OrderImage::of)
             .collect();
         // Sorted, so that the same book always encodes to the same bytes.
         finished.sort_by_key(|order| order.id);
