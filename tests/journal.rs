@@ -406,3 +406,29 @@ fn an_engine_without_a_journal_pays_nothing_and_start_refuses_a_journal() {
     .expect_err("start with a journal");
     assert!(matches!(error, StartError::InvalidConfig(_)));
 }
+
+#[test]
+fn a_journal_on_the_file_system_recovers_and_is_locked_while_in_use() {
+    let directory = std::env::temp_dir().join(format!("snapstate-journal-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&directory);
+    let config = || {
+        let journal = JournalConfig {
+            segment_bytes: 64 << 10,
+            checkpoint_every_commands: Some(300),
+            ..JournalConfig::new(&directory).expect("directory")
+        };
+        engine_config(journal)
+    };
+    let commands = workload(orders());
+    let (engine, _) = Engine::recover(common::book(LEVELS), config()).expect("fresh start");
+    let second = Engine::recover(common::book(LEVELS), config()).expect_err("locked");
+    assert!(second.is_locked(), "{second}");
+    submit_all(&engine, &commands);
+    let last = engine.shutdown().expect("shutdown");
+
+    let (engine, report) = Engine::recover(common::book(LEVELS), config()).expect("recover");
+    assert_eq!(report.last_seq, last.last_seq());
+    assert_eq!(engine.read_handle().load().state(), last.state());
+    engine.shutdown().expect("shutdown");
+    std::fs::remove_dir_all(&directory).expect("clean up");
+}

@@ -75,11 +75,7 @@ impl Durable for Book {
     }
 
     fn encode_state(&self, out: &mut Vec<u8>) -> Result<(), CodecError> {
-        let mut finished: Vec<OrderImage> = self
-            .finished
-            .values()
-            .map(OrderImage::of)
-            .collect();
+        let mut finished: Vec<OrderImage> = self.finished.values().map(OrderImage::of).collect();
         // Sorted, so that the same book always encodes to the same bytes.
         finished.sort_by_key(|order| order.id);
         let image = BookImage {

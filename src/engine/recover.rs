@@ -26,19 +26,34 @@ impl<S: Durable> Engine<S> {
     ///
     /// ```
     /// use snapstate::engine::{Engine, EngineConfig};
-    /// use snapstate::journal::{JournalConfig, SimulatedStorage};
+    /// use snapstate::journal::JournalConfig;
     /// # use snapstate::book::{Book, BookConfig, Grid};
     /// # use rust_decimal::Decimal;
     /// # let grid = Grid::centred(Decimal::new(100, 0), Decimal::new(1, 2), 20)?;
     /// # let book = Book::new(BookConfig::new(grid));
-    /// let storage = SimulatedStorage::new(); // or JournalConfig::new("/var/lib/snapstate")
+    /// # let directory = std::env::temp_dir().join(format!("snapstate-doc-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&directory);
     /// let config = EngineConfig {
-    ///     journal: Some(JournalConfig::with_storage(std::sync::Arc::new(storage))),
+    ///     journal: Some(JournalConfig::new(&directory)?),
     ///     ..EngineConfig::default()
     /// };
-    /// let (engine, report) = Engine::recover(book, config)?;
+    /// let (engine, report) = Engine::recover(book.clone(), config.clone())?;
     /// assert_eq!(report.last_seq.0, 0); // an empty directory: a fresh start
+    /// let writer = engine.write_handle();
+    /// # let command = snapstate::book::BookCommand::Cancel(snapstate::book::StatusReport {
+    /// #     order_id: snapstate::book::OrderId(1), venue_seq: None,
+    /// #     at: snapstate::time::Timestamp::EPOCH });
+    /// writer.submit(command)?;
+    /// let durable = writer.flush_durable()?; // visible, then durable
+    /// assert_eq!(durable.0, 1);
+    /// drop(writer);
     /// engine.shutdown()?;
+    ///
+    /// let (engine, report) = Engine::recover(book, config)?; // a restart
+    /// assert_eq!(report.last_seq.0, 1);
+    /// assert_eq!(engine.read_handle().load().last_seq().0, 1);
+    /// # engine.shutdown()?;
+    /// # std::fs::remove_dir_all(&directory)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
