@@ -46,19 +46,23 @@ impl JournalRuntime {
     /// Waits for the journal thread to write and sync what the writer handed it, then stops
     /// the checkpointer. Call after the writer has stopped (its hook holds the journal's queue).
     fn join(&self) {
-        for thread in [&self.appender, &self.checkpointer] {
-            let handle = thread
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .take();
-            if let Some(handle) = handle {
-                // The journal thread stops by itself once the writer's queue is gone; the
-                // checkpointer once the journal is closed.
-                self.durable.close();
-                if handle.join().is_err() {
-                    tracing::error!("a snapstate journal thread ended with a panic");
-                }
-            }
+        // The journal thread stops by itself once the writer's queue is gone, after a final
+        // sync; only then is the journal closed (durable waiters get their answer first), which
+        // stops the checkpointer.
+        Self::join_thread(&self.appender);
+        self.durable.close();
+        Self::join_thread(&self.checkpointer);
+    }
+
+    fn join_thread(thread: &Mutex<Option<JoinHandle<()>>>) {
+        let handle = thread
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(handle) = handle
+            && handle.join().is_err()
+        {
+            tracing::error!("a snapstate journal thread ended with a panic");
         }
     }
 }

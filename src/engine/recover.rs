@@ -97,6 +97,7 @@ impl<S: Durable> Engine<S> {
             tail.next_seq,
             Arc::clone(&durable),
             Arc::clone(core.health()),
+            config.record_metrics,
         )
         .map_err(|error| RecoveryError::io(storage.location(), error))?;
         install_hook(&mut core, journal_sender);

@@ -170,6 +170,7 @@ pub(crate) fn spawn_appender<S: Durable>(
     next_seq: Seq,
     durable: Arc<DurableState>,
     health: Arc<HealthCell>,
+    record_metrics: bool,
 ) -> std::io::Result<(JournalSender<S::Command>, JoinHandle<()>)> {
     let mut config_bytes = Vec::new();
     S::encode_config(state_config, &mut config_bytes)
@@ -185,12 +186,21 @@ pub(crate) fn spawn_appender<S: Durable>(
         written_seq: Seq(next_seq.0.saturating_sub(1)),
         last_sync: Instant::now(),
         durable: Arc::clone(&durable),
+        metrics: None,
         marker: std::marker::PhantomData,
     };
     appender.open_segment(next_seq)?;
     let (batches, receiver) = channel::bounded(config.queue_batches);
     let (recycle, recycled) = channel::bounded(config.queue_batches);
     let thread = crate::sync::spawn_named("snapstate-journal".to_owned(), move || {
+        // On the journal thread, so that it is the global recorder the handles bind to.
+        if record_metrics {
+            appender.metrics = Some(JournalMetrics {
+                sync_seconds: metrics::histogram!("snapstate_journal_sync_seconds"),
+                durable_seq: metrics::gauge!("snapstate_journal_durable_seq"),
+                bytes: metrics::counter!("snapstate_journal_bytes_total"),
+            });
+        }
         appender.run(&receiver, &recycle, &health);
     })?;
     Ok((JournalSender { batches, recycled }, thread))
@@ -210,7 +220,16 @@ struct Appender<S: Durable> {
     written_seq: Seq,
     last_sync: Instant,
     durable: Arc<DurableState>,
+    metrics: Option<JournalMetrics>,
     marker: std::marker::PhantomData<fn() -> S>,
+}
+
+/// The journal thread's metric handles (see `EngineConfig::record_metrics`).
+struct JournalMetrics {
+    /// How long each `fdatasync` took.
+    sync_seconds: metrics::Histogram,
+    durable_seq: metrics::Gauge,
+    bytes: metrics::Counter,
 }
 
 impl<S: Durable> Appender<S> {
@@ -324,6 +343,9 @@ impl<S: Durable> Appender<S> {
             .write_at(segment.offset, &self.buffer)
             .map_err(|error| format!("writing {}: {error}", segment.name))?;
         segment.offset += self.buffer.len() as u64;
+        if let Some(metrics) = &self.metrics {
+            metrics.bytes.increment(self.buffer.len() as u64);
+        }
         self.buffer.clear();
         Ok(())
     }
@@ -350,6 +372,7 @@ impl<S: Durable> Appender<S> {
             self.last_sync = Instant::now();
             return Ok(());
         }
+        let started = Instant::now();
         if let Some(segment) = self.segment.as_mut() {
             segment
                 .file
@@ -358,6 +381,12 @@ impl<S: Durable> Appender<S> {
         }
         self.last_sync = Instant::now();
         self.durable.advance(self.written_seq);
+        if let Some(metrics) = &self.metrics {
+            metrics
+                .sync_seconds
+                .record(self.last_sync.duration_since(started).as_secs_f64());
+            metrics.durable_seq.set(self.written_seq.0 as f64);
+        }
         Ok(())
     }
 
