@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::ops::DerefMut;
 
-use crate::sync::{Arc, Mutex};
+use crate::sync::{Arc, IoMutex};
 
 use super::storage::{LockGuard, Storage, StorageFile};
 
@@ -22,7 +22,7 @@ use super::storage::{LockGuard, Storage, StorageFile};
 /// on one simulated disk, as a restarted process would see it).
 #[derive(Debug, Clone, Default)]
 pub struct SimulatedStorage {
-    disk: Arc<Mutex<Disk>>,
+    disk: Arc<IoMutex<Disk>>,
     /// The crash generation this handle belongs to; a handle from before a crash (the crashed
     /// process's) fails every operation, so nothing it does reaches the surviving disk.
     generation: u64,
