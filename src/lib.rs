@@ -23,13 +23,20 @@
 //! * A held snapshot keeps alive the nodes the writer has since replaced: memory grows with
 //!   what changed while it is held, not with the size of the state.
 //! * There is exactly one writer. Producers on any number of threads submit through a bounded
-//!   queue and feel backpressure when it is full.
+//!   queue and feel backpressure when it is full. A single producer can own the writer instead
+//!   ([`InlineWriter`](engine::InlineWriter)): it applies on its own thread and a command is
+//!   visible when the call returns, with no queue hop and no wake-up.
 //!
 //! # How it fits together
 //!
 //! * [`engine`]: the generic engine — queue, writer thread, batching, sequence numbers,
 //!   versioned [`Snapshot`](engine::Snapshot)s, barrier, outcomes, shutdown and panic recovery.
-//!   It runs any deterministic [`StateMachine`](engine::StateMachine).
+//!   It runs any deterministic [`StateMachine`](engine::StateMachine), behind either writer: the
+//!   threaded [`Engine`](engine::Engine) (many producers) or the
+//!   [`InlineWriter`](engine::InlineWriter) (one producer, latency first); both publish through
+//!   the same path to the same [`ReadHandle`](engine::ReadHandle)s. Readers can sleep until a
+//!   version is published ([`wait_for_version`](engine::ReadHandle::wait_for_version)); the
+//!   `async` feature adds runtime-agnostic async twins of the waits.
 //! * [`book`]: the position book — slots on a price grid, orders, the status transition
 //!   table, cumulative fill merging, positions, guarded corrections. Pure, single-threaded code.
 //! * [`time`]: timestamps and clocks, passed in rather than read implicitly.

@@ -4,6 +4,9 @@
 //! only go up; some reader loads a version published while writes were still to come (the reads
 //! really overlapped the writes); and at the end applied plus rejected equals what was
 //! submitted.
+//!
+//! Each test runs against both writers: the threaded engine, and the inline writer shared by
+//! the producers (its publications race the readers the same way).
 
 mod common;
 
@@ -12,9 +15,10 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
+use common::writers::{Started, WriterKind};
 use rust_decimal::Decimal;
-use snapstate::book::{Book, Level, OrderId};
-use snapstate::engine::{Engine, EngineConfig, Snapshot, Version};
+use snapstate::book::{Book, Level, OrderId, Rejection};
+use snapstate::engine::{EngineConfig, Snapshot, Version};
 
 /// What a reconciliation-style read computes from one snapshot: a walk over every slot and
 /// open order. Computed twice over the same held snapshot, it must not change.
@@ -85,9 +89,18 @@ fn assert_overlapped(seen: &[Version], last: Version) {
 
 #[test]
 fn updates_stream_while_a_hundred_reconciliation_reads_run() {
+    updates_stream_while_reconciliation_reads_run(WriterKind::Threaded);
+}
+
+#[test]
+fn updates_stream_while_a_hundred_reconciliation_reads_run_with_the_inline_writer() {
+    updates_stream_while_reconciliation_reads_run(WriterKind::Inline);
+}
+
+fn updates_stream_while_reconciliation_reads_run(kind: WriterKind) {
     let grid = common::grid(200);
-    let engine = Engine::start(common::book(200), EngineConfig::default()).expect("starts");
-    let writer = engine.write_handle();
+    let engine = Started::start(kind, common::book(200), EngineConfig::default());
+    let writer = engine.producer();
     let target = 1_000 * common::scale();
 
     let mut commands = Vec::new();
@@ -129,15 +142,15 @@ fn updates_stream_while_a_hundred_reconciliation_reads_run() {
         .collect();
     let second_half = commands.split_off(commands.len() / 2);
     for command in commands {
-        writer.submit(command).expect("accepted");
+        writer.submit(command);
     }
     // Nothing more is submitted until a reader has loaded the first half's version, so that
     // version is strictly between the initial and the final one.
-    highest.wait_for(writer.flush().expect("flushed"), &readers);
+    highest.wait_for(writer.flush(), &readers);
     for command in second_half {
-        writer.submit(command).expect("accepted");
+        writer.submit(command);
     }
-    let last_version = writer.flush().expect("flushed");
+    let last_version = writer.flush();
     done.store(true, Ordering::Release);
     let seen: Vec<Version> = readers
         .into_iter()
@@ -146,11 +159,11 @@ fn updates_stream_while_a_hundred_reconciliation_reads_run() {
     assert!(reads.load(Ordering::Relaxed) >= 100);
     assert_overlapped(&seen, last_version);
 
-    let last = engine.shutdown().expect("clean shutdown");
+    let last = engine.shutdown();
     let counters = last.counters();
     assert_eq!(counters.applied() + counters.rejected(), submitted);
     assert_eq!(
-        counters.rejected_count("unknown_order"),
+        last.rejected_of(&Rejection::UnknownOrder(OrderId(0))),
         submitted - counters.applied()
     );
     assert_eq!(last.state().net_position(), expected_position);
@@ -159,18 +172,27 @@ fn updates_stream_while_a_hundred_reconciliation_reads_run() {
 
 #[test]
 fn ten_producers_stream_while_a_reader_snapshots_every_hundred_milliseconds() {
+    producers_stream_while_a_reader_snapshots(WriterKind::Threaded);
+}
+
+#[test]
+fn ten_producers_stream_while_a_reader_snapshots_with_the_inline_writer() {
+    producers_stream_while_a_reader_snapshots(WriterKind::Inline);
+}
+
+fn producers_stream_while_a_reader_snapshots(kind: WriterKind) {
     const PRODUCERS: u64 = 10;
     let per_producer = 10_000 * common::scale();
     let levels_per_producer = 20_i32;
     let grid = common::grid(u32::try_from(PRODUCERS).expect("small") * 20);
-    let engine = Engine::start(
+    let engine = Started::start(
+        kind,
         common::book(u32::try_from(PRODUCERS).expect("small") * 20),
         EngineConfig {
             queue_capacity: 1_024,
             ..EngineConfig::default()
         },
-    )
-    .expect("starts");
+    );
 
     let done = Arc::new(AtomicBool::new(false));
     let highest = Arc::new(Highest::default());
@@ -198,7 +220,7 @@ fn ten_producers_stream_while_a_reader_snapshots_every_hundred_milliseconds() {
 
     let producers: Vec<_> = (0..PRODUCERS)
         .map(|producer| {
-            let writer = engine.write_handle();
+            let writer = engine.producer();
             let grid = grid.clone();
             let halfway = Arc::clone(&halfway);
             thread::spawn(move || {
@@ -224,7 +246,7 @@ fn ten_producers_stream_while_a_reader_snapshots_every_hundred_milliseconds() {
                         .into_iter()
                         .chain([common::invalid_command(OrderId(u64::MAX - order))])
                     {
-                        writer.submit(command).expect("accepted");
+                        writer.submit(command);
                         submitted += 1;
                     }
                     position += signed;
@@ -234,10 +256,7 @@ fn ten_producers_stream_while_a_reader_snapshots_every_hundred_milliseconds() {
         })
         .collect();
     halfway.wait();
-    highest.wait_for(
-        engine.write_handle().flush().expect("flushed"),
-        std::slice::from_ref(&reader),
-    );
+    highest.wait_for(engine.producer().flush(), std::slice::from_ref(&reader));
     halfway.wait();
     let mut submitted = 0;
     let mut expected_position = Decimal::ZERO;
@@ -246,12 +265,12 @@ fn ten_producers_stream_while_a_reader_snapshots_every_hundred_milliseconds() {
         submitted += count;
         expected_position += position;
     }
-    let last_version = engine.write_handle().flush().expect("flushed");
+    let last_version = engine.producer().flush();
     done.store(true, Ordering::Release);
     let seen = reader.join().expect("reader passed every check");
     assert_overlapped(&seen, last_version);
 
-    let last = engine.shutdown().expect("clean shutdown");
+    let last = engine.shutdown();
     let counters = last.counters();
     assert_eq!(counters.applied() + counters.rejected(), submitted);
     assert_eq!(counters.total(), last.last_seq().0);

@@ -41,6 +41,7 @@ use crate::journal::DurableState;
 
 use super::config;
 use super::outcome::{HealthCell, panic_message};
+use super::signal::Signal;
 use super::snapshot::{Counters, Seq, Snapshot, Version};
 use super::{EngineConfig, EngineStatus, Labelled, Outcome, OutcomeRecord, StateMachine};
 
@@ -87,6 +88,9 @@ pub(crate) type PublishHook<C> = Box<dyn FnMut(PublishedBatch<'_, C>) + Send>;
 /// drives the writer touches it.
 pub(crate) struct WriterCore<S: StateMachine> {
     cell: PublicationCell<Snapshot<S>>,
+    /// Raised after each publication, and closed when the writer stops or fails, for readers
+    /// that wait for a version.
+    published_signal: Arc<Signal>,
     health: Arc<HealthCell>,
     /// Where outcome records go when the engine has an outcome stream.
     outcomes: Option<Sender<Record<S>>>,
@@ -158,6 +162,7 @@ impl<S: StateMachine> WriterCore<S> {
         });
         Self {
             cell: PublicationCell::new(Arc::clone(&first)),
+            published_signal: Arc::default(),
             health: HealthCell::new(),
             keep_records: keep_records || outcomes.is_some(),
             outcomes,
@@ -192,6 +197,29 @@ impl<S: StateMachine> WriterCore<S> {
     /// The publication cell readers load from.
     pub(crate) fn cell(&self) -> &PublicationCell<Snapshot<S>> {
         &self.cell
+    }
+
+    /// The signal raised after each publication.
+    pub(crate) fn published_signal(&self) -> &Arc<Signal> {
+        &self.published_signal
+    }
+
+    /// The last published snapshot.
+    pub(crate) fn published(&self) -> &Arc<Snapshot<S>> {
+        &self.published
+    }
+
+    /// Whether a batch started and never finished: it unwound through the core (a writer
+    /// failure; a panicking command is caught), so the working state may be torn and nothing
+    /// more may be applied.
+    pub(crate) fn batch_unwound(&self) -> bool {
+        self.in_batch
+    }
+
+    /// The outcome records kept since they were last taken (the inline writer returns them to
+    /// its caller).
+    pub(crate) fn records_mut(&mut self) -> &mut Vec<Record<S>> {
+        &mut self.records
     }
 
     /// The health record the handles read.
@@ -368,6 +396,8 @@ impl<S: StateMachine> WriterCore<S> {
             self.published.version
         );
         self.cell.store(Arc::clone(&snapshot));
+        // After the store: a waiter that registers before this sees the new version or is woken.
+        self.published_signal.notify();
         std::mem::replace(&mut self.published, snapshot)
     }
 
@@ -400,6 +430,22 @@ impl<S: StateMachine> WriterCore<S> {
         }
         self.health
             .update(|health| health.status = EngineStatus::Stopped);
+        self.published_signal.close();
+    }
+
+    /// Records a writer failure (a panic outside any command's application): readers keep the
+    /// last good snapshot, waiters are told the engine stopped. `unapplied` commands were
+    /// accepted and will never be applied.
+    pub(crate) fn fail(&mut self, unapplied: u64, default_message: &str) {
+        tracing::error!(unapplied, "the snapstate writer failed");
+        self.health.update(|health| {
+            health.status = EngineStatus::Failed;
+            health.unapplied_on_failure = unapplied;
+            if health.failure.is_none() {
+                health.failure = Some(default_message.to_owned());
+            }
+        });
+        self.published_signal.close();
     }
 
     /// Lets go of the version a batch replaced, once the new one is visible and its barriers

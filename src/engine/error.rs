@@ -132,3 +132,81 @@ impl<S> fmt::Debug for ShutdownError<S> {
         }
     }
 }
+
+/// Why [`ReadHandle::wait_for_version`](super::ReadHandle::wait_for_version) (or one of its
+/// twins) returned without the version it waited for. Either way it hands back the latest
+/// snapshot, so the caller can act on what is there.
+#[derive(thiserror::Error)]
+pub enum WaitError<S> {
+    /// The timeout passed first. The engine may still publish the version later.
+    #[error("timed out waiting for the version")]
+    Timeout {
+        /// The latest snapshot when the wait gave up.
+        latest: Arc<Snapshot<S>>,
+    },
+    /// The engine stopped (shut down, or its writer failed) without publishing the version; it
+    /// never will.
+    #[error("the engine stopped before publishing the version")]
+    Stopped {
+        /// The engine's final snapshot.
+        last: Arc<Snapshot<S>>,
+    },
+}
+
+impl<S> WaitError<S> {
+    /// Whether the wait timed out (waiting again may succeed).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Timeout { .. })
+    }
+
+    /// Whether the engine stopped (waiting again never succeeds).
+    pub fn is_stopped(&self) -> bool {
+        matches!(self, Self::Stopped { .. })
+    }
+
+    /// The latest snapshot when the wait ended.
+    pub fn snapshot(&self) -> &Arc<Snapshot<S>> {
+        match self {
+            Self::Timeout { latest } => latest,
+            Self::Stopped { last } => last,
+        }
+    }
+
+    /// The latest snapshot when the wait ended, by value.
+    pub fn into_snapshot(self) -> Arc<Snapshot<S>> {
+        match self {
+            Self::Timeout { latest } => latest,
+            Self::Stopped { last } => last,
+        }
+    }
+}
+
+impl<S> fmt::Debug for WaitError<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (variant, snapshot) = match self {
+            Self::Timeout { latest } => ("Timeout", latest),
+            Self::Stopped { last } => ("Stopped", last),
+        };
+        f.debug_tuple(variant).field(snapshot).finish()
+    }
+}
+
+/// Why an [`InlineWriter`](super::InlineWriter) refused to apply: its writer failed earlier
+/// (a panic outside any command's application, such as a non-deterministic state machine).
+/// The commands are handed back, unapplied.
+#[derive(PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError<C> {
+    /// The writer failed; nothing more is applied. See [`InlineWriter::health`](super::InlineWriter::health).
+    #[error("the inline writer failed")]
+    Failed(C),
+}
+
+impl<C> ApplyError<C> {
+    /// What was not applied: the command, or the commands not yet taken from the iterator.
+    pub fn into_inner(self) -> C {
+        match self {
+            Self::Failed(commands) => commands,
+        }
+    }
+}
+debug_without_payload!(ApplyError { Failed });

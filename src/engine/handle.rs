@@ -9,25 +9,31 @@ use crate::sync::thread::JoinHandle;
 use crate::sync::{Arc, CachedLoad, Mutex, PublicationCell, RwLock};
 
 use super::core::WriterCore;
+use super::error::WaitError;
 use super::error::{
     FlushError, ShutdownError, StartError, SubmitError, SubmitTimeoutError, TrySubmitError,
 };
 use super::outcome::{HealthCell, OutcomeStream};
+use super::signal::{Signal, WaitEnd};
 use super::snapshot::{Seq, Snapshot, Version};
-use super::writer::{Message, Writer};
+use super::writer::{Message, Reply, Writer};
 use super::{EngineConfig, EngineStatus, Health, StateMachine};
 use crate::journal::{DurableState, DurableWaitError, LockGuard};
 
 /// What the engine and its write handles share: the intake (the only sender into the queue),
 /// the writer thread, the publication cell and the health record.
-struct Intake<S: StateMachine> {
+pub(super) struct Intake<S: StateMachine> {
     /// `None` once the engine is closed. Submitters hold the read lock only while they hand a
     /// message to the channel, so closing (taking the write lock and dropping the sender) waits
     /// for in-flight submits to finish: a command is either in the queue before the close, and
     /// so applied before the writer stops, or refused with the command handed back.
-    sender: RwLock<Option<Sender<Message<S::Command>>>>,
+    pub(super) sender: RwLock<Option<Sender<Message<S::Command>>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     cell: PublicationCell<Snapshot<S>>,
+    published_signal: Arc<Signal>,
+    /// Raised when the writer makes room in the queue; closed when intake closes or the writer
+    /// stops. Async submitters wait on it.
+    pub(super) space_signal: Arc<Signal>,
     health: Arc<HealthCell>,
     /// The journal's threads and lock, when the engine journals.
     journal: Option<JournalRuntime>,
@@ -69,7 +75,7 @@ impl JournalRuntime {
 
 impl<S: StateMachine> Intake<S> {
     /// Hands `message` to `send` with the live sender, or returns it if the engine is closed.
-    fn send_with<T>(
+    pub(super) fn send_with<T>(
         &self,
         message: Message<S::Command>,
         send: impl FnOnce(&Sender<Message<S::Command>>, Message<S::Command>) -> T,
@@ -95,6 +101,8 @@ impl<S: StateMachine> Intake<S> {
         // Dropping the only sender disconnects the channel; the writer sees that only after it
         // has received every message queued before.
         drop(sender);
+        // Async submitters waiting for room retry, and find intake closed.
+        self.space_signal.close();
         // Joining under the lock makes a second caller wait until the first join has finished.
         let mut writer = self
             .writer
@@ -115,13 +123,12 @@ impl<S: StateMachine> Intake<S> {
 
 impl<S: StateMachine> Intake<S> {
     fn read_handle(&self) -> ReadHandle<S> {
-        ReadHandle {
-            cell: self.cell.clone(),
-            durable: self
-                .journal
-                .as_ref()
-                .map(|journal| Arc::clone(&journal.durable)),
-        }
+        let mut handle = ReadHandle::new(self.cell.clone(), Arc::clone(&self.published_signal));
+        handle.durable = self
+            .journal
+            .as_ref()
+            .map(|journal| Arc::clone(&journal.durable));
+        handle
     }
 }
 
@@ -188,13 +195,17 @@ impl<S: StateMachine> Engine<S> {
     ) -> std::io::Result<Self> {
         let cell = core.cell().clone();
         let health = Arc::clone(core.health());
-        let writer = Writer::new(receiver, core, config);
+        let published_signal = Arc::clone(core.published_signal());
+        let space_signal = Arc::new(Signal::default());
+        let writer = Writer::new(receiver, core, Arc::clone(&space_signal), config);
         let thread = crate::sync::spawn_named(config.thread_name.clone(), move || writer.run())?;
         Ok(Self {
             intake: Arc::new(Intake {
                 sender: RwLock::new(Some(sender)),
                 writer: Mutex::new(Some(thread)),
                 cell,
+                published_signal,
+                space_signal,
                 health,
                 journal,
             }),
@@ -257,7 +268,7 @@ impl<S: StateMachine> fmt::Debug for Engine<S> {
 
 /// Submits commands to the writer. Cheap to clone; `Send` and `Sync`.
 pub struct WriteHandle<S: StateMachine> {
-    intake: Arc<Intake<S>>,
+    pub(super) intake: Arc<Intake<S>>,
 }
 
 impl<S: StateMachine> Clone for WriteHandle<S> {
@@ -363,21 +374,18 @@ impl<S: StateMachine> WriteHandle<S> {
         // The clock is read only when there is a limit to measure against.
         let started = timeout.map(|limit| (Instant::now(), limit));
         let (reply_sender, reply) = channel::bounded(1);
-        let sent =
-            self.intake.send_with(
-                Message::Barrier(reply_sender),
-                |sender, message| match timeout {
-                    None => sender.send(message).map_err(|_| FlushError::Closed),
-                    Some(limit) => {
-                        sender
-                            .send_timeout(message, limit)
-                            .map_err(|error| match error {
-                                SendTimeoutError::Timeout(_) => FlushError::Timeout,
-                                SendTimeoutError::Disconnected(_) => FlushError::Closed,
-                            })
-                    }
-                },
-            );
+        let sent = self.intake.send_with(
+            Message::Barrier(Reply::Blocking(reply_sender)),
+            |sender, message| match timeout {
+                None => sender.send(message).map_err(|_| FlushError::Closed),
+                Some(limit) => sender
+                    .send_timeout(message, limit)
+                    .map_err(|error| match error {
+                        SendTimeoutError::Timeout(_) => FlushError::Timeout,
+                        SendTimeoutError::Disconnected(_) => FlushError::Closed,
+                    }),
+            },
+        );
         sent.unwrap_or(Err(FlushError::Closed))?;
         match started {
             None => reply.recv().map_err(|_| FlushError::Closed),
@@ -471,7 +479,8 @@ impl<S: StateMachine> fmt::Debug for WriteHandle<S> {
 
 /// Loads snapshots. Cheap to clone; `Send` and `Sync`. Never blocks the writer.
 pub struct ReadHandle<S> {
-    cell: PublicationCell<Snapshot<S>>,
+    pub(super) cell: PublicationCell<Snapshot<S>>,
+    pub(super) published_signal: Arc<Signal>,
     durable: Option<Arc<DurableState>>,
 }
 
@@ -479,12 +488,104 @@ impl<S> Clone for ReadHandle<S> {
     fn clone(&self) -> Self {
         Self {
             cell: self.cell.clone(),
+            published_signal: Arc::clone(&self.published_signal),
             durable: self.durable.clone(),
         }
     }
 }
 
 impl<S> ReadHandle<S> {
+    /// A read handle on a writer's publication cell and signal (both writers build theirs so).
+    pub(crate) fn new(cell: PublicationCell<Snapshot<S>>, published_signal: Arc<Signal>) -> Self {
+        Self {
+            cell,
+            published_signal,
+            durable: None,
+        }
+    }
+
+    /// Waits, asleep, until a snapshot of `version` or later is published, and returns the
+    /// first such snapshot it loads. Returns at once if one is already published.
+    ///
+    /// Pass [`Duration::MAX`] to wait without a limit. The writer never waits for a waiting
+    /// reader, and publishing costs it one extra atomic operation while nobody waits.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use snapstate::engine::{Engine, EngineConfig, Labelled, StateMachine};
+    /// # #[derive(Clone, Default)] struct Counter(u64);
+    /// # #[derive(Debug)] struct Added;
+    /// # impl Labelled for Added { const LABELS: &'static [&'static str] = &["added"]; fn label_index(&self) -> usize { 0 } }
+    /// # #[derive(Debug, thiserror::Error)] #[error("overflow")] struct Overflow;
+    /// # impl Labelled for Overflow { const LABELS: &'static [&'static str] = &["overflow"]; fn label_index(&self) -> usize { 0 } }
+    /// # impl StateMachine for Counter {
+    /// #     type Command = u64; type Applied = Added; type Rejected = Overflow;
+    /// #     fn apply(&mut self, amount: &u64) -> Result<Added, Overflow> { self.0 += amount; Ok(Added) }
+    /// # }
+    /// let engine = Engine::start(Counter::default(), EngineConfig::default())?;
+    /// let reader = engine.read_handle();
+    /// let seen = reader.load().version();
+    /// engine.write_handle().submit(7)?;
+    /// // Sleeps until the writer publishes the command, without polling.
+    /// let changed = reader.wait_for_change(seen, Duration::from_secs(10))?;
+    /// assert_eq!(changed.state().0, 7);
+    /// # drop(engine.shutdown()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`WaitError::Timeout`] when `timeout` passed first; [`WaitError::Stopped`] when the
+    /// engine stopped (shut down or failed) without publishing `version`. Both carry the latest
+    /// snapshot.
+    pub fn wait_for_version(
+        &self,
+        version: Version,
+        timeout: Duration,
+    ) -> Result<Arc<Snapshot<S>>, WaitError<S>> {
+        // A limit too far away to represent is no limit.
+        let deadline = Instant::now().checked_add(timeout);
+        let mut found = None;
+        let end = self.published_signal.wait_until(
+            || {
+                let snapshot = self.cell.load_full();
+                let ready = snapshot.version >= version;
+                if ready {
+                    found = Some(snapshot);
+                }
+                ready
+            },
+            deadline,
+        );
+        match (end, found) {
+            (WaitEnd::Ready, Some(snapshot)) => {
+                debug_assert!(snapshot.version >= version, "a wait returned early");
+                Ok(snapshot)
+            }
+            (WaitEnd::TimedOut, _) => Err(WaitError::Timeout {
+                latest: self.cell.load_full(),
+            }),
+            (WaitEnd::Closed | WaitEnd::Ready, _) => Err(WaitError::Stopped {
+                last: self.cell.load_full(),
+            }),
+        }
+    }
+
+    /// Waits, asleep, until a version newer than `after` is published; the twin of
+    /// [`wait_for_version`](Self::wait_for_version)`(after.next(), timeout)`. Typical use: load,
+    /// act on the snapshot, then wait for the next change after its version.
+    ///
+    /// # Errors
+    ///
+    /// As for [`wait_for_version`](Self::wait_for_version).
+    pub fn wait_for_change(
+        &self,
+        after: Version,
+        timeout: Duration,
+    ) -> Result<Arc<Snapshot<S>>, WaitError<S>> {
+        self.wait_for_version(after.next(), timeout)
+    }
+
     /// The latest published snapshot, as a full reference count.
     ///
     /// # Consistency

@@ -1,5 +1,5 @@
 //! The generic single-writer engine: a bounded queue in, one writer thread, versioned
-//! snapshots out.
+//! snapshots out — or, with the [`InlineWriter`], the writer on the caller's own thread.
 //!
 //! The engine knows nothing about orders. It runs any [`StateMachine`]: a value that is cheap to
 //! clone (because it is persistent) and that applies one command at a time, deterministically.
@@ -21,6 +21,27 @@
 //! Under saturation batches grow by themselves, so the cost of the first write after a publish
 //! (the persistent map copies the path to the changed entry, because the snapshot shares it) is
 //! shared by every command of the batch.
+//!
+//! # Two writers, one publication path
+//!
+//! Steps 3 and 4 (and panic recovery, outcome counting, metrics and the freeing of replaced
+//! versions) live in one private core that both writers drive. The threaded [`Engine`] feeds it
+//! from the queue on its writer thread; the [`InlineWriter`] feeds it the caller's commands on
+//! the caller's thread and returns each outcome. Choose inline when one thread produces every
+//! command and latency comes first (visible when `apply` returns: no queue hop, no wake-up);
+//! choose threaded when many threads produce, or when the producing thread must never do the
+//! state machine's work. Switching is a constructor change; readers are the same either way.
+//!
+//! # Waiting for a version
+//!
+//! [`ReadHandle::wait_for_version`] and [`ReadHandle::wait_for_change`] sleep until a version is
+//! published, time out, or the engine stops ([`WaitError`]). While nobody waits, a publication
+//! pays one extra atomic operation; the writer takes a lock to wake waiters only when there are
+//! some, and never waits for a reader's work. With the `async` feature,
+//! `WriteHandle::submit_async`, `WriteHandle::flush_async` and
+//! `ReadHandle::wait_for_version_async` are runtime-agnostic twins (no runtime is a
+//! dependency): they register the task's waker instead of blocking the thread, and dropping the
+//! future deregisters it.
 //!
 //! # Invariants
 //!
@@ -76,28 +97,40 @@
 //! assert!(snapshot.version() >= visible);
 //! assert_eq!(snapshot.state().0, 42);
 //! assert_eq!(snapshot.counters().applied(), 2);
+//! assert_eq!(snapshot.applied_of(&Added), 2); // by class, checked by the compiler
 //! let last = engine.shutdown()?;
 //! assert_eq!(last.state().0, 42);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "async")]
+mod asynchronous;
 mod config;
 pub(crate) mod core;
 mod error;
 mod handle;
+mod inline;
 mod outcome;
 mod recover;
+mod signal;
 mod snapshot;
 mod writer;
 
 pub use config::{EngineConfig, WaitStrategy};
 pub use error::{
-    FlushError, ShutdownError, StartError, SubmitError, SubmitTimeoutError, TrySubmitError,
+    ApplyError, FlushError, ShutdownError, StartError, SubmitError, SubmitTimeoutError,
+    TrySubmitError, WaitError,
 };
 pub use handle::{Engine, ReadHandle, Reader, WriteHandle};
 pub(crate) use outcome::HealthCell;
+pub use inline::InlineWriter;
 pub use outcome::{EngineStatus, Health, Outcome, OutcomeRecord, OutcomeStream};
 pub use snapshot::{Counters, Seq, Snapshot, Version};
+
+/// The outcome record of one command of state machine `S`, as the
+/// [`InlineWriter`] returns it and the [`OutcomeStream`] delivers it.
+pub type OutcomeRecordOf<S> =
+    OutcomeRecord<<S as StateMachine>::Applied, <S as StateMachine>::Rejected>;
 
 /// A deterministic state machine that the engine's writer thread drives.
 ///
@@ -143,5 +176,46 @@ pub trait Labelled {
             .get(self.label_index())
             .copied()
             .unwrap_or("unlabelled")
+    }
+}
+
+/// Names one class of the [`Labelled`] type `L`, checked by the compiler: what
+/// [`Snapshot::applied_of`] and [`Snapshot::rejected_of`] take, so that reading a count cannot
+/// misspell a label.
+///
+/// Every `&L` names its own class. A state machine whose outcome type carries data (a rejection
+/// reason with the order it concerns) can add a field-less kind enum that implements
+/// `ClassOf<Reason>`, so callers need not build a value to name a class.
+///
+/// ```
+/// use snapstate::engine::{ClassOf, Labelled};
+///
+/// #[derive(Debug)]
+/// enum Refusal { TooLarge(u64), Closed }
+/// impl Labelled for Refusal {
+///     const LABELS: &'static [&'static str] = &["too_large", "closed"];
+///     fn label_index(&self) -> usize {
+///         match self { Refusal::TooLarge(_) => 0, Refusal::Closed => 1 }
+///     }
+/// }
+///
+/// /// The classes of `Refusal`, without their data.
+/// #[derive(Clone, Copy)]
+/// enum RefusalKind { TooLarge, Closed }
+/// impl ClassOf<Refusal> for RefusalKind {
+///     fn class_index(&self) -> usize { *self as usize }
+/// }
+///
+/// assert_eq!(RefusalKind::Closed.class_index(), Refusal::Closed.label_index());
+/// assert_eq!((&Refusal::TooLarge(7)).class_index(), 0);
+/// ```
+pub trait ClassOf<L: Labelled> {
+    /// The class's index into `L::LABELS`.
+    fn class_index(&self) -> usize;
+}
+
+impl<L: Labelled> ClassOf<L> for &L {
+    fn class_index(&self) -> usize {
+        self.label_index()
     }
 }

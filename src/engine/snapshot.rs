@@ -5,6 +5,8 @@ use std::fmt;
 use crate::sync::Arc;
 use crate::time::Timestamp;
 
+use super::{ClassOf, StateMachine};
+
 /// The number of a published snapshot. Version 0 is the initial state; each publication adds
 /// one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -113,6 +115,9 @@ impl Counters {
     }
 
     /// How many applied commands carried `label`; zero for an unknown label.
+    ///
+    /// A misspelt label reads zero too: prefer the typed [`Snapshot::applied_of`], which the
+    /// compiler checks.
     pub fn applied_count(&self, label: &str) -> u64 {
         self.applied_by_label()
             .find(|(name, _)| *name == label)
@@ -120,11 +125,23 @@ impl Counters {
     }
 
     /// How many rejected commands carried `label`; zero for an unknown label.
+    ///
+    /// A misspelt label reads zero too: prefer the typed [`Snapshot::rejected_of`], which the
+    /// compiler checks.
     pub fn rejected_count(&self, label: &str) -> u64 {
         self.rejected_by_label()
             .find(|(name, _)| *name == label)
             .map_or(0, |(_, count)| count)
     }
+}
+
+/// The count at `index`; an index beyond the labels reads the last slot, which counts exactly
+/// those (as the writer's tally does).
+fn count_at(counts: &[u64], index: usize) -> u64 {
+    counts
+        .get(index.min(counts.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(0)
 }
 
 fn labelled<'a>(
@@ -186,6 +203,35 @@ impl<S> Snapshot<S> {
     /// Outcome counts of every command up to [`last_seq`](Self::last_seq).
     pub fn counters(&self) -> &Counters {
         &self.counters
+    }
+}
+
+impl<S: StateMachine> Snapshot<S> {
+    /// How many applied commands up to this snapshot were of `class`, named by a value the
+    /// compiler checks against the state machine's `Applied` type (a reference to an `Applied`
+    /// value, or a field-less kind that implements [`ClassOf`]), so a typo cannot read zero.
+    ///
+    /// ```
+    /// use snapstate::book::{Applied, Book, BookConfig, Grid};
+    /// use snapstate::engine::{InlineWriter, EngineConfig};
+    /// # use rust_decimal::Decimal;
+    /// # let grid = Grid::centred(Decimal::new(100, 0), Decimal::new(1, 2), 20)?;
+    /// let writer = InlineWriter::start(Book::new(BookConfig::new(grid)), EngineConfig::default())?;
+    /// let snapshot = writer.snapshot();
+    /// assert_eq!(snapshot.applied_of(&Applied::Placed), 0);
+    /// // By label the same count reads so; a misspelt label would silently read zero.
+    /// assert_eq!(snapshot.counters().applied_count("placed"), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn applied_of(&self, class: impl ClassOf<S::Applied>) -> u64 {
+        count_at(&self.counters.applied_by_label, class.class_index())
+    }
+
+    /// How many rejected commands up to this snapshot were of `reason`'s class; the typed twin
+    /// of [`Counters::rejected_count`], as [`applied_of`](Self::applied_of) is of
+    /// [`Counters::applied_count`].
+    pub fn rejected_of(&self, reason: impl ClassOf<S::Rejected>) -> u64 {
+        count_at(&self.counters.rejected_by_label, reason.class_index())
     }
 }
 

@@ -5,18 +5,41 @@
 //! too; this file holds only what belongs to a queue and a thread of its own.
 
 use crate::sync::channel::{Receiver, Sender, TryRecvError};
-use crate::sync::spin_hint;
+use crate::sync::{Arc, spin_hint};
 
 use super::core::WriterCore;
+use super::signal::Signal;
 use super::snapshot::Version;
-use super::{EngineConfig, EngineStatus, StateMachine, WaitStrategy};
+use super::{EngineConfig, StateMachine, WaitStrategy};
 
 /// What travels through the command queue.
 pub(crate) enum Message<C> {
     /// A command to apply.
     Command(C),
     /// A barrier: answer with the version that includes everything queued before it.
-    Barrier(Sender<Version>),
+    Barrier(Reply),
+}
+
+/// Where a barrier's answer goes: a blocked flusher's channel, or an async flusher's cell.
+pub(crate) enum Reply {
+    /// `flush` and `flush_timeout` wait on a channel of one.
+    Blocking(Sender<Version>),
+    /// `flush_async` waits on a cell that wakes its task.
+    #[cfg(feature = "async")]
+    Async(super::asynchronous::ReplySender),
+}
+
+impl Reply {
+    fn answer(self, version: Version) {
+        match self {
+            // A flusher that gave up (timed out) has dropped its receiver; nothing to tell it.
+            Self::Blocking(sender) => {
+                let _ = sender.try_send(version);
+            }
+            #[cfg(feature = "async")]
+            Self::Async(sender) => sender.answer(version),
+        }
+    }
 }
 
 impl<C> Message<C> {
@@ -37,13 +60,17 @@ pub(crate) struct Writer<S: StateMachine> {
     wait_strategy: WaitStrategy,
     max_batch: usize,
     queue_capacity: usize,
-    barriers: Vec<Sender<Version>>,
+    barriers: Vec<Reply>,
+    /// Raised after the writer takes messages off the queue (room for async submitters), and
+    /// closed when it stops.
+    space_signal: Arc<Signal>,
 }
 
 impl<S: StateMachine> Writer<S> {
     pub(crate) fn new(
         receiver: Receiver<Message<S::Command>>,
         core: WriterCore<S>,
+        space_signal: Arc<Signal>,
         config: &EngineConfig,
     ) -> Self {
         Self {
@@ -53,6 +80,7 @@ impl<S: StateMachine> Writer<S> {
             max_batch: config.max_batch,
             queue_capacity: config.queue_capacity,
             barriers: Vec::new(),
+            space_signal,
         }
     }
 
@@ -62,13 +90,14 @@ impl<S: StateMachine> Writer<S> {
         self.core.register_metrics();
         while let Some(first) = self.wait_for_message() {
             let disconnected = self.collect_batch(first);
+            // Only async submitters wait for room this way (blocking ones wait in the channel).
+            #[cfg(feature = "async")]
+            self.space_signal.notify();
             let queue_depth = self.receiver.len();
             let barriers = &mut self.barriers;
             self.core.run_batch(Some(queue_depth), |version| {
                 for reply in barriers.drain(..) {
-                    // A flusher that gave up (timed out) has dropped its receiver; nothing to
-                    // tell it.
-                    let _ = reply.try_send(version);
+                    reply.answer(version);
                 }
             });
             if disconnected {
@@ -76,6 +105,7 @@ impl<S: StateMachine> Writer<S> {
             }
         }
         self.core.finish();
+        self.space_signal.close();
     }
 
     fn wait_for_message(&self) -> Option<Message<S::Command>> {
@@ -136,13 +166,7 @@ impl<S: StateMachine> Drop for Writer<S> {
                 Err(_) => break,
             }
         }
-        tracing::error!(unapplied, "the snapstate writer failed");
-        self.core.health().update(|health| {
-            health.status = EngineStatus::Failed;
-            health.unapplied_on_failure = unapplied;
-            if health.failure.is_none() {
-                health.failure = Some("the writer thread panicked".to_owned());
-            }
-        });
+        self.core.fail(unapplied, "the writer thread panicked");
+        self.space_signal.close();
     }
 }

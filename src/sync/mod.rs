@@ -9,7 +9,7 @@
 //! | [`PublicationCell`] | `arc_swap::ArcSwap`            | a loom `Mutex<Arc<T>>` plus a generation |
 //! | [`CachedLoad`]      | `arc_swap::cache::Cache`       | a generation check, then a locked clone  |
 //! | [`channel`]         | `crossbeam_channel::bounded`   | a loom `Mutex<VecDeque>` and `Condvar`s  |
-//! | `Mutex`, `RwLock`, atomics, `thread` | `std`         | `loom`                                   |
+//! | `Mutex`, `RwLock`, `Condvar`, atomics, `thread` | `std` | `loom`                           |
 //!
 //! `Arc` stays `std::sync::Arc` in both worlds: snapshots are handed to users as `std` `Arc`s,
 //! and the reference count is `std`'s responsibility, not a protocol of ours to model.

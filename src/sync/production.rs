@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 pub(crate) use std::sync::{Condvar, Mutex, MutexGuard, RwLock};
 pub(crate) use std::thread;
 

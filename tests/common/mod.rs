@@ -5,6 +5,8 @@
     reason = "each test binary compiles this module and uses a different part of it"
 )]
 
+pub mod writers;
+
 use rust_decimal::Decimal;
 use snapstate::book::{
     Book, BookCommand, BookConfig, FillReport, Grid, Level, OrderId, Place, Side, StatusReport,

@@ -1,0 +1,332 @@
+//! The inline writer: the engine's writer, driven on the caller's own thread.
+//!
+//! [`InlineWriter`] owns the same [`WriterCore`] the threaded engine's writer thread drives, so
+//! it publishes the same [`Snapshot`]s through the same cell to the same [`ReadHandle`]s and
+//! [`Reader`](super::Reader)s, with the same sequence numbers, outcome counters, metrics, panic
+//! recovery and freeing of replaced versions. What it leaves out is the queue and the thread:
+//! a call applies its commands and publishes before it returns, and hands the outcomes straight
+//! back.
+//!
+//! # Choosing a writer
+//!
+//! * **Inline** when one thread produces every command (one venue connection per account, one
+//!   strategy loop) and latency comes first: a command is visible to readers when `apply`
+//!   returns, with no queue hop and no thread wake-up, and its outcome is the return value.
+//!   The producing thread pays for the book work and for freeing replaced versions.
+//! * **Threaded** ([`Engine`](super::Engine)) when many threads produce, or when the producing
+//!   thread (a feed handler) must never do book work: producers only enqueue, backpressure is a
+//!   bounded queue, and the writer thread batches whatever accumulated.
+//!
+//! Switching is a constructor change: both take an initial state and an [`EngineConfig`], both
+//! hand out [`ReadHandle`]s, both shut down into the final snapshot.
+
+use std::fmt;
+
+use crate::sync::Arc;
+
+use super::core::WriterCore;
+use super::error::{ApplyError, ShutdownError, StartError};
+use super::handle::ReadHandle;
+use super::outcome::Health;
+use super::snapshot::Snapshot;
+use super::{EngineConfig, EngineStatus, OutcomeRecordOf, StateMachine};
+
+/// The writer on the caller's thread: applies commands and publishes each call's batch before
+/// returning. One per engine, by construction: it is `Send` (move it to the thread that
+/// produces) but not `Clone`.
+///
+/// ```
+/// use snapstate::engine::{EngineConfig, InlineWriter, Labelled, Outcome, StateMachine};
+///
+/// #[derive(Clone, Default)]
+/// struct Counter(u64);
+///
+/// #[derive(Debug)]
+/// struct Added;
+/// impl Labelled for Added {
+///     const LABELS: &'static [&'static str] = &["added"];
+///     fn label_index(&self) -> usize { 0 }
+/// }
+///
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("would overflow")]
+/// struct Overflow;
+/// impl Labelled for Overflow {
+///     const LABELS: &'static [&'static str] = &["overflow"];
+///     fn label_index(&self) -> usize { 0 }
+/// }
+///
+/// impl StateMachine for Counter {
+///     type Command = u64;
+///     type Applied = Added;
+///     type Rejected = Overflow;
+///     fn apply(&mut self, amount: &u64) -> Result<Added, Overflow> {
+///         self.0 = self.0.checked_add(*amount).ok_or(Overflow)?;
+///         Ok(Added)
+///     }
+/// }
+///
+/// let mut writer = InlineWriter::start(Counter::default(), EngineConfig::default())?;
+/// let reader = writer.read_handle(); // clone one per reader thread, as with `Engine`
+///
+/// let record = writer.apply(40)?;
+/// assert!(matches!(record.outcome, Outcome::Applied(Added)));
+/// assert_eq!(reader.load().state().0, 40); // visible as soon as `apply` returns
+///
+/// let records = writer.apply_all([1, 1, u64::MAX])?; // one publication for the three
+/// assert!(matches!(records[2].outcome, Outcome::Rejected(Overflow)));
+/// assert_eq!(reader.load().state().0, 42);
+///
+/// let last = writer.shutdown()?;
+/// assert_eq!(last.counters().applied(), 3);
+/// assert_eq!(last.counters().rejected(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// It is `Send`:
+///
+/// ```
+/// # use snapstate::engine::InlineWriter;
+/// fn assert_send<T: Send>() {}
+/// assert_send::<InlineWriter<snapstate::book::Book>>();
+/// ```
+///
+/// and not `Clone`, so there is one writer:
+///
+/// ```compile_fail
+/// # use snapstate::engine::InlineWriter;
+/// fn assert_clone<T: Clone>() {}
+/// assert_clone::<InlineWriter<snapstate::book::Book>>();
+/// ```
+pub struct InlineWriter<S: StateMachine> {
+    core: WriterCore<S>,
+    max_batch: usize,
+    /// Set when a batch unwound through the core; nothing is applied after.
+    failed: bool,
+    /// Set once the core has been finished (shutdown) or marked failed, so that `Drop` does
+    /// neither twice.
+    closed: bool,
+}
+
+impl<S: StateMachine> InlineWriter<S> {
+    /// A writer whose version 0 is `initial`, configured as an [`Engine`](super::Engine) would
+    /// be.
+    ///
+    /// Of the configuration, it uses [`max_batch`](EngineConfig::max_batch) (a longer call
+    /// publishes once per `max_batch` commands), [`clock`](EngineConfig::clock) and
+    /// [`record_metrics`](EngineConfig::record_metrics) (registered now, on this thread).
+    /// The queue's capacity, the wait strategy and the thread's name have no queue or thread to
+    /// apply to and are ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::InvalidConfig`] for a zero batch or queue size, and for an
+    /// [`outcome_capacity`](EngineConfig::outcome_capacity): the inline writer returns each
+    /// outcome to its caller instead of streaming it; and for a
+    /// [`journal`](EngineConfig::journal), which only the threaded engine's
+    /// [`Engine::recover`](super::Engine::recover) runs so far.
+    pub fn start(initial: S, config: EngineConfig) -> Result<Self, StartError> {
+        config.validate().map_err(StartError::InvalidConfig)?;
+        if config.journal.is_some() {
+            return Err(StartError::InvalidConfig(
+                "the inline writer does not journal yet: start a journaled engine with \
+                 Engine::recover",
+            ));
+        }
+        if config.outcome_capacity.is_some() {
+            return Err(StartError::InvalidConfig(
+                "the inline writer returns each outcome to its caller: outcome_capacity must be \
+                 None",
+            ));
+        }
+        let mut core = WriterCore::new(initial, &config, None, true);
+        core.register_metrics();
+        Ok(Self {
+            core,
+            max_batch: config.max_batch,
+            failed: false,
+            closed: false,
+        })
+    }
+
+    /// Applies one command and publishes it: when this returns, every reader's next load sees
+    /// it. Returns the command's outcome record (its [`Seq`](super::Seq), the version that
+    /// first includes it, and what became of it).
+    ///
+    /// A command whose application panics is rejected like a refused one (its record says
+    /// `Panicked`) and the writer carries on, as the threaded writer does.
+    ///
+    /// # Errors
+    ///
+    /// [`ApplyError::Failed`], with the command, once the writer has failed (see
+    /// [`health`](Self::health)).
+    ///
+    /// # Panics
+    ///
+    /// When the state machine turns out not to be deterministic (a command that applied cleanly
+    /// panics when re-applied during panic recovery): the panic is the state machine's, passed
+    /// on, and the writer is failed from then on. Readers keep the last good snapshot.
+    pub fn apply(
+        &mut self,
+        command: S::Command,
+    ) -> Result<OutcomeRecordOf<S>, ApplyError<S::Command>> {
+        if self.refuses() {
+            return Err(ApplyError::Failed(command));
+        }
+        self.core.batch_mut().clear();
+        self.core.batch_mut().push(command);
+        self.core.run_batch(None, |_| {});
+        let record = self.core.records_mut().pop();
+        debug_assert!(
+            self.core.records_mut().is_empty(),
+            "one command, one record"
+        );
+        Ok(record.expect("the core keeps one record per command for the inline writer"))
+    }
+
+    /// Applies `commands` in order and publishes them together (once per
+    /// [`max_batch`](EngineConfig::max_batch) commands for a longer sequence); returns one
+    /// outcome record per command, in order. An empty sequence publishes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`ApplyError::Failed`], with the iterator untouched, once the writer has failed.
+    ///
+    /// # Panics
+    ///
+    /// As for [`apply`](Self::apply), and when the iterator panics (the commands taken from it
+    /// in the unfinished batch are then dropped unapplied, with nothing published for them).
+    pub fn apply_all<I>(
+        &mut self,
+        commands: I,
+    ) -> Result<Vec<OutcomeRecordOf<S>>, ApplyError<I::IntoIter>>
+    where
+        I: IntoIterator<Item = S::Command>,
+    {
+        let mut records = Vec::new();
+        self.apply_all_into(commands, &mut records)?;
+        Ok(records)
+    }
+
+    /// [`apply_all`](Self::apply_all), appending the records to `records`: a caller that
+    /// reuses the vector allocates nothing per call.
+    ///
+    /// # Errors
+    ///
+    /// As for [`apply_all`](Self::apply_all).
+    ///
+    /// # Panics
+    ///
+    /// As for [`apply_all`](Self::apply_all).
+    pub fn apply_all_into<I>(
+        &mut self,
+        commands: I,
+        records: &mut Vec<OutcomeRecordOf<S>>,
+    ) -> Result<(), ApplyError<I::IntoIter>>
+    where
+        I: IntoIterator<Item = S::Command>,
+    {
+        let mut commands = commands.into_iter();
+        if self.refuses() {
+            return Err(ApplyError::Failed(commands));
+        }
+        // Commands left by a call whose iterator panicked were never applied; not this call's.
+        self.core.batch_mut().clear();
+        loop {
+            let limit = self.max_batch;
+            self.core.batch_mut().extend(commands.by_ref().take(limit));
+            if self.core.batch_mut().is_empty() {
+                return Ok(());
+            }
+            let full = self.core.batch_mut().len() == limit;
+            self.core.run_batch(None, |_| {});
+            records.append(self.core.records_mut());
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The latest published snapshot, without touching the publication cell: the writer knows
+    /// it already.
+    pub fn snapshot(&self) -> &Arc<Snapshot<S>> {
+        self.core.published()
+    }
+
+    /// A handle for loading snapshots, on any thread; clone it for each reader. It keeps
+    /// working after the writer shuts down (it returns the final snapshot).
+    pub fn read_handle(&self) -> ReadHandle<S> {
+        ReadHandle::new(
+            self.core.cell().clone(),
+            Arc::clone(self.core.published_signal()),
+        )
+    }
+
+    /// The writer's health: running, stopped or failed, and how many commands panicked.
+    pub fn health(&self) -> Health {
+        self.core.health().read()
+    }
+
+    /// Stops the writer and returns the final snapshot. Readers keep it; waiters for a later
+    /// version are told the engine stopped.
+    ///
+    /// # Errors
+    ///
+    /// [`ShutdownError::WriterFailed`] if the writer failed earlier; it carries the last good
+    /// snapshot.
+    pub fn shutdown(mut self) -> Result<Arc<Snapshot<S>>, ShutdownError<S>> {
+        self.refuses();
+        self.close();
+        let last = Arc::clone(self.core.published());
+        let health = self.core.health().read();
+        match health.status {
+            EngineStatus::Failed => Err(ShutdownError::WriterFailed {
+                last_good: last,
+                message: health.failure.unwrap_or_default(),
+            }),
+            EngineStatus::Running | EngineStatus::Stopped => Ok(last),
+        }
+    }
+
+    /// Whether the writer refuses work because it failed; marks it failed the first time a
+    /// batch is found to have unwound through the core.
+    fn refuses(&mut self) -> bool {
+        if !self.failed && self.core.batch_unwound() {
+            let unapplied = self.core.batch_mut().len() as u64;
+            self.core.fail(
+                unapplied,
+                "the inline writer panicked while applying a batch",
+            );
+            self.failed = true;
+            // A failed core is never finished: its status stays failed.
+            self.closed = true;
+        }
+        self.failed
+    }
+
+    /// Finishes the core once: publishes final counts and marks the engine stopped.
+    fn close(&mut self) {
+        if !self.closed {
+            self.core.finish();
+            self.closed = true;
+        }
+    }
+}
+
+impl<S: StateMachine> Drop for InlineWriter<S> {
+    /// Dropping the writer shuts it down as [`shutdown`](InlineWriter::shutdown) does (or, while
+    /// a batch unwinds, records the failure), so readers and waiters learn it stopped.
+    fn drop(&mut self) {
+        self.refuses();
+        self.close();
+    }
+}
+
+impl<S: StateMachine> fmt::Debug for InlineWriter<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InlineWriter")
+            .field("version", &self.core.published().version())
+            .field("health", &self.health())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,271 @@
+//! The inline writer end to end: outcomes returned to the caller, visible on return, one
+//! publication per call, panic recovery, failure, shutdown, and the typed counters.
+
+mod engine_support;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::thread;
+use std::time::Duration;
+
+use engine_support::{FLAKY, Log, Logged, Odd, PANIC, quiet_panics};
+use snapstate::engine::{
+    EngineConfig, EngineStatus, InlineWriter, Outcome, Seq, ShutdownError, StartError, Version,
+};
+
+fn config() -> EngineConfig {
+    EngineConfig {
+        record_metrics: false,
+        ..EngineConfig::default()
+    }
+}
+
+fn start() -> InlineWriter<Log> {
+    InlineWriter::start(Log::default(), config()).expect("the writer starts")
+}
+
+#[test]
+fn apply_returns_the_outcome_and_the_command_is_visible_when_it_returns() {
+    let mut writer = start();
+    let reader = writer.read_handle();
+    let mut cached = reader.reader();
+    let record = writer.apply(2).expect("the writer runs");
+    assert_eq!(record.seq, Seq(1));
+    assert_eq!(record.version, Version(1));
+    assert_eq!(record.outcome, Outcome::Applied(Logged));
+    assert_eq!(reader.load().state().logged(), vec![2]);
+    assert_eq!(cached.load().version(), Version(1));
+
+    let refused = writer.apply(3).expect("the writer runs");
+    assert_eq!(refused.outcome, Outcome::Rejected(Odd));
+    assert_eq!(refused.seq, Seq(2));
+    let snapshot = reader.load();
+    assert_eq!(
+        snapshot.state().logged(),
+        vec![2],
+        "a refusal changes nothing"
+    );
+    assert_eq!(snapshot.last_seq(), Seq(2));
+    assert_eq!(snapshot.applied_of(&Logged), 1);
+    assert_eq!(snapshot.rejected_of(&Odd), 1);
+    assert_eq!(snapshot.counters().rejected_count("odd"), 1);
+    assert!(writer.health().is_healthy());
+}
+
+#[test]
+fn apply_all_publishes_once_per_call_or_once_per_max_batch() {
+    let mut writer = InlineWriter::start(
+        Log::default(),
+        EngineConfig {
+            max_batch: 3,
+            ..config()
+        },
+    )
+    .expect("the writer starts");
+    let records = writer.apply_all([2, 4]).expect("the writer runs");
+    assert!(records.iter().all(|record| record.version == Version(1)));
+    let records = writer
+        .apply_all((3..=9).map(|n| n * 2))
+        .expect("the writer runs");
+    let versions: Vec<u64> = records.iter().map(|record| record.version.0).collect();
+    assert_eq!(
+        versions,
+        vec![2, 2, 2, 3, 3, 3, 4],
+        "batches of at most three"
+    );
+    let seqs: Vec<u64> = records.iter().map(|record| record.seq.0).collect();
+    assert_eq!(seqs, (3..=9).collect::<Vec<_>>());
+    assert!(writer.apply_all([]).expect("the writer runs").is_empty());
+    assert_eq!(
+        writer.snapshot().version(),
+        Version(4),
+        "nothing published for nothing"
+    );
+    let mut reused = Vec::with_capacity(4);
+    writer
+        .apply_all_into([20, 21], &mut reused)
+        .expect("the writer runs");
+    assert_eq!(reused.len(), 2);
+    let last = writer.shutdown().expect("clean shutdown");
+    assert_eq!(last.last_seq(), Seq(11));
+    assert_eq!(last.counters().total(), 11);
+}
+
+#[test]
+fn a_panicking_command_is_rejected_and_the_rest_of_its_call_survives() {
+    quiet_panics();
+    let mut writer = start();
+    let records = writer.apply_all([2, PANIC, 4]).expect("the writer runs");
+    assert!(
+        matches!(&records[1].outcome, Outcome::Panicked { message } if message.contains("deliberate"))
+    );
+    assert_eq!(records[2].outcome, Outcome::Applied(Logged));
+    assert_eq!(writer.snapshot().state().logged(), vec![2, 4]);
+    let health = writer.health();
+    assert_eq!(health.status, EngineStatus::Running);
+    assert_eq!(health.panicked_commands, 1);
+    let last = writer
+        .shutdown()
+        .expect("a panicking command is no writer failure");
+    assert_eq!(last.counters().panicked(), 1);
+}
+
+#[test]
+fn a_non_deterministic_state_machine_fails_the_writer_and_later_calls_hand_commands_back() {
+    quiet_panics();
+    let mut writer = start();
+    let reader = writer.read_handle();
+    writer.apply(2).expect("the writer runs");
+    let waiter = {
+        let reader = reader.clone();
+        thread::spawn(move || reader.wait_for_version(Version(100), Duration::MAX))
+    };
+    // FLAKY applies; PANIC makes the core re-apply FLAKY, which now panics: a writer failure.
+    let unwound = catch_unwind(AssertUnwindSafe(|| writer.apply_all([FLAKY, PANIC])));
+    assert!(
+        unwound.is_err(),
+        "the state machine's panic reaches the caller"
+    );
+    let refused = writer
+        .apply(4)
+        .expect_err("a failed writer applies nothing");
+    assert_eq!(refused.into_inner(), 4);
+    let health = writer.health();
+    assert_eq!(health.status, EngineStatus::Failed);
+    assert!(
+        health
+            .failure
+            .as_deref()
+            .is_some_and(|failure| failure.contains("non-deterministic"))
+    );
+    assert_eq!(
+        reader.load().state().logged(),
+        vec![2],
+        "readers keep the last good"
+    );
+    let stopped = waiter
+        .join()
+        .expect("the waiter returns")
+        .expect_err("the version never comes");
+    assert!(stopped.is_stopped());
+    match writer.shutdown() {
+        Err(ShutdownError::WriterFailed { last_good, .. }) => {
+            assert_eq!(last_good.state().logged(), vec![2]);
+        }
+        Ok(_) => panic!("a failed writer shuts down with an error"),
+    }
+}
+
+#[test]
+fn an_outcome_stream_is_refused_with_a_reason() {
+    let refused = InlineWriter::start(
+        Log::default(),
+        EngineConfig {
+            outcome_capacity: Some(16),
+            ..config()
+        },
+    )
+    .expect_err("the inline writer returns outcomes instead");
+    assert!(matches!(refused, StartError::InvalidConfig(reason) if reason.contains("outcome")));
+    let zero = InlineWriter::start(
+        Log::default(),
+        EngineConfig {
+            max_batch: 0,
+            ..config()
+        },
+    );
+    assert!(matches!(zero, Err(StartError::InvalidConfig(_))));
+}
+
+#[test]
+fn dropping_the_writer_stops_it_readers_keep_the_last_version_and_waiters_are_told() {
+    let mut writer = start();
+    writer.apply_all([2, 4]).expect("the writer runs");
+    let reader = writer.read_handle();
+    drop(writer);
+    assert_eq!(reader.load().state().logged(), vec![2, 4]);
+    let stopped = reader
+        .wait_for_change(Version(1), Duration::MAX)
+        .expect_err("nothing is published after the writer is gone");
+    assert!(stopped.is_stopped());
+    assert_eq!(stopped.snapshot().version(), Version(1));
+    assert_eq!(
+        reader
+            .wait_for_version(Version(1), Duration::MAX)
+            .expect("version 1 was published")
+            .version(),
+        Version(1)
+    );
+}
+
+#[test]
+fn the_writer_moves_to_another_thread_and_keeps_publishing_there() {
+    let mut writer = start();
+    writer.apply(2).expect("the writer runs");
+    let reader = writer.read_handle();
+    let held = reader.load();
+    let producer = thread::spawn(move || {
+        for value in [4, 6, 8] {
+            writer.apply(value).expect("the writer runs");
+        }
+        writer.shutdown().expect("clean shutdown")
+    });
+    let last = producer.join().expect("the producer finishes");
+    assert_eq!(last.state().logged(), vec![2, 4, 6, 8]);
+    assert_eq!(
+        held.state().logged(),
+        vec![2],
+        "a held snapshot never changes"
+    );
+}
+
+#[test]
+fn the_inline_writer_records_the_engine_metrics_on_the_callers_recorder() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    // The handles bind to the recorder that is current when the writer starts: on this thread,
+    // so a thread-local recorder works (it cannot reach the threaded engine's writer thread).
+    let mut writer = metrics::with_local_recorder(&recorder, || {
+        InlineWriter::start(
+            Log::default(),
+            EngineConfig {
+                record_metrics: true,
+                ..EngineConfig::default()
+            },
+        )
+        .expect("the writer starts")
+    });
+    writer.apply_all([2, 3, 4]).expect("the writer runs");
+    let snapshot = snapshotter.snapshot().into_vec();
+    let value = |name: &str, outcome: Option<&str>| {
+        snapshot
+            .iter()
+            .find(|(key, _, _, _)| {
+                key.key().name() == name
+                    && outcome.is_none_or(|outcome| {
+                        key.key()
+                            .labels()
+                            .any(|label| label.key() == "outcome" && label.value() == outcome)
+                    })
+            })
+            .map(|(_, _, _, value)| value)
+    };
+    assert_eq!(
+        value("snapstate_commands_total", Some("applied")),
+        Some(&DebugValue::Counter(2))
+    );
+    assert_eq!(
+        value("snapstate_commands_total", Some("rejected")),
+        Some(&DebugValue::Counter(1))
+    );
+    assert_eq!(
+        value("snapstate_version", None),
+        Some(&DebugValue::Gauge(1.0.into()))
+    );
+    let Some(DebugValue::Histogram(batch_sizes)) = value("snapstate_batch_size", None) else {
+        panic!("no batch size histogram in {snapshot:#?}")
+    };
+    assert_eq!(batch_sizes.len(), 1, "one publication for the call");
+    drop(writer.shutdown().expect("clean shutdown"));
+}
