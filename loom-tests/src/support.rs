@@ -29,22 +29,8 @@ pub fn explore<F>(name: &str, model: F) -> usize
 where
     F: Fn() + Sync + Send + 'static,
 {
-    explore_bounded(name, usize::MAX, model)
-}
-
-/// [`explore`] with the preemption bound capped at `most`, for a model with more threads than
-/// the others (the journal's), whose state space at the common bound would take CI too long.
-///
-/// # Panics
-///
-/// As for [`explore`].
-pub fn explore_bounded<F>(name: &str, most: usize, model: F) -> usize
-where
-    F: Fn() + Sync + Send + 'static,
-{
     let mut builder = loom::model::Builder::new();
-    let bound = (*builder.preemption_bound.get_or_insert(DEFAULT_PREEMPTIONS)).min(most);
-    builder.preemption_bound = Some(bound);
+    let bound = *builder.preemption_bound.get_or_insert(DEFAULT_PREEMPTIONS);
     let executions = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&executions);
     let failure_report = FailureReport {

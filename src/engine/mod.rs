@@ -122,8 +122,8 @@ pub use error::{
     TrySubmitError, WaitError,
 };
 pub use handle::{Engine, ReadHandle, Reader, WriteHandle};
-pub(crate) use outcome::HealthCell;
 pub use inline::InlineWriter;
+pub(crate) use outcome::HealthCell;
 pub use outcome::{EngineStatus, Health, Outcome, OutcomeRecord, OutcomeStream};
 pub use snapshot::{Counters, Seq, Snapshot, Version};
 
