@@ -432,3 +432,59 @@ fn a_journal_on_the_file_system_recovers_and_is_locked_while_in_use() {
     engine.shutdown().expect("shutdown");
     std::fs::remove_dir_all(&directory).expect("clean up");
 }
+
+/// Waits (bounded) until the storage holds `count` checkpoints.
+fn wait_for_checkpoints(storage: &SimulatedStorage, count: usize) {
+    let mut waited = 0;
+    while storage
+        .list()
+        .expect("list")
+        .iter()
+        .filter(|name| name.ends_with(".checkpoint"))
+        .count()
+        < count
+    {
+        assert!(waited < 1_000, "no {count} checkpoints within ten seconds");
+        std::thread::sleep(Duration::from_millis(10));
+        waited += 1;
+    }
+}
+
+#[test]
+fn a_damaged_newest_checkpoint_falls_back_to_the_older_one() {
+    let storage = SimulatedStorage::new();
+    let journal = JournalConfig {
+        checkpoint_every_commands: Some(100),
+        checkpoint_interval: None,
+        checkpoints_kept: 2,
+        ..journal_config(&storage)
+    };
+    let commands = workload(orders());
+    let half = commands.len() / 2;
+    let (engine, _) =
+        Engine::recover(common::book(LEVELS), engine_config(journal.clone())).expect("start");
+    submit_all(&engine, &commands[..half]);
+    engine.write_handle().flush_durable().expect("durable");
+    wait_for_checkpoints(&storage, 1);
+    submit_all(&engine, &commands[half..]);
+    engine.write_handle().flush_durable().expect("durable");
+    wait_for_checkpoints(&storage, 2);
+    let last = engine.shutdown().expect("shutdown");
+
+    let mut checkpoints: Vec<String> = storage
+        .list()
+        .expect("list")
+        .into_iter()
+        .filter(|name| name.ends_with(".checkpoint"))
+        .collect();
+    checkpoints.sort();
+    let newest = checkpoints.pop().expect("two checkpoints");
+    storage.flip_bit(&newest, 30, 1).expect("flip");
+    let (engine, report) =
+        Engine::recover(common::book(LEVELS), engine_config(journal)).expect("recover");
+    assert_eq!(report.checkpoints_skipped, 1);
+    let older = report.checkpoint_seq.expect("the older checkpoint");
+    assert!(newest > checkpoints[0] && older.0 < last.last_seq().0);
+    assert_eq!(engine.read_handle().load().state(), last.state());
+    engine.shutdown().expect("shutdown");
+}

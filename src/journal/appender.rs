@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::engine::{EngineStatus, HealthCell, Seq};
 use crate::sync::channel::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use crate::sync::thread::JoinHandle;
-use crate::sync::{Arc, AtomicU64, Condvar, Mutex, Ordering};
+use crate::sync::{Arc, AtomicBool, AtomicU64, Condvar, Mutex, Ordering};
 
 use super::format::{self, MAX_PAYLOAD_BYTES};
 use super::segment::{self, SegmentWriter};
@@ -32,6 +32,8 @@ pub(crate) struct JournalBatch<C> {
 #[derive(Debug)]
 pub(crate) struct DurableState {
     durable_seq: AtomicU64,
+    /// Set once the journal has failed, so the writer can check it per batch without a lock.
+    failed: AtomicBool,
     status: Mutex<WaitStatus>,
     changed: Condvar,
 }
@@ -54,6 +56,7 @@ impl DurableState {
     pub(crate) fn new(durable: Seq) -> Arc<Self> {
         Arc::new(Self {
             durable_seq: AtomicU64::new(durable.0),
+            failed: AtomicBool::new(false),
             status: Mutex::new(WaitStatus::default()),
             changed: Condvar::new(),
         })
@@ -66,6 +69,9 @@ impl DurableState {
 
     /// Why the journal failed, if it did.
     pub(crate) fn failure(&self) -> Option<String> {
+        if !self.failed.load(Ordering::Acquire) {
+            return None;
+        }
         self.lock().failure.clone()
     }
 
@@ -94,6 +100,7 @@ impl DurableState {
         if status.failure.is_none() {
             status.failure = Some(failure);
         }
+        self.failed.store(true, Ordering::Release);
         drop(status);
         self.changed.notify_all();
     }
