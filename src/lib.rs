@@ -99,6 +99,7 @@ pub use rust_decimal::Decimal;
 pub mod book;
 pub mod decimal;
 pub mod engine;
+pub mod journal;
 pub mod reconcile;
 mod sync;
 pub mod time;

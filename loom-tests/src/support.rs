@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use snapstate::engine::{EngineConfig, Labelled, Snapshot, StateMachine};
+use snapstate::journal::CodecError;
 
 /// The preemption bound used when `LOOM_MAX_PREEMPTIONS` is not set (CI sets it to the same
 /// value explicitly). Loom's own default is no bound, but the executions grow steeply with it:
@@ -377,5 +378,52 @@ pub mod book {
             .state()
             .check_invariants()
             .expect("a published book satisfies its invariants");
+    }
+}
+
+/// [`Marks`] can be journaled: a command is its bit number (4 bytes), the state its bit set (8
+/// bytes), little-endian; there is no configuration.
+impl snapstate::journal::Durable for Marks {
+    const FORMAT: &'static str = "loom.marks/1";
+    type Config = ();
+
+    fn config(&self) {}
+
+    fn encode_config((): &(), _out: &mut Vec<u8>) -> Result<(), CodecError> {
+        Ok(())
+    }
+
+    fn decode_config(bytes: &[u8]) -> Result<(), CodecError> {
+        if bytes.is_empty() {
+            Ok(())
+        } else {
+            Err(CodecError::new("marks have no configuration"))
+        }
+    }
+
+    fn encode_command(command: &Mark, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        out.extend_from_slice(&command.0.to_le_bytes());
+        Ok(())
+    }
+
+    fn decode_command(bytes: &[u8]) -> Result<Mark, CodecError> {
+        let bytes: [u8; 4] = bytes
+            .try_into()
+            .map_err(|_| CodecError::new("a mark is 4 bytes"))?;
+        Ok(Mark(u32::from_le_bytes(bytes)))
+    }
+
+    fn encode_state(&self, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        out.extend_from_slice(&self.bits.to_le_bytes());
+        Ok(())
+    }
+
+    fn decode_state(bytes: &[u8], (): &()) -> Result<Self, CodecError> {
+        let bytes: [u8; 8] = bytes
+            .try_into()
+            .map_err(|_| CodecError::new("marks are 8 bytes"))?;
+        Ok(Self {
+            bits: u64::from_le_bytes(bytes),
+        })
     }
 }

@@ -133,6 +133,7 @@ mod command;
 mod compact;
 mod digest;
 mod exact;
+mod durable;
 mod invariants;
 mod levels;
 mod outcome;

@@ -121,6 +121,19 @@ impl AdoptedPosition {
     pub fn last_id(&self) -> Option<PositionAdoptionId> {
         self.last_id
     }
+
+    /// Rebuilds an adopted position from its parts, as a checkpoint stored them.
+    pub(crate) fn from_parts(
+        total: Quantity,
+        revision: Revision,
+        last_id: Option<PositionAdoptionId>,
+    ) -> Self {
+        Self {
+            total,
+            revision,
+            last_id,
+        }
+    }
 }
 
 impl<S: Storage> Book<S> {

@@ -1,5 +1,6 @@
 //! Engine configuration: limits, the idle writer's wait strategy, and the clock.
 
+use crate::journal::JournalConfig;
 use crate::sync::Arc;
 use crate::time::{Clock, SystemClock};
 
@@ -66,6 +67,11 @@ pub struct EngineConfig {
     ///
     /// [`Engine::start`]: super::Engine::start
     pub record_metrics: bool,
+    /// Journal every command and checkpoint the state, for recovery after a restart; `None`
+    /// (the default): nothing is written and nothing is paid. An engine with a journal starts
+    /// with [`Engine::recover`](super::Engine::recover) (which also starts a fresh one on an
+    /// empty directory); see [`crate::journal`].
+    pub journal: Option<JournalConfig>,
 }
 
 impl Default for EngineConfig {
@@ -78,6 +84,7 @@ impl Default for EngineConfig {
             clock: Arc::new(SystemClock),
             thread_name: "snapstate-writer".to_owned(),
             record_metrics: true,
+            journal: None,
         }
     }
 }
@@ -92,6 +99,9 @@ impl EngineConfig {
         }
         if self.outcome_capacity == Some(0) {
             return Err("outcome_capacity, when set, must be at least 1");
+        }
+        if let Some(journal) = &self.journal {
+            journal.validate()?;
         }
         Ok(())
     }

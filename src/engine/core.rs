@@ -37,6 +37,8 @@ use crate::sync::channel::{Sender, TrySendError};
 use crate::sync::{Arc, PublicationCell};
 use crate::time::Clock;
 
+use crate::journal::DurableState;
+
 use super::config;
 use super::outcome::{HealthCell, panic_message};
 use super::signal::Signal;
@@ -51,13 +53,6 @@ pub(crate) type Record<S> =
     OutcomeRecord<<S as StateMachine>::Applied, <S as StateMachine>::Rejected>;
 
 /// A batch that has just been published, as the [`PublishHook`] sees it.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the journal reads these; until it lands only tests do"
-    )
-)]
 pub(crate) struct PublishedBatch<'batch, C> {
     /// The batch's commands, in sequence order: `commands[i]` has sequence number
     /// `first_seq + i`. The hook may take them (`std::mem::take`); the core clears whatever is
@@ -68,6 +63,13 @@ pub(crate) struct PublishedBatch<'batch, C> {
     /// The sequence number of the batch's last command; the published snapshot's `last_seq`.
     pub(crate) last_seq: Seq,
     /// The version that first includes the batch.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the journal records sequence numbers, not versions"
+        )
+    )]
     pub(crate) version: Version,
 }
 
@@ -110,6 +112,8 @@ pub(crate) struct WriterCore<S: StateMachine> {
     retired: Vec<Arc<Snapshot<S>>>,
     records: Vec<Record<S>>,
     hook: Option<PublishHook<S::Command>>,
+    /// The journal's shared state, when the engine journals.
+    journal: Option<Arc<DurableState>>,
     /// Set while a batch runs; still set afterwards only if the batch unwound (a writer failure,
     /// not a panicking command, which is caught).
     in_batch: bool,
@@ -130,10 +134,29 @@ impl<S: StateMachine> WriterCore<S> {
             <S::Applied as Labelled>::LABELS,
             <S::Rejected as Labelled>::LABELS,
         );
+        Self::resume(initial, Seq(0), counters, config, outcomes, keep_records)
+    }
+
+    /// A core that continues after `last_seq`, whose commands `counters` account for (a state
+    /// recovered from a journal); version 0 is `state`.
+    pub(crate) fn resume(
+        state: S,
+        last_seq: Seq,
+        counters: Counters,
+        config: &EngineConfig,
+        outcomes: Option<Sender<Record<S>>>,
+        keep_records: bool,
+    ) -> Self {
+        debug_assert_eq!(
+            counters.total(),
+            last_seq.0,
+            "counters must account for last_seq"
+        );
         let first = Arc::new(Snapshot {
-            state: initial,
+            state,
             version: Version(0),
-            last_seq: Seq(0),
+            last_seq,
+            durable_seq: Seq(0),
             published_at: config.clock.now(),
             counters: counters.clone(),
         });
@@ -148,14 +171,27 @@ impl<S: StateMachine> WriterCore<S> {
             record_metrics: config.record_metrics,
             working: first.state.clone(),
             published: first,
-            next_seq: 0,
+            next_seq: last_seq.0,
             tally: Tally::new(counters),
             batch: Vec::with_capacity(config.max_batch.min(config::BATCH_PREALLOCATION)),
             retired: Vec::new(),
             records: Vec::new(),
             hook: None,
+            journal: None,
             in_batch: false,
         }
+    }
+
+    /// Sends outcome records to `outcomes` from now on (after a recovery replayed without).
+    pub(crate) fn set_outcomes(&mut self, outcomes: Option<Sender<Record<S>>>) {
+        self.keep_records = self.keep_records || outcomes.is_some();
+        self.outcomes = outcomes;
+    }
+
+    /// Ties the core to a journal: each snapshot records the journal's `durable_seq` as of its
+    /// publication, and the core refuses to apply another batch once the journal has failed.
+    pub(crate) fn set_journal(&mut self, journal: Arc<DurableState>) {
+        self.journal = Some(journal);
     }
 
     /// The publication cell readers load from.
@@ -201,13 +237,6 @@ impl<S: StateMachine> WriterCore<S> {
     }
 
     /// Installs the hook called after each published batch, replacing any earlier one.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the journal installs the hook; until then only tests do"
-        )
-    )]
     pub(crate) fn set_publish_hook(&mut self, hook: PublishHook<S::Command>) {
         self.hook = Some(hook);
     }
@@ -228,6 +257,7 @@ impl<S: StateMachine> WriterCore<S> {
         queue_depth: Option<usize>,
         published: impl FnOnce(Version),
     ) {
+        self.refuse_if_journal_failed();
         self.in_batch = true;
         let commands = self.batch.len();
         let mut replaced = None;
@@ -244,6 +274,19 @@ impl<S: StateMachine> WriterCore<S> {
         published(self.published.version);
         self.finish_batch(first_seq, replaced);
         self.in_batch = false;
+    }
+
+    /// Stops the writer, before it applies anything more, once the journal has failed: an
+    /// engine that journals never runs on unjournaled. The panic is a writer failure (the
+    /// engine's health turns failed, submits are refused, readers keep the last snapshot).
+    fn refuse_if_journal_failed(&self) {
+        if let Some(failure) = self.journal.as_ref().and_then(|journal| journal.failure()) {
+            let message = format!("journal: {failure}");
+            self.health.update(|health| {
+                health.failure.get_or_insert_with(|| message.clone());
+            });
+            std::panic::panic_any(message);
+        }
     }
 
     /// Applies every command of the batch to the working state, in order, numbering each.
@@ -330,6 +373,10 @@ impl<S: StateMachine> WriterCore<S> {
             state: self.working.clone(),
             version,
             last_seq: Seq(self.next_seq),
+            durable_seq: self
+                .journal
+                .as_ref()
+                .map_or(Seq(0), |journal| journal.durable_seq()),
             published_at: self.clock.now(),
             counters: self.tally.freeze(),
         });

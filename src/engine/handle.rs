@@ -15,9 +15,10 @@ use super::error::{
 };
 use super::outcome::{HealthCell, OutcomeStream};
 use super::signal::{Signal, WaitEnd};
-use super::snapshot::{Snapshot, Version};
+use super::snapshot::{Seq, Snapshot, Version};
 use super::writer::{Message, Reply, Writer};
 use super::{EngineConfig, EngineStatus, Health, StateMachine};
+use crate::journal::{DurableState, DurableWaitError, LockGuard};
 
 /// What the engine and its write handles share: the intake (the only sender into the queue),
 /// the writer thread, the publication cell and the health record.
@@ -34,6 +35,42 @@ pub(super) struct Intake<S: StateMachine> {
     /// stops. Async submitters wait on it.
     pub(super) space_signal: Arc<Signal>,
     health: Arc<HealthCell>,
+    /// The journal's threads and lock, when the engine journals.
+    journal: Option<JournalRuntime>,
+}
+
+/// A journaling engine's journal thread, checkpointer and directory lock.
+pub(super) struct JournalRuntime {
+    pub(super) durable: Arc<DurableState>,
+    pub(super) appender: Mutex<Option<JoinHandle<()>>>,
+    pub(super) checkpointer: Mutex<Option<JoinHandle<()>>>,
+    /// Held until the engine is dropped.
+    pub(super) _lock: Box<dyn LockGuard>,
+}
+
+impl JournalRuntime {
+    /// Waits for the journal thread to write and sync what the writer handed it, then stops
+    /// the checkpointer. Call after the writer has stopped (its hook holds the journal's queue).
+    fn join(&self) {
+        // The journal thread stops by itself once the writer's queue is gone, after a final
+        // sync; only then is the journal closed (durable waiters get their answer first), which
+        // stops the checkpointer.
+        Self::join_thread(&self.appender);
+        self.durable.close();
+        Self::join_thread(&self.checkpointer);
+    }
+
+    fn join_thread(thread: &Mutex<Option<JoinHandle<()>>>) {
+        let handle = thread
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(handle) = handle
+            && handle.join().is_err()
+        {
+            tracing::error!("a snapstate journal thread ended with a panic");
+        }
+    }
 }
 
 impl<S: StateMachine> Intake<S> {
@@ -77,12 +114,43 @@ impl<S: StateMachine> Intake<S> {
             // The writer's failure guard has already recorded why in the health cell.
             tracing::error!("snapstate writer thread ended with a panic");
         }
+        drop(writer);
+        if let Some(journal) = &self.journal {
+            journal.join();
+        }
+    }
+}
+
+impl<S: StateMachine> Intake<S> {
+    fn read_handle(&self) -> ReadHandle<S> {
+        let mut handle = ReadHandle::new(self.cell.clone(), Arc::clone(&self.published_signal));
+        handle.durable = self
+            .journal
+            .as_ref()
+            .map(|journal| Arc::clone(&journal.durable));
+        handle
     }
 }
 
 impl<S: StateMachine> Drop for Intake<S> {
     fn drop(&mut self) {
         self.close_and_join();
+    }
+}
+
+/// The outcome stream's two ends, if the configuration asks for one.
+pub(super) fn outcome_channel<S: StateMachine>(
+    config: &EngineConfig,
+) -> (
+    Option<Sender<super::core::Record<S>>>,
+    Option<OutcomeStream<S>>,
+) {
+    match config.outcome_capacity {
+        Some(capacity) => {
+            let (sender, receiver) = channel::bounded(capacity);
+            (Some(sender), Some(OutcomeStream { receiver }))
+        }
+        None => (None, None),
     }
 }
 
@@ -105,22 +173,32 @@ impl<S: StateMachine> Engine<S> {
     /// when the operating system refuses the thread.
     pub fn start(initial: S, config: EngineConfig) -> Result<Self, StartError> {
         config.validate().map_err(StartError::InvalidConfig)?;
+        if config.journal.is_some() {
+            return Err(StartError::InvalidConfig(
+                "an engine with a journal starts with Engine::recover",
+            ));
+        }
         let (sender, receiver) = channel::bounded(config.queue_capacity);
-        let (outcome_sender, outcomes) = match config.outcome_capacity {
-            Some(capacity) => {
-                let (sender, receiver) = channel::bounded(capacity);
-                (Some(sender), Some(OutcomeStream { receiver }))
-            }
-            None => (None, None),
-        };
+        let (outcome_sender, outcomes) = outcome_channel(&config);
         let core = WriterCore::new(initial, &config, outcome_sender, false);
+        Self::launch(core, &config, sender, receiver, outcomes, None).map_err(StartError::Spawn)
+    }
+
+    /// Starts the writer thread on `core` and wraps it in an engine.
+    pub(super) fn launch(
+        core: WriterCore<S>,
+        config: &EngineConfig,
+        sender: Sender<Message<S::Command>>,
+        receiver: channel::Receiver<Message<S::Command>>,
+        outcomes: Option<OutcomeStream<S>>,
+        journal: Option<JournalRuntime>,
+    ) -> std::io::Result<Self> {
         let cell = core.cell().clone();
         let health = Arc::clone(core.health());
         let published_signal = Arc::clone(core.published_signal());
         let space_signal = Arc::new(Signal::default());
-        let writer = Writer::new(receiver, core, Arc::clone(&space_signal), &config);
-        let thread = crate::sync::spawn_named(config.thread_name.clone(), move || writer.run())
-            .map_err(StartError::Spawn)?;
+        let writer = Writer::new(receiver, core, Arc::clone(&space_signal), config);
+        let thread = crate::sync::spawn_named(config.thread_name.clone(), move || writer.run())?;
         Ok(Self {
             intake: Arc::new(Intake {
                 sender: RwLock::new(Some(sender)),
@@ -129,6 +207,7 @@ impl<S: StateMachine> Engine<S> {
                 published_signal,
                 space_signal,
                 health,
+                journal,
             }),
             outcomes,
         })
@@ -143,10 +222,7 @@ impl<S: StateMachine> Engine<S> {
 
     /// A handle for loading snapshots; clone it for each reader.
     pub fn read_handle(&self) -> ReadHandle<S> {
-        ReadHandle::new(
-            self.intake.cell.clone(),
-            Arc::clone(&self.intake.published_signal),
-        )
+        self.intake.read_handle()
     }
 
     /// The per-command outcome stream, if [`EngineConfig::outcome_capacity`] asked for one.
@@ -323,6 +399,57 @@ impl<S: StateMachine> WriteHandle<S> {
         }
     }
 
+    /// A durable barrier: returns once every command this thread submitted before the call
+    /// (and every command any thread queued before the barrier) is durable in the journal
+    /// under its [`SyncPolicy`](crate::journal::SyncPolicy), with the durable sequence number
+    /// reached. [`flush`](Self::flush) waits for visibility; this waits for durability too.
+    ///
+    /// # Errors
+    ///
+    /// [`DurableWaitError::NoJournal`] without a journal, [`DurableWaitError::Failed`] once
+    /// the journal has failed, [`DurableWaitError::Closed`] if the engine stopped first.
+    pub fn flush_durable(&self) -> Result<Seq, DurableWaitError> {
+        self.flush_durable_inner(None)
+    }
+
+    /// Like [`flush_durable`](Self::flush_durable), waiting at most `timeout` for durability
+    /// once the barrier is visible.
+    ///
+    /// # Errors
+    ///
+    /// As for `flush_durable`, and [`DurableWaitError::Timeout`].
+    pub fn flush_durable_timeout(&self, timeout: Duration) -> Result<Seq, DurableWaitError> {
+        self.flush_durable_inner(Some(timeout))
+    }
+
+    fn flush_durable_inner(&self, timeout: Option<Duration>) -> Result<Seq, DurableWaitError> {
+        let durable = self
+            .intake
+            .journal
+            .as_ref()
+            .map(|journal| Arc::clone(&journal.durable))
+            .ok_or(DurableWaitError::NoJournal)?;
+        let flushed = match timeout {
+            None => self.flush(),
+            Some(limit) => self.flush_timeout(limit),
+        };
+        flushed.map_err(|error| match error {
+            FlushError::Timeout => DurableWaitError::Timeout,
+            FlushError::Closed => durable
+                .failure()
+                .map_or(DurableWaitError::Closed, DurableWaitError::Failed),
+        })?;
+        // The snapshot loaded now includes everything before the barrier (it is at least the
+        // version the barrier returned); waiting for its last_seq may wait for a little more,
+        // never for less.
+        let target = self.intake.cell.load_full().last_seq;
+        durable.wait_for(target, timeout).map_err(|end| match end {
+            crate::journal::WaitEnd::Failed(failure) => DurableWaitError::Failed(failure),
+            crate::journal::WaitEnd::Closed => DurableWaitError::Closed,
+            crate::journal::WaitEnd::Timeout => DurableWaitError::Timeout,
+        })
+    }
+
     /// Commands queued and not yet taken by the writer (a momentary reading).
     pub fn queue_len(&self) -> usize {
         let guard = self
@@ -340,10 +467,7 @@ impl<S: StateMachine> WriteHandle<S> {
 
     /// A read handle on the same engine.
     pub fn read_handle(&self) -> ReadHandle<S> {
-        ReadHandle::new(
-            self.intake.cell.clone(),
-            Arc::clone(&self.intake.published_signal),
-        )
+        self.intake.read_handle()
     }
 }
 
@@ -357,6 +481,7 @@ impl<S: StateMachine> fmt::Debug for WriteHandle<S> {
 pub struct ReadHandle<S> {
     pub(super) cell: PublicationCell<Snapshot<S>>,
     pub(super) published_signal: Arc<Signal>,
+    durable: Option<Arc<DurableState>>,
 }
 
 impl<S> Clone for ReadHandle<S> {
@@ -364,6 +489,7 @@ impl<S> Clone for ReadHandle<S> {
         Self {
             cell: self.cell.clone(),
             published_signal: Arc::clone(&self.published_signal),
+            durable: self.durable.clone(),
         }
     }
 }
@@ -374,6 +500,7 @@ impl<S> ReadHandle<S> {
         Self {
             cell,
             published_signal,
+            durable: None,
         }
     }
 
@@ -473,6 +600,14 @@ impl<S> ReadHandle<S> {
     /// Cost: constant, whatever the state's size (a few atomic operations).
     pub fn load(&self) -> Arc<Snapshot<S>> {
         self.cell.load_full()
+    }
+
+    /// How far the journal is durable now: every command up to this sequence number is
+    /// durable under the journal's [`SyncPolicy`](crate::journal::SyncPolicy). `None` when the
+    /// engine has no journal. A live reading, newer than any snapshot's
+    /// [`durable_seq`](Snapshot::durable_seq); it never decreases.
+    pub fn durable_seq(&self) -> Option<Seq> {
+        self.durable.as_ref().map(|durable| durable.durable_seq())
     }
 
     /// A per-thread reader with a cached load, for hot loops.

@@ -122,9 +122,17 @@ impl<S: StateMachine> InlineWriter<S> {
     ///
     /// [`StartError::InvalidConfig`] for a zero batch or queue size, and for an
     /// [`outcome_capacity`](EngineConfig::outcome_capacity): the inline writer returns each
-    /// outcome to its caller instead of streaming it.
+    /// outcome to its caller instead of streaming it; and for a
+    /// [`journal`](EngineConfig::journal), which only the threaded engine's
+    /// [`Engine::recover`](super::Engine::recover) runs so far.
     pub fn start(initial: S, config: EngineConfig) -> Result<Self, StartError> {
         config.validate().map_err(StartError::InvalidConfig)?;
+        if config.journal.is_some() {
+            return Err(StartError::InvalidConfig(
+                "the inline writer does not journal yet: start a journaled engine with \
+                 Engine::recover",
+            ));
+        }
         if config.outcome_capacity.is_some() {
             return Err(StartError::InvalidConfig(
                 "the inline writer returns each outcome to its caller: outcome_capacity must be \

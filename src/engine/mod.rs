@@ -106,11 +106,12 @@
 #[cfg(feature = "async")]
 mod asynchronous;
 mod config;
-mod core;
+pub(crate) mod core;
 mod error;
 mod handle;
 mod inline;
 mod outcome;
+mod recover;
 mod signal;
 mod snapshot;
 mod writer;
@@ -122,6 +123,7 @@ pub use error::{
 };
 pub use handle::{Engine, ReadHandle, Reader, WriteHandle};
 pub use inline::InlineWriter;
+pub(crate) use outcome::HealthCell;
 pub use outcome::{EngineStatus, Health, Outcome, OutcomeRecord, OutcomeStream};
 pub use snapshot::{Counters, Seq, Snapshot, Version};
 

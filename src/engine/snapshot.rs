@@ -164,6 +164,7 @@ pub struct Snapshot<S> {
     pub(crate) state: S,
     pub(crate) version: Version,
     pub(crate) last_seq: Seq,
+    pub(crate) durable_seq: Seq,
     pub(crate) published_at: Timestamp,
     pub(crate) counters: Counters,
 }
@@ -183,6 +184,15 @@ impl<S> Snapshot<S> {
     /// up to and including this one is included; none after it is. `Seq(0)`: none yet.
     pub fn last_seq(&self) -> Seq {
         self.last_seq
+    }
+
+    /// How far the journal was durable when this version was published: every command up to
+    /// this sequence number was durable (under the journal's
+    /// [`SyncPolicy`](crate::journal::SyncPolicy)) by then. `Seq(0)` without a journal. It may
+    /// lag [`last_seq`](Self::last_seq): a command is visible before it is durable. For the live
+    /// figure, see [`ReadHandle::durable_seq`](super::ReadHandle::durable_seq).
+    pub fn durable_seq(&self) -> Seq {
+        self.durable_seq
     }
 
     /// When the writer published this version, by the engine's clock.
@@ -230,6 +240,7 @@ impl<S> fmt::Debug for Snapshot<S> {
         f.debug_struct("Snapshot")
             .field("version", &self.version)
             .field("last_seq", &self.last_seq)
+            .field("durable_seq", &self.durable_seq)
             .field("published_at", &self.published_at)
             .field("counters", &self.counters)
             .finish_non_exhaustive()

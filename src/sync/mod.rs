@@ -29,3 +29,10 @@ mod model;
 pub(crate) use model::*;
 
 pub(crate) use std::sync::Arc;
+
+/// The lock around the simulated disk's state: `std`'s in both worlds. It stands in for the
+/// kernel's own locking of files, which is not a protocol of ours, and no loom operation ever
+/// runs while it is held (so a loom thread switch cannot happen inside it); keeping it out of
+/// loom's view keeps the journal models small.
+#[cfg(any(test, feature = "simulated-storage"))]
+pub(crate) use std::sync::Mutex as IoMutex;

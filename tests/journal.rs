@@ -1,0 +1,490 @@
+//! The journal end to end on the simulated, fault-injecting storage: journal a run, crash it
+//! (drop the process's view of the disk without a shutdown, losing what was not synced and
+//! perhaps tearing the last write), recover, and compare with the book the same commands give.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use snapstate::book::{Book, BookCommand, Level, OrderId};
+use snapstate::engine::{Engine, EngineConfig, EngineStatus, Seq, StartError};
+use snapstate::journal::{
+    DurableWaitError, JournalConfig, SimulatedStorage, Storage, SyncPolicy, recover_read_only,
+};
+
+const LEVELS: u32 = 200;
+
+/// Order life cycles over the grid, with a refused command every so often.
+fn workload(orders: u64) -> Vec<BookCommand> {
+    let grid = common::grid(LEVELS);
+    let mut commands = Vec::new();
+    for order in 0..orders {
+        let level = Level(i32::try_from(order % 150).expect("small") - 75);
+        let (cycle, _) = common::life_cycle(
+            &grid,
+            OrderId(order + 1),
+            level,
+            3,
+            u32::try_from(order % 4).expect("small"),
+            order,
+        );
+        commands.extend(cycle);
+        if order % 7 == 0 {
+            commands.push(common::invalid_command(OrderId(1_000_000 + order)));
+        }
+    }
+    commands
+}
+
+/// The book that applying `commands` in order gives.
+fn reference(commands: &[BookCommand]) -> Book {
+    let mut book = common::book(LEVELS);
+    for command in commands {
+        let _ = book.apply(command);
+    }
+    book
+}
+
+fn journal_config(storage: &SimulatedStorage) -> JournalConfig {
+    JournalConfig {
+        // Small segments, so that runs roll over several.
+        segment_bytes: 4096,
+        checkpoint_every_commands: None,
+        checkpoint_interval: None,
+        ..JournalConfig::with_storage(Arc::new(storage.clone()))
+    }
+}
+
+fn engine_config(journal: JournalConfig) -> EngineConfig {
+    EngineConfig {
+        record_metrics: false,
+        max_batch: 64,
+        journal: Some(journal),
+        ..EngineConfig::default()
+    }
+}
+
+fn submit_all(engine: &Engine<Book>, commands: &[BookCommand]) {
+    let writer = engine.write_handle();
+    for command in commands {
+        writer.submit(command.clone()).expect("submit");
+    }
+}
+
+fn orders() -> u64 {
+    200 * common::scale()
+}
+
+#[test]
+fn a_journaled_run_recovers_to_the_same_book_counters_and_numbering() {
+    let storage = SimulatedStorage::new();
+    let commands = workload(orders());
+    let (engine, report) = Engine::recover(
+        common::book(LEVELS),
+        engine_config(journal_config(&storage)),
+    )
+    .expect("fresh start");
+    assert_eq!(report.last_seq, Seq(0));
+    assert_eq!(report.checkpoint_seq, None);
+    submit_all(&engine, &commands);
+    let durable = engine.write_handle().flush_durable().expect("durable");
+    assert_eq!(durable, Seq(commands.len() as u64));
+    let reader = engine.read_handle();
+    let last = engine.shutdown().expect("shutdown");
+    assert_eq!(reader.durable_seq(), Some(last.last_seq()));
+    assert!(
+        last.durable_seq() <= last.last_seq(),
+        "visible before durable"
+    );
+    assert_eq!(last.state(), &reference(&commands));
+
+    let (engine, report) = Engine::recover(
+        common::book(LEVELS),
+        engine_config(journal_config(&storage)),
+    )
+    .expect("recover");
+    assert_eq!(report.last_seq, last.last_seq());
+    assert_eq!(report.records_replayed, commands.len() as u64);
+    assert_eq!(report.torn_bytes_truncated, 0);
+    assert!(report.segments_read > 1, "the run rolled over segments");
+    let recovered = engine.read_handle().load();
+    assert_eq!(recovered.state(), last.state());
+    assert_eq!(recovered.last_seq(), last.last_seq());
+    assert_eq!(recovered.counters().applied(), last.counters().applied());
+    assert_eq!(recovered.counters().rejected(), last.counters().rejected());
+    assert_eq!(
+        recovered.counters().rejected_by_label().collect::<Vec<_>>(),
+        last.counters().rejected_by_label().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        engine.read_handle().durable_seq(),
+        Some(last.last_seq()),
+        "what was recovered is durable"
+    );
+
+    // The sequence numbering goes on where the journal ended.
+    let writer = engine.write_handle();
+    writer
+        .submit(common::invalid_command(OrderId(7)))
+        .expect("submit");
+    writer.flush().expect("flush");
+    assert_eq!(
+        engine.read_handle().load().last_seq(),
+        Seq(last.last_seq().0 + 1)
+    );
+    engine.shutdown().expect("shutdown");
+}
+
+#[test]
+fn a_crash_loses_nothing_that_was_durable_and_recovers_a_prefix() {
+    let storage = SimulatedStorage::new();
+    let commands = workload(orders());
+    let half = commands.len() / 2;
+    let (engine, _) = Engine::recover(
+        common::book(LEVELS),
+        engine_config(journal_config(&storage)),
+    )
+    .expect("fresh start");
+    submit_all(&engine, &commands[..half]);
+    let durable = engine.write_handle().flush_durable().expect("durable");
+    assert!(
+        durable >= Seq(half as u64),
+        "the barrier never returns early"
+    );
+    submit_all(&engine, &commands[half..]);
+
+    // The process dies: the disk keeps only what was synced.
+    let (survivor, _) = storage.crash(None);
+    drop(engine);
+
+    let (engine, report) = Engine::recover(
+        common::book(LEVELS),
+        engine_config(journal_config(&survivor)),
+    )
+    .expect("recover");
+    assert!(report.last_seq >= durable, "{report:?}");
+    let recovered = engine.read_handle().load();
+    let prefix = usize::try_from(report.last_seq.0).expect("small");
+    assert_eq!(recovered.state(), &reference(&commands[..prefix]));
+    assert_eq!(recovered.counters().total(), report.last_seq.0);
+    engine.shutdown().expect("shutdown");
+}
+
+#[test]
+fn a_torn_tail_is_truncated_and_reported_and_recovery_is_then_idempotent() {
+    let commands = workload(orders() / 4);
+    let mut torn_seen = false;
+    for tear in [0.31, 0.5, 0.77, 0.93] {
+        let storage = SimulatedStorage::new();
+        let journal = JournalConfig {
+            sync: SyncPolicy::Os,
+            ..journal_config(&storage)
+        };
+        let (engine, _) =
+            Engine::recover(common::book(LEVELS), engine_config(journal)).expect("fresh start");
+        let writer = engine.write_handle();
+        for command in &commands {
+            // One command per batch, so that each write is one record.
+            writer.submit(command.clone()).expect("submit");
+            writer.flush().expect("flush");
+        }
+        let (survivor, loss) = storage.crash(Some(tear));
+        drop(engine);
+        assert!(loss.unsynced_bytes_kept > 0);
+
+        let (engine, report) = Engine::recover(
+            common::book(LEVELS),
+            engine_config(journal_config(&survivor)),
+        )
+        .expect("recover");
+        torn_seen |= report.torn_bytes_truncated > 0;
+        assert!(report.torn_file.is_some() == (report.torn_bytes_truncated > 0));
+        let prefix = usize::try_from(report.last_seq.0).expect("small");
+        assert!(prefix < commands.len(), "the crash lost the tail");
+        let recovered = engine.read_handle().load();
+        assert_eq!(recovered.state(), &reference(&commands[..prefix]));
+        engine.shutdown().expect("shutdown");
+
+        let (again, second) = recover_read_only(&survivor, common::book(LEVELS)).expect("again");
+        assert_eq!(
+            second.torn_bytes_truncated, 0,
+            "the torn tail was truncated"
+        );
+        assert_eq!(second.last_seq, report.last_seq);
+        assert_eq!(again.state(), recovered.state());
+    }
+    assert!(torn_seen, "some tear cut a record in two");
+}
+
+fn journaled_run(storage: &SimulatedStorage, commands: &[BookCommand]) {
+    let (engine, _) = Engine::recover(common::book(LEVELS), engine_config(journal_config(storage)))
+        .expect("fresh start");
+    submit_all(&engine, commands);
+    engine.shutdown().expect("shutdown");
+}
+
+fn segments(storage: &SimulatedStorage) -> Vec<String> {
+    storage
+        .list()
+        .expect("list")
+        .into_iter()
+        .filter(|name| name.ends_with(".journal"))
+        .collect()
+}
+
+#[test]
+fn a_flipped_bit_before_the_tail_is_refused_naming_the_file_and_offset() {
+    let storage = SimulatedStorage::new();
+    journaled_run(&storage, &workload(orders()));
+    let first = segments(&storage).remove(0);
+    storage.flip_bit(&first, 300, 2).expect("flip");
+    let error = Engine::recover(
+        common::book(LEVELS),
+        engine_config(journal_config(&storage)),
+    )
+    .expect_err("corrupt");
+    assert!(error.is_corrupt(), "{error}");
+    assert_eq!(error.file(), Some(first.as_str()));
+    assert!(
+        error.offset().is_some_and(|offset| offset <= 300),
+        "{error}"
+    );
+    // Refusing changed nothing: the same error again.
+    let again = recover_read_only(&storage, common::book(LEVELS)).expect_err("still corrupt");
+    assert_eq!(again.offset(), error.offset());
+}
+
+#[test]
+fn a_missing_segment_is_refused() {
+    let storage = SimulatedStorage::new();
+    journaled_run(&storage, &workload(orders()));
+    let names = segments(&storage);
+    assert!(names.len() >= 3, "{names:?}");
+    storage.delete_durably(&names[1]).expect("delete");
+    let error = Engine::recover(
+        common::book(LEVELS),
+        engine_config(journal_config(&storage)),
+    )
+    .expect_err("gap");
+    assert!(error.is_missing_records(), "{error}");
+    assert_eq!(error.file(), Some(names[2].as_str()));
+}
+
+#[test]
+fn a_journal_of_another_configuration_is_refused() {
+    let storage = SimulatedStorage::new();
+    journaled_run(&storage, &workload(10));
+    let error = Engine::recover(
+        common::book(LEVELS + 2),
+        engine_config(journal_config(&storage)),
+    )
+    .expect_err("mismatch");
+    assert!(error.is_mismatch(), "{error}");
+    assert!(error.file().is_some());
+}
+
+#[test]
+fn a_second_engine_on_the_same_journal_is_refused() {
+    let storage = SimulatedStorage::new();
+    let (engine, _) = Engine::recover(
+        common::book(LEVELS),
+        engine_config(journal_config(&storage)),
+    )
+    .expect("first");
+    let error = Engine::recover(
+        common::book(LEVELS),
+        engine_config(journal_config(&storage)),
+    )
+    .expect_err("locked");
+    assert!(error.is_locked(), "{error}");
+    engine.shutdown().expect("shutdown");
+    let (engine, _) = Engine::recover(
+        common::book(LEVELS),
+        engine_config(journal_config(&storage)),
+    )
+    .expect("after the first let go");
+    engine.shutdown().expect("shutdown");
+}
+
+#[test]
+fn a_full_disk_fails_the_engine_visibly_and_the_writer_stops() {
+    let storage = SimulatedStorage::new();
+    let (engine, _) = Engine::recover(
+        common::book(LEVELS),
+        engine_config(journal_config(&storage)),
+    )
+    .expect("fresh start");
+    storage.set_space_left(Some(2_000));
+    let writer = engine.write_handle();
+    let commands = workload(orders());
+    let mut refused = false;
+    for command in &commands {
+        if writer.submit(command.clone()).is_err() {
+            refused = true;
+            break;
+        }
+        let _ = writer.flush();
+    }
+    assert!(refused, "once the journal failed, submits are refused");
+    let health = engine.health();
+    assert_eq!(health.status, EngineStatus::Failed);
+    assert!(
+        health
+            .failure
+            .as_deref()
+            .is_some_and(|failure| failure.contains("journal")),
+        "{health:?}"
+    );
+    assert!(matches!(
+        writer.flush_durable(),
+        Err(DurableWaitError::Failed(_) | DurableWaitError::Closed)
+    ));
+    let last = engine.read_handle().load();
+    assert!(
+        last.last_seq() < Seq(commands.len() as u64),
+        "the writer stopped"
+    );
+    assert!(engine.shutdown().is_err());
+}
+
+#[test]
+fn checkpoints_cover_old_segments_and_recovery_replays_only_the_tail() {
+    let storage = SimulatedStorage::new();
+    let journal = JournalConfig {
+        checkpoint_every_commands: Some(200),
+        checkpoint_interval: None,
+        checkpoints_kept: 1,
+        ..journal_config(&storage)
+    };
+    let commands = workload(orders());
+    let (engine, _) =
+        Engine::recover(common::book(LEVELS), engine_config(journal.clone())).expect("start");
+    submit_all(&engine, &commands);
+    engine.write_handle().flush_durable().expect("durable");
+    // The checkpointer runs on its own thread: wait (bounded) until it has written one.
+    let mut waited = 0;
+    while !storage
+        .list()
+        .expect("list")
+        .iter()
+        .any(|name| name.ends_with(".checkpoint"))
+    {
+        assert!(waited < 1_000, "no checkpoint within ten seconds");
+        std::thread::sleep(Duration::from_millis(10));
+        waited += 1;
+    }
+    let last = engine.shutdown().expect("shutdown");
+    let (engine, report) =
+        Engine::recover(common::book(LEVELS), engine_config(journal)).expect("recover");
+    let checkpoint = report.checkpoint_seq.expect("a checkpoint");
+    assert_eq!(
+        report.records_replayed,
+        last.last_seq().0 - checkpoint.0,
+        "only the records after the checkpoint"
+    );
+    let recovered = engine.read_handle().load();
+    assert_eq!(recovered.state(), last.state());
+    assert_eq!(recovered.counters().applied(), last.counters().applied());
+    engine.shutdown().expect("shutdown");
+}
+
+#[test]
+fn an_engine_without_a_journal_pays_nothing_and_start_refuses_a_journal() {
+    let plain = Engine::start(common::book(LEVELS), EngineConfig::default()).expect("start");
+    assert_eq!(plain.read_handle().durable_seq(), None);
+    assert_eq!(
+        plain.write_handle().flush_durable(),
+        Err(DurableWaitError::NoJournal)
+    );
+    plain.shutdown().expect("shutdown");
+    let storage = SimulatedStorage::new();
+    let error = Engine::start(
+        common::book(LEVELS),
+        engine_config(journal_config(&storage)),
+    )
+    .expect_err("start with a journal");
+    assert!(matches!(error, StartError::InvalidConfig(_)));
+}
+
+#[test]
+fn a_journal_on_the_file_system_recovers_and_is_locked_while_in_use() {
+    let directory = std::env::temp_dir().join(format!("snapstate-journal-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&directory);
+    let config = || {
+        let journal = JournalConfig {
+            segment_bytes: 64 << 10,
+            checkpoint_every_commands: Some(300),
+            ..JournalConfig::new(&directory).expect("directory")
+        };
+        engine_config(journal)
+    };
+    let commands = workload(orders());
+    let (engine, _) = Engine::recover(common::book(LEVELS), config()).expect("fresh start");
+    let second = Engine::recover(common::book(LEVELS), config()).expect_err("locked");
+    assert!(second.is_locked(), "{second}");
+    submit_all(&engine, &commands);
+    let last = engine.shutdown().expect("shutdown");
+
+    let (engine, report) = Engine::recover(common::book(LEVELS), config()).expect("recover");
+    assert_eq!(report.last_seq, last.last_seq());
+    assert_eq!(engine.read_handle().load().state(), last.state());
+    engine.shutdown().expect("shutdown");
+    std::fs::remove_dir_all(&directory).expect("clean up");
+}
+
+/// Waits (bounded) until the storage holds `count` checkpoints.
+fn wait_for_checkpoints(storage: &SimulatedStorage, count: usize) {
+    let mut waited = 0;
+    while storage
+        .list()
+        .expect("list")
+        .iter()
+        .filter(|name| name.ends_with(".checkpoint"))
+        .count()
+        < count
+    {
+        assert!(waited < 1_000, "no {count} checkpoints within ten seconds");
+        std::thread::sleep(Duration::from_millis(10));
+        waited += 1;
+    }
+}
+
+#[test]
+fn a_damaged_newest_checkpoint_falls_back_to_the_older_one() {
+    let storage = SimulatedStorage::new();
+    let journal = JournalConfig {
+        checkpoint_every_commands: Some(100),
+        checkpoint_interval: None,
+        checkpoints_kept: 2,
+        ..journal_config(&storage)
+    };
+    let commands = workload(orders());
+    let half = commands.len() / 2;
+    let (engine, _) =
+        Engine::recover(common::book(LEVELS), engine_config(journal.clone())).expect("start");
+    submit_all(&engine, &commands[..half]);
+    engine.write_handle().flush_durable().expect("durable");
+    wait_for_checkpoints(&storage, 1);
+    submit_all(&engine, &commands[half..]);
+    engine.write_handle().flush_durable().expect("durable");
+    wait_for_checkpoints(&storage, 2);
+    let last = engine.shutdown().expect("shutdown");
+
+    let mut checkpoints: Vec<String> = storage
+        .list()
+        .expect("list")
+        .into_iter()
+        .filter(|name| name.ends_with(".checkpoint"))
+        .collect();
+    checkpoints.sort();
+    let newest = checkpoints.pop().expect("two checkpoints");
+    storage.flip_bit(&newest, 30, 1).expect("flip");
+    let (engine, report) =
+        Engine::recover(common::book(LEVELS), engine_config(journal)).expect("recover");
+    assert_eq!(report.checkpoints_skipped, 1);
+    let older = report.checkpoint_seq.expect("the older checkpoint");
+    assert!(newest > checkpoints[0] && older.0 < last.last_seq().0);
+    assert_eq!(engine.read_handle().load().state(), last.state());
+    engine.shutdown().expect("shutdown");
+}
