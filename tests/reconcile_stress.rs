@@ -16,7 +16,8 @@ use snapstate::book::{Book, BookCommand, BookConfig, Grid, Level, OrderId, Place
 use snapstate::engine::{Engine, EngineConfig, WriteHandle};
 use snapstate::reconcile::{ReconcileConfig, Reconciler, Runner, RunnerConfig};
 use snapstate::time::{Clock, SystemClock, Timestamp};
-use snapstate::venue::{OpenOrdersError, SimulatedVenue, SimulatedVenueConfig, Venue, VenueReport};
+use snapstate::venue::{OpenOrdersError, Venue, VenueReport};
+use snapstate_sim::venue::{SimulatedVenue, SimulatedVenueConfig};
 
 /// Scales the stress run; raise it for a soak run.
 const SCALE: u64 = 1;

@@ -3,7 +3,7 @@
 //! writer that sends updates as fast as it can; and one reconciliation (snapshot + snapstate's
 //! reconciler against a venue report of N orders) at 1k, 10k and 100k slots.
 //!
-//! The designs and the workload are those of `snapstate bench` (`snapstate_cli::bench`), so
+//! The designs and the workload are those of `snapstate bench` (`snapstate_bench`), so
 //! these are the figures behind its table, measured in isolation. snapstate's own update cost
 //! through the engine is `engine_apply` in `benches/engine.rs`.
 //!
@@ -18,12 +18,10 @@ use criterion::measurement::WallTime;
 use criterion::{
     BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
 };
-use snapstate_cli::bench::contender::{Contender, Producer, SnapshotReader};
-use snapstate_cli::bench::contenders::{
-    LeftRight, NaiveCow, RwLockDeepCopy, RwLockHeld, Snapstate,
-};
-use snapstate_cli::bench::reconcile::{Reconciling, venue_report};
-use snapstate_cli::bench::workload::{SLOT_COUNTS, Workload};
+use snapstate_bench::contender::{Contender, Producer, SnapshotReader};
+use snapstate_bench::contenders::{LeftRight, NaiveCow, RwLockDeepCopy, RwLockHeld, Snapstate};
+use snapstate_bench::reconcile::{Reconciling, venue_report};
+use snapstate_bench::workload::{SLOT_COUNTS, Workload};
 
 const SEED: u64 = 11;
 

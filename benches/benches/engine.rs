@@ -3,7 +3,7 @@
 //! saturated) and, for the engine's own cost, with a trivial state machine; and the book's apply
 //! in place against the first write after a publication.
 //!
-//! The workload is the comparison's (`snapstate_cli::bench::workload`): the same books and the
+//! The workload is the comparison's (`snapstate_bench::workload`): the same books and the
 //! same stream of fill and status updates that `snapstate bench` uses.
 //!
 //! Run: `cargo bench --bench engine`.
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use snapstate::book::Book;
 use snapstate::engine::{Engine, EngineConfig, Labelled, StateMachine};
-use snapstate_cli::bench::workload::{SLOT_COUNTS, Workload};
+use snapstate_bench::workload::{SLOT_COUNTS, Workload};
 
 /// Seed of the update streams.
 const SEED: u64 = 7;

@@ -11,7 +11,7 @@
 //! * `snapshot_under_load`: load a fresh snapshot and diff it while a producer thread keeps
 //!   the writer busy with fills: reconciliation from a snapshot while updates keep flowing.
 //!
-//! The book and the venue's answer are the comparison workload's (`snapstate_cli::bench`):
+//! The book and the venue's answer are the comparison workload's (`snapstate_bench`):
 //! [`Workload::partly_filled_book`], one order per slot with every third partly filled, and
 //! [`truthful_venue_report`], the CLI's answer without its planted differences. The
 //! reconciliation runs at the answer's time; with nothing to report, the time does not matter.
@@ -30,8 +30,8 @@ use rand::seq::SliceRandom;
 use snapstate::book::Standard;
 use snapstate::engine::{Engine, EngineConfig};
 use snapstate::reconcile::{Evidence, ReconcileConfig, reconcile};
-use snapstate_cli::bench::reconcile::truthful_venue_report;
-use snapstate_cli::bench::workload::{SLOT_COUNTS, Workload};
+use snapstate_bench::reconcile::truthful_venue_report;
+use snapstate_bench::workload::{SLOT_COUNTS, Workload};
 
 fn steady_state(c: &mut Criterion) {
     let config = ReconcileConfig::default();

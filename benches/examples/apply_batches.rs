@@ -20,7 +20,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use snapstate::book::{Book, BookCommand, Persistent, Standard, Storage};
-use snapstate_cli::bench::workload::Workload;
+use snapstate_bench::workload::Workload;
 
 /// The seed of the update stream (the criterion benches' seed).
 const SEED: u64 = 7;

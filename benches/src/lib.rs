@@ -2,7 +2,7 @@
 //! otherwise pick, on one workload, in one process.
 //!
 //! The workload ([`workload`]) and the designs ([`contenders`]) are shared with the criterion
-//! benches in the root `benches/`, so nothing is written twice. `docs/benchmarks.md` defines
+//! benches in `benches/benches/`, so nothing is written twice. `docs/benchmarks.md` defines
 //! every figure and holds a full run.
 
 pub mod contender;
@@ -21,42 +21,35 @@ use std::time::Duration;
 use contenders::{LeftRight, NaiveCow, RwLockDeepCopy, RwLockHeld, Snapstate};
 use report::{Figures, Machine, Report, human};
 use run::{Measured, Schedule, measure};
-use workload::{DEFAULT_SLOTS, Workload};
+use workload::Workload;
 
 /// The seed of the update stream; every contender gets the same stream.
 pub const SEED: u64 = 0x5EED_5EED;
 
-/// Arguments of `snapstate bench`.
-#[derive(Clone, Debug, clap::Args)]
-pub struct BenchArgs {
+/// What `snapstate bench` runs: the command's arguments, parsed.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
     /// A short run (2 s of workload per contender instead of 10 s), for smoke tests: finishes
     /// in well under a minute on two cores at the default slot count.
-    #[arg(long)]
     pub quick: bool,
     /// Print exactly one JSON object (machine, slots, every contender's figures) instead of
     /// the table.
-    #[arg(long)]
     pub json: bool,
     /// Slots (grid levels), each starting with one live order.
-    #[arg(long, default_value_t = DEFAULT_SLOTS, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub slots: u32,
     /// Workload per contender, in seconds or with a unit (`3`, `3s`, `500ms`; overrides the
     /// default of 10 s, or 2 s with --quick).
-    #[arg(long, value_parser = crate::units::parse_positive_duration)]
     pub seconds: Option<Duration>,
     /// Pace the producer to this many updates per second instead of as fast as it can (shows
     /// submit-to-visible latency below saturation; not the workload's definition).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub rate: Option<u64>,
     /// Write an SVG plot of the writer-stall and submit-to-visible distributions here.
-    #[arg(long)]
     pub plot: Option<PathBuf>,
     /// Only these contenders (comma-separated); snapstate always runs, as the baseline.
-    #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(contenders::NAMES))]
     pub contenders: Vec<String>,
 }
 
-impl BenchArgs {
+impl BenchOptions {
     fn schedule(&self) -> Schedule {
         let default = Duration::from_secs(if self.quick { 2 } else { 10 });
         let workload = self.seconds.unwrap_or(default);
@@ -91,7 +84,7 @@ impl BenchArgs {
 /// # Errors
 ///
 /// A snapshot that failed its invariant check (a bug), or a plot that could not be written.
-pub fn run(args: &BenchArgs, allocated: Option<fn() -> usize>) -> Result<(), Box<dyn Error>> {
+pub fn run(args: &BenchOptions, allocated: Option<fn() -> usize>) -> Result<(), Box<dyn Error>> {
     if !probe::install() {
         eprintln!(
             "warning: another metrics recorder is installed; snapstate's stall is unmeasured"

@@ -6,15 +6,14 @@
 //! build (plain `cargo test`) runs a tenth of them, since each seed there costs ten times as
 //! much. `SNAPSTATE_TEST_SCALE=20` multiplies both, for a soak run.
 
-use std::process::Command;
 use std::time::Duration;
 
 use snapstate::reconcile::Policies;
-use snapstate::venue::FaultKind;
-use snapstate_cli::sim::{
+use snapstate_sim::check::{
     FailureReason, Resolution, RunReport, Scenario, SimConfig, SimFailure, Summary,
     default_workers, run, run_seeds,
 };
+use snapstate_sim::venue::FaultKind;
 
 /// Seeds with faults in a release build: the CI set.
 const FAULT_SEEDS: u64 = 300;
@@ -132,24 +131,6 @@ fn a_report_accounts_for_every_injected_fault() {
     assert_eq!(
         report.reconciler.venue_errors,
         report.injected.get(FaultKind::QueryFailed) + report.injected.get(FaultKind::QueryTimedOut)
-    );
-}
-
-#[test]
-fn the_replay_command_prints_the_report_of_its_seed() {
-    let config = SimConfig::new(Scenario::Faults, 5);
-    let command = config.replay_command().expect("a preset");
-    assert_eq!(command, "cargo run --release -- sim-check --seed 5");
-    // The same subcommand, through the binary this package builds.
-    let output = Command::new(env!("CARGO_BIN_EXE_snapstate"))
-        .args(["sim-check", "--seed", "5"])
-        .output()
-        .expect("the binary runs");
-    assert!(output.status.success(), "{output:?}");
-    let expected = run(&config).expect("seed 5 passes");
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        format!("{expected}\n")
     );
 }
 

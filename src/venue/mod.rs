@@ -1,4 +1,4 @@
-//! The venue: what the reconciler asks an exchange, and a deterministic simulated exchange.
+//! The venue: what the reconciler asks an exchange.
 //!
 //! [`Venue`] is the reconciler's whole view of an exchange: one query that lists the open
 //! orders (and, where the venue offers it, the orders that finished recently) with the net
@@ -18,29 +18,17 @@
 //! (and any known clock offset) when it builds the report; the reconciler's grace window absorbs
 //! what remains of the skew, as long as it is much smaller than the window.
 //!
-//! # The simulated venue
+//! # A simulated venue
 //!
-//! [`SimulatedVenue`] is an exchange in memory, deterministic for a given seed, driven with
-//! explicit times (it never reads a clock). It accepts and cancels orders, fills them against a
-//! random-walk price, emits the order updates a real venue would send (as [`BookCommand`]s,
-//! after a configurable delay) and answers open-orders queries. It can inject faults, drawn
-//! from their own seeded stream, counted by kind and, on request, journaled one by one with the
-//! update or order each happened to: see [`Faults`] and [`SimulatedVenue::enable_fault_journal`].
-//!
-//! [`BookCommand`]: crate::book::BookCommand
-
-mod simulated;
+//! A deterministic, fault-injecting exchange in memory (`SimulatedVenue`) lives in the
+//! `snapstate-sim` crate (`sim/` in the repository), so that its randomness never reaches an
+//! embedder's build.
 
 use std::fmt;
 use std::time::Duration;
 
 use crate::book::{Order, OrderId, OrderStatus, Price, Quantity, Side};
 use crate::time::Timestamp;
-
-pub use simulated::{
-    FaultCounts, FaultKind, FaultSubject, Faults, InjectedFault, PlaceError, SimulatedVenue,
-    SimulatedVenueConfig, SimulatedVenueConfigError,
-};
 
 /// What the reconciler asks of an exchange.
 ///

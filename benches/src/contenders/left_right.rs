@@ -7,8 +7,8 @@ use hdrhistogram::Histogram;
 use left_right::{Absorb, ReadHandle, WriteHandle};
 use snapstate::book::{Book, BookCommand, Standard};
 
-use crate::bench::contender::{Contender, Copied, Producer, SnapshotReader, Stalls};
-use crate::bench::workload::Workload;
+use crate::contender::{Contender, Copied, Producer, SnapshotReader, Stalls};
+use crate::workload::Workload;
 
 /// One of left-right's two copies of the book.
 #[derive(Clone, Debug)]

@@ -8,8 +8,8 @@ use arc_swap::ArcSwap;
 use hdrhistogram::Histogram;
 use snapstate::book::{Book, BookCommand, Standard};
 
-use crate::bench::contender::{Contender, Producer, SnapshotReader, Stalls};
-use crate::bench::workload::Workload;
+use crate::contender::{Contender, Producer, SnapshotReader, Stalls};
+use crate::workload::Workload;
 
 /// `ArcSwap<Book>` with a full copy per update.
 #[derive(Debug)]

@@ -10,8 +10,8 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, TryLockError};
 use hdrhistogram::Histogram;
 use snapstate::book::{Book, BookCommand, Standard};
 
-use crate::bench::contender::{Contender, Copied, Producer, SnapshotReader, Stalls};
-use crate::bench::workload::Workload;
+use crate::contender::{Contender, Copied, Producer, SnapshotReader, Stalls};
+use crate::workload::Workload;
 
 type SharedBook = Arc<RwLock<Book<Standard>>>;
 

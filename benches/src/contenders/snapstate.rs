@@ -8,9 +8,9 @@ use hdrhistogram::Histogram;
 use snapstate::book::{Book, BookCommand, Persistent};
 use snapstate::engine::{Engine, EngineConfig, ReadHandle, Reader, Snapshot, WriteHandle};
 
-use crate::bench::contender::{Contender, Producer, SnapshotReader};
-use crate::bench::probe::{self, Batches};
-use crate::bench::workload::{MonotonicClock, Workload};
+use crate::contender::{Contender, Producer, SnapshotReader};
+use crate::probe::{self, Batches};
+use crate::workload::{MonotonicClock, Workload};
 
 /// The snapstate engine with its default configuration, but a monotonic clock.
 #[derive(Debug)]

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
+use crate::venue::{Faults, SimulatedVenueConfig};
 use rust_decimal::Decimal;
 use snapstate::book::{Grid, Level};
 use snapstate::reconcile::ReconcileConfig;
 use snapstate::time::Timestamp;
-use snapstate::venue::{Faults, SimulatedVenueConfig};
 
 use crate::market_maker::MarketMakerConfig;
 

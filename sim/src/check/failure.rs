@@ -54,7 +54,7 @@ impl fmt::Display for SimFailure {
             Some(command) => write!(f, "\n  replay: {command}"),
             None => write!(
                 f,
-                "\n  replay: not a preset configuration; rerun it with snapstate_cli::sim::run"
+                "\n  replay: not a preset configuration; rerun it with snapstate_sim::check::run"
             ),
         }
     }

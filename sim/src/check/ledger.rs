@@ -10,13 +10,12 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
+use crate::venue::{FaultKind, FaultSubject, InjectedFault};
 use snapstate::book::{Applied, Book, BookCommand, OrderId, OrderStatus, Quantity, Rejection};
 use snapstate::engine::{Outcome, OutcomeStream, WriteHandle};
 use snapstate::reconcile::MismatchClass;
-use snapstate::venue::{FaultKind, FaultSubject, InjectedFault};
 
 use super::Resolution;
-use crate::replay::source::command_name;
 
 /// The longest the harness waits for the engine's record of a command it has already flushed.
 /// Not a timing assertion: the record is always on its way, and only a broken engine lets this
@@ -331,4 +330,17 @@ pub(crate) fn update_id(update: &BookCommand) -> Option<UpdateId> {
         BookCommand::Place(_) | BookCommand::Correct(_) => None,
     }?;
     Some((update.order_id(), venue_seq))
+}
+
+/// The command's kind, as the ledger names it in a failure.
+fn command_name(command: &BookCommand) -> &'static str {
+    match command {
+        BookCommand::Place(_) => "place",
+        BookCommand::Acknowledge(_) => "acknowledge",
+        BookCommand::Fill(_) => "fill",
+        BookCommand::Cancel(_) => "cancel",
+        BookCommand::Reject(_) => "reject",
+        BookCommand::Expire(_) => "expire",
+        BookCommand::Correct(_) => "correct",
+    }
 }

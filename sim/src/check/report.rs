@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::venue::{FaultCounts, FaultKind};
 use rust_decimal::Decimal;
 use snapstate::book::OrderStatus;
 use snapstate::reconcile::{MismatchClass, Totals};
-use snapstate::venue::{FaultCounts, FaultKind};
 
 use super::{Resolution, Scenario};
 

@@ -1,9 +1,9 @@
 //! The venue's truth against the book: what "converged" means.
 
+use crate::venue::SimulatedVenue;
 use snapstate::book::{Book, OrderStatus};
-use snapstate::venue::SimulatedVenue;
 
-use crate::simulate::compare;
+use crate::run::compare;
 
 /// Every way `book` disagrees with what `venue` knows (empty when they agree): `compare`'s
 /// differences by order, then the stricter ones below.

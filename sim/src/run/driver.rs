@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::venue::{Faults, SimulatedVenue, SimulatedVenueConfig, SimulatedVenueConfigError};
 use hdrhistogram::Histogram as Hdr;
 use snapstate::book::{Book, BookCommand, BookConfig, OrderId, OrderStatus};
 use snapstate::engine::{
@@ -17,13 +18,12 @@ use snapstate::reconcile::{
     RunnerStopError,
 };
 use snapstate::time::{Clock, SystemClock, Timestamp};
-use snapstate::venue::{Faults, SimulatedVenue, SimulatedVenueConfig, SimulatedVenueConfigError};
 
 use super::compare::compare;
 use super::progress::{Progress, Sample};
+use super::report::latency_histogram;
 use super::report::{Activity, Measurements, Phases, Report};
 use super::settings::{Settings, SettingsError};
-use super::telemetry::{CycleDurations, latency_histogram};
 use crate::market_maker::{Decision, GridMarketMaker, MarketMakerConfig};
 
 /// How often the convergence phase compares the book with the venue's truth.
@@ -143,7 +143,7 @@ impl Simulation {
     pub fn run(
         mut self,
         progress: &mut Progress,
-        durations: &CycleDurations,
+        cycle_durations: &dyn Fn() -> Hdr<u64>,
     ) -> Result<Report, RunError> {
         let mut next_tick = Instant::now();
         while self.started.elapsed() < self.settings.duration {
@@ -178,7 +178,7 @@ impl Simulation {
             converged,
         };
         progress.finish();
-        self.finish(phases, durations)
+        self.finish(phases, cycle_durations)
     }
 
     /// One step: deliver the due updates, quote, wait until everything is visible, then send
@@ -324,7 +324,11 @@ impl Simulation {
     }
 
     /// Stops the runner, shuts the engine down, and compares its final book with the venue.
-    fn finish(self, phases: Phases, durations: &CycleDurations) -> Result<Report, RunError> {
+    fn finish(
+        self,
+        phases: Phases,
+        cycle_durations: &dyn Fn() -> Hdr<u64>,
+    ) -> Result<Report, RunError> {
         let reconciler = self.runner.stop().map_err(RunError::RunnerStop)?;
         let totals = reconciler.totals().clone();
         let last = self.engine.shutdown().map_err(|error| match error {
@@ -341,7 +345,7 @@ impl Simulation {
             last: &last,
             activity: self.activity,
             latency: &self.latency,
-            cycle_durations: &durations.snapshot(),
+            cycle_durations: &cycle_durations(),
             totals: &totals,
             faults: venue.fault_counts(),
             final_state,

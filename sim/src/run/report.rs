@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::time::Duration;
 
+use crate::venue::FaultCounts;
 use hdrhistogram::Histogram as Hdr;
 use serde::Serialize;
 use snapstate::book::Book;
 use snapstate::engine::Snapshot;
 use snapstate::reconcile::{MismatchClass, Totals};
-use snapstate::venue::FaultCounts;
 
 use super::compare::Comparison;
 use super::settings::Settings;
@@ -283,5 +283,17 @@ fn per_second(count: u64, over: Duration) -> f64 {
         0.0
     } else {
         count as f64 / over.as_secs_f64()
+    }
+}
+
+/// A histogram from one nanosecond to an hour with three significant digits: latencies and
+/// durations of everything the simulation measures.
+pub fn latency_histogram() -> Hdr<u64> {
+    const ONE_HOUR_NANOS: u64 = 3_600 * 1_000_000_000;
+    // The bounds are constants that satisfy the constructor's conditions (low >= 1,
+    // high >= 2 * low, 0..=5 significant digits), so it cannot fail.
+    match Hdr::new_with_bounds(1, ONE_HOUR_NANOS, 3) {
+        Ok(histogram) => histogram,
+        Err(error) => unreachable!("constant histogram bounds are valid: {error}"),
     }
 }

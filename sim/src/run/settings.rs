@@ -2,12 +2,10 @@
 
 use std::time::Duration;
 
+use crate::venue::Faults;
 use rust_decimal::Decimal;
 use serde::{Serialize, Serializer};
 use snapstate::book::{Grid, GridError, Price};
-use snapstate::venue::Faults;
-
-use super::SimulateArgs;
 
 /// The grid spans this many times the quoted levels, so that the random-walk mid can wander
 /// without the quotes running off the grid (the market maker stops at the grid's edge).
@@ -90,47 +88,13 @@ pub enum SettingsError {
 }
 
 impl Settings {
-    /// The settings for `args`.
+    /// Checks that the settings make a sensible run.
     ///
     /// # Errors
     ///
     /// [`SettingsError::GraceTooShort`] when the grace window does not cover the longest
-    /// update delay.
-    pub fn from_args(args: &SimulateArgs) -> Result<Self, SettingsError> {
-        let faults = if args.no_faults {
-            FaultSettings {
-                drop_rate: 0.0,
-                duplicate_rate: 0.0,
-                delay_rate: 0.0,
-                max_extra_delay: args.max_extra_delay,
-                reorder_rate: 0.0,
-            }
-        } else {
-            FaultSettings {
-                drop_rate: args.drop_rate,
-                duplicate_rate: args.duplicate_rate,
-                delay_rate: args.delay_rate,
-                max_extra_delay: args.max_extra_delay,
-                reorder_rate: args.reorder_rate,
-            }
-        };
-        let settings = Self {
-            levels: args.levels,
-            duration: args.duration,
-            seed: args.seed,
-            venue_latency: args.venue_latency,
-            price_interval: args.price_interval,
-            faults,
-            reconcile_interval: args.reconcile_interval,
-            grace: args.grace,
-            converge_timeout: args.converge_timeout,
-            tick: args.tick,
-        };
-        settings.validate()?;
-        Ok(settings)
-    }
-
-    fn validate(&self) -> Result<(), SettingsError> {
+    /// update delay; [`SettingsError`]'s grid variant when the grid cannot be built.
+    pub fn validate(&self) -> Result<(), SettingsError> {
         let longest_delay = self.longest_update_delay();
         if self.grace <= longest_delay {
             return Err(SettingsError::GraceTooShort {
@@ -191,59 +155,4 @@ impl Settings {
 /// Serializes a duration as fractional seconds.
 fn seconds<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_f64(duration.as_secs_f64())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Wrapper {
-        #[command(flatten)]
-        args: SimulateArgs,
-    }
-
-    fn settings(arguments: &[&str]) -> Result<Settings, SettingsError> {
-        let wrapper =
-            Wrapper::try_parse_from(std::iter::once("simulate").chain(arguments.iter().copied()))
-                .expect("valid arguments");
-        Settings::from_args(&wrapper.args)
-    }
-
-    #[test]
-    fn the_defaults_make_a_valid_run_with_faults() {
-        let settings = settings(&[]).expect("defaults are valid");
-        assert_eq!(settings.levels, 200);
-        assert_eq!(settings.duration, Duration::from_secs(10));
-        assert!(!settings.venue_faults().is_none());
-        let grid = settings.grid().expect("grid");
-        assert_eq!(grid.len(), 800);
-        assert!(grid.price_of(grid.lowest()).expect("on grid") > Decimal::ZERO);
-    }
-
-    #[test]
-    fn no_faults_zeroes_every_rate() {
-        let settings = settings(&["--no-faults"]).expect("valid");
-        assert!(settings.venue_faults().is_none());
-    }
-
-    #[test]
-    fn a_grace_window_shorter_than_the_longest_delay_is_refused() {
-        let error = settings(&["--grace", "100ms", "--max-extra-delay", "200ms"])
-            .expect_err("grace too short");
-        assert!(
-            matches!(error, SettingsError::GraceTooShort { .. }),
-            "{error}"
-        );
-        // Without delay faults, only the latency and the tick count.
-        settings(&["--grace", "100ms", "--delay-rate", "0"]).expect("valid");
-    }
-
-    #[test]
-    fn the_largest_grid_keeps_its_prices_positive() {
-        let settings = settings(&["--levels", "100000"]).expect("valid");
-        let grid = settings.grid().expect("grid");
-        assert!(grid.price_of(grid.lowest()).expect("on grid") > Decimal::ZERO);
-    }
 }

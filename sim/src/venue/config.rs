@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use rust_decimal::Decimal;
 
-use crate::book::{Price, Quantity};
-use crate::time::Timestamp;
+use snapstate::book::{Price, Quantity};
+use snapstate::time::Timestamp;
 
 use super::Faults;
 

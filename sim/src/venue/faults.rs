@@ -7,8 +7,8 @@ use std::time::Duration;
 use rand::RngExt;
 use rand::rngs::ChaCha8Rng;
 
-use crate::book::{BookCommand, OrderId};
-use crate::time::Timestamp;
+use snapstate::book::{BookCommand, OrderId};
+use snapstate::time::Timestamp;
 
 /// How often each kind of fault happens. Every rate is a probability in `0.0..=1.0`, drawn
 /// independently per event from the venue's own seeded fault stream, so the same seed and the

@@ -4,11 +4,11 @@
 use rand::RngExt;
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use crate::book::{BookCommand, FillReport, OrderId, Place, Price, Side, StatusReport};
+use snapstate::book::{BookCommand, FillReport, OrderId, Place, Price, Side, StatusReport};
 
 use super::outbox::FaultContext;
 use super::{FaultKind, FaultSubject, SimulatedVenue};
-use crate::venue::VenueOrderStatus;
+use snapstate::venue::VenueOrderStatus;
 
 impl SimulatedVenue {
     pub(super) fn step_price(&mut self) {

@@ -16,10 +16,12 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use rust_decimal::Decimal;
 
-use crate::book::{BookCommand, OrderId, Place, Price, Quantity, StatusReport};
-use crate::time::Timestamp;
+use snapstate::book::{BookCommand, OrderId, Place, Price, Quantity, StatusReport};
+use snapstate::time::Timestamp;
 
-use super::{CancelError, OpenOrdersError, Venue, VenueOrder, VenueOrderStatus, VenueReport};
+use snapstate::venue::{
+    CancelError, OpenOrdersError, Venue, VenueOrder, VenueOrderStatus, VenueReport,
+};
 
 pub use config::{SimulatedVenueConfig, SimulatedVenueConfigError};
 pub use faults::{FaultCounts, FaultKind, FaultSubject, Faults, InjectedFault};

@@ -7,8 +7,8 @@ use std::time::Duration;
 use rand::RngExt;
 use rand::rngs::ChaCha8Rng;
 
-use crate::book::{BookCommand, OrderId};
-use crate::time::Timestamp;
+use snapstate::book::{BookCommand, OrderId};
+use snapstate::time::Timestamp;
 
 use super::faults::{FaultKind, FaultRecord, FaultSubject, Faults};
 

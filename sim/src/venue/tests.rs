@@ -5,7 +5,7 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 
 use super::*;
-use crate::book::{Book, BookConfig, Grid, Level, Side};
+use snapstate::book::{Book, BookConfig, Grid, Level, Side};
 
 fn dec(value: i64) -> Decimal {
     Decimal::from(value)

@@ -1,14 +1,14 @@
 //! The end of a run: every fault resolved, the engine equal to the pure book, the library's
 //! counters in agreement, a fault-free run clean; then the report.
 
+use crate::venue::{FaultCounts, FaultKind};
 use rust_decimal::Decimal;
 use snapstate::book::Book;
 use snapstate::engine::Counters;
 use snapstate::reconcile::Totals;
-use snapstate::venue::{FaultCounts, FaultKind};
 
 use super::{FailureReason, Simulation};
-use crate::sim::{Resolutions, RunReport, SimFailure};
+use crate::check::{Resolutions, RunReport, SimFailure};
 
 impl Simulation<'_> {
     /// The end-of-run checks, and the report.

@@ -7,13 +7,14 @@ mod settle;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::venue::{FaultSubject, Faults, InjectedFault, SimulatedVenue};
 use snapstate::book::{Applied, Book, BookCommand, BookConfig, OrderId};
 use snapstate::engine::{Engine, EngineConfig, OutcomeStream, ReadHandle, WriteHandle};
 use snapstate::reconcile::{
     Action, CycleError, CycleReport, Mismatch, MismatchClass, Reconciler, RunnerConfig,
 };
 use snapstate::time::{Clock, ManualClock, Timestamp};
-use snapstate::venue::{CancelError, FaultSubject, Faults, InjectedFault, SimulatedVenue};
+use snapstate::venue::CancelError;
 
 use super::ledger::{Ledger, Source};
 use super::{FailureReason, Resolution, RunReport, SimConfig, SimFailure, config};

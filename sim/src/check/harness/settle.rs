@@ -3,7 +3,7 @@
 use snapstate::time::Clock;
 
 use super::{FailureReason, SimFailure, Simulation};
-use crate::sim::truth::differences;
+use crate::check::truth::differences;
 
 impl Simulation<'_> {
     /// Reconciles once per cycle interval until the book agrees with the venue and keeps
