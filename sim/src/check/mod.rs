@@ -60,7 +60,7 @@
 //!
 //! [`Reconciler::run_cycle`]: snapstate::reconcile::Reconciler::run_cycle
 
-mod check;
+mod command;
 mod config;
 mod failure;
 mod harness;
@@ -69,7 +69,7 @@ mod report;
 mod resolution;
 mod truth;
 
-pub use check::{SimCheckArgs, run_check};
+pub use command::{SimCheckArgs, run_check};
 pub use config::{START, Scenario, SimConfig, grid, initial_price};
 pub use failure::{FailureReason, SimFailure};
 pub use harness::run;
