@@ -5,7 +5,7 @@
 //!
 //! The designs and the workload are those of `snapstate bench` (`snapstate_bench`), so
 //! these are the figures behind its table, measured in isolation. snapstate's own update cost
-//! through the engine is `engine_apply` in `benches/engine.rs`.
+//! through the engine is `engine_apply` in `benches/benches/engine.rs`.
 //!
 //! Run: `cargo bench --bench contenders`.
 

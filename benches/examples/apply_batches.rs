@@ -8,7 +8,7 @@
 //! `Book<Standard>`, as the lock-based contenders do, without publishing.
 //!
 //! ```sh
-//! cargo run --release -p snapstate-cli --example apply_batches -- [--standard] [SLOTS] [UPDATES] [BATCH]
+//! cargo run --release -p snapstate-bench --example apply_batches -- [--standard] [SLOTS] [UPDATES] [BATCH]
 //! valgrind --tool=callgrind target/release/examples/apply_batches 10000 200000
 //! ```
 //!

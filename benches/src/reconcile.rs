@@ -10,7 +10,7 @@
 //! the simulated venue fills orders by its own random price walk and cannot be given the
 //! workload's fills, so its answer would disagree with nearly every order and measure a flood
 //! of mismatches instead of a reconciliation. The reconciler's own benchmark
-//! (`benches/reconcile.rs`) uses the same answer without the planted differences
+//! (`benches/benches/reconcile.rs`) uses the same answer without the planted differences
 //! ([`truthful_venue_report`]).
 
 use std::hint::black_box;
@@ -41,7 +41,7 @@ pub fn venue_report<S: Storage>(book: &Book<S>) -> VenueReport {
 /// The venue's answer for `book` without planted differences: its live orders by id, each as
 /// [`VenueOrder::truthful`] lists it, last changed at the order's last activity, as of the
 /// book's latest activity. Reconciling `book` against it finds nothing (the steady state that
-/// `benches/reconcile.rs` measures).
+/// `benches/benches/reconcile.rs` measures).
 pub fn truthful_venue_report<S: Storage>(book: &Book<S>) -> VenueReport {
     let orders = book
         .open_orders()

@@ -129,7 +129,7 @@ impl Workload {
     /// each, as the venue's second report on it. Applied after [`initial_commands`], they leave
     /// a book of open and partially filled orders; applied again, they change nothing (they
     /// repeat known quantities). `snapstate bench` does not use them; the reconciliation
-    /// benchmark (`benches/reconcile.rs`) does.
+    /// benchmark (`benches/benches/reconcile.rs`) does.
     ///
     /// [`initial_commands`]: Self::initial_commands
     pub fn partial_fill_commands(&self) -> Vec<BookCommand> {
