@@ -83,5 +83,7 @@ pub mod book;
 pub mod engine;
 pub mod reconcile;
 mod sync;
+#[cfg(test)]
+mod test_cases;
 pub mod time;
 pub mod venue;
