@@ -6,7 +6,7 @@
 //! The report lists the book's own live orders, as a venue that saw the same orders would,
 //! except that every [`DIFFERENCE_EVERY`]-th order shows one more lot filled at the venue (a
 //! fill the book missed), so that each reconciliation has findings to classify. It is built
-//! from the snapshot being reconciled rather than by driving [`snapstate_sim::venue::SimulatedVenue`]:
+//! from the snapshot being reconciled rather than by driving the simulated venue (`snapstate_sim::venue::SimulatedVenue`):
 //! the simulated venue fills orders by its own random price walk and cannot be given the
 //! workload's fills, so its answer would disagree with nearly every order and measure a flood
 //! of mismatches instead of a reconciliation. The reconciler's own benchmark

@@ -89,7 +89,8 @@ struct SimOrder {
 /// use rust_decimal::Decimal;
 /// use snapstate::book::{BookCommand, Level, OrderId, Place, Side};
 /// use snapstate::time::Timestamp;
-/// use snapstate::venue::{SimulatedVenue, SimulatedVenueConfig, Venue};
+/// use snapstate::venue::Venue;
+/// use snapstate_sim::venue::{SimulatedVenue, SimulatedVenueConfig};
 ///
 /// let start = Timestamp::from_millis(1_000);
 /// let mut config = SimulatedVenueConfig::new(7, start, Decimal::new(100, 0));
