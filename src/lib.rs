@@ -102,5 +102,7 @@ pub mod engine;
 pub mod journal;
 pub mod reconcile;
 mod sync;
+#[cfg(test)]
+mod test_cases;
 pub mod time;
 pub mod venue;

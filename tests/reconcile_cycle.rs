@@ -11,9 +11,8 @@ use snapstate::book::{Book, BookCommand, Level, OrderId, Place, Side};
 use snapstate::engine::WriteHandle;
 use snapstate::reconcile::{CycleConfig, Policy, ReconcileConfig, Reconciler, metrics};
 use snapstate::time::{Clock, ManualClock};
-use snapstate::venue::{
-    OpenOrdersError, SimulatedVenue, SimulatedVenueConfig, Venue, VenueOrderStatus, VenueReport,
-};
+use snapstate::venue::{OpenOrdersError, Venue, VenueOrderStatus, VenueReport};
+use snapstate_sim::venue::{SimulatedVenue, SimulatedVenueConfig};
 
 use reconcile_support::{FixedVenue, engine, grid, racing_setup, runner_config, start};
 #[test]

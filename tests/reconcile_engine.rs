@@ -2,7 +2,7 @@
 //! race with an update of its order is rejected as stale, never applied over it.
 //!
 //! The stepped simulation (a market maker on the simulated venue, through the engine and the
-//! reconciler, with and without faults) is `snapstate_cli::sim`, run by `cli/tests/simulation.rs`.
+//! reconciler, with and without faults) is `snapstate_sim::check`, run by `sim/tests/simulation.rs`.
 
 mod reconcile_support;
 

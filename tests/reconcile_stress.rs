@@ -22,7 +22,8 @@ fn waived() -> StartupClearance {
     StartupClearance::waived("a stress test: the test builds the book and the venue itself")
 }
 use snapstate::time::{Clock, SystemClock, Timestamp};
-use snapstate::venue::{OpenOrdersError, SimulatedVenue, SimulatedVenueConfig, Venue, VenueReport};
+use snapstate::venue::{OpenOrdersError, Venue, VenueReport};
+use snapstate_sim::venue::{SimulatedVenue, SimulatedVenueConfig};
 
 /// Scales the stress run; raise it for a soak run.
 const SCALE: u64 = 1;

@@ -16,7 +16,7 @@ use snapstate::engine::{Engine, EngineConfig};
 use snapstate::reconcile::startup::{self, ActionKind, StartupConfig, StartupReport};
 use snapstate::reconcile::{CycleConfig, ReconcileConfig, Reconciler, Runner, RunnerConfig};
 use snapstate::time::Timestamp;
-use snapstate::venue::{Faults, SimulatedVenue, SimulatedVenueConfig};
+use snapstate_sim::venue::{Faults, SimulatedVenue, SimulatedVenueConfig};
 
 const STEP_MS: u64 = 10;
 

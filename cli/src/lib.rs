@@ -1,13 +1,11 @@
-//! The snapstate command's library: the workloads behind `simulate`, `replay` and `bench`, kept
-//! out of the engine library so that an embedder never pays for them.
+//! The snapstate command's library: argument parsing, output and the metrics exporter around
+//! `replay`, and the thin layers over the simulator (`snapstate-sim`: `simulate`, `sim-check`)
+//! and the benchmarks (`snapstate-bench`: `bench`).
 
 pub mod bench;
-pub mod format;
-pub mod market_maker;
 pub mod metrics_endpoint;
 pub mod output;
 pub mod replay;
-pub mod sim;
 pub mod simulate;
 pub mod units;
 

@@ -39,7 +39,7 @@ enum Command {
     /// venue snapshot; print every finding and the final book.
     Replay(ReplayArgs),
     /// Run the deterministic fault-injection simulation: one seed with its report, or a range.
-    SimCheck(snapstate_cli::sim::SimCheckArgs),
+    SimCheck(snapstate_sim::check::SimCheckArgs),
     /// Compare snapstate with the designs a user would otherwise pick, on one workload.
     Bench(BenchArgs),
 }
@@ -58,7 +58,7 @@ fn run(cli: Cli) -> u8 {
         match cli.command.unwrap_or(Command::Simulate(cli.simulate)) {
             Command::Simulate(args) => snapstate_cli::simulate::run(&args).map_err(Into::into),
             Command::Replay(args) => snapstate_cli::replay::run(&args).map_err(Into::into),
-            Command::SimCheck(args) => snapstate_cli::sim::run_check(&args),
+            Command::SimCheck(args) => snapstate_sim::check::run_check(&args),
             Command::Bench(args) => bench(&args),
         };
     match result {

@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use snapstate_cli::bench::report::check_json;
+use snapstate_bench::report::check_json;
 
 #[test]
 fn bench_json_holds_every_contender_and_figure() {

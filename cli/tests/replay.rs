@@ -14,7 +14,7 @@ const EXIT_INVALID_INPUT: i32 = 3;
 
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples")
+        .join("../fixtures")
         .join(name)
 }
 

@@ -14,8 +14,8 @@ use snapstate_cli::replay::{
 /// Scales the number of generated inputs; raise it for a soak run.
 const CASES: u32 = 64;
 
-const NATIVE: &str = include_str!("../../examples/native.jsonl");
-const BINANCE: &str = include_str!("../../examples/binance.jsonl");
+const NATIVE: &str = include_str!("../../fixtures/native.jsonl");
+const BINANCE: &str = include_str!("../../fixtures/binance.jsonl");
 
 fn options(format: Format, skip_invalid: bool) -> ReplayOptions {
     ReplayOptions {

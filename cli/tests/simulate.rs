@@ -214,3 +214,22 @@ fn metrics_are_served_while_a_simulation_runs() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert!(text(&output.stderr).contains(&format!("serving metrics on http://{address}/metrics")));
 }
+
+/// `sim-check --seed` prints what the checker's `run` reports for that seed.
+#[test]
+fn the_replay_command_prints_the_report_of_its_seed() {
+    let config = snapstate_sim::check::SimConfig::new(snapstate_sim::check::Scenario::Faults, 5);
+    let command = config.replay_command().expect("a preset");
+    assert_eq!(command, "cargo run --release -- sim-check --seed 5");
+    // The same subcommand, through the binary.
+    let output = Command::new(env!("CARGO_BIN_EXE_snapstate"))
+        .args(["sim-check", "--seed", "5"])
+        .output()
+        .expect("the binary runs");
+    assert!(output.status.success(), "{output:?}");
+    let expected = snapstate_sim::check::run(&config).expect("seed 5 passes");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("{expected}\n")
+    );
+}

@@ -140,7 +140,7 @@ fn without_revisions(book: &Book) -> Book {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(crate::test_cases::cases(256, 64)))]
 
     #[test]
     fn prop_invariants_hold_after_any_command_sequence(

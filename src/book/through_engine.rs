@@ -12,7 +12,7 @@ use crate::engine::{Engine, EngineConfig, Labelled, Outcome};
 proptest! {
     // Each case starts an engine (a thread); the sequences are long enough to exercise
     // batching, backpressure and tombstone purges.
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(crate::test_cases::cases(64, 16)))]
 
     #[test]
     fn prop_any_command_sequence_through_the_engine_is_applied_or_rejected_with_a_typed_reason(

@@ -1,4 +1,4 @@
-//! The venue: what the reconciler asks an exchange, and a deterministic simulated exchange.
+//! The venue: what the reconciler asks an exchange.
 //!
 //! [`Venue`] is the reconciler's whole view of an exchange: one query that lists the open
 //! orders (and, where the venue offers it, the orders that finished recently) with the net
@@ -25,19 +25,13 @@
 //! (and any known clock offset) when it builds the report; the reconciler's grace window absorbs
 //! what remains of the skew, as long as it is much smaller than the window.
 //!
-//! # The simulated venue
+//! # A simulated venue
 //!
-//! [`SimulatedVenue`] is an exchange in memory, deterministic for a given seed, driven with
-//! explicit times (it never reads a clock). It accepts and cancels orders, fills them against a
-//! random-walk price, emits the order updates a real venue would send (as [`BookCommand`]s,
-//! after a configurable delay) and answers open-orders queries. It can inject faults, drawn
-//! from their own seeded stream, counted by kind and, on request, journaled one by one with the
-//! update or order each happened to: see [`Faults`] and [`SimulatedVenue::enable_fault_journal`].
-//!
-//! [`BookCommand`]: crate::book::BookCommand
+//! A deterministic, fault-injecting exchange in memory (`SimulatedVenue`) lives in the
+//! `snapstate-sim` crate (`sim/` in the repository), so that its randomness never reaches an
+//! embedder's build.
 
 mod queries;
-mod simulated;
 
 use std::fmt;
 use std::time::Duration;
@@ -47,10 +41,6 @@ use crate::time::Timestamp;
 
 pub use queries::{
     FillCursor, FillPage, OrderLookup, PositionReport, QueryError, QueryKind, VenueFill,
-};
-pub use simulated::{
-    DEFAULT_FILL_HISTORY_LIMIT, FaultCounts, FaultKind, FaultSubject, Faults, InjectedFault,
-    MAX_FILL_PAGE, PlaceError, SimulatedVenue, SimulatedVenueConfig, SimulatedVenueConfigError,
 };
 
 /// What the reconciler asks of an exchange.

@@ -9,7 +9,7 @@ use snapstate::engine::Snapshot;
 use snapstate::reconcile::CycleReport;
 
 use super::source::{InvalidLine, Source};
-use crate::format::grouped;
+use snapstate_sim::format::grouped;
 
 /// One finding of one reconciliation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

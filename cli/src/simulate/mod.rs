@@ -1,49 +1,20 @@
-//! `snapstate simulate`: a grid market maker against the simulated venue, through the engine,
-//! with the reconciler running, then a report.
-//!
-//! # How a run goes
-//!
-//! 1. **Trading** (`--duration`, default 10 s). Every tick (`--tick`, default 1 ms) the driver
-//!    advances the venue to the wall clock, delivers the order updates that are due (after the
-//!    venue's latency and whatever the faults did to them) to the engine, asks the
-//!    [`GridMarketMaker`](crate::market_maker::GridMarketMaker) what to place and cancel
-//!    given the latest snapshot and the venue's mid price, submits the placements, and waits
-//!    for everything it submitted to become visible (a [`flush`](snapstate::engine::WriteHandle::flush)
-//!    barrier: the submit-to-visible latency). Placements the book accepted then go to the
-//!    venue; cancels go to the venue, whose confirmations come back as updates. Meanwhile the
-//!    reconciler's [`Runner`](snapstate::reconcile::Runner) compares a snapshot with the venue's
-//!    open orders every `--reconcile-interval` and corrects what the faults broke.
-//! 2. **Converging** (at most `--converge-timeout`). The venue stops injecting faults and its
-//!    price stops moving, and the market maker stops trading. The driver keeps delivering the
-//!    updates still in flight. The reconciler needs each remaining difference to be quiet for
-//!    its grace window (`--grace`) and seen in consecutive answers before it corrects it, so
-//!    the run waits until the book agrees with the venue's truth on every order and on the
-//!    net position, checked every [`CONVERGENCE_CHECK_INTERVAL`].
-//! 3. **Report**: throughput, submit-to-visible latency percentiles, reconciliation runs and
-//!    their durations, mismatches by class, corrections applied and rejected as stale, faults
-//!    injected, and the final positions against the venue's.
+//! `snapstate simulate`: the arguments and the metrics endpoint around the wall-clock run
+//! ([`snapstate_sim::run`], whose documentation says how a run goes).
 //!
 //! The command exits with status 1 if the book still differs from the venue at the end.
 
-pub mod compare;
-pub mod driver;
-pub mod progress;
-pub mod report;
-pub mod settings;
-mod table;
 pub mod telemetry;
 
 use std::io::{self, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use snapstate_sim::run::{
+    FaultSettings, Progress, ProgressMode, RunError, Settings, SettingsError, Simulation,
+};
+
 use crate::units::{parse_duration, parse_positive_duration, parse_rate};
 
-pub use compare::{Comparison, OrderDifference, compare};
-pub use driver::{CONVERGENCE_CHECK_INTERVAL, RunError, Simulation};
-pub use progress::{Progress, ProgressMode};
-pub use report::Report;
-pub use settings::{Settings, SettingsError};
 pub use telemetry::{CycleDurations, TelemetryError};
 
 /// The default number of levels quoted around the mid.
@@ -137,7 +108,7 @@ pub enum SimulateError {
 ///
 /// A [`SimulateError`]; [`SimulateError::NotConverged`] after printing the report.
 pub fn run(args: &SimulateArgs) -> Result<(), SimulateError> {
-    let settings = Settings::from_args(args)?;
+    let settings = settings(args)?;
     let (durations, endpoint) = telemetry::install(args.metrics_addr)?;
     if let Some(address) = endpoint {
         // A notice that cannot be written does not stop the run.
@@ -148,7 +119,7 @@ pub fn run(args: &SimulateArgs) -> Result<(), SimulateError> {
     } else {
         Progress::new(Box::new(io::stdout()), mode_for(io::stdout().is_terminal()))
     };
-    let report = Simulation::start(settings)?.run(&mut progress, &durations)?;
+    let report = Simulation::start(settings)?.run(&mut progress, &|| durations.snapshot())?;
     let mut out = io::stdout().lock();
     if args.json {
         report.write_json(&mut out)
@@ -169,5 +140,101 @@ fn mode_for(terminal: bool) -> ProgressMode {
         ProgressMode::Live
     } else {
         ProgressMode::Lines
+    }
+}
+
+/// The run's settings for `args`.
+///
+/// # Errors
+///
+/// [`SettingsError::GraceTooShort`] when the grace window does not cover the longest
+/// update delay.
+pub fn settings(args: &SimulateArgs) -> Result<Settings, SettingsError> {
+    let faults = if args.no_faults {
+        FaultSettings {
+            drop_rate: 0.0,
+            duplicate_rate: 0.0,
+            delay_rate: 0.0,
+            max_extra_delay: args.max_extra_delay,
+            reorder_rate: 0.0,
+        }
+    } else {
+        FaultSettings {
+            drop_rate: args.drop_rate,
+            duplicate_rate: args.duplicate_rate,
+            delay_rate: args.delay_rate,
+            max_extra_delay: args.max_extra_delay,
+            reorder_rate: args.reorder_rate,
+        }
+    };
+    let settings = Settings {
+        levels: args.levels,
+        duration: args.duration,
+        seed: args.seed,
+        venue_latency: args.venue_latency,
+        price_interval: args.price_interval,
+        faults,
+        reconcile_interval: args.reconcile_interval,
+        grace: args.grace,
+        converge_timeout: args.converge_timeout,
+        tick: args.tick,
+    };
+    settings.validate()?;
+    Ok(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use rust_decimal::Decimal;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: SimulateArgs,
+    }
+
+    fn settings(arguments: &[&str]) -> Result<Settings, SettingsError> {
+        let wrapper =
+            Wrapper::try_parse_from(std::iter::once("simulate").chain(arguments.iter().copied()))
+                .expect("valid arguments");
+        super::settings(&wrapper.args)
+    }
+
+    #[test]
+    fn the_defaults_make_a_valid_run_with_faults() {
+        let settings = settings(&[]).expect("defaults are valid");
+        assert_eq!(settings.levels, 200);
+        assert_eq!(settings.duration, Duration::from_secs(10));
+        assert!(!settings.venue_faults().is_none());
+        let grid = settings.grid().expect("grid");
+        assert_eq!(grid.len(), 800);
+        assert!(grid.price_of(grid.lowest()).expect("on grid") > Decimal::ZERO);
+    }
+
+    #[test]
+    fn no_faults_zeroes_every_rate() {
+        let settings = settings(&["--no-faults"]).expect("valid");
+        assert!(settings.venue_faults().is_none());
+    }
+
+    #[test]
+    fn a_grace_window_shorter_than_the_longest_delay_is_refused() {
+        let error = settings(&["--grace", "100ms", "--max-extra-delay", "200ms"])
+            .expect_err("grace too short");
+        assert!(
+            matches!(error, SettingsError::GraceTooShort { .. }),
+            "{error}"
+        );
+        // Without delay faults, only the latency and the tick count.
+        settings(&["--grace", "100ms", "--delay-rate", "0"]).expect("valid");
+    }
+
+    #[test]
+    fn the_largest_grid_keeps_its_prices_positive() {
+        let settings = settings(&["--levels", "100000"]).expect("valid");
+        let grid = settings.grid().expect("grid");
+        assert!(grid.price_of(grid.lowest()).expect("on grid") > Decimal::ZERO);
     }
 }

@@ -16,6 +16,7 @@ use metrics::{
 };
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusRecorder};
 use snapstate::reconcile::metrics::{DURATION_BUCKETS_SECONDS, DURATION_SECONDS};
+use snapstate_sim::run::latency_histogram;
 
 use crate::metrics_endpoint::{self, EndpointLimits, Render};
 
@@ -70,18 +71,6 @@ impl CycleDurations {
 impl Default for CycleDurations {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-/// A histogram from one nanosecond to an hour with three significant digits: latencies and
-/// durations of everything the simulation measures.
-pub fn latency_histogram() -> Hdr<u64> {
-    const ONE_HOUR_NANOS: u64 = 3_600 * 1_000_000_000;
-    // The bounds are constants that satisfy the constructor's conditions (low >= 1,
-    // high >= 2 * low, 0..=5 significant digits), so it cannot fail.
-    match Hdr::new_with_bounds(1, ONE_HOUR_NANOS, 3) {
-        Ok(histogram) => histogram,
-        Err(error) => unreachable!("constant histogram bounds are valid: {error}"),
     }
 }
 

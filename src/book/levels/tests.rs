@@ -149,7 +149,7 @@ fn range_and_repetitive_ops() -> impl Strategy<Value = (i32, i32, Vec<Op>)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(crate::test_cases::cases(256, 16)))]
 
     #[test]
     fn prop_level_array_behaves_like_a_btree_map_and_its_clones_never_change(

@@ -129,30 +129,26 @@ fn invalid_configurations_are_refused() {
 #[test]
 fn a_failed_venue_query_changes_no_evidence() {
     let book = two_order_book();
-    let mut config = SimulatedVenueConfig::new(1, later(), dec(100));
-    config.price_interval = None;
-    let venue = SimulatedVenue::new(config).expect("valid");
+    let venue = EmptyVenue { failure: None };
     let runner = CycleConfig {
         record_metrics: false,
         ..CycleConfig::default()
     };
     let mut reconciler = Reconciler::new(venue, ReconcileConfig::default(), runner).expect("valid");
-    // The simulated venue knows none of the book's orders: both are absent, and its position
-    // is not the book's.
+    // The venue knows none of the book's orders: both are absent, and its position is not the
+    // book's.
     let first = reconciler.observe(&book, later()).expect("answered");
     assert_eq!(first.findings.len(), 3);
     let before = reconciler.evidence().clone();
-    for faults in [
-        Faults {
-            query_failure_rate: 1.0,
-            ..Faults::none()
+    for failure in [
+        OpenOrdersError::Failed {
+            reason: "connection reset".to_owned(),
         },
-        Faults {
-            query_timeout_rate: 1.0,
-            ..Faults::none()
+        OpenOrdersError::TimedOut {
+            after: Duration::from_secs(1),
         },
     ] {
-        reconciler.venue_mut().set_faults(faults).expect("valid");
+        reconciler.venue_mut().failure = Some(failure);
         for _ in 0..5 {
             let result = reconciler.observe(&book, later());
             assert!(matches!(result, Err(CycleError::Venue(_))));
@@ -164,14 +160,29 @@ fn a_failed_venue_query_changes_no_evidence() {
         );
     }
     assert_eq!(reconciler.totals().venue_errors, 10);
-    reconciler
-        .venue_mut()
-        .set_faults(Faults::none())
-        .expect("valid");
+    reconciler.venue_mut().failure = None;
     let next = reconciler.observe(&book, later()).expect("answered");
     assert!(
         next.findings
             .iter()
             .all(|finding| finding.observations == 2)
     );
+}
+
+/// A venue with no orders and a flat position, whose query fails with `failure` while it is set.
+struct EmptyVenue {
+    failure: Option<OpenOrdersError>,
+}
+
+impl Venue for EmptyVenue {
+    fn open_orders(&mut self) -> Result<VenueReport, OpenOrdersError> {
+        match &self.failure {
+            Some(failure) => Err(failure.clone()),
+            None => Ok(VenueReport {
+                as_of: later(),
+                orders: Vec::new(),
+                net_position: Some(Decimal::ZERO),
+            }),
+        }
+    }
 }

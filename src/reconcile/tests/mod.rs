@@ -15,9 +15,7 @@ use crate::book::{
     OrderStatus, Place, Revision, Side, StatusReport,
 };
 use crate::time::Timestamp;
-use crate::venue::{
-    Faults, SimulatedVenue, SimulatedVenueConfig, VenueOrder, VenueOrderStatus, VenueReport,
-};
+use crate::venue::{OpenOrdersError, Venue, VenueOrder, VenueOrderStatus, VenueReport};
 
 fn dec(value: i64) -> Decimal {
     Decimal::from(value)

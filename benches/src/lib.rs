@@ -1,0 +1,183 @@
+//! `snapstate bench`: the side-by-side comparison of snapstate with the designs a user would
+//! otherwise pick, on one workload, in one process.
+//!
+//! The workload ([`workload`]) and the designs ([`contenders`]) are shared with the criterion
+//! benches in `benches/benches/`, so nothing is written twice. `docs/benchmarks.md` defines
+//! every figure and holds a full run.
+
+pub mod contender;
+pub mod contenders;
+mod plot;
+pub mod probe;
+pub mod reconcile;
+pub mod report;
+pub mod run;
+pub mod workload;
+
+use std::error::Error;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use contenders::{LeftRight, NaiveCow, RwLockDeepCopy, RwLockHeld, Snapstate};
+use report::{Figures, Machine, Report, human};
+use run::{Measured, Schedule, measure};
+use workload::Workload;
+
+/// The seed of the update stream; every contender gets the same stream.
+pub const SEED: u64 = 0x5EED_5EED;
+
+/// What `snapstate bench` runs: the command's arguments, parsed.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    /// A short run (2 s of workload per contender instead of 10 s), for smoke tests: finishes
+    /// in well under a minute on two cores at the default slot count.
+    pub quick: bool,
+    /// Print exactly one JSON object (machine, slots, every contender's figures) instead of
+    /// the table.
+    pub json: bool,
+    /// Slots (grid levels), each starting with one live order.
+    pub slots: u32,
+    /// Workload per contender, in seconds or with a unit (`3`, `3s`, `500ms`; overrides the
+    /// default of 10 s, or 2 s with --quick).
+    pub seconds: Option<Duration>,
+    /// Pace the producer to this many updates per second instead of as fast as it can (shows
+    /// submit-to-visible latency below saturation; not the workload's definition).
+    pub rate: Option<u64>,
+    /// Write an SVG plot of the writer-stall and submit-to-visible distributions here.
+    pub plot: Option<PathBuf>,
+    /// Only these contenders (comma-separated); snapstate always runs, as the baseline.
+    pub contenders: Vec<String>,
+}
+
+impl BenchOptions {
+    fn schedule(&self) -> Schedule {
+        let default = Duration::from_secs(if self.quick { 2 } else { 10 });
+        let workload = self.seconds.unwrap_or(default);
+        Schedule {
+            workload,
+            memory_updates: if self.quick {
+                Duration::from_millis(300)
+            } else {
+                Duration::from_secs(2)
+            },
+            reconcile: if self.quick {
+                Duration::from_millis(300)
+            } else {
+                Duration::from_secs(2)
+            },
+            rate: self.rate,
+        }
+    }
+
+    fn wants(&self, name: &str) -> bool {
+        name == "snapstate"
+            || self.contenders.is_empty()
+            || self.contenders.iter().any(|wanted| wanted == name)
+    }
+}
+
+/// Runs the comparison and prints the table (or the JSON object); writes the plot if asked.
+///
+/// `allocated` reads the bytes currently allocated through the process's counting allocator;
+/// without one, the memory figures are `null`.
+///
+/// # Errors
+///
+/// A snapshot that failed its invariant check (a bug), or a plot that could not be written.
+pub fn run(args: &BenchOptions, allocated: Option<fn() -> usize>) -> Result<(), Box<dyn Error>> {
+    if !probe::install() {
+        eprintln!(
+            "warning: another metrics recorder is installed; snapstate's stall is unmeasured"
+        );
+    }
+    let machine = Machine::describe();
+    if !machine.optimized {
+        eprintln!("warning: this is a debug build; run with --release for meaningful figures");
+    }
+    let workload = Workload::new(args.slots);
+    let schedule = args.schedule();
+    let mut measured: Vec<(&'static str, Measured)> = Vec::new();
+    for name in contenders::NAMES
+        .into_iter()
+        .filter(|name| args.wants(name))
+    {
+        eprintln!("bench: {name} at {} slots …", args.slots);
+        let result = match name {
+            "snapstate" => measure::<Snapstate>(&workload, schedule, allocated, SEED),
+            "rwlock_deep_copy" => measure::<RwLockDeepCopy>(&workload, schedule, allocated, SEED),
+            "rwlock_held" => measure::<RwLockHeld>(&workload, schedule, allocated, SEED),
+            "naive_cow" => measure::<NaiveCow>(&workload, schedule, allocated, SEED),
+            "left_right" => measure::<LeftRight>(&workload, schedule, allocated, SEED),
+            _ => unreachable!("names come from contenders::NAMES"),
+        };
+        if result.invariant_violations > 0 {
+            return Err(format!(
+                "{name}: {} snapshots failed the invariant check",
+                result.invariant_violations
+            )
+            .into());
+        }
+        measured.push((name, result));
+    }
+    let report = Report {
+        machine,
+        slots: args.slots,
+        contenders: measured
+            .iter()
+            .map(|(name, result)| (*name, Figures::from_measured(result)))
+            .collect(),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.table());
+        if let Some(rate) = args.rate {
+            println!("producer paced to {rate} updates/s (not the workload's definition)");
+        }
+        print!("{}", notes(&report, &measured));
+    }
+    if let Some(path) = &args.plot {
+        plot::write_svg(path, &report, &measured)?;
+        eprintln!("bench: wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// What the table does not show: the run's shape and the figures behind the figures.
+fn notes(report: &Report, measured: &[(&'static str, Measured)]) -> String {
+    let machine = &report.machine;
+    let mut out = format!(
+        "\n{} slots; machine: {} ({} cores, {:.1} GB), {}, {}, load average at start {}\n",
+        report.slots,
+        machine.cpu,
+        machine.cores,
+        machine.memory_bytes as f64 / 1e9,
+        machine.os,
+        machine.rustc,
+        machine.load_average,
+    );
+    for (name, result) in measured {
+        let mut line = format!(
+            "{name}: {} updates in the workload; {} snapshots; {} updates in the memory phase; \
+             reconcile under load p50 {}",
+            result.updates,
+            result.snapshots.len(),
+            result.memory_updates,
+            human(
+                "reconcile_ms",
+                result.reconciles_under_load.value_at_quantile(0.5) as f64 / 1e6
+            ),
+        );
+        if let Some(batches) = &result.batch_sizes {
+            line.push_str(&format!(
+                "; batches: {} published, mean {:.0}, max {} updates",
+                batches.count,
+                batches.mean(),
+                batches.max
+            ));
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}

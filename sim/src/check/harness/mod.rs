@@ -1,0 +1,368 @@
+//! The stepped run: a manual clock, the engine, the simulated venue behind the reconciler, the
+//! grid market maker, and the ledger that checks and attributes everything.
+
+mod finish;
+mod settle;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::venue::{FaultSubject, Faults, InjectedFault, SimulatedVenue};
+use snapstate::book::{Applied, Book, BookCommand, BookConfig, OrderId};
+use snapstate::engine::{Engine, EngineConfig, OutcomeStream, ReadHandle, WriteHandle};
+use snapstate::reconcile::{
+    Action, CycleConfig, CycleError, CycleReport, Mismatch, MismatchClass, Reconciler,
+};
+use snapstate::time::{Clock, ManualClock, Timestamp};
+use snapstate::venue::CancelError;
+
+use super::ledger::{Ledger, Source};
+use super::{FailureReason, Resolution, RunReport, SimConfig, SimFailure, config};
+use crate::market_maker::GridMarketMaker;
+
+/// Room for the engine's outcome records and the venue's fault journal between two reads.
+/// Far above what one step or one cycle produces; the checks fail the run if it ever is not.
+const RECORD_CAPACITY: usize = 1 << 16;
+
+/// Runs one simulation: trading with faults, then a halt, then reconciliation until the book
+/// agrees with the venue, checking everything on the way (see the [module](super) docs).
+///
+/// # Errors
+///
+/// The first check that failed, with the seed and the command that replays the run.
+pub fn run(config: &SimConfig) -> Result<RunReport, SimFailure> {
+    let mut simulation = Simulation::start(config)?;
+    for _ in 0..config.trading_steps() {
+        simulation.trade_step()?;
+    }
+    simulation.halt()?;
+    let cycles_to_converge = simulation.settle()?;
+    simulation.finish(cycles_to_converge)
+}
+
+/// What the harness counts itself (everything else comes from the library's own counters).
+#[derive(Default)]
+struct Counts {
+    trading_steps: u64,
+    orders_placed: u64,
+    updates_delivered: u64,
+    maker_cancels_sent: u64,
+    maker_cancels_refused: u64,
+    corrections: BTreeMap<(MismatchClass, &'static str), u64>,
+}
+
+struct Simulation<'a> {
+    config: &'a SimConfig,
+    clock: ManualClock,
+    /// Held so that the engine runs until the simulation is dropped.
+    _engine: Engine<Book>,
+    reader: ReadHandle<Book>,
+    writer: WriteHandle<Book>,
+    outcomes: OutcomeStream<Book>,
+    reconciler: Reconciler<SimulatedVenue>,
+    maker: GridMarketMaker,
+    ledger: Ledger,
+    counts: Counts,
+}
+
+impl<'a> Simulation<'a> {
+    fn start(config: &'a SimConfig) -> Result<Self, SimFailure> {
+        let setup =
+            |error: String| SimFailure::new(config, config::START, FailureReason::Setup(error));
+        let clock = ManualClock::new(config::START);
+        let book = Book::new(BookConfig::new(config::grid()));
+        let retention = book.config().tombstone_retention;
+        if config.longest_run() >= retention {
+            return Err(setup(format!(
+                "a run of up to {:?} outlasts the book's tombstone retention ({retention:?})",
+                config.longest_run()
+            )));
+        }
+        let engine_config = EngineConfig {
+            clock: Arc::new(clock.clone()),
+            record_metrics: false,
+            outcome_capacity: Some(RECORD_CAPACITY),
+            thread_name: "snapstate-sim-writer".to_owned(),
+            ..EngineConfig::default()
+        };
+        let mut engine =
+            Engine::start(book.clone(), engine_config).map_err(|error| setup(error.to_string()))?;
+        let outcomes = engine
+            .take_outcomes()
+            .ok_or_else(|| setup("the engine gave no outcome stream".to_owned()))?;
+        let mut venue =
+            SimulatedVenue::new(config.venue_config()).map_err(|error| setup(error.to_string()))?;
+        venue.enable_fault_journal(RECORD_CAPACITY);
+        let runner = CycleConfig {
+            clock: Arc::new(clock.clone()),
+            record_metrics: false,
+            ..CycleConfig::default()
+        };
+        let reconciler = Reconciler::new(venue, config.reconcile.clone(), runner)
+            .map_err(|error| setup(error.to_string()))?;
+        Ok(Self {
+            config,
+            reader: engine.read_handle(),
+            writer: engine.write_handle(),
+            _engine: engine,
+            outcomes,
+            reconciler,
+            maker: GridMarketMaker::new(config.maker.clone(), 1),
+            ledger: Ledger::new(book),
+            counts: Counts::default(),
+            clock,
+        })
+    }
+
+    fn fail(&self, reason: FailureReason) -> SimFailure {
+        let mut failure = SimFailure::new(self.config, self.clock.now(), reason);
+        let totals = self.reconciler.totals();
+        failure.progress = format!(
+            "after {} steps of trading and {} cycles ({} without an answer); faults injected \
+             so far: {}; corrections sent: {}",
+            self.counts.trading_steps,
+            totals.cycles + totals.venue_errors,
+            totals.venue_errors,
+            self.reconciler.venue().fault_counts(),
+            self.ledger.corrections_sent()
+        );
+        failure
+    }
+
+    /// One step of trading: the market maker decides on the latest snapshot, the venue moves
+    /// on and delivers its due updates, the decisions go to the engine and the venue, and the
+    /// engine applies the lot; every `steps_per_cycle` steps, a reconciliation cycle.
+    fn trade_step(&mut self) -> Result<(), SimFailure> {
+        self.clock.advance(self.config.step);
+        let now = self.clock.now();
+        // The market maker sees the book as of the previous step, as a real one sees a
+        // snapshot that lags the feed. Updates never occupy a slot, so a level it finds vacant
+        // is still vacant when its placement is applied.
+        let decision = {
+            let snapshot = self.reader.load();
+            let mid = self.reconciler.venue().price();
+            self.maker.decide(snapshot.state(), mid, now)
+        };
+        self.deliver(now)?;
+        for place in decision.places {
+            self.send(BookCommand::Place(place.clone()), Source::Place)?;
+            self.reconciler
+                .venue_mut()
+                .place(&place)
+                .map_err(|error| self.fail(FailureReason::Venue(error.to_string())))?;
+            self.counts.orders_placed += 1;
+        }
+        for order_id in decision.cancels {
+            self.cancel_at_venue(order_id, now)?;
+        }
+        self.absorb_update_faults();
+        self.apply()?;
+        self.counts.trading_steps += 1;
+        if self
+            .counts
+            .trading_steps
+            .is_multiple_of(u64::from(self.config.steps_per_cycle.max(1)))
+        {
+            self.cycle()?;
+        }
+        Ok(())
+    }
+
+    fn cancel_at_venue(&mut self, order_id: OrderId, now: Timestamp) -> Result<(), SimFailure> {
+        match self.reconciler.venue_mut().cancel_at(order_id, now) {
+            Ok(()) => self.counts.maker_cancels_sent += 1,
+            // The book has not heard yet that the order finished: its update is in flight, or
+            // was lost and waits for reconciliation.
+            Err(CancelError::AlreadyFinished { .. }) => {
+                self.counts.maker_cancels_sent += 1;
+                self.counts.maker_cancels_refused += 1;
+            }
+            Err(error) => return Err(self.fail(FailureReason::Venue(error.to_string()))),
+        }
+        Ok(())
+    }
+
+    /// Moves the venue to `now` and hands the engine every update due by then.
+    fn deliver(&mut self, now: Timestamp) -> Result<(), SimFailure> {
+        let updates = self.reconciler.venue_mut().advance_and_drain(now);
+        // Lost updates are watched before anything later is applied, so that the update that
+        // repairs one is never mistaken for something the book already knew.
+        self.absorb_update_faults();
+        for update in updates {
+            self.send(update, Source::Update)?;
+            self.counts.updates_delivered += 1;
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, command: BookCommand, source: Source) -> Result<(), SimFailure> {
+        self.ledger
+            .submit(&self.writer, command, source)
+            .map_err(|error| self.fail(FailureReason::Engine(error)))
+    }
+
+    /// Takes the venue's journal outside a cycle, where only update faults can arise.
+    fn absorb_update_faults(&mut self) {
+        let journal = self.reconciler.venue_mut().take_fault_journal();
+        let stray = self.ledger.absorb(journal);
+        for fault in stray {
+            self.ledger.resolve(fault.kind, Resolution::Unresolved);
+        }
+    }
+
+    /// Waits until the engine has applied everything sent, then checks its outcomes and the
+    /// new snapshot.
+    fn apply(&mut self) -> Result<(), SimFailure> {
+        self.writer
+            .flush()
+            .map_err(|error| self.fail(FailureReason::Engine(error.to_string())))?;
+        self.ledger
+            .collect(&self.outcomes)
+            .map_err(|divergence| self.fail(FailureReason::Diverged(divergence.0)))?;
+        self.check_snapshot()
+    }
+
+    /// The snapshot invariants, and that its counters account for every command sent.
+    fn check_snapshot(&self) -> Result<(), SimFailure> {
+        let snapshot = self.reader.load();
+        if let Err(violation) = snapshot.state().check_invariants() {
+            return Err(self.fail(FailureReason::Invariant(violation.to_string())));
+        }
+        let counters = snapshot.counters();
+        let sent = self.ledger.sent();
+        let accounted = counters.applied() + counters.rejected();
+        if accounted != sent || snapshot.last_seq().0 != sent || counters.panicked() != 0 {
+            return Err(self.fail(FailureReason::Invariant(format!(
+                "{sent} commands sent; the snapshot includes {} and counts {} applied, {} \
+                 rejected, {} panicked",
+                snapshot.last_seq().0,
+                counters.applied(),
+                counters.rejected(),
+                counters.panicked()
+            ))));
+        }
+        if counters.outcomes_dropped() != 0 {
+            return Err(self.fail(FailureReason::Invariant(format!(
+                "{} outcome records dropped",
+                counters.outcomes_dropped()
+            ))));
+        }
+        if let Some(rejection) = self.ledger.rejections().first() {
+            return Err(self.fail(FailureReason::Rejected(rejection.clone())));
+        }
+        Ok(())
+    }
+
+    /// One reconciliation cycle, with its faults classified and its corrections checked.
+    /// Returns the cycle's report, or `None` when the venue gave no answer.
+    fn cycle(&mut self) -> Result<Option<CycleReport>, SimFailure> {
+        let evidence_before = self.reconciler.evidence().clone();
+        let result = self.reconciler.run_cycle(&self.writer);
+        let journal = self.reconciler.venue_mut().take_fault_journal();
+        let answer_faults = self.ledger.absorb(journal);
+        match result {
+            Ok(report) => {
+                // Classified against the book the diff saw, before its corrections.
+                for fault in answer_faults {
+                    let resolution = self.classify_answer_fault(&fault, &report);
+                    self.ledger.resolve(fault.kind, resolution);
+                }
+                self.record_corrections(&report)?;
+                Ok(Some(report))
+            }
+            Err(CycleError::Venue(_)) => {
+                if *self.reconciler.evidence() != evidence_before {
+                    return Err(self.fail(FailureReason::EvidenceChangedWithoutAnswer));
+                }
+                for fault in answer_faults {
+                    let resolution = match fault.subject {
+                        FaultSubject::Query => Resolution::NoAnswerRetriedNextCycle,
+                        _ => Resolution::Unresolved,
+                    };
+                    self.ledger.resolve(fault.kind, resolution);
+                }
+                Ok(None)
+            }
+            Err(error) => Err(self.fail(FailureReason::Engine(error.to_string()))),
+        }
+    }
+
+    /// Records the corrections the cycle sent, in the order it sent them, and checks the
+    /// engine's outcomes for them and the snapshot after them.
+    fn record_corrections(&mut self, report: &CycleReport) -> Result<(), SimFailure> {
+        if report.actions.corrections_not_submitted != 0 {
+            return Err(self.fail(FailureReason::Engine(format!(
+                "{} corrections did not fit in the queue",
+                report.actions.corrections_not_submitted
+            ))));
+        }
+        let mut any = false;
+        for finding in &report.reconciliation.findings {
+            let Action::Correct(correction) = &finding.action else {
+                continue;
+            };
+            any = true;
+            let source = Source::Correction {
+                class: finding.class(),
+                kind: correction.kind(),
+            };
+            let result = self
+                .ledger
+                .record(&BookCommand::Correct(correction.clone()), source);
+            if matches!(result, Ok(Applied::Corrected { .. })) {
+                *self
+                    .counts
+                    .corrections
+                    .entry((finding.class(), correction.kind()))
+                    .or_default() += 1;
+            }
+        }
+        if any {
+            self.ledger
+                .collect(&self.outcomes)
+                .map_err(|divergence| self.fail(FailureReason::Diverged(divergence.0)))?;
+            self.check_snapshot()?;
+        }
+        Ok(())
+    }
+
+    /// How an answer that left out a just-finished order affected the reconciler.
+    fn classify_answer_fault(&self, fault: &InjectedFault, report: &CycleReport) -> Resolution {
+        let FaultSubject::Order(order_id) = fault.subject else {
+            return Resolution::Unresolved;
+        };
+        let Some(local) = self.ledger.shadow().order(order_id) else {
+            return Resolution::Unresolved;
+        };
+        if local.status().is_finished() {
+            let venue_filled = self
+                .reconciler
+                .venue()
+                .order(order_id)
+                .map(|order| order.filled);
+            return if venue_filled == Some(local.filled()) {
+                Resolution::OmittedNoEffect
+            } else {
+                Resolution::OmittedDelayedMissedFill
+            };
+        }
+        let absence = report.reconciliation.findings.iter().find(|finding| {
+            matches!(finding.mismatch, Mismatch::MissingAtVenue { order_id: id, .. } if id == order_id)
+        });
+        match absence {
+            Some(finding) if finding.confirmed => Resolution::OmittedConfirmedMissing,
+            Some(_) => Resolution::OmittedCountedAsAbsence,
+            None => Resolution::OmittedNotAnObservation,
+        }
+    }
+
+    /// Stops faults and trading and holds the price still: from here on nothing new happens
+    /// at the venue, and the book must converge to its truth.
+    fn halt(&mut self) -> Result<(), SimFailure> {
+        let venue = self.reconciler.venue_mut();
+        let halted = venue
+            .set_faults(Faults::none())
+            .and_then(|()| venue.set_price_interval(None));
+        halted.map_err(|error| self.fail(FailureReason::Venue(error.to_string())))
+    }
+}

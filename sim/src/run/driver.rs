@@ -1,0 +1,373 @@
+//! The simulation's driver: the engine, the venue, the market maker and the reconciler's
+//! runner, stepped on the wall clock.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::venue::{Faults, SimulatedVenue, SimulatedVenueConfig, SimulatedVenueConfigError};
+use hdrhistogram::Histogram as Hdr;
+use snapstate::book::{Book, BookCommand, BookConfig, OrderId, OrderStatus};
+use snapstate::engine::{
+    Engine, EngineConfig, FlushError, ReadHandle, ShutdownError, StartError, SubmitError,
+    WriteHandle,
+};
+use snapstate::reconcile::{
+    CycleConfig, ReconcileConfig, ReconcileConfigError, Reconciler, Runner, RunnerConfig,
+    RunnerStartError, RunnerStopError, startup::StartupClearance,
+};
+use snapstate::time::{Clock, SystemClock, Timestamp};
+
+use super::compare::compare;
+use super::progress::{Progress, Sample};
+use super::report::latency_histogram;
+use super::report::{Activity, Measurements, Phases, Report};
+use super::settings::{Settings, SettingsError};
+use crate::market_maker::{Decision, GridMarketMaker, MarketMakerConfig};
+
+/// How often the convergence phase compares the book with the venue's truth.
+pub const CONVERGENCE_CHECK_INTERVAL: Duration = Duration::from_millis(50);
+/// Most new orders per tick: the initial grid goes out over a few ticks rather than at once.
+const MAX_PLACES_PER_TICK: usize = 50;
+
+type SharedVenue = Arc<Mutex<SimulatedVenue>>;
+
+/// Why a simulation could not run to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The settings do not build a grid.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The engine did not start.
+    #[error("the engine did not start")]
+    EngineStart(#[source] StartError),
+    /// The simulated venue refused its configuration.
+    #[error("the simulated venue refused its configuration")]
+    Venue(#[source] SimulatedVenueConfigError),
+    /// The reconciler refused its configuration.
+    #[error("the reconciler refused its configuration")]
+    Reconciler(#[source] ReconcileConfigError),
+    /// The reconciler's thread did not start.
+    #[error("the reconciler did not start")]
+    RunnerStart(#[source] RunnerStartError),
+    /// The reconciler's thread panicked.
+    #[error("the reconciler failed")]
+    RunnerStop(#[source] RunnerStopError),
+    /// The engine closed while the simulation still fed it.
+    #[error("the engine closed during the simulation")]
+    EngineClosed,
+    /// The engine's writer failed (a bug in the engine).
+    #[error("the engine's writer failed: {0}")]
+    EngineFailed(String),
+    /// A snapshot broke the book's invariants (a bug).
+    #[error("the final book breaks an invariant: {0}")]
+    Invariant(String),
+}
+
+/// A running simulation: the engine with the reconciler's runner on it, the venue, and the
+/// market maker that the driver steps.
+pub struct Simulation {
+    settings: Settings,
+    engine: Engine<Book>,
+    writer: WriteHandle<Book>,
+    reader: ReadHandle<Book>,
+    venue: SharedVenue,
+    runner: Runner<SharedVenue>,
+    maker: GridMarketMaker,
+    /// Orders whose cancel was sent and that the book still has live: the market maker keeps
+    /// asking to cancel them until the venue's confirmation arrives, which is not news.
+    cancels_sent: BTreeSet<OrderId>,
+    clock: SystemClock,
+    latency: Hdr<u64>,
+    activity: Activity,
+    started: Instant,
+}
+
+impl Simulation {
+    /// Starts the engine, the venue and the reconciler's runner.
+    ///
+    /// # Errors
+    ///
+    /// A [`RunError`] if any of them refuses to start.
+    pub fn start(settings: Settings) -> Result<Self, RunError> {
+        let clock = SystemClock;
+        let start = clock.now();
+        let grid = settings.grid()?;
+        let engine = Engine::start(Book::new(BookConfig::new(grid)), EngineConfig::default())
+            .map_err(RunError::EngineStart)?;
+        let venue = Arc::new(Mutex::new(
+            SimulatedVenue::new(venue_config(&settings, start)).map_err(RunError::Venue)?,
+        ));
+        let reconcile = ReconcileConfig {
+            in_flight_grace: settings.grace,
+            ..ReconcileConfig::default()
+        };
+        let runner_config = RunnerConfig {
+            interval: settings.reconcile_interval,
+            ..RunnerConfig::default()
+        };
+        let reconciler = Reconciler::new(Arc::clone(&venue), reconcile, CycleConfig::default())
+            .map_err(RunError::Reconciler)?;
+        // A fresh engine against a fresh venue: nothing happened before to reconcile.
+        let clearance = StartupClearance::waived("simulate: a fresh engine and a fresh venue");
+        let runner = Runner::start(reconciler, engine.write_handle(), runner_config, clearance)
+            .map_err(RunError::RunnerStart)?;
+        let maker = GridMarketMaker::new(
+            MarketMakerConfig {
+                band: settings.levels / 2,
+                max_places_per_decision: MAX_PLACES_PER_TICK,
+                ..MarketMakerConfig::default()
+            },
+            1,
+        );
+        Ok(Self {
+            writer: engine.write_handle(),
+            reader: engine.read_handle(),
+            engine,
+            venue,
+            runner,
+            maker,
+            cancels_sent: BTreeSet::new(),
+            clock,
+            latency: latency_histogram(),
+            activity: Activity::default(),
+            started: Instant::now(),
+            settings,
+        })
+    }
+
+    /// Trades for the configured duration, converges, stops everything and reports.
+    ///
+    /// # Errors
+    ///
+    /// A [`RunError`] if the engine or the reconciler fails.
+    pub fn run(
+        mut self,
+        progress: &mut Progress,
+        cycle_durations: &dyn Fn() -> Hdr<u64>,
+    ) -> Result<Report, RunError> {
+        let mut next_tick = Instant::now();
+        while self.started.elapsed() < self.settings.duration {
+            self.tick(true)?;
+            self.show(progress, "trading");
+            next_tick = self.sleep_until_next(next_tick);
+        }
+        let trading = self.started.elapsed();
+        let commands_while_trading = self.reader.load().counters().total();
+        self.stop_market();
+        let converging_since = Instant::now();
+        let mut next_check = converging_since;
+        let converged = loop {
+            self.tick(false)?;
+            self.show(progress, "converging");
+            let now = Instant::now();
+            if now >= next_check {
+                next_check = now + CONVERGENCE_CHECK_INTERVAL;
+                if self.converged() {
+                    break true;
+                }
+            }
+            if converging_since.elapsed() >= self.settings.converge_timeout {
+                break false;
+            }
+            next_tick = self.sleep_until_next(next_tick);
+        };
+        let phases = Phases {
+            trading,
+            commands_while_trading,
+            converging: converging_since.elapsed(),
+            converged,
+        };
+        progress.finish();
+        self.finish(phases, cycle_durations)
+    }
+
+    /// One step: deliver the due updates, quote, wait until everything is visible, then send
+    /// the accepted placements and the cancels to the venue.
+    fn tick(&mut self, trading: bool) -> Result<(), RunError> {
+        let now = self.clock.now();
+        let (updates, mid) = {
+            let mut venue = lock(&self.venue);
+            (venue.advance_and_drain(now), venue.price())
+        };
+        let mut submitted = Vec::with_capacity(updates.len());
+        self.activity.updates_delivered += updates.len() as u64;
+        for update in updates {
+            self.submit(update, &mut submitted)?;
+        }
+        let decision = if trading {
+            let snapshot = self.reader.load();
+            self.maker.decide(snapshot.state(), mid, now)
+        } else {
+            Decision::default()
+        };
+        for place in &decision.places {
+            self.submit(BookCommand::Place(place.clone()), &mut submitted)?;
+        }
+        if !submitted.is_empty() {
+            self.writer.flush().map_err(|error| match error {
+                FlushError::Closed | FlushError::Timeout => RunError::EngineClosed,
+            })?;
+            let visible = Instant::now();
+            for submitted_at in submitted {
+                let nanos = visible.saturating_duration_since(submitted_at).as_nanos();
+                self.latency
+                    .saturating_record(u64::try_from(nanos).unwrap_or(u64::MAX));
+            }
+        }
+        self.send_to_venue(&decision, now);
+        Ok(())
+    }
+
+    fn submit(
+        &mut self,
+        command: BookCommand,
+        submitted: &mut Vec<Instant>,
+    ) -> Result<(), RunError> {
+        submitted.push(Instant::now());
+        self.writer
+            .submit(command)
+            .map_err(|SubmitError::Closed(_)| RunError::EngineClosed)?;
+        self.activity.commands_submitted += 1;
+        Ok(())
+    }
+
+    /// Sends to the venue the placements the book accepted (it refuses, say, a slot that a
+    /// correction filled meanwhile), and the cancels.
+    fn send_to_venue(&mut self, decision: &Decision, now: Timestamp) {
+        if decision.places.is_empty() && decision.cancels.is_empty() {
+            return;
+        }
+        let snapshot = self.reader.load();
+        let mut venue = lock(&self.venue);
+        for place in &decision.places {
+            let accepted = snapshot
+                .state()
+                .order(place.order_id)
+                .is_some_and(|order| order.status() == OrderStatus::Pending);
+            if !accepted {
+                self.activity.places_refused_by_book += 1;
+            } else if venue.place(place).is_ok() {
+                self.activity.orders_placed += 1;
+            } else {
+                // The book waits for an order the venue never took: the reconciler finds it
+                // missing and marks it lost.
+                self.activity.places_refused_by_venue += 1;
+            }
+        }
+        let live = |order_id: &OrderId| {
+            snapshot
+                .state()
+                .order(*order_id)
+                .is_some_and(|order| order.status().is_live())
+        };
+        self.cancels_sent.retain(live);
+        for &order_id in &decision.cancels {
+            // The decision read the snapshot before this tick's updates: skip an order they
+            // finished, and one whose cancel is already on its way.
+            if !live(&order_id) || !self.cancels_sent.insert(order_id) {
+                continue;
+            }
+            match venue.cancel_at(order_id, now) {
+                Ok(()) => self.activity.cancels_sent += 1,
+                // Typically filled at the venue before the cancel arrived.
+                Err(_) => self.activity.cancels_refused += 1,
+            }
+        }
+    }
+
+    /// Ends the market: no more faults, no more price moves (so no more fills).
+    fn stop_market(&mut self) {
+        let mut venue = lock(&self.venue);
+        // Neither call can fail: no faults are valid rates, and no interval is not zero.
+        let _ = venue.set_faults(Faults::none());
+        let _ = venue.set_price_interval(None);
+    }
+
+    /// Whether nothing is in flight and the book agrees with the venue's truth.
+    fn converged(&self) -> bool {
+        let snapshot = self.reader.load();
+        let venue = lock(&self.venue);
+        venue.pending_update_count() == 0
+            && compare(snapshot.state(), venue.orders(), venue.net_position()).agrees()
+    }
+
+    fn show(&self, progress: &mut Progress, phase: &'static str) {
+        progress.tick(Instant::now(), || {
+            let snapshot = self.reader.load();
+            let totals = self.runner.totals();
+            Sample {
+                elapsed: self.started.elapsed(),
+                phase,
+                commands: snapshot.counters().total(),
+                version: snapshot.version().0,
+                snapshot_age: self
+                    .clock
+                    .now()
+                    .saturating_duration_since(snapshot.published_at()),
+                mismatches_found: totals.mismatches_total(),
+                corrections_applied: totals.actions.corrections_applied,
+            }
+        });
+    }
+
+    /// Sleeps until the next tick; when the driver falls behind, it skips the missed ticks
+    /// rather than running them back to back.
+    fn sleep_until_next(&self, scheduled: Instant) -> Instant {
+        let next = scheduled + self.settings.tick;
+        let now = Instant::now();
+        if next > now {
+            thread::sleep(next - now);
+            next
+        } else {
+            now
+        }
+    }
+
+    /// Stops the runner, shuts the engine down, and compares its final book with the venue.
+    fn finish(
+        self,
+        phases: Phases,
+        cycle_durations: &dyn Fn() -> Hdr<u64>,
+    ) -> Result<Report, RunError> {
+        let reconciler = self.runner.stop().map_err(RunError::RunnerStop)?;
+        let totals = reconciler.totals().clone();
+        let last = self.engine.shutdown().map_err(|error| match error {
+            ShutdownError::WriterFailed { message, .. } => RunError::EngineFailed(message),
+        })?;
+        last.state()
+            .check_invariants()
+            .map_err(|violation| RunError::Invariant(violation.to_string()))?;
+        let venue = lock(&self.venue);
+        let final_state = compare(last.state(), venue.orders(), venue.net_position());
+        Ok(Report::new(Measurements {
+            settings: self.settings,
+            phases,
+            last: &last,
+            activity: self.activity,
+            latency: &self.latency,
+            cycle_durations: &cycle_durations(),
+            totals: &totals,
+            faults: venue.fault_counts(),
+            final_state,
+        }))
+    }
+}
+
+fn venue_config(settings: &Settings, start: Timestamp) -> SimulatedVenueConfig {
+    let mut config = SimulatedVenueConfig::new(settings.seed, start, settings.initial_price());
+    config.price_step = super::settings::PRICE_STEP;
+    config.price_interval = Some(settings.price_interval);
+    config.update_delay = settings.venue_latency;
+    config.faults = settings.venue_faults();
+    config
+}
+
+fn lock(venue: &SharedVenue) -> MutexGuard<'_, SimulatedVenue> {
+    // The venue keeps itself consistent between calls, so a panic elsewhere while the lock was
+    // held leaves it usable (the library's `Venue` impl for the shared venue does the same).
+    venue
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
