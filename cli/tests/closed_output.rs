@@ -30,7 +30,7 @@ fn run(args: &[&str], close_stderr: bool) -> Output {
 
 fn example() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/native.jsonl")
+        .join("../fixtures/native.jsonl")
         .display()
         .to_string()
 }

@@ -100,7 +100,7 @@ impl<V: Venue + Send + 'static> Runner<V> {
     /// use snapstate::reconcile::startup::{self, StartupConfig};
     /// use snapstate::reconcile::{CycleConfig, ReconcileConfig, Reconciler, Runner, RunnerConfig};
     /// use snapstate::time::Timestamp;
-    /// use snapstate::venue::{SimulatedVenue, SimulatedVenueConfig};
+    /// use snapstate_sim::venue::{SimulatedVenue, SimulatedVenueConfig};
     ///
     /// let now = Timestamp::from_millis(1_000);
     /// let grid = Grid::new(Decimal::new(100, 0), Decimal::ONE, Level(-10), Level(10))?;

@@ -49,7 +49,7 @@
 //! use snapstate::book::{Book, BookConfig, Grid, Level, Side};
 //! use snapstate::reconcile::startup::{self, StartupConfig};
 //! use snapstate::time::Timestamp;
-//! use snapstate::venue::{SimulatedVenue, SimulatedVenueConfig};
+//! use snapstate_sim::venue::{SimulatedVenue, SimulatedVenueConfig};
 //!
 //! let start = Timestamp::from_millis(1_000);
 //! let mut venue_config = SimulatedVenueConfig::new(7, start, Decimal::new(100, 0));
