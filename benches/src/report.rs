@@ -448,7 +448,7 @@ mod tests {
         let text = serde_json::to_string(&report(&["snapstate"])).expect("serialises");
         assert_eq!(
             check_json(&text),
-            Err("no figures for contender `rwlock_deep_copy`".to_owned())
+            Err("no figures for contender `snapstate_inline`".to_owned())
         );
         assert!(check_json("{}").is_err());
         let mut unmeasured = report(&super::super::contenders::NAMES);
