@@ -213,6 +213,23 @@ fn notes(report: &Report, measured: &[(&'static str, Measured)]) -> String {
         machine.rustc,
         machine.load_average,
     );
+    if let Some(probe) = probe::installed() {
+        // The last snapstate writer's steps per batch, over its whole run.
+        let steps = probe.take_steps();
+        if !steps.apply.is_empty() {
+            let micros = |histogram: &hdrhistogram::Histogram<u64>, quantile: f64| {
+                histogram.value_at_quantile(quantile) as f64 / 1e3
+            };
+            out.push_str(&format!(
+                "the last snapstate writer's batches: apply p50 {:.2} µs, p99 {:.2} µs; free the \
+                 replaced versions p50 {:.2} µs, p99 {:.2} µs\n",
+                micros(&steps.apply, 0.5),
+                micros(&steps.apply, 0.99),
+                micros(&steps.reclaim, 0.5),
+                micros(&steps.reclaim, 0.99),
+            ));
+        }
+    }
     for (name, result) in measured {
         let mut line = format!(
             "{name}: {} updates in the workload; {} snapshots; {} updates in the memory phase; \

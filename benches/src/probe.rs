@@ -40,6 +40,14 @@ pub fn install() -> bool {
     let recorder = ProbeRecorder {
         batch_size: metrics::Histogram::from_arc(Arc::new(BatchSize(Arc::clone(&probe)))),
         publish_time: metrics::Histogram::from_arc(Arc::new(PublishTime(Arc::clone(&probe)))),
+        apply_time: metrics::Histogram::from_arc(Arc::new(PerBatch(
+            Arc::clone(&probe),
+            Step::Apply,
+        ))),
+        reclaim_time: metrics::Histogram::from_arc(Arc::new(PerBatch(
+            Arc::clone(&probe),
+            Step::Reclaim,
+        ))),
     };
     if metrics::set_global_recorder(recorder).is_err() {
         return false;
@@ -59,6 +67,8 @@ pub struct PublicationProbe {
     publications: Mutex<Histogram<u64>>,
     batches: Mutex<Batches>,
     visible: Mutex<VisibleLog>,
+    /// Per batch: applying its commands, and freeing what it replaced, nanoseconds.
+    steps: Mutex<[Histogram<u64>; 2]>,
 }
 
 /// When batches became visible: `(last sequence number, instant)` for each logged batch, in
@@ -77,6 +87,7 @@ impl Default for PublicationProbe {
             publications: Mutex::new(nanos_histogram()),
             batches: Mutex::new(Batches::default()),
             visible: Mutex::new(VisibleLog::default()),
+            steps: Mutex::new([nanos_histogram(), nanos_histogram()]),
         }
     }
 }
@@ -90,6 +101,16 @@ impl PublicationProbe {
         (publications, batches)
     }
 
+    /// Takes (and resets) the per-batch times of the writer's steps, nanoseconds: applying the
+    /// batch's commands, and freeing the versions it replaced (after the publication).
+    pub fn take_steps(&self) -> WriterSteps {
+        let [apply, reclaim] = std::mem::replace(
+            &mut *lock(&self.steps),
+            [nanos_histogram(), nanos_histogram()],
+        );
+        WriterSteps { apply, reclaim }
+    }
+
     /// Forgets everything recorded so far: a new writer starts (its first update is `Seq(1)`).
     pub fn reset(&self) {
         let _ = self.take();
@@ -100,6 +121,30 @@ impl PublicationProbe {
     /// includes a multiple of [`VISIBLE_LOG_EVERY`], in order.
     pub fn take_visible(&self) -> Vec<(u64, Instant)> {
         std::mem::take(&mut lock(&self.visible).batches)
+    }
+}
+
+/// Per-batch times of the writer's steps besides the publication, nanoseconds.
+#[derive(Debug)]
+pub struct WriterSteps {
+    /// Applying a batch's commands.
+    pub apply: Histogram<u64>,
+    /// Freeing the versions readers let go of, after the batch's publication.
+    pub reclaim: Histogram<u64>,
+}
+
+#[derive(Clone, Copy)]
+enum Step {
+    Apply = 0,
+    Reclaim = 1,
+}
+
+struct PerBatch(Arc<PublicationProbe>, Step);
+
+impl HistogramFn for PerBatch {
+    fn record(&self, seconds: f64) {
+        let nanos = (seconds * 1e9).max(0.0) as u64;
+        super::contender::record_nanos(&mut lock(&self.0.steps)[self.1 as usize], nanos);
     }
 }
 
@@ -178,6 +223,8 @@ impl HistogramFn for PublishTime {
 struct ProbeRecorder {
     batch_size: metrics::Histogram,
     publish_time: metrics::Histogram,
+    apply_time: metrics::Histogram,
+    reclaim_time: metrics::Histogram,
 }
 
 impl Recorder for ProbeRecorder {
@@ -197,6 +244,8 @@ impl Recorder for ProbeRecorder {
         match key.name() {
             "snapstate_batch_size" => self.batch_size.clone(),
             "snapstate_publish_seconds" => self.publish_time.clone(),
+            "snapstate_apply_seconds" => self.apply_time.clone(),
+            "snapstate_reclaim_seconds" => self.reclaim_time.clone(),
             _ => metrics::Histogram::noop(),
         }
     }
