@@ -269,3 +269,28 @@ fn the_inline_writer_records_the_engine_metrics_on_the_callers_recorder() {
     assert_eq!(batch_sizes.len(), 1, "one publication for the call");
     drop(writer.shutdown().expect("clean shutdown"));
 }
+
+/// Readers never free the state's memory: a version a reader held when it was replaced stays
+/// with the writer after the reader lets go, until the writer's next call — or `reclaim`.
+#[test]
+fn reclaim_frees_a_replaced_version_once_its_reader_lets_go_without_applying_anything() {
+    let mut writer = start();
+    let held = writer.read_handle().load();
+    writer.apply(2).expect("the writer runs");
+    let version_zero = std::sync::Arc::downgrade(&held);
+    drop(held);
+    assert!(
+        version_zero.upgrade().is_some(),
+        "the writer keeps the replaced version it must free"
+    );
+    writer.reclaim();
+    assert!(
+        version_zero.upgrade().is_none(),
+        "reclaim freed the version"
+    );
+    assert_eq!(
+        writer.snapshot().version(),
+        Version(1),
+        "reclaim publishes nothing"
+    );
+}

@@ -5,6 +5,7 @@ use std::ops::Deref;
 
 use hdrhistogram::Histogram;
 use snapstate::book::{Book, BookCommand, Storage};
+use snapstate::engine::WaitStrategy;
 
 use super::probe::Batches;
 use super::workload::Workload;
@@ -35,6 +36,39 @@ pub trait Contender {
 
     /// Starts the design on `state` (threads, queues, publication).
     fn start(state: Self::State) -> (Self::Producer, Self::Reader);
+
+    /// Starts the design with the run's [`Settings`]; designs without settings ignore them.
+    fn start_with_settings(
+        state: Self::State,
+        settings: &Settings,
+    ) -> (Self::Producer, Self::Reader) {
+        let _ = settings;
+        Self::start(state)
+    }
+}
+
+/// What a run may change in the designs that have settings (snapstate's two writers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// How the threaded engine's idle writer waits (`--wait-strategy`).
+    pub wait_strategy: WaitStrategy,
+    /// The most updates the inline writer's producer applies in one call (`--inline-batch`):
+    /// it applies what it has sent when it pauses or when this many are pending. 1 applies
+    /// (and publishes) every update on its own.
+    pub inline_batch: usize,
+}
+
+/// The inline writer's default batch: every update applied and published on its own, so that
+/// it is visible when `send` returns, as with the designs that update in place.
+pub const DEFAULT_INLINE_BATCH: usize = 1;
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            wait_strategy: WaitStrategy::default(),
+            inline_batch: DEFAULT_INLINE_BATCH,
+        }
+    }
 }
 
 /// The producer's side of a design: it applies (or queues) updates one at a time.
@@ -49,6 +83,22 @@ pub trait Producer {
 
     /// Returns once every update sent is visible.
     fn flush(&mut self);
+
+    /// For designs that publish on another thread: when updates became visible, as the writer
+    /// stamped it right after each publication, as `(last sequence number, instant)` per
+    /// published batch, in order, since the design started or the last call. Only batches that
+    /// include a multiple of [`probe::VISIBLE_LOG_EVERY`](crate::probe::VISIBLE_LOG_EVERY)
+    /// need be listed. `None` (the default): an update is visible once the producer's call that
+    /// applied it has returned, and the producer observes it through
+    /// [`visible_through`](Self::visible_through).
+    fn publications(&mut self) -> Option<Vec<(u64, std::time::Instant)>> {
+        None
+    }
+
+    /// The producer has sent every update that is due and is about to wait for the next one
+    /// (a paced producer, before it sleeps). A design that holds back updates to apply them
+    /// together applies them now; the others do nothing.
+    fn pause(&mut self) {}
 
     /// Returns once memory that no snapshot holds any more has been freed. Designs whose
     /// readers free what they drop need do nothing.

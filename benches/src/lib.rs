@@ -18,9 +18,11 @@ use std::error::Error;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use contenders::{LeftRight, NaiveCow, RwLockDeepCopy, RwLockHeld, Snapstate};
-use report::{Figures, Machine, Report, human};
+use contender::Settings;
+use contenders::{LeftRight, NaiveCow, RwLockDeepCopy, RwLockHeld, Snapstate, SnapstateInline};
+use report::{Figures, Machine, Report, RunShape, human};
 use run::{Measured, Schedule, measure};
+use snapstate::engine::WaitStrategy;
 use workload::Workload;
 
 /// The seed of the update stream; every contender gets the same stream.
@@ -47,6 +49,11 @@ pub struct BenchOptions {
     pub plot: Option<PathBuf>,
     /// Only these contenders (comma-separated); snapstate always runs, as the baseline.
     pub contenders: Vec<String>,
+    /// How the threaded engine's idle writer waits (default: the engine's default).
+    pub wait_strategy: WaitStrategy,
+    /// The most updates the inline writer's producer applies in one call; 1 (the default)
+    /// applies and publishes each update on its own.
+    pub inline_batch: usize,
 }
 
 impl BenchOptions {
@@ -66,6 +73,10 @@ impl BenchOptions {
                 Duration::from_secs(2)
             },
             rate: self.rate,
+            settings: Settings {
+                wait_strategy: self.wait_strategy,
+                inline_batch: self.inline_batch,
+            },
         }
     }
 
@@ -104,6 +115,7 @@ pub fn run(args: &BenchOptions, allocated: Option<fn() -> usize>) -> Result<(), 
         eprintln!("bench: {name} at {} slots …", args.slots);
         let result = match name {
             "snapstate" => measure::<Snapstate>(&workload, schedule, allocated, SEED),
+            "snapstate_inline" => measure::<SnapstateInline>(&workload, schedule, allocated, SEED),
             "rwlock_deep_copy" => measure::<RwLockDeepCopy>(&workload, schedule, allocated, SEED),
             "rwlock_held" => measure::<RwLockHeld>(&workload, schedule, allocated, SEED),
             "naive_cow" => measure::<NaiveCow>(&workload, schedule, allocated, SEED),
@@ -122,6 +134,12 @@ pub fn run(args: &BenchOptions, allocated: Option<fn() -> usize>) -> Result<(), 
     let report = Report {
         machine,
         slots: args.slots,
+        run: RunShape {
+            workload_seconds: schedule.workload.as_secs_f64(),
+            rate: args.rate,
+            wait_strategy: wait_strategy_name(args.wait_strategy),
+            inline_batch: args.inline_batch,
+        },
         contenders: measured
             .iter()
             .map(|(name, result)| (*name, Figures::from_measured(result)))
@@ -134,6 +152,10 @@ pub fn run(args: &BenchOptions, allocated: Option<fn() -> usize>) -> Result<(), 
         if let Some(rate) = args.rate {
             println!("producer paced to {rate} updates/s (not the workload's definition)");
         }
+        println!(
+            "snapstate's wait strategy: {}; snapstate_inline applies up to {} update(s) per call",
+            report.run.wait_strategy, args.inline_batch
+        );
         print!("{}", notes(&report, &measured));
     }
     if let Some(path) = &args.plot {
@@ -141,6 +163,41 @@ pub fn run(args: &BenchOptions, allocated: Option<fn() -> usize>) -> Result<(), 
         eprintln!("bench: wrote {}", path.display());
     }
     Ok(())
+}
+
+/// A wait strategy as `--wait-strategy` spells it: `block`, `spin_then_block:SPINS`,
+/// `busy_spin`.
+pub fn wait_strategy_name(strategy: WaitStrategy) -> String {
+    match strategy {
+        WaitStrategy::Block => "block".to_owned(),
+        WaitStrategy::SpinThenBlock { spins } => format!("spin_then_block:{spins}"),
+        WaitStrategy::BusySpin => "busy_spin".to_owned(),
+    }
+}
+
+/// Parses a wait strategy as [`wait_strategy_name`] writes it.
+///
+/// # Errors
+///
+/// A name that is none of `block`, `busy_spin`, `spin_then_block:SPINS` (SPINS a number from 1
+/// to 4,294,967,295), in words.
+pub fn parse_wait_strategy(text: &str) -> Result<WaitStrategy, String> {
+    match text {
+        "block" => Ok(WaitStrategy::Block),
+        "busy_spin" => Ok(WaitStrategy::BusySpin),
+        _ => {
+            let spins = text.strip_prefix("spin_then_block:").ok_or_else(|| {
+                format!("`{text}` is not block, busy_spin or spin_then_block:SPINS")
+            })?;
+            match spins.parse::<u32>() {
+                Ok(spins) if spins > 0 => Ok(WaitStrategy::SpinThenBlock { spins }),
+                _ => Err(format!(
+                    "`{spins}` is not a number of spins from 1 to {}",
+                    u32::MAX
+                )),
+            }
+        }
+    }
 }
 
 /// What the table does not show: the run's shape and the figures behind the figures.
@@ -156,6 +213,23 @@ fn notes(report: &Report, measured: &[(&'static str, Measured)]) -> String {
         machine.rustc,
         machine.load_average,
     );
+    if let Some(probe) = probe::installed() {
+        // The last snapstate writer's steps per batch, over its whole run.
+        let steps = probe.take_steps();
+        if !steps.apply.is_empty() {
+            let micros = |histogram: &hdrhistogram::Histogram<u64>, quantile: f64| {
+                histogram.value_at_quantile(quantile) as f64 / 1e3
+            };
+            out.push_str(&format!(
+                "the last snapstate writer's batches: apply p50 {:.2} µs, p99 {:.2} µs; free the \
+                 replaced versions p50 {:.2} µs, p99 {:.2} µs\n",
+                micros(&steps.apply, 0.5),
+                micros(&steps.apply, 0.99),
+                micros(&steps.reclaim, 0.5),
+                micros(&steps.reclaim, 0.99),
+            ));
+        }
+    }
     for (name, result) in measured {
         let mut line = format!(
             "{name}: {} updates in the workload; {} snapshots; {} updates in the memory phase; \

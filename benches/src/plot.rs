@@ -17,12 +17,13 @@ const FLOOR_US: f64 = 0.01;
 const MAX_NINES: f64 = 5.0;
 const MIN_NINES: f64 = 0.3;
 
-const COLOURS: [RGBColor; 5] = [
+const COLOURS: [RGBColor; 6] = [
     RGBColor(0x1b, 0x9e, 0x77),
     RGBColor(0xd9, 0x5f, 0x02),
     RGBColor(0x75, 0x70, 0xb3),
     RGBColor(0xe7, 0x29, 0x8a),
     RGBColor(0x66, 0x66, 0x66),
+    RGBColor(0xe6, 0xab, 0x02),
 ];
 
 /// Writes the plot to `path`.

@@ -6,14 +6,27 @@
 //! thread, in that order. This recorder pairs the two: every update of a batch is counted as
 //! having waited for that batch's publication, so the distribution is per update, like the
 //! other designs'. Everything else the engine records is ignored.
+//!
+//! It also stamps when each batch became visible, for the submit-to-visible figure: the writer
+//! records the batch size right after the batch's store into the publication cell, so the
+//! stamp taken then is the moment readers can see the batch. Counting the batch sizes since
+//! the writer started gives each batch's last sequence number (the comparison's producer is
+//! the only one, so its n-th update is `Seq(n)`). To stay small, the log keeps only the
+//! batches that include a multiple of [`VISIBLE_LOG_EVERY`], the sequence numbers the
+//! producer samples.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 use hdrhistogram::Histogram;
 use metrics::{Counter, Gauge, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 
 use super::contender::nanos_histogram;
+
+/// The probe logs the publication of every batch that includes a sequence number that is a
+/// multiple of this (the producer samples those for the submit-to-visible figure).
+pub const VISIBLE_LOG_EVERY: u64 = 64;
 
 static PROBE: OnceLock<Arc<PublicationProbe>> = OnceLock::new();
 
@@ -27,6 +40,14 @@ pub fn install() -> bool {
     let recorder = ProbeRecorder {
         batch_size: metrics::Histogram::from_arc(Arc::new(BatchSize(Arc::clone(&probe)))),
         publish_time: metrics::Histogram::from_arc(Arc::new(PublishTime(Arc::clone(&probe)))),
+        apply_time: metrics::Histogram::from_arc(Arc::new(PerBatch(
+            Arc::clone(&probe),
+            Step::Apply,
+        ))),
+        reclaim_time: metrics::Histogram::from_arc(Arc::new(PerBatch(
+            Arc::clone(&probe),
+            Step::Reclaim,
+        ))),
     };
     if metrics::set_global_recorder(recorder).is_err() {
         return false;
@@ -45,6 +66,18 @@ pub struct PublicationProbe {
     last_batch: AtomicU64,
     publications: Mutex<Histogram<u64>>,
     batches: Mutex<Batches>,
+    visible: Mutex<VisibleLog>,
+    /// Per batch: applying its commands, and freeing what it replaced, nanoseconds.
+    steps: Mutex<[Histogram<u64>; 2]>,
+}
+
+/// When batches became visible: `(last sequence number, instant)` for each logged batch, in
+/// order.
+#[derive(Debug, Default)]
+struct VisibleLog {
+    /// Updates published since the writer started: the last batch's last sequence number.
+    published: u64,
+    batches: Vec<(u64, Instant)>,
 }
 
 impl Default for PublicationProbe {
@@ -53,6 +86,8 @@ impl Default for PublicationProbe {
             last_batch: AtomicU64::new(1),
             publications: Mutex::new(nanos_histogram()),
             batches: Mutex::new(Batches::default()),
+            visible: Mutex::new(VisibleLog::default()),
+            steps: Mutex::new([nanos_histogram(), nanos_histogram()]),
         }
     }
 }
@@ -64,6 +99,52 @@ impl PublicationProbe {
         let publications = std::mem::replace(&mut *lock(&self.publications), nanos_histogram());
         let batches = std::mem::take(&mut *lock(&self.batches));
         (publications, batches)
+    }
+
+    /// Takes (and resets) the per-batch times of the writer's steps, nanoseconds: applying the
+    /// batch's commands, and freeing the versions it replaced (after the publication).
+    pub fn take_steps(&self) -> WriterSteps {
+        let [apply, reclaim] = std::mem::replace(
+            &mut *lock(&self.steps),
+            [nanos_histogram(), nanos_histogram()],
+        );
+        WriterSteps { apply, reclaim }
+    }
+
+    /// Forgets everything recorded so far: a new writer starts (its first update is `Seq(1)`).
+    pub fn reset(&self) {
+        let _ = self.take();
+        *lock(&self.visible) = VisibleLog::default();
+    }
+
+    /// Takes the logged publications: `(last sequence number, instant)` of each batch that
+    /// includes a multiple of [`VISIBLE_LOG_EVERY`], in order.
+    pub fn take_visible(&self) -> Vec<(u64, Instant)> {
+        std::mem::take(&mut lock(&self.visible).batches)
+    }
+}
+
+/// Per-batch times of the writer's steps besides the publication, nanoseconds.
+#[derive(Debug)]
+pub struct WriterSteps {
+    /// Applying a batch's commands.
+    pub apply: Histogram<u64>,
+    /// Freeing the versions readers let go of, after the batch's publication.
+    pub reclaim: Histogram<u64>,
+}
+
+#[derive(Clone, Copy)]
+enum Step {
+    Apply = 0,
+    Reclaim = 1,
+}
+
+struct PerBatch(Arc<PublicationProbe>, Step);
+
+impl HistogramFn for PerBatch {
+    fn record(&self, seconds: f64) {
+        let nanos = (seconds * 1e9).max(0.0) as u64;
+        super::contender::record_nanos(&mut lock(&self.0.steps)[self.1 as usize], nanos);
     }
 }
 
@@ -106,9 +187,18 @@ struct BatchSize(Arc<PublicationProbe>);
 
 impl HistogramFn for BatchSize {
     fn record(&self, value: f64) {
+        // First, so that the stamp is as close to the store as it can be.
+        let now = Instant::now();
         let size = value.max(1.0) as u64;
         self.0.last_batch.store(size, Ordering::Relaxed);
         lock(&self.0.batches).record(size);
+        let mut visible = lock(&self.0.visible);
+        let first = visible.published + 1;
+        visible.published += size;
+        let last = visible.published;
+        if last / VISIBLE_LOG_EVERY >= first.div_ceil(VISIBLE_LOG_EVERY) {
+            visible.batches.push((last, now));
+        }
     }
 }
 
@@ -133,6 +223,8 @@ impl HistogramFn for PublishTime {
 struct ProbeRecorder {
     batch_size: metrics::Histogram,
     publish_time: metrics::Histogram,
+    apply_time: metrics::Histogram,
+    reclaim_time: metrics::Histogram,
 }
 
 impl Recorder for ProbeRecorder {
@@ -152,6 +244,8 @@ impl Recorder for ProbeRecorder {
         match key.name() {
             "snapstate_batch_size" => self.batch_size.clone(),
             "snapstate_publish_seconds" => self.publish_time.clone(),
+            "snapstate_apply_seconds" => self.apply_time.clone(),
+            "snapstate_reclaim_seconds" => self.reclaim_time.clone(),
             _ => metrics::Histogram::noop(),
         }
     }

@@ -156,13 +156,30 @@ impl Machine {
     }
 }
 
-/// One run's report: the machine, the slot count and every contender's figures, in order.
+/// How the run was made: what `--seconds`, `--rate`, `--wait-strategy` and `--inline-batch`
+/// asked for.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunShape {
+    /// The workload phase per contender, seconds.
+    pub workload_seconds: f64,
+    /// Updates per second the producer was paced to; `None` (JSON `null`): as fast as it can.
+    pub rate: Option<u64>,
+    /// The threaded engine's wait strategy, as `--wait-strategy` spells it.
+    pub wait_strategy: String,
+    /// The most updates the inline writer's producer applied in one call.
+    pub inline_batch: usize,
+}
+
+/// One run's report: the machine, the slot count, the run's shape and every contender's
+/// figures, in order.
 #[derive(Clone, Debug)]
 pub struct Report {
     /// Where it ran.
     pub machine: Machine,
     /// N.
     pub slots: u32,
+    /// How it ran.
+    pub run: RunShape,
     /// Contender name and figures, snapstate first.
     pub contenders: Vec<(&'static str, Figures)>,
 }
@@ -179,9 +196,10 @@ impl Serialize for Report {
                 map.end()
             }
         }
-        let mut map = serializer.serialize_map(Some(3))?;
+        let mut map = serializer.serialize_map(Some(4))?;
         map.serialize_entry("machine", &self.machine)?;
         map.serialize_entry("slots", &self.slots)?;
+        map.serialize_entry("run", &self.run)?;
         map.serialize_entry("contenders", &Contenders(&self.contenders))?;
         map.end()
     }
@@ -241,8 +259,10 @@ impl Report {
 }
 
 /// Checks that `text` is one JSON object of the shape `snapstate bench --json` prints:
-/// `machine` (an object), `slots` (a number), and `contenders` holding every contender, each
-/// with every figure as a number or `null`.
+/// `machine` (an object), `slots` (a number), `run` (the rate, a number or `null`; the wait
+/// strategy, a string; the inline batch, a number), and `contenders` holding every contender,
+/// each with every figure as a number or `null` — and the submit-to-visible figures as numbers
+/// for every contender (each one samples updates in every run).
 ///
 /// # Errors
 ///
@@ -260,6 +280,7 @@ pub fn check_json(text: &str) -> Result<(), String> {
     if !object.get("slots").is_some_and(serde_json::Value::is_u64) {
         return Err("no `slots` number".to_owned());
     }
+    check_run_shape(object.get("run"))?;
     let contenders = object
         .get("contenders")
         .and_then(serde_json::Value::as_object)
@@ -276,6 +297,48 @@ pub fn check_json(text: &str) -> Result<(), String> {
                 None => return Err(format!("`{name}` has no `{figure}`")),
             }
         }
+        for figure in VISIBLE_FIGURES {
+            if !figures
+                .get(figure)
+                .is_some_and(serde_json::Value::is_number)
+            {
+                return Err(format!("`{name}.{figure}` is not measured"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The submit-to-visible figures, which every contender measures.
+const VISIBLE_FIGURES: [&str; 3] = ["visible_us_p50", "visible_us_p99", "visible_us_p999"];
+
+fn check_run_shape(run: Option<&serde_json::Value>) -> Result<(), String> {
+    let run = run
+        .and_then(serde_json::Value::as_object)
+        .ok_or("no `run` object")?;
+    if !run
+        .get("rate")
+        .is_some_and(|rate| rate.is_u64() || rate.is_null())
+    {
+        return Err("`run.rate` is neither a number nor null".to_owned());
+    }
+    let strategy = run
+        .get("wait_strategy")
+        .and_then(serde_json::Value::as_str)
+        .ok_or("no `run.wait_strategy` string")?;
+    super::parse_wait_strategy(strategy)
+        .map_err(|problem| format!("`run.wait_strategy`: {problem}"))?;
+    if !run
+        .get("inline_batch")
+        .is_some_and(serde_json::Value::is_u64)
+    {
+        return Err("no `run.inline_batch` number".to_owned());
+    }
+    if !run
+        .get("workload_seconds")
+        .is_some_and(serde_json::Value::is_number)
+    {
+        return Err("no `run.workload_seconds` number".to_owned());
     }
     Ok(())
 }
@@ -360,6 +423,12 @@ mod tests {
         Report {
             machine: Machine::describe(),
             slots: 10,
+            run: RunShape {
+                workload_seconds: 2.0,
+                rate: Some(100_000),
+                wait_strategy: "spin_then_block:100".to_owned(),
+                inline_batch: 1,
+            },
             contenders: names.iter().map(|name| (*name, figures())).collect(),
         }
     }
@@ -379,9 +448,20 @@ mod tests {
         let text = serde_json::to_string(&report(&["snapstate"])).expect("serialises");
         assert_eq!(
             check_json(&text),
-            Err("no figures for contender `rwlock_deep_copy`".to_owned())
+            Err("no figures for contender `snapstate_inline`".to_owned())
         );
         assert!(check_json("{}").is_err());
+        let mut unmeasured = report(&super::super::contenders::NAMES);
+        unmeasured.contenders[1].1.visible_us_p99 = None;
+        let text = serde_json::to_string(&unmeasured).expect("serialises");
+        assert_eq!(
+            check_json(&text),
+            Err("`snapstate_inline.visible_us_p99` is not measured".to_owned())
+        );
+        let mut strange = report(&super::super::contenders::NAMES);
+        strange.run.wait_strategy = "nap".to_owned();
+        let text = serde_json::to_string(&strange).expect("serialises");
+        assert!(check_json(&text).is_err_and(|problem| problem.contains("run.wait_strategy")));
         assert!(check_json("not json").is_err());
     }
 

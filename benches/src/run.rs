@@ -16,7 +16,9 @@ use hdrhistogram::Histogram;
 use rust_decimal::Decimal;
 use snapstate::book::{Book, Storage};
 
-use super::contender::{Contender, Producer, SnapshotReader, nanos_histogram, record_nanos};
+use super::contender::{
+    Contender, Producer, Settings, SnapshotReader, nanos_histogram, record_nanos,
+};
 use super::probe::Batches;
 use super::reconcile::{Reconciling, venue_report};
 use super::workload::{MonotonicClock, Updates, Workload, duration_nanos};
@@ -34,6 +36,8 @@ pub struct Schedule {
     /// Updates per second the producer paces itself to in the workload phase; `None`: as fast
     /// as it can (the workload's definition; pacing shows latency below saturation).
     pub rate: Option<u64>,
+    /// The settings of the designs that have some.
+    pub settings: Settings,
 }
 
 /// How far ahead of its schedule a paced producer may send.
@@ -91,7 +95,7 @@ pub fn measure<C: Contender>(
     let memory_bytes = allocated
         .zip(before)
         .map(|(bytes, before)| bytes().saturating_sub(before) as u64);
-    let (mut producer, reader) = C::start(state);
+    let (mut producer, reader) = C::start_with_settings(state, &schedule.settings);
     let mut updates = workload.updates(seed);
 
     let (memory_held_bytes, memory_updates) = memory_held::<C>(
@@ -206,6 +210,9 @@ fn produce<C: Contender>(
     schedule: Schedule,
 ) -> Produced {
     let base = producer.visible_through();
+    // Samples are the updates whose sequence numbers are multiples of `SAMPLE_EVERY`, so that
+    // a design's publication log (every batch with such a number) covers them.
+    let mut submitted = Vec::new();
     let interval_nanos = schedule.rate.map(|rate| 1e9 / rate.max(1) as f64);
     let mut samples = Samples::default();
     let started = Instant::now();
@@ -217,9 +224,11 @@ fn produce<C: Contender>(
         }
         let command = updates.next_command();
         sent += 1;
-        let sampled = sent.is_multiple_of(C::SAMPLE_EVERY);
+        let sampled = (base + sent).is_multiple_of(C::SAMPLE_EVERY);
         if sampled {
-            samples.pending.push_back((base + sent, clock.nanos()));
+            let sample = (base + sent, clock.nanos());
+            samples.pending.push_back(sample);
+            submitted.push(sample);
         }
         producer.send(command);
         samples.observe(producer, clock);
@@ -230,11 +239,47 @@ fn produce<C: Contender>(
     producer.flush();
     let elapsed = started.elapsed();
     samples.observe(producer, clock);
+    let visible = match producer.publications() {
+        Some(log) => visible_from_log::<C>(&submitted, &log, clock).unwrap_or_else(|| {
+            eprintln!(
+                "warning: {}: the publication log misses sampled updates; submit to visible \
+                 is as the producer observed it",
+                C::NAME
+            );
+            samples.visible
+        }),
+        None => samples.visible,
+    };
     Produced {
         updates: sent,
         elapsed,
-        visible: samples.visible,
+        visible,
     }
+}
+
+/// Submit to visible from a design's publication log: each sampled update became visible when
+/// the first batch whose last sequence number reaches it was published. `None` if the log
+/// does not cover every sample.
+fn visible_from_log<C: Contender>(
+    submitted: &[(u64, u64)],
+    log: &[(u64, Instant)],
+    clock: &MonotonicClock,
+) -> Option<Histogram<u64>> {
+    debug_assert!(
+        C::SAMPLE_EVERY.is_multiple_of(super::probe::VISIBLE_LOG_EVERY),
+        "the log lists the batches of every sampled update"
+    );
+    let mut visible = nanos_histogram();
+    let mut batches = log.iter().peekable();
+    for &(seq, submitted_nanos) in submitted {
+        while batches.next_if(|(last_seq, _)| *last_seq < seq).is_some() {}
+        let &&(_, published) = batches.peek()?;
+        record_nanos(
+            &mut visible,
+            clock.nanos_at(published).saturating_sub(submitted_nanos),
+        );
+    }
+    Some(visible)
 }
 
 /// Sampled submits not yet seen visible, and the submit-to-visible times of those that were.
@@ -274,6 +319,11 @@ fn wait_until<P: Producer>(
     samples: &mut Samples,
     clock: &MonotonicClock,
 ) {
+    if due > Instant::now() + PACING_BURST {
+        // Nothing more is due: a design that holds updates back applies them now.
+        producer.pause();
+        samples.observe(producer, clock);
+    }
     while due > Instant::now() + PACING_BURST {
         thread::sleep(PACING_STEP);
         samples.observe(producer, clock);

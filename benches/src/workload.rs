@@ -356,6 +356,11 @@ impl MonotonicClock {
     pub fn nanos(&self) -> u64 {
         duration_nanos(self.origin.elapsed())
     }
+
+    /// Nanoseconds from the clock's start to `instant` (zero for an earlier instant).
+    pub fn nanos_at(&self, instant: Instant) -> u64 {
+        duration_nanos(instant.saturating_duration_since(*self.origin))
+    }
 }
 
 impl Default for MonotonicClock {

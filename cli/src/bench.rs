@@ -34,6 +34,15 @@ pub struct BenchArgs {
     /// Only these contenders (comma-separated); snapstate always runs, as the baseline.
     #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(snapstate_bench::contenders::NAMES))]
     pub contenders: Vec<String>,
+    /// How the threaded engine's idle writer waits: `block`, `spin_then_block:SPINS` or
+    /// `busy_spin` (default: the engine's default).
+    #[arg(long, value_parser = snapstate_bench::parse_wait_strategy)]
+    pub wait_strategy: Option<snapstate::engine::WaitStrategy>,
+    /// The most updates the inline writer's producer applies in one call (1: each update is
+    /// applied and published on its own; more: held back until that many are pending or the
+    /// producer pauses).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub inline_batch: u32,
 }
 
 impl BenchArgs {
@@ -47,6 +56,8 @@ impl BenchArgs {
             rate: self.rate,
             plot: self.plot.clone(),
             contenders: self.contenders.clone(),
+            wait_strategy: self.wait_strategy.unwrap_or_default(),
+            inline_batch: self.inline_batch as usize,
         }
     }
 }

@@ -46,6 +46,13 @@ fn bad_bench_arguments_are_refused_with_a_message() {
         (&["--seconds", "0"][..], "longer than zero"),
         (&["--seconds=-1"][..], "--seconds"),
         (&["--contenders", "rwlock"][..], "rwlock_held"),
+        (&["--contenders", "inline"][..], "snapstate_inline"),
+        (&["--wait-strategy", "nap"][..], "--wait-strategy"),
+        (
+            &["--wait-strategy", "spin_then_block:0"][..],
+            "number of spins",
+        ),
+        (&["--inline-batch", "0"][..], "--inline-batch"),
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_snapstate"))
             .arg("bench")

@@ -267,6 +267,18 @@ impl<S: StateMachine> InlineWriter<S> {
         self.core.health().read()
     }
 
+    /// Frees the replaced versions that readers have let go of since the last call that
+    /// applied anything. Each call that applies commands does this after publishing; a producer
+    /// that goes quiet while readers still hold old snapshots calls this to return their memory
+    /// without applying anything (readers never free the state's memory themselves).
+    ///
+    /// Does nothing once the writer has failed.
+    pub fn reclaim(&mut self) {
+        if !self.refuses() {
+            self.core.release(None);
+        }
+    }
+
     /// Stops the writer and returns the final snapshot. Readers keep it; waiters for a later
     /// version are told the engine stopped.
     ///

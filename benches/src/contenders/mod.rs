@@ -1,9 +1,10 @@
-//! The five designs, in the order the reports list them.
+//! The designs, in the order the reports list them.
 
 mod left_right;
 mod naive_cow;
 mod rwlock;
 mod snapstate;
+mod snapstate_inline;
 
 pub use self::left_right::{LeftRight, LeftRightProducer, LeftRightReader, Replica};
 pub use self::naive_cow::{CowProducer, CowReader, NaiveCow};
@@ -11,10 +12,12 @@ pub use self::rwlock::{DeepCopyReader, HeldLockReader, LockProducer, RwLockDeepC
 pub use self::snapstate::{
     EngineProducer, EngineReader, EngineSnapshot, Snapstate, engine_config, start_with,
 };
+pub use self::snapstate_inline::{InlineProducer, SnapstateInline};
 
 /// Every contender's name, in report order.
-pub const NAMES: [&str; 5] = [
+pub const NAMES: [&str; 6] = [
     "snapstate",
+    "snapstate_inline",
     "rwlock_deep_copy",
     "rwlock_held",
     "naive_cow",

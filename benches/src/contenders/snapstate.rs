@@ -8,7 +8,7 @@ use hdrhistogram::Histogram;
 use snapstate::book::{Book, BookCommand, Persistent};
 use snapstate::engine::{Engine, EngineConfig, ReadHandle, Reader, Snapshot, WriteHandle};
 
-use crate::contender::{Contender, Producer, SnapshotReader};
+use crate::contender::{Contender, Producer, Settings, SnapshotReader};
 use crate::probe::{self, Batches};
 use crate::workload::{MonotonicClock, Workload};
 
@@ -30,11 +30,19 @@ impl Contender for Snapstate {
     fn start(state: Book) -> (EngineProducer, EngineReader) {
         start_with(state, engine_config())
     }
+
+    fn start_with_settings(state: Book, settings: &Settings) -> (EngineProducer, EngineReader) {
+        let config = EngineConfig {
+            wait_strategy: settings.wait_strategy,
+            ..engine_config()
+        };
+        start_with(state, config)
+    }
 }
 
 /// The engine configuration the comparison uses: the defaults, with the snapshot clock made
 /// monotonic (the defaults' wall clock could step). The batch limit, the queue capacity and
-/// the wait strategy are the defaults a user gets.
+/// the wait strategy are the defaults a user gets (`--wait-strategy` changes the last).
 pub fn engine_config() -> EngineConfig {
     EngineConfig {
         clock: Arc::new(MonotonicClock::new()),
@@ -120,6 +128,10 @@ impl Producer for EngineProducer {
         Some(stalls)
     }
 
+    fn publications(&mut self) -> Option<Vec<(u64, std::time::Instant)>> {
+        Some(probe::installed()?.take_visible())
+    }
+
     fn take_batch_sizes(&mut self) -> Option<Batches> {
         self.batch_sizes.take()
     }
@@ -135,6 +147,12 @@ impl Producer for EngineProducer {
 #[derive(Clone, Debug)]
 pub struct EngineReader {
     read_handle: ReadHandle<Book>,
+}
+
+impl From<ReadHandle<Book>> for EngineReader {
+    fn from(read_handle: ReadHandle<Book>) -> Self {
+        Self { read_handle }
+    }
 }
 
 impl EngineReader {
