@@ -54,10 +54,12 @@ impl Simulation<'_> {
             let confirmed = report
                 .reconciliation
                 .confirmed()
-                .filter(counts)
-                .next()
-                .is_some();
-            let unclean = report.reconciliation.findings.iter().filter(counts).count() > 0;
+                .any(|finding| counts(&finding));
+            let unclean = report
+                .reconciliation
+                .findings
+                .iter()
+                .any(|finding| counts(&finding));
             let unexplained = !in_flight && (!found.is_empty() || unclean);
             if agreed_before && (confirmed || unexplained) {
                 let findings: Vec<String> = report
