@@ -453,3 +453,29 @@ fn correction_labels_are_the_books_class_names() {
     };
     assert_eq!(stale.label(), STALE_LABEL);
 }
+
+#[cfg(test)]
+mod totals_tests {
+    use super::*;
+
+    #[test]
+    fn merged_totals_add_every_count_of_both() {
+        let mut first = Totals {
+            cycles: 2,
+            venue_errors: 1,
+            suspected: 3,
+            ..Totals::default()
+        };
+        first.mismatches[0] = 4;
+        first.actions.corrections_applied = 5;
+        let mut second = first.clone();
+        second.mismatches[1] = 1;
+        first.merge(&second);
+        assert_eq!(
+            (first.cycles, first.venue_errors, first.suspected),
+            (4, 2, 6)
+        );
+        assert_eq!((first.mismatches[0], first.mismatches[1]), (8, 1));
+        assert_eq!(first.actions.corrections_applied, 10);
+    }
+}
