@@ -146,6 +146,18 @@ impl Totals {
         self.mismatches.iter().sum()
     }
 
+    /// Adds `other`'s totals to these: the totals of two reconcilers that ran one after the
+    /// other (a restart starts a new one, with no evidence and zero totals).
+    pub fn merge(&mut self, other: &Totals) {
+        self.cycles += other.cycles;
+        self.venue_errors += other.venue_errors;
+        for (total, count) in self.mismatches.iter_mut().zip(&other.mismatches) {
+            *total += count;
+        }
+        self.suspected += other.suspected;
+        self.actions.add(&other.actions);
+    }
+
     /// Adds one cycle, whose confirmed findings by class are `confirmed`.
     fn add(&mut self, report: &CycleReport, confirmed: &ByClass) {
         self.cycles += 1;
@@ -213,6 +225,14 @@ impl<V: Venue> Reconciler<V> {
     /// The venue, to drive it (a simulated one) between cycles.
     pub fn venue_mut(&mut self) -> &mut V {
         &mut self.venue
+    }
+
+    /// Forgets the evidence and starts the totals again, as the new reconciler of a restarted
+    /// process would (the crash simulation keeps the venue across a crash); returns the totals
+    /// gathered before.
+    pub fn restart(&mut self) -> Totals {
+        self.evidence = Evidence::new();
+        std::mem::take(&mut self.totals)
     }
 
     /// The diff's configuration.
@@ -432,4 +452,30 @@ fn correction_labels_are_the_books_class_names() {
         actual: Revision(2),
     };
     assert_eq!(stale.label(), STALE_LABEL);
+}
+
+#[cfg(test)]
+mod totals_tests {
+    use super::*;
+
+    #[test]
+    fn merged_totals_add_every_count_of_both() {
+        let mut first = Totals {
+            cycles: 2,
+            venue_errors: 1,
+            suspected: 3,
+            ..Totals::default()
+        };
+        first.mismatches[0] = 4;
+        first.actions.corrections_applied = 5;
+        let mut second = first.clone();
+        second.mismatches[1] = 1;
+        first.merge(&second);
+        assert_eq!(
+            (first.cycles, first.venue_errors, first.suspected),
+            (4, 2, 6)
+        );
+        assert_eq!((first.mismatches[0], first.mismatches[1]), (8, 1));
+        assert_eq!(first.actions.corrections_applied, 10);
+    }
 }

@@ -20,8 +20,16 @@ pub struct SimCheckArgs {
     #[arg(long, value_name = "A..B", value_parser = parse_range)]
     pub seeds: Option<Range<u64>>,
     /// Run without faults: the run must then correct nothing at all.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "crash")]
     pub fault_free: bool,
+    /// Crash the engine while trading (with the faults): each crash loses what its journal
+    /// had not synced, recovers, and runs the startup reconciliation (docs/durability.md).
+    #[arg(long)]
+    pub crash: bool,
+    /// Print one JSON object (the summed figures, the crash figures, the failures) instead of
+    /// the text report.
+    #[arg(long)]
+    pub json: bool,
     /// With a range, print every run's report as well.
     #[arg(long)]
     pub verbose: bool,
@@ -33,11 +41,27 @@ pub struct SimCheckArgs {
 ///
 /// When a run fails (after printing it, with its seed and the command that replays it).
 pub fn run_check(args: &SimCheckArgs) -> Result<(), Box<dyn Error>> {
-    let scenario = if args.fault_free {
+    let scenario = if args.crash {
+        Scenario::Crashes
+    } else if args.fault_free {
         Scenario::FaultFree
     } else {
         Scenario::Faults
     };
+    if args.json {
+        let seeds = args.seed.map_or_else(
+            || args.seeds.clone().unwrap_or(DEFAULT_SEEDS),
+            |seed| seed..seed + 1,
+        );
+        let results = run_seeds(scenario, seeds.clone(), default_workers());
+        let summary = JsonSummary::of(scenario, &seeds, &results);
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return if summary.failed == 0 {
+            Ok(())
+        } else {
+            Err(format!("{} of {} seeds failed", summary.failed, summary.runs).into())
+        };
+    }
     if let Some(seed) = args.seed {
         let report = run(&SimConfig::new(scenario, seed))?;
         println!("{report}");
@@ -73,6 +97,58 @@ pub fn run_check(args: &SimCheckArgs) -> Result<(), Box<dyn Error>> {
         Ok(())
     } else {
         Err(format!("{failures} of {} seeds failed", seeds.end - seeds.start).into())
+    }
+}
+
+/// `sim-check --json`: one object, the same for the same seeds (no wall time in it).
+#[derive(Debug, serde::Serialize)]
+struct JsonSummary {
+    scenario: &'static str,
+    seeds: String,
+    runs: u64,
+    failed: u64,
+    failures: Vec<String>,
+    trading_steps: u64,
+    orders_placed: u64,
+    updates_delivered: u64,
+    faults_injected: u64,
+    corrections: u64,
+    cycles_to_converge_max: Option<u64>,
+    /// Runs by their journal's sync policy (crashing runs only).
+    runs_by_sync_policy: std::collections::BTreeMap<&'static str, u64>,
+    /// The crash figures summed, `null` without `--crash`.
+    crash: Option<super::CrashFigures>,
+}
+
+impl JsonSummary {
+    fn of(
+        scenario: Scenario,
+        seeds: &Range<u64>,
+        results: &[Result<super::RunReport, super::SimFailure>],
+    ) -> Self {
+        let mut summary = Summary::default();
+        let mut failures = Vec::new();
+        for result in results {
+            match result {
+                Ok(report) => summary.add(report),
+                Err(failure) => failures.push(failure.to_string()),
+            }
+        }
+        Self {
+            scenario: scenario.as_str(),
+            seeds: format!("{}..{}", seeds.start, seeds.end),
+            runs: results.len() as u64,
+            failed: failures.len() as u64,
+            failures,
+            trading_steps: summary.trading_steps,
+            orders_placed: summary.orders_placed,
+            updates_delivered: summary.updates_delivered,
+            faults_injected: summary.faults_injected(),
+            corrections: summary.corrections.values().sum(),
+            cycles_to_converge_max: summary.most_cycles_to_converge.map(|(most, ..)| most),
+            runs_by_sync_policy: summary.crash_runs_by_policy.clone(),
+            crash: summary.crash.clone(),
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use snapstate::book::{Grid, Level};
 use snapstate::reconcile::ReconcileConfig;
 use snapstate::time::Timestamp;
 
+use super::CrashConfig;
 use crate::market_maker::MarketMakerConfig;
 
 /// The two scenarios the command line and CI run for a seed.
@@ -18,6 +19,9 @@ pub enum Scenario {
     Faults,
     /// A truthful venue: the run must end without a single confirmed mismatch or correction.
     FaultFree,
+    /// [`Scenario::Faults`], and the engine crashes while trading ([`SimConfig::crash`]):
+    /// it is recovered from its journal and runs the startup reconciliation.
+    Crashes,
 }
 
 impl Scenario {
@@ -43,6 +47,7 @@ impl Scenario {
         match self {
             Scenario::Faults => "faults",
             Scenario::FaultFree => "fault-free",
+            Scenario::Crashes => "crashes",
         }
     }
 }
@@ -74,6 +79,9 @@ pub struct SimConfig {
     pub reject_probability: f64,
     /// How long an order lives at the venue before it expires; `None`: until cancelled.
     pub time_in_force: Option<Duration>,
+    /// Crashes while trading, with the engine journaled on a simulated disk; `None`: no
+    /// journal, no crash.
+    pub crash: Option<CrashConfig>,
 }
 
 /// Where every run starts: 2023-11-14, so that times print as plausible epochs.
@@ -100,7 +108,7 @@ impl SimConfig {
     /// orders expire after 2 s unless filled or cancelled first.
     pub fn new(scenario: Scenario, seed: u64) -> Self {
         let faults = match scenario {
-            Scenario::Faults => Scenario::ci_faults(),
+            Scenario::Faults | Scenario::Crashes => Scenario::ci_faults(),
             Scenario::FaultFree => Faults::none(),
         };
         Self {
@@ -120,6 +128,7 @@ impl SimConfig {
             // trading. Even seeds: good till cancelled, so an order lives long enough for a lost
             // acknowledgement to be confirmed and repaired (which takes the 5 s grace window).
             time_in_force: (seed % 2 == 1).then_some(Duration::from_secs(2)),
+            crash: (scenario == Scenario::Crashes).then(CrashConfig::default),
         }
     }
 
@@ -228,6 +237,7 @@ impl SimConfig {
         let flag = match self.scenario {
             Scenario::Faults => "",
             Scenario::FaultFree => " --fault-free",
+            Scenario::Crashes => " --crash",
         };
         Some(format!(
             "cargo run --release -- sim-check --seed {}{flag}",

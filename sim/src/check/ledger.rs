@@ -37,6 +37,8 @@ pub(crate) enum Source {
         class: MismatchClass,
         kind: &'static str,
     },
+    /// A command of the startup reconciliation after a crash.
+    Startup,
 }
 
 /// What a lost update told the book, and so what must become true for it to be resolved.
@@ -102,6 +104,15 @@ pub(crate) struct Ledger {
     corrections_sent: u64,
     /// Update faults by fault kind and the kind of update they hit.
     faulted_updates: BTreeMap<(FaultKind, &'static str), u64>,
+    /// With crashes: the commands sent since the last recovery (the first sent has sequence
+    /// number `sent` at that recovery plus one), to replay the pure book to whatever sequence
+    /// number the next recovery reaches.
+    log: Option<Vec<BookCommand>>,
+    /// Orders whose placement a crash took from the journal: the venue's updates about them
+    /// are refused as unknown (as they would be after a real crash), and that is expected.
+    placements_lost: std::collections::BTreeSet<OrderId>,
+    /// Updates refused for that reason.
+    unknown_after_crash: u64,
 }
 
 impl Ledger {
@@ -117,6 +128,40 @@ impl Ledger {
             rejections: Vec::new(),
             corrections_sent: 0,
             faulted_updates: BTreeMap::new(),
+            log: None,
+            placements_lost: std::collections::BTreeSet::new(),
+            unknown_after_crash: 0,
+        }
+    }
+
+    /// Marks `order_id` as placed at the venue but lost from the journal by a crash.
+    pub(crate) fn placement_lost(&mut self, order_id: OrderId) {
+        self.placements_lost.insert(order_id);
+    }
+
+    /// Venue updates refused because their order's placement was lost in a crash.
+    pub(crate) fn unknown_after_crash(&self) -> u64 {
+        self.unknown_after_crash
+    }
+
+    /// Keeps every command sent from now on (for a run that crashes).
+    pub(crate) fn keep_log(&mut self) {
+        self.log.get_or_insert_with(Vec::new);
+    }
+
+    /// The commands sent since the last [`restart`](Self::restart) (or since the log started).
+    pub(crate) fn log(&self) -> &[BookCommand] {
+        self.log.as_deref().unwrap_or(&[])
+    }
+
+    /// Starts again after a crash from `shadow`, the pure book as of `sent` commands (the
+    /// recovered sequence number): the commands after it were lost with the engine.
+    pub(crate) fn restart(&mut self, shadow: Book, sent: u64) {
+        self.shadow = shadow;
+        self.sent = sent;
+        self.awaited.clear();
+        if let Some(log) = &mut self.log {
+            log.clear();
         }
     }
 
@@ -171,9 +216,19 @@ impl Ledger {
     ) -> Result<Applied, Rejection> {
         let result = self.shadow.apply(command);
         self.sent += 1;
-        if let Err(rejection) = &result {
-            self.rejections
-                .push(format!("{rejection} (from {source:?}: {command:?})"));
+        if let Some(log) = &mut self.log {
+            log.push(command.clone());
+        }
+        match &result {
+            Err(Rejection::UnknownOrder(order_id))
+                if source == Source::Update && self.placements_lost.contains(order_id) =>
+            {
+                self.unknown_after_crash += 1;
+            }
+            Err(rejection) => self
+                .rejections
+                .push(format!("{rejection} (from {source:?}: {command:?})")),
+            Ok(_) => {}
         }
         if source == Source::Update
             && let Some(id) = update_id(command)
@@ -308,8 +363,9 @@ impl Ledger {
                 let resolution = match source {
                     Source::Update => Resolution::SupersededByLaterUpdate,
                     Source::Correction { class, kind } => Resolution::Corrected { class, kind },
-                    // A placement never makes an order accepted, filled or finished.
-                    Source::Place => Resolution::Unresolved,
+                    // A placement never makes an order accepted, filled or finished. Startup
+                    // commands come only in runs that crash, which follow no fault.
+                    Source::Place | Source::Startup => Resolution::Unresolved,
                 };
                 self.resolve(watch.kind, resolution);
             } else {

@@ -62,6 +62,7 @@
 
 mod command;
 mod config;
+mod crash;
 mod failure;
 mod harness;
 mod ledger;
@@ -71,6 +72,7 @@ mod truth;
 
 pub use command::{SimCheckArgs, run_check};
 pub use config::{START, Scenario, SimConfig, grid, initial_price};
+pub use crash::{CrashConfig, CrashFigures, CrashSchedule, PlannedCrash};
 pub use failure::{FailureReason, SimFailure};
 pub use harness::run;
 pub use report::{Resolutions, RunReport, Summary};

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use snapstate::book::OrderStatus;
 use snapstate::reconcile::{MismatchClass, Totals};
 
-use super::{Resolution, Scenario};
+use super::{CrashFigures, Resolution, Scenario};
 
 /// Faults injected by kind, each with how it was resolved.
 pub type Resolutions = BTreeMap<FaultKind, BTreeMap<Resolution, u64>>;
@@ -57,6 +57,8 @@ pub struct RunReport {
     pub net_position: Decimal,
     /// Filled quantity that reached the book only through reconciliation.
     pub reconciled_fill: Decimal,
+    /// What the crashes did, in a run that crashes.
+    pub crash: Option<CrashFigures>,
 }
 
 impl fmt::Display for RunReport {
@@ -92,7 +94,11 @@ impl fmt::Display for RunReport {
             self.orders_compared,
             self.net_position,
             self.reconciled_fill
-        )
+        )?;
+        if let Some(crash) = &self.crash {
+            write!(f, "\n{crash}")?;
+        }
+        Ok(())
     }
 }
 
@@ -131,6 +137,10 @@ pub struct Summary {
     /// The run that came closest to its bound: the cycles to spare, the seed, its cycles and
     /// its bound.
     pub least_slack: Option<(u64, u64, u64, u64)>,
+    /// What the crashes did, summed over the runs that crash; `None` if none did.
+    pub crash: Option<CrashFigures>,
+    /// Runs that crashed, by their journal's sync policy.
+    pub crash_runs_by_policy: BTreeMap<&'static str, u64>,
 }
 
 impl Summary {
@@ -173,6 +183,15 @@ impl Summary {
             .is_none_or(|(most, _, _)| cycles > most)
         {
             self.most_cycles_to_converge = Some((cycles, report.seed, bound));
+        }
+        if let Some(crash) = &report.crash {
+            self.crash
+                .get_or_insert_with(CrashFigures::default)
+                .add(crash);
+            *self
+                .crash_runs_by_policy
+                .entry(crash.sync_policy)
+                .or_default() += 1;
         }
         let slack = bound.saturating_sub(cycles);
         if self.least_slack.is_none_or(|(least, ..)| slack < least) {
@@ -222,9 +241,18 @@ impl fmt::Display for Summary {
                 "cycles to converge after the halt: at most {most} (seed {seed}, bound {bound}); \
                  closest to its bound: seed {tight_seed}, {cycles} of {tight_bound} \
                  ({slack} to spare)"
-            ),
-            _ => write!(f, "no runs"),
+            )?,
+            _ => write!(f, "no runs")?,
         }
+        if let Some(crash) = &self.crash {
+            write!(f, "\nruns by journal sync policy: ")?;
+            for (index, (policy, runs)) in self.crash_runs_by_policy.iter().enumerate() {
+                let separator = if index == 0 { "" } else { ", " };
+                write!(f, "{separator}{policy} {runs}")?;
+            }
+            write!(f, "\n{crash}")?;
+        }
+        Ok(())
     }
 }
 

@@ -1,7 +1,9 @@
 //! The venue's truth against the book: what "converged" means.
 
 use crate::venue::SimulatedVenue;
-use snapstate::book::{Book, OrderStatus};
+use std::collections::BTreeSet;
+
+use snapstate::book::{Book, OrderId, OrderStatus};
 
 use crate::run::compare;
 
@@ -17,11 +19,28 @@ use crate::run::compare;
 /// * a finished order has the venue's status, or `lost`, which is how the book records an
 ///   order that reconciliation found finished without being told how;
 /// * no order in the book, live or finished, is unknown to the venue.
-pub(crate) fn differences(book: &Book, venue: &SimulatedVenue) -> Vec<String> {
+///
+/// `placements_lost` are orders whose placement a crash took from the journal: the venue
+/// worked them while the book never heard of them. One the venue has finished may stay
+/// unknown to the book (the startup reconciliation adopts only live orders); its fills must
+/// still be in the book's net position, which the startup pass adopts.
+pub(crate) fn differences(
+    book: &Book,
+    venue: &SimulatedVenue,
+    placements_lost: &BTreeSet<OrderId>,
+) -> Vec<String> {
     let comparison = compare(book, venue.orders(), venue.net_position());
+    let excused = |order_id: OrderId| {
+        placements_lost.contains(&order_id)
+            && book.order(order_id).is_none()
+            && venue
+                .order(order_id)
+                .is_some_and(|truth| !truth.status.is_live())
+    };
     let mut found: Vec<String> = comparison
         .differences
         .iter()
+        .filter(|difference| !excused(difference.order_id))
         .map(ToString::to_string)
         .collect();
     let pending = venue.pending_update_count();

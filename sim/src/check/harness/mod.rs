@@ -1,6 +1,7 @@
 //! The stepped run: a manual clock, the engine, the simulated venue behind the reconciler, the
 //! grid market maker, and the ledger that checks and attributes everything.
 
+mod crash;
 mod finish;
 mod settle;
 
@@ -32,8 +33,9 @@ const RECORD_CAPACITY: usize = 1 << 16;
 /// The first check that failed, with the seed and the command that replays the run.
 pub fn run(config: &SimConfig) -> Result<RunReport, SimFailure> {
     let mut simulation = Simulation::start(config)?;
-    for _ in 0..config.trading_steps() {
+    for step in 0..config.trading_steps() {
         simulation.trade_step()?;
+        simulation.crash_if_due(step)?;
     }
     simulation.halt()?;
     let cycles_to_converge = simulation.settle()?;
@@ -63,6 +65,8 @@ struct Simulation<'a> {
     maker: GridMarketMaker,
     ledger: Ledger,
     counts: Counts,
+    /// A crashing run's journal, schedule and figures; `None` for a run that does not crash.
+    crash: Option<crash::CrashState>,
 }
 
 impl<'a> Simulation<'a> {
@@ -85,8 +89,15 @@ impl<'a> Simulation<'a> {
             thread_name: "snapstate-sim-writer".to_owned(),
             ..EngineConfig::default()
         };
-        let mut engine =
-            Engine::start(book.clone(), engine_config).map_err(|error| setup(error.to_string()))?;
+        let (mut engine, crash) =
+            match crash::start_journaled(config, &book, engine_config.clone()).map_err(setup)? {
+                Some((engine, crash)) => (engine, Some(crash)),
+                None => (
+                    Engine::start(book.clone(), engine_config)
+                        .map_err(|error| setup(error.to_string()))?,
+                    None,
+                ),
+            };
         let outcomes = engine
             .take_outcomes()
             .ok_or_else(|| setup("the engine gave no outcome stream".to_owned()))?;
@@ -108,8 +119,15 @@ impl<'a> Simulation<'a> {
             outcomes,
             reconciler,
             maker: GridMarketMaker::new(config.maker.clone(), 1),
-            ledger: Ledger::new(book),
+            ledger: {
+                let mut ledger = Ledger::new(book);
+                if crash.is_some() {
+                    ledger.keep_log();
+                }
+                ledger
+            },
             counts: Counts::default(),
+            crash,
             clock,
         })
     }
