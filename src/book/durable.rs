@@ -22,9 +22,9 @@ use crate::journal::{CodecError, Durable};
 use crate::time::Timestamp;
 
 use super::command::{Adoption, BookCommand, Correction, FillReport, Place, StatusReport};
+use super::position::{AdoptedPosition, PositionAdoption, PositionAdoptionId};
 use super::storage::{LevelMapOps, MapOps};
 use super::types::{Grid, Level, Order, OrderFields, OrderId, OrderStatus, Revision, Side, Slot};
-use super::position::{AdoptedPosition, PositionAdoption, PositionAdoptionId};
 use super::{Book, BookConfig};
 
 impl Durable for Book {
