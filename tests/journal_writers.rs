@@ -74,7 +74,7 @@ fn engine_config(journal: JournalConfig) -> EngineConfig {
 /// A journaled writer of either kind, driven one command at a time.
 enum Journaled {
     Threaded(Engine<Book>),
-    Inline(InlineWriter<Book>),
+    Inline(Box<InlineWriter<Book>>),
 }
 
 impl Journaled {
@@ -89,7 +89,7 @@ impl Journaled {
             }
             WriterKind::Inline => {
                 let (writer, report) = InlineWriter::recover(common::book(LEVELS), config)?;
-                (Self::Inline(writer), report)
+                (Self::Inline(Box::new(writer)), report)
             }
         })
     }
