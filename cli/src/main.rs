@@ -40,6 +40,9 @@ enum Command {
     Replay(ReplayArgs),
     /// Run the deterministic fault-injection simulation: one seed with its report, or a range.
     SimCheck(snapstate_sim::check::SimCheckArgs),
+    /// Recover a journal directory read-only and print what it holds (last_seq, state_digest,
+    /// the book in short); exits 4 naming the file and byte offset if it is damaged.
+    Recover(snapstate_cli::recover::RecoverArgs),
     /// Compare snapstate with the designs a user would otherwise pick, on one workload.
     Bench(BenchArgs),
 }
@@ -59,6 +62,7 @@ fn run(cli: Cli) -> u8 {
             Command::Simulate(args) => snapstate_cli::simulate::run(&args).map_err(Into::into),
             Command::Replay(args) => snapstate_cli::replay::run(&args).map_err(Into::into),
             Command::SimCheck(args) => snapstate_sim::check::run_check(&args),
+            Command::Recover(args) => snapstate_cli::recover::run(&args).map_err(Into::into),
             Command::Bench(args) => bench(&args),
         };
     match result {

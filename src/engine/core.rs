@@ -188,6 +188,17 @@ impl<S: StateMachine> WriterCore<S> {
         self.outcomes = outcomes;
     }
 
+    /// Keeps an outcome record per command from now on (the inline writer returns them), or
+    /// only for an outcome stream.
+    pub(crate) fn set_keep_records(&mut self, keep_records: bool) {
+        self.keep_records = keep_records || self.outcomes.is_some();
+    }
+
+    /// Takes the publish hook out (the inline writer drops it to close the journal's queue).
+    pub(crate) fn take_publish_hook(&mut self) -> Option<PublishHook<S::Command>> {
+        self.hook.take()
+    }
+
     /// Ties the core to a journal: each snapshot records the journal's `durable_seq` as of its
     /// publication, and the core refuses to apply another batch once the journal has failed.
     pub(crate) fn set_journal(&mut self, journal: Arc<DurableState>) {

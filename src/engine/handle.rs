@@ -51,7 +51,7 @@ pub(super) struct JournalRuntime {
 impl JournalRuntime {
     /// Waits for the journal thread to write and sync what the writer handed it, then stops
     /// the checkpointer. Call after the writer has stopped (its hook holds the journal's queue).
-    fn join(&self) {
+    pub(super) fn join(&self) {
         // The journal thread stops by itself once the writer's queue is gone, after a final
         // sync; only then is the journal closed (durable waiters get their answer first), which
         // stops the checkpointer.
@@ -502,6 +502,12 @@ impl<S> ReadHandle<S> {
             published_signal,
             durable: None,
         }
+    }
+
+    /// The same handle, reporting `durable`'s live [`durable_seq`](Self::durable_seq).
+    pub(crate) fn with_durable(mut self, durable: Option<Arc<DurableState>>) -> Self {
+        self.durable = durable;
+        self
     }
 
     /// Waits, asleep, until a snapshot of `version` or later is published, and returns the

@@ -21,13 +21,17 @@
 //! hand out [`ReadHandle`]s, both shut down into the final snapshot.
 
 use std::fmt;
+use std::time::Duration;
 
+use crate::journal::{Durable, DurableWaitError, RecoveryError, RecoveryReport, WaitEnd};
 use crate::sync::Arc;
 
 use super::core::WriterCore;
 use super::error::{ApplyError, ShutdownError, StartError};
-use super::handle::ReadHandle;
+use super::handle::{JournalRuntime, ReadHandle};
 use super::outcome::Health;
+use super::recover::start_journal;
+use super::snapshot::Seq;
 use super::snapshot::Snapshot;
 use super::{EngineConfig, EngineStatus, OutcomeRecordOf, StateMachine};
 
@@ -106,6 +110,8 @@ pub struct InlineWriter<S: StateMachine> {
     /// Set once the core has been finished (shutdown) or marked failed, so that `Drop` does
     /// neither twice.
     closed: bool,
+    /// The journal thread, checkpointer and directory lock, when the writer journals.
+    journal: Option<JournalRuntime>,
 }
 
 impl<S: StateMachine> InlineWriter<S> {
@@ -123,30 +129,44 @@ impl<S: StateMachine> InlineWriter<S> {
     /// [`StartError::InvalidConfig`] for a zero batch or queue size, and for an
     /// [`outcome_capacity`](EngineConfig::outcome_capacity): the inline writer returns each
     /// outcome to its caller instead of streaming it; and for a
-    /// [`journal`](EngineConfig::journal), which only the threaded engine's
-    /// [`Engine::recover`](super::Engine::recover) runs so far.
+    /// [`journal`](EngineConfig::journal): a journaled writer starts through
+    /// [`recover`](Self::recover), so that a restart never silently starts empty over an
+    /// existing journal.
     pub fn start(initial: S, config: EngineConfig) -> Result<Self, StartError> {
         config.validate().map_err(StartError::InvalidConfig)?;
         if config.journal.is_some() {
             return Err(StartError::InvalidConfig(
-                "the inline writer does not journal yet: start a journaled engine with \
-                 Engine::recover",
+                "a journaled writer starts through InlineWriter::recover",
             ));
         }
+        Self::check_outcomes(&config).map_err(StartError::InvalidConfig)?;
+        let core = WriterCore::new(initial, &config, None, true);
+        Ok(Self::from_core(core, &config, None))
+    }
+
+    fn check_outcomes(config: &EngineConfig) -> Result<(), &'static str> {
         if config.outcome_capacity.is_some() {
-            return Err(StartError::InvalidConfig(
+            return Err(
                 "the inline writer returns each outcome to its caller: outcome_capacity must be \
                  None",
-            ));
+            );
         }
-        let mut core = WriterCore::new(initial, &config, None, true);
+        Ok(())
+    }
+
+    fn from_core(
+        mut core: WriterCore<S>,
+        config: &EngineConfig,
+        journal: Option<JournalRuntime>,
+    ) -> Self {
         core.register_metrics();
-        Ok(Self {
+        Self {
             core,
             max_batch: config.max_batch,
             failed: false,
             closed: false,
-        })
+            journal,
+        }
     }
 
     /// Applies one command and publishes it: when this returns, every reader's next load sees
@@ -260,6 +280,11 @@ impl<S: StateMachine> InlineWriter<S> {
             self.core.cell().clone(),
             Arc::clone(self.core.published_signal()),
         )
+        .with_durable(
+            self.journal
+                .as_ref()
+                .map(|journal| Arc::clone(&journal.durable)),
+        )
     }
 
     /// The writer's health: running, stopped or failed, and how many commands panicked.
@@ -303,6 +328,18 @@ impl<S: StateMachine> InlineWriter<S> {
     /// Whether the writer refuses work because it failed; marks it failed the first time a
     /// batch is found to have unwound through the core.
     fn refuses(&mut self) -> bool {
+        if !self.failed
+            && let Some(failure) = self
+                .journal
+                .as_ref()
+                .and_then(|journal| journal.durable.failure())
+        {
+            // Checked here rather than left to the core, whose check panics (on the threaded
+            // writer's own thread): the caller gets a refusal, not a panic.
+            self.core.fail(0, &format!("journal: {failure}"));
+            self.failed = true;
+            self.closed = true;
+        }
         if !self.failed && self.core.batch_unwound() {
             let unapplied = self.core.batch_mut().len() as u64;
             self.core.fail(
@@ -316,12 +353,119 @@ impl<S: StateMachine> InlineWriter<S> {
         self.failed
     }
 
-    /// Finishes the core once: publishes final counts and marks the engine stopped.
+    /// Finishes the core once: publishes final counts and marks the engine stopped; then, if
+    /// it journals, closes the journal's queue and waits for the journal thread's final sync.
     fn close(&mut self) {
         if !self.closed {
             self.core.finish();
             self.closed = true;
         }
+        if let Some(journal) = self.journal.take() {
+            // The hook holds the journal's queue: dropping it lets the journal thread drain,
+            // sync and stop.
+            drop(self.core.take_publish_hook());
+            journal.join();
+        }
+    }
+}
+
+impl<S: Durable> InlineWriter<S> {
+    /// A writer that journals into [`EngineConfig::journal`], recovering whatever the
+    /// journal's directory holds first; on an empty directory it starts fresh on `initial`.
+    ///
+    /// The same recovery, journal thread, checkpointer and file format as
+    /// [`Engine::recover`](super::Engine::recover): a directory written by one writer recovers
+    /// into the other. The journal thread and the checkpointer still run on threads of their
+    /// own, so an `fdatasync` never sits on the caller's `apply`; the caller blocks only while
+    /// the journal's bounded queue is full.
+    ///
+    /// ```
+    /// use snapstate::engine::{EngineConfig, InlineWriter};
+    /// use snapstate::journal::JournalConfig;
+    /// # use snapstate::book::{Book, BookConfig, Grid};
+    /// # use rust_decimal::Decimal;
+    /// # let grid = Grid::centred(Decimal::new(100, 0), Decimal::new(1, 2), 20)?;
+    /// # let book = Book::new(BookConfig::new(grid));
+    /// # let directory = std::env::temp_dir().join(format!("snapstate-inline-doc-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&directory);
+    /// let config = EngineConfig {
+    ///     journal: Some(JournalConfig::new(&directory)?),
+    ///     ..EngineConfig::default()
+    /// };
+    /// let (mut writer, report) = InlineWriter::recover(book.clone(), config.clone())?;
+    /// assert_eq!(report.last_seq.0, 0); // an empty directory: a fresh start
+    /// # let command = snapstate::book::BookCommand::Cancel(snapstate::book::StatusReport {
+    /// #     order_id: snapstate::book::OrderId(1), venue_seq: None,
+    /// #     at: snapstate::time::Timestamp::EPOCH });
+    /// writer.apply(command)?;                    // visible when it returns
+    /// assert_eq!(writer.flush_durable()?.0, 1); // and now durable
+    /// writer.shutdown()?;
+    ///
+    /// let (writer, report) = InlineWriter::recover(book, config)?; // a restart
+    /// assert_eq!(report.last_seq.0, 1);
+    /// assert_eq!(writer.snapshot().last_seq().0, 1);
+    /// # writer.shutdown()?;
+    /// # std::fs::remove_dir_all(&directory)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`Engine::recover`](super::Engine::recover), and
+    /// [`RecoveryError::InvalidConfig`] for an
+    /// [`outcome_capacity`](EngineConfig::outcome_capacity), as for [`start`](Self::start).
+    pub fn recover(
+        initial: S,
+        config: EngineConfig,
+    ) -> Result<(Self, RecoveryReport), RecoveryError> {
+        Self::check_outcomes(&config).map_err(RecoveryError::InvalidConfig)?;
+        let (core, report, runtime) = start_journal(initial, &config, true)?;
+        Ok((Self::from_core(core, &config, Some(runtime)), report))
+    }
+}
+
+impl<S: StateMachine> InlineWriter<S> {
+    /// A durable barrier: returns once every command applied before the call is durable in the
+    /// journal under its [`SyncPolicy`](crate::journal::SyncPolicy), with the durable sequence
+    /// number reached. Every applied command is already visible; this waits for the journal
+    /// thread's sync.
+    ///
+    /// # Errors
+    ///
+    /// [`DurableWaitError::NoJournal`] without a journal, [`DurableWaitError::Failed`] once
+    /// the journal has failed.
+    pub fn flush_durable(&self) -> Result<Seq, DurableWaitError> {
+        self.flush_durable_inner(None)
+    }
+
+    /// Like [`flush_durable`](Self::flush_durable), waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As for `flush_durable`, and [`DurableWaitError::Timeout`].
+    pub fn flush_durable_timeout(&self, timeout: Duration) -> Result<Seq, DurableWaitError> {
+        self.flush_durable_inner(Some(timeout))
+    }
+
+    fn flush_durable_inner(&self, timeout: Option<Duration>) -> Result<Seq, DurableWaitError> {
+        let journal = self.journal.as_ref().ok_or(DurableWaitError::NoJournal)?;
+        let target = self.core.published().last_seq();
+        journal
+            .durable
+            .wait_for(target, timeout)
+            .map_err(|end| match end {
+                WaitEnd::Failed(failure) => DurableWaitError::Failed(failure),
+                WaitEnd::Closed => DurableWaitError::Closed,
+                WaitEnd::Timeout => DurableWaitError::Timeout,
+            })
+    }
+
+    /// How far the journal is durable now (see
+    /// [`ReadHandle::durable_seq`](super::ReadHandle::durable_seq)); `None` without a journal.
+    pub fn durable_seq(&self) -> Option<Seq> {
+        self.journal
+            .as_ref()
+            .map(|journal| journal.durable.durable_seq())
     }
 }
 

@@ -69,56 +69,75 @@ impl<S: Durable> Engine<S> {
         initial: S,
         config: EngineConfig,
     ) -> Result<(Self, RecoveryReport), RecoveryError> {
-        config.validate().map_err(RecoveryError::InvalidConfig)?;
-        let journal = config.journal.clone().ok_or(RecoveryError::InvalidConfig(
-            "Engine::recover needs EngineConfig::journal",
-        ))?;
-        let storage = Arc::clone(&journal.storage);
-        let lock = storage.lock().map_err(|error| {
-            if error.kind() == std::io::ErrorKind::WouldBlock {
-                RecoveryError::Locked {
-                    location: storage.location(),
-                }
-            } else {
-                RecoveryError::io(storage.location(), error)
-            }
-        })?;
-        let state_config = initial.config();
-        let (mut core, report, tail) =
-            crate::journal::replay(storage.as_ref(), initial, &config, true)?;
-        // Everything recovered was read back from the storage: it is durable.
-        let durable = DurableState::new(Seq(tail.next_seq.0 - 1));
-        let (outcome_sender, outcomes) = outcome_channel(&config);
-        core.set_outcomes(outcome_sender);
-        core.set_journal(Arc::clone(&durable));
-        let (journal_sender, appender) = spawn_appender::<S>(
-            &journal,
-            &state_config,
-            tail.next_seq,
-            Arc::clone(&durable),
-            Arc::clone(core.health()),
-            config.record_metrics,
-        )
-        .map_err(|error| RecoveryError::io(storage.location(), error))?;
-        install_hook(&mut core, journal_sender);
-        let checkpointer = spawn_checkpointer(
-            &journal,
-            core.cell().clone(),
-            Arc::clone(&durable),
-            tail.last_checkpoint,
-        )
-        .map_err(RecoveryError::Spawn)?;
-        let runtime = JournalRuntime {
-            durable,
-            appender: Mutex::new(Some(appender)),
-            checkpointer: Mutex::new(checkpointer),
-            _lock: lock,
-        };
+        let (core, report, runtime) = start_journal(initial, &config, false)?;
         let (sender, receiver) = channel::bounded(config.queue_capacity);
+        let (outcome_sender, outcomes) = outcome_channel(&config);
+        let mut core = core;
+        core.set_outcomes(outcome_sender);
         let engine = Self::launch(core, &config, sender, receiver, outcomes, Some(runtime))
             .map_err(RecoveryError::Spawn)?;
         Ok((engine, report))
     }
+}
+
+/// Recovery and the journal's start, shared by both writers: locks the directory, replays it
+/// into a core, starts the journal thread and the checkpointer, and installs the publish hook
+/// that feeds the journal. `keep_records` asks the core for an outcome record per command (the
+/// inline writer returns them to its caller).
+///
+/// # Errors
+///
+/// As for [`Engine::recover`].
+pub(super) fn start_journal<S: Durable>(
+    initial: S,
+    config: &EngineConfig,
+    keep_records: bool,
+) -> Result<(WriterCore<S>, RecoveryReport, JournalRuntime), RecoveryError> {
+    config.validate().map_err(RecoveryError::InvalidConfig)?;
+    let journal = config.journal.clone().ok_or(RecoveryError::InvalidConfig(
+        "recovery needs EngineConfig::journal",
+    ))?;
+    let storage = Arc::clone(&journal.storage);
+    let lock = storage.lock().map_err(|error| {
+        if error.kind() == std::io::ErrorKind::WouldBlock {
+            RecoveryError::Locked {
+                location: storage.location(),
+            }
+        } else {
+            RecoveryError::io(storage.location(), error)
+        }
+    })?;
+    let state_config = initial.config();
+    let (mut core, report, tail) = crate::journal::replay(storage.as_ref(), initial, config, true)?;
+    // Replay keeps no records (nobody reads them); the live writer may.
+    core.set_keep_records(keep_records);
+    // Everything recovered was read back from the storage: it is durable.
+    let durable = DurableState::new(Seq(tail.next_seq.0 - 1));
+    core.set_journal(Arc::clone(&durable));
+    let (journal_sender, appender) = spawn_appender::<S>(
+        &journal,
+        &state_config,
+        tail.next_seq,
+        Arc::clone(&durable),
+        Arc::clone(core.health()),
+        config.record_metrics,
+    )
+    .map_err(|error| RecoveryError::io(storage.location(), error))?;
+    install_hook(&mut core, journal_sender);
+    let checkpointer = spawn_checkpointer(
+        &journal,
+        core.cell().clone(),
+        Arc::clone(&durable),
+        tail.last_checkpoint,
+    )
+    .map_err(RecoveryError::Spawn)?;
+    let runtime = JournalRuntime {
+        durable,
+        appender: Mutex::new(Some(appender)),
+        checkpointer: Mutex::new(checkpointer),
+        _lock: lock,
+    };
+    Ok((core, report, runtime))
 }
 
 /// Hands each published batch's commands to the journal thread: moved, not cloned, and

@@ -56,7 +56,7 @@ pub use config::{JournalConfig, SyncPolicy};
 pub use error::{CodecError, DurableWaitError, RecoveryError};
 pub use format::{BadFrame, FRAME_HEADER_BYTES, MAX_PAYLOAD_BYTES};
 pub(crate) use recovery::replay;
-pub use recovery::{RecoveryReport, recover_read_only};
+pub use recovery::{RecoveryReport, recover_read_only, stored_config};
 #[cfg(any(test, feature = "simulated-storage"))]
 pub use simulated::{CrashLoss, SimulatedStorage};
 pub use storage::{FileStorage, LOCK_FILE, LockGuard, Storage, StorageFile};

@@ -75,6 +75,96 @@ pub fn recover_read_only<S: Durable>(
     Ok((core.cell().load_full(), report))
 }
 
+/// The configuration a journal was written with, as its own files store it: the newest
+/// checkpoint that reads back, else the first segment header that does. With it, a tool can
+/// recover a journal without being told the configuration (`snapstate recover`); recovery
+/// still checks every other file against it. `Ok(None)` for a directory without journal files.
+///
+/// # Errors
+///
+/// [`RecoveryError::FormatMismatch`] for a file written by another state machine;
+/// [`RecoveryError::Corrupt`] (the first damage found) when journal files exist but none of
+/// them reads back; [`RecoveryError::Io`] when the storage refuses.
+pub fn stored_config<S: Durable>(
+    storage: &dyn Storage,
+) -> Result<Option<S::Config>, RecoveryError> {
+    let names = storage
+        .list()
+        .map_err(|error| RecoveryError::io(storage.location(), error))?;
+    let mut checkpoints: Vec<(Seq, &String)> = names
+        .iter()
+        .filter_map(|name| parse_checkpoint_name(name).map(|seq| (seq, name)))
+        .collect();
+    checkpoints.sort();
+    let mut segments: Vec<(Seq, &String)> = names
+        .iter()
+        .filter_map(|name| segment::parse_segment_name(name).map(|seq| (seq, name)))
+        .collect();
+    segments.sort();
+    let mut first_damage = None;
+    for (_, name) in checkpoints.iter().rev() {
+        let bytes = storage
+            .read(name)
+            .map_err(|error| RecoveryError::io((*name).clone(), error))?;
+        match decode_checkpoint(name, &bytes) {
+            Ok(body) => {
+                if body.format != S::FORMAT {
+                    return Err(RecoveryError::FormatMismatch {
+                        file: (*name).clone(),
+                        expected: S::FORMAT,
+                        found: body.format,
+                    });
+                }
+                match S::decode_config(&body.config) {
+                    Ok(config) => return Ok(Some(config)),
+                    Err(error) => {
+                        first_damage.get_or_insert(corrupt(
+                            name,
+                            20,
+                            &format!("configuration: {error}"),
+                        ));
+                    }
+                }
+            }
+            Err(error) => {
+                first_damage.get_or_insert(error);
+            }
+        }
+    }
+    for (_, name) in &segments {
+        let bytes = storage
+            .read(name)
+            .map_err(|error| RecoveryError::io((*name).clone(), error))?;
+        match segment::decode_header(&bytes) {
+            Ok(header) => {
+                if header.format_name != S::FORMAT {
+                    return Err(RecoveryError::FormatMismatch {
+                        file: (*name).clone(),
+                        expected: S::FORMAT,
+                        found: header.format_name,
+                    });
+                }
+                match S::decode_config(&header.config) {
+                    Ok(config) => return Ok(Some(config)),
+                    Err(error) => {
+                        first_damage.get_or_insert(corrupt(
+                            name,
+                            26,
+                            &format!("configuration: {error}"),
+                        ));
+                    }
+                }
+            }
+            // A blank segment (a crash while starting one) holds no configuration.
+            Err(BadHeader::Blank) => {}
+            Err(BadHeader::Invalid(reason)) => {
+                first_damage.get_or_insert(corrupt(name, 0, reason));
+            }
+        }
+    }
+    first_damage.map_or(Ok(None), Err)
+}
+
 /// Recovers into a writer core (see the module documentation). With `repair`, truncates a torn
 /// tail and removes leftovers (a blank last segment, temporary checkpoint files).
 pub(crate) fn replay<S: Durable>(

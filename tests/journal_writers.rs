@@ -1,0 +1,342 @@
+//! The journal through both writers: the threaded [`Engine`] and the [`InlineWriter`] share one
+//! recovery, one journal thread and one file format, so each test runs against each, and a
+//! journal written by one writer recovers into the other. Crashes go through the simulated,
+//! fault-injecting storage; books are compared by their `state_digest`.
+
+mod common;
+
+use std::sync::Arc;
+
+use snapstate::book::{Book, BookCommand, Level, OrderId};
+use snapstate::engine::{
+    ApplyError, Engine, EngineConfig, EngineStatus, InlineWriter, ReadHandle, Seq, Snapshot,
+};
+use snapstate::journal::{
+    DurableWaitError, JournalConfig, RecoveryError, RecoveryReport, SimulatedStorage, SyncPolicy,
+    recover_read_only,
+};
+
+use common::writers::{WRITER_KINDS, WriterKind};
+
+const LEVELS: u32 = 200;
+
+fn workload(orders: u64) -> Vec<BookCommand> {
+    let grid = common::grid(LEVELS);
+    let mut commands = Vec::new();
+    for order in 0..orders {
+        let level = Level(i32::try_from(order % 150).expect("small") - 75);
+        let (cycle, _) = common::life_cycle(
+            &grid,
+            OrderId(order + 1),
+            level,
+            3,
+            u32::try_from(order % 4).expect("small"),
+            order,
+        );
+        commands.extend(cycle);
+        if order % 7 == 0 {
+            commands.push(common::invalid_command(OrderId(1_000_000 + order)));
+        }
+    }
+    commands
+}
+
+fn reference(commands: &[BookCommand]) -> Book {
+    let mut book = common::book(LEVELS);
+    for command in commands {
+        let _ = book.apply(command);
+    }
+    book
+}
+
+fn orders() -> u64 {
+    100 * common::scale()
+}
+
+fn journal_config(storage: &SimulatedStorage) -> JournalConfig {
+    JournalConfig {
+        segment_bytes: 4096,
+        checkpoint_every_commands: None,
+        checkpoint_interval: None,
+        ..JournalConfig::with_storage(Arc::new(storage.clone()))
+    }
+}
+
+fn engine_config(journal: JournalConfig) -> EngineConfig {
+    EngineConfig {
+        record_metrics: false,
+        max_batch: 64,
+        journal: Some(journal),
+        ..EngineConfig::default()
+    }
+}
+
+/// A journaled writer of either kind, driven one command at a time.
+enum Journaled {
+    Threaded(Engine<Book>),
+    Inline(Box<InlineWriter<Book>>),
+}
+
+impl Journaled {
+    fn recover(
+        kind: WriterKind,
+        config: EngineConfig,
+    ) -> Result<(Self, RecoveryReport), RecoveryError> {
+        Ok(match kind {
+            WriterKind::Threaded => {
+                let (engine, report) = Engine::recover(common::book(LEVELS), config)?;
+                (Self::Threaded(engine), report)
+            }
+            WriterKind::Inline => {
+                let (writer, report) = InlineWriter::recover(common::book(LEVELS), config)?;
+                (Self::Inline(Box::new(writer)), report)
+            }
+        })
+    }
+
+    /// Applies (inline) or submits and flushes (threaded) each command; stops at the first
+    /// refusal and says whether there was one.
+    fn run(&mut self, commands: &[BookCommand]) -> bool {
+        match self {
+            Self::Threaded(engine) => {
+                let writer = engine.write_handle();
+                for command in commands {
+                    if writer.submit(command.clone()).is_err() {
+                        return true;
+                    }
+                }
+                writer.flush().is_err()
+            }
+            Self::Inline(writer) => commands
+                .iter()
+                .any(|command| matches!(writer.apply(command.clone()), Err(ApplyError::Failed(_)))),
+        }
+    }
+
+    fn flush_durable(&self) -> Result<Seq, DurableWaitError> {
+        match self {
+            Self::Threaded(engine) => engine.write_handle().flush_durable(),
+            Self::Inline(writer) => writer.flush_durable(),
+        }
+    }
+
+    fn read_handle(&self) -> ReadHandle<Book> {
+        match self {
+            Self::Threaded(engine) => engine.read_handle(),
+            Self::Inline(writer) => writer.read_handle(),
+        }
+    }
+
+    fn status(&self) -> EngineStatus {
+        match self {
+            Self::Threaded(engine) => engine.health().status,
+            Self::Inline(writer) => writer.health().status,
+        }
+    }
+
+    fn shutdown(self) -> Result<Arc<Snapshot<Book>>, String> {
+        match self {
+            Self::Threaded(engine) => engine.shutdown().map_err(|error| error.to_string()),
+            Self::Inline(writer) => writer.shutdown().map_err(|error| error.to_string()),
+        }
+    }
+}
+
+#[test]
+fn each_writer_recovers_a_clean_journal_to_the_same_digest_counters_and_numbering() {
+    let commands = workload(orders());
+    for kind in WRITER_KINDS {
+        let storage = SimulatedStorage::new();
+        let (mut writer, report) =
+            Journaled::recover(kind, engine_config(journal_config(&storage))).expect("fresh");
+        assert_eq!(report.last_seq, Seq(0), "{kind}");
+        assert!(!writer.run(&commands), "{kind}");
+        let durable = writer.flush_durable().expect("durable");
+        assert_eq!(durable, Seq(commands.len() as u64), "{kind}");
+        let reader = writer.read_handle();
+        let last = writer.shutdown().expect("shutdown");
+        assert_eq!(reader.durable_seq(), Some(last.last_seq()), "{kind}");
+        assert_eq!(
+            last.state().state_digest(),
+            reference(&commands).state_digest(),
+            "{kind}"
+        );
+
+        let (again, report) =
+            Journaled::recover(kind, engine_config(journal_config(&storage))).expect("recover");
+        assert_eq!(report.records_replayed, commands.len() as u64, "{kind}");
+        assert_eq!(report.torn_bytes_truncated, 0, "{kind}");
+        let recovered = again.read_handle().load();
+        assert_eq!(
+            recovered.state().state_digest(),
+            last.state().state_digest(),
+            "{kind}"
+        );
+        assert_eq!(recovered.last_seq(), last.last_seq(), "{kind}");
+        assert_eq!(
+            recovered.counters().rejected(),
+            last.counters().rejected(),
+            "{kind}"
+        );
+        again.shutdown().expect("shutdown");
+    }
+}
+
+#[test]
+fn a_journal_written_by_one_writer_recovers_into_the_other() {
+    let commands = workload(orders());
+    let half = commands.len() / 2;
+    for (first, second) in [
+        (WriterKind::Threaded, WriterKind::Inline),
+        (WriterKind::Inline, WriterKind::Threaded),
+    ] {
+        let storage = SimulatedStorage::new();
+        let (mut writer, _) =
+            Journaled::recover(first, engine_config(journal_config(&storage))).expect("fresh");
+        assert!(!writer.run(&commands[..half]));
+        writer.shutdown().expect("shutdown");
+        let (mut writer, report) =
+            Journaled::recover(second, engine_config(journal_config(&storage))).expect("recover");
+        assert_eq!(report.last_seq, Seq(half as u64), "{first} then {second}");
+        assert!(!writer.run(&commands[half..]));
+        let last = writer.shutdown().expect("shutdown");
+        assert_eq!(last.last_seq(), Seq(commands.len() as u64));
+        assert_eq!(
+            last.state().state_digest(),
+            reference(&commands).state_digest(),
+            "{first} then {second}"
+        );
+    }
+}
+
+#[test]
+fn after_a_crash_each_writer_recovers_a_prefix_holding_everything_reported_durable() {
+    let commands = workload(orders());
+    let half = commands.len() / 2;
+    for kind in WRITER_KINDS {
+        let storage = SimulatedStorage::new();
+        let (mut writer, _) =
+            Journaled::recover(kind, engine_config(journal_config(&storage))).expect("fresh");
+        assert!(!writer.run(&commands[..half]));
+        let durable = writer.flush_durable().expect("durable");
+        assert!(
+            durable >= Seq(half as u64),
+            "{kind}: the barrier returned early"
+        );
+        assert!(!writer.run(&commands[half..]));
+
+        // The process dies: the disk keeps what was synced, and the last write may tear.
+        let (survivor, _) = storage.crash(Some(0.5));
+        drop(writer);
+
+        let (recovered, report) =
+            Journaled::recover(kind, engine_config(journal_config(&survivor))).expect("recover");
+        assert!(report.last_seq >= durable, "{kind}: {report:?}");
+        let prefix = usize::try_from(report.last_seq.0).expect("small");
+        let snapshot = recovered.read_handle().load();
+        assert_eq!(
+            snapshot.state().state_digest(),
+            reference(&commands[..prefix]).state_digest(),
+            "{kind}"
+        );
+        assert_eq!(snapshot.counters().total(), report.last_seq.0, "{kind}");
+        recovered.shutdown().expect("shutdown");
+        let (again, second) = recover_read_only(&survivor, common::book(LEVELS)).expect("again");
+        assert_eq!(second.last_seq, report.last_seq, "{kind}");
+        assert_eq!(second.torn_bytes_truncated, 0, "{kind}: truncated once");
+        assert_eq!(
+            again.state().state_digest(),
+            snapshot.state().state_digest(),
+            "{kind}"
+        );
+    }
+}
+
+#[test]
+fn a_torn_tail_is_truncated_for_each_writer() {
+    let commands = workload(orders() / 4);
+    for kind in WRITER_KINDS {
+        let mut torn_seen = false;
+        for tear in [0.31, 0.5, 0.77, 0.93] {
+            let storage = SimulatedStorage::new();
+            let journal = JournalConfig {
+                sync: SyncPolicy::Os,
+                ..journal_config(&storage)
+            };
+            let (mut writer, _) = Journaled::recover(kind, engine_config(journal)).expect("fresh");
+            for command in &commands {
+                // One command per batch, so that each write is one record.
+                assert!(!writer.run(std::slice::from_ref(command)));
+            }
+            let (survivor, _) = storage.crash(Some(tear));
+            drop(writer);
+            let (recovered, report) =
+                Journaled::recover(kind, engine_config(journal_config(&survivor)))
+                    .expect("recover");
+            torn_seen |= report.torn_bytes_truncated > 0;
+            let prefix = usize::try_from(report.last_seq.0).expect("small");
+            assert_eq!(
+                recovered.read_handle().load().state().state_digest(),
+                reference(&commands[..prefix]).state_digest(),
+                "{kind} at {tear}"
+            );
+            recovered.shutdown().expect("shutdown");
+        }
+        assert!(torn_seen, "{kind}: some tear cut a record in two");
+    }
+}
+
+#[test]
+fn a_full_disk_fails_each_writer_visibly_and_it_refuses_rather_than_panics() {
+    let commands = workload(orders());
+    for kind in WRITER_KINDS {
+        let storage = SimulatedStorage::new();
+        let (mut writer, _) =
+            Journaled::recover(kind, engine_config(journal_config(&storage))).expect("fresh");
+        storage.set_space_left(Some(2_000));
+        let mut refused = false;
+        for command in &commands {
+            if writer.run(std::slice::from_ref(command)) {
+                refused = true;
+                break;
+            }
+            // Give the journal thread the chance to fail before the next command.
+            let _ = writer.flush_durable();
+        }
+        assert!(
+            refused,
+            "{kind}: once the journal failed, commands are refused"
+        );
+        assert_eq!(writer.status(), EngineStatus::Failed, "{kind}");
+        assert!(
+            matches!(
+                writer.flush_durable(),
+                Err(DurableWaitError::Failed(_) | DurableWaitError::Closed)
+            ),
+            "{kind}"
+        );
+        let last = writer.read_handle().load();
+        assert!(last.last_seq() < Seq(commands.len() as u64), "{kind}");
+        assert!(writer.shutdown().is_err(), "{kind}");
+    }
+}
+
+#[test]
+fn the_inline_writer_refuses_a_journal_at_start_and_a_second_writer_on_a_journal() {
+    let storage = SimulatedStorage::new();
+    let config = engine_config(journal_config(&storage));
+    assert!(InlineWriter::start(common::book(LEVELS), config.clone()).is_err());
+    let (writer, _) = InlineWriter::recover(common::book(LEVELS), config.clone()).expect("fresh");
+    assert!(matches!(
+        InlineWriter::recover(common::book(LEVELS), config.clone()),
+        Err(RecoveryError::Locked { .. })
+    ));
+    assert!(matches!(
+        Engine::recover(common::book(LEVELS), config.clone()),
+        Err(RecoveryError::Locked { .. })
+    ));
+    writer.shutdown().expect("shutdown");
+    let (writer, _) = InlineWriter::recover(common::book(LEVELS), config).expect("lock released");
+    assert_eq!(writer.flush_durable(), Ok(Seq(0)));
+    writer.shutdown().expect("shutdown");
+}
