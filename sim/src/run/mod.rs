@@ -35,5 +35,5 @@ mod table;
 pub use compare::{Comparison, OrderDifference, compare};
 pub use driver::{CONVERGENCE_CHECK_INTERVAL, RunError, Simulation};
 pub use progress::{Progress, ProgressMode, Sample};
-pub use report::{Report, latency_histogram};
+pub use report::{JournalReport, RecoveryFigures, Report, StartupFigures, latency_histogram};
 pub use settings::{FaultSettings, Settings, SettingsError};
