@@ -158,10 +158,16 @@ impl Simulation {
                 let (engine, recovery) = recover(book, directory)?;
                 // The recovered book may hold orders and a position that this fresh venue never
                 // saw: the startup pass settles them before the runner may start.
+                // The venue is new in this process: nothing the recovered book placed can still
+                // be on its way to it, so an order it does not know never arrived.
+                let startup_config = StartupConfig {
+                    in_flight_grace: Duration::ZERO,
+                    ..StartupConfig::default()
+                };
                 let startup = startup::run(
                     &mut Arc::clone(&venue),
                     &engine.write_handle(),
-                    &StartupConfig::default(),
+                    &startup_config,
                     clock.now(),
                 )
                 .map_err(RunError::Startup)?;
