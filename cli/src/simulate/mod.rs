@@ -125,7 +125,8 @@ pub fn run(args: &SimulateArgs) -> Result<(), SimulateError> {
     } else {
         Progress::new(Box::new(io::stdout()), mode_for(io::stdout().is_terminal()))
     };
-    let report = Simulation::start_with(settings, args.journal.as_deref())?.run(&mut progress, &|| durations.snapshot())?;
+    let report = Simulation::start_with(settings, args.journal.as_deref())?
+        .run(&mut progress, &|| durations.snapshot())?;
     let mut out = io::stdout().lock();
     if args.json {
         report.write_json(&mut out)

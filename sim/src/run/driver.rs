@@ -11,14 +11,16 @@ use crate::venue::{Faults, SimulatedVenue, SimulatedVenueConfig, SimulatedVenueC
 use hdrhistogram::Histogram as Hdr;
 use snapstate::book::{Book, BookCommand, BookConfig, OrderId, OrderStatus};
 use snapstate::engine::{
-    Engine, EngineConfig, FlushError, ReadHandle, ShutdownError, Snapshot, StartError,
-    SubmitError, WriteHandle,
+    Engine, EngineConfig, FlushError, ReadHandle, ShutdownError, Snapshot, StartError, SubmitError,
+    WriteHandle,
 };
 use snapstate::journal::{DurableWaitError, JournalConfig, RecoveryError, RecoveryReport};
 use snapstate::reconcile::{
     CycleConfig, ReconcileConfig, ReconcileConfigError, Reconciler, Runner, RunnerConfig,
     RunnerStartError, RunnerStopError,
-    startup::{self, IncompleteStartup, StartupClearance, StartupConfig, StartupError, StartupReport},
+    startup::{
+        self, IncompleteStartup, StartupClearance, StartupConfig, StartupError, StartupReport,
+    },
 };
 use snapstate::time::{Clock, SystemClock, Timestamp};
 
@@ -455,11 +457,10 @@ impl Simulation {
 
 /// Recovers the engine from the journal in `directory` (a fresh journal when it is empty).
 fn recover(book: Book, directory: &Path) -> Result<(Engine<Book>, RecoveryReport), RunError> {
-    let journal =
-        JournalConfig::new(directory).map_err(|source| RunError::JournalDirectory {
-            directory: directory.to_path_buf(),
-            source,
-        })?;
+    let journal = JournalConfig::new(directory).map_err(|source| RunError::JournalDirectory {
+        directory: directory.to_path_buf(),
+        source,
+    })?;
     let config = EngineConfig {
         journal: Some(journal),
         ..EngineConfig::default()
