@@ -23,6 +23,12 @@
 //!    their durations, mismatches by class, corrections applied and rejected as stale, faults
 //!    injected, and the final positions against the venue's.
 //!
+//! With `--journal DIR` ([`Simulation::start_with`]) the engine is recovered from DIR before
+//! trading (a fresh journal when DIR is empty), the startup reconciliation settles the recovered
+//! book against the fresh venue before the runner starts, and the report adds the journal's
+//! [`JournalReport`]: the final `last_seq`, `durable_seq` and state digest, and what recovery
+//! found.
+//!
 //! The command exits with status 1 if the book still differs from the venue at the end.
 
 pub mod compare;
