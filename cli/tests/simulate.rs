@@ -233,3 +233,120 @@ fn the_replay_command_prints_the_report_of_its_seed() {
         format!("{expected}\n")
     );
 }
+
+/// A fresh journal folder in the test's scratch space, named after the test.
+fn journal_directory(name: &str) -> std::path::PathBuf {
+    let directory = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    // A folder left by an earlier run of the test would be recovered, not started afresh.
+    match std::fs::remove_dir_all(&directory) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => panic!("cannot clear {}: {error}", directory.display()),
+    }
+    directory
+}
+
+fn journaled_run(directory: &std::path::Path) -> Value {
+    let directory = directory.to_str().expect("a UTF-8 scratch path");
+    simulate_json(&["--duration", "1s", "--journal", directory])
+}
+
+fn is_digest(value: &Value) -> bool {
+    value
+        .as_str()
+        .is_some_and(|digest| digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[test]
+fn a_journaled_run_reports_its_journal_and_the_next_run_recovers_it() {
+    let directory = journal_directory("simulate-journal-twice");
+    let first = journaled_run(&directory);
+    let journal = &first["journal"];
+    let last_seq = count(&journal["last_seq"]);
+    assert!(last_seq > 0, "{journal}");
+    assert_eq!(count(&journal["durable_seq"]), last_seq, "{journal}");
+    assert!(is_digest(&journal["state_digest"]), "{journal}");
+    assert_eq!(
+        journal["recovery"],
+        Value::Null,
+        "a fresh journal: {journal}"
+    );
+
+    let second = journaled_run(&directory);
+    assert_eq!(second["book_equals_venue"], true);
+    let journal = &second["journal"];
+    let recovery = &journal["recovery"];
+    assert!(
+        count(&recovery["records_replayed"]) > 0 || recovery["checkpoint_seq"].is_u64(),
+        "{journal}"
+    );
+    assert_eq!(count(&recovery["last_seq"]), last_seq, "{journal}");
+    assert!(count(&journal["last_seq"]) > last_seq, "{journal}");
+    assert_eq!(
+        count(&journal["durable_seq"]),
+        count(&journal["last_seq"]),
+        "{journal}"
+    );
+    assert!(is_digest(&journal["state_digest"]), "{journal}");
+    assert_eq!(journal["startup"]["complete"], true, "{journal}");
+}
+
+/// Whether any journal segment in `directory` holds a record (segments are preallocated with
+/// zeros, so their length says nothing).
+fn segments_hold_data(directory: &std::path::Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let path = entry.path();
+        path.extension()
+            .is_some_and(|extension| extension == "journal")
+            && std::fs::File::open(&path).is_ok_and(|mut file| {
+                let mut head = [0_u8; 4096];
+                file.read(&mut head)
+                    .is_ok_and(|read| head[..read].iter().any(|&byte| byte != 0))
+            })
+    })
+}
+
+#[test]
+fn a_run_killed_mid_trade_is_recovered_by_the_next_run() {
+    let directory = journal_directory("simulate-journal-killed");
+    let path = directory.to_str().expect("a UTF-8 scratch path");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_snapstate"))
+        .args(["simulate", "--json", "--duration", "30s", "--journal", path])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary runs");
+    // Bounded: at most 30 s for the first records to reach the segment.
+    let mut polls = 0;
+    while !segments_hold_data(&directory) {
+        polls += 1;
+        assert!(polls < 600, "no journal data after 30 s");
+        assert!(
+            child.try_wait().expect("the child is waitable").is_none(),
+            "the journaled run ended early"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    // SIGKILL: no shutdown, no final sync.
+    child.kill().expect("the child can be killed");
+    child.wait().expect("the child is reaped");
+
+    let report = journaled_run(&directory);
+    assert_eq!(report["book_equals_venue"], true);
+    let journal = &report["journal"];
+    let recovery = &journal["recovery"];
+    assert!(count(&recovery["records_replayed"]) > 0, "{journal}");
+    assert!(
+        count(&journal["last_seq"]) >= count(&recovery["last_seq"]),
+        "{journal}"
+    );
+    assert_eq!(
+        count(&journal["durable_seq"]),
+        count(&journal["last_seq"]),
+        "{journal}"
+    );
+    assert_eq!(journal["startup"]["complete"], true, "{journal}");
+}

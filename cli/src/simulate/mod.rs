@@ -7,6 +7,7 @@ pub mod telemetry;
 
 use std::io::{self, IsTerminal, Write};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use snapstate_sim::run::{
@@ -80,6 +81,11 @@ pub struct SimulateArgs {
     /// 127.0.0.1:9000.
     #[arg(long, value_name = "ADDRESS")]
     pub metrics_addr: Option<SocketAddr>,
+    /// Journal and checkpoint the run into DIR (created if missing). A journal already there is
+    /// recovered first, and the startup reconciliation settles it against the fresh venue; the
+    /// report adds the final last_seq, durable_seq and state digest.
+    #[arg(long, value_name = "DIR")]
+    pub journal: Option<PathBuf>,
 }
 
 /// Why `simulate` failed.
@@ -119,7 +125,8 @@ pub fn run(args: &SimulateArgs) -> Result<(), SimulateError> {
     } else {
         Progress::new(Box::new(io::stdout()), mode_for(io::stdout().is_terminal()))
     };
-    let report = Simulation::start(settings)?.run(&mut progress, &|| durations.snapshot())?;
+    let report = Simulation::start_with(settings, args.journal.as_deref())?
+        .run(&mut progress, &|| durations.snapshot())?;
     let mut out = io::stdout().lock();
     if args.json {
         report.write_json(&mut out)

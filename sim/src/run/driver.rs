@@ -2,6 +2,7 @@
 //! runner, stepped on the wall clock.
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -10,19 +11,25 @@ use crate::venue::{Faults, SimulatedVenue, SimulatedVenueConfig, SimulatedVenueC
 use hdrhistogram::Histogram as Hdr;
 use snapstate::book::{Book, BookCommand, BookConfig, OrderId, OrderStatus};
 use snapstate::engine::{
-    Engine, EngineConfig, FlushError, ReadHandle, ShutdownError, StartError, SubmitError,
+    Engine, EngineConfig, FlushError, ReadHandle, ShutdownError, Snapshot, StartError, SubmitError,
     WriteHandle,
 };
+use snapstate::journal::{DurableWaitError, JournalConfig, RecoveryError, RecoveryReport};
 use snapstate::reconcile::{
     CycleConfig, ReconcileConfig, ReconcileConfigError, Reconciler, Runner, RunnerConfig,
-    RunnerStartError, RunnerStopError, startup::StartupClearance,
+    RunnerStartError, RunnerStopError,
+    startup::{
+        self, IncompleteStartup, StartupClearance, StartupConfig, StartupError, StartupReport,
+    },
 };
 use snapstate::time::{Clock, SystemClock, Timestamp};
 
 use super::compare::compare;
 use super::progress::{Progress, Sample};
 use super::report::latency_histogram;
-use super::report::{Activity, Measurements, Phases, Report};
+use super::report::{
+    Activity, JournalReport, Measurements, Phases, RecoveryFigures, Report, StartupFigures,
+};
 use super::settings::{Settings, SettingsError};
 use crate::market_maker::{Decision, GridMarketMaker, MarketMakerConfig};
 
@@ -63,6 +70,34 @@ pub enum RunError {
     /// A snapshot broke the book's invariants (a bug).
     #[error("the final book breaks an invariant: {0}")]
     Invariant(String),
+    /// The journal's directory could not be opened.
+    #[error("cannot open the journal directory {}", directory.display())]
+    JournalDirectory {
+        /// The directory.
+        directory: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The journal could not be recovered (it names the file and offset when damaged).
+    #[error("cannot recover the journal")]
+    Recovery(#[source] RecoveryError),
+    /// The startup reconciliation stopped because the engine closed.
+    #[error("the startup reconciliation failed")]
+    Startup(#[source] StartupError),
+    /// The startup reconciliation left differences unresolved, so the runner may not start.
+    #[error("the startup reconciliation gives no clearance")]
+    StartupIncomplete(#[source] IncompleteStartup),
+    /// The final durability barrier failed.
+    #[error("the journal did not make the run durable")]
+    Durable(#[source] DurableWaitError),
+}
+
+/// The journal of a journaled run: where it is, what recovery found, what the startup pass did.
+struct Journaled {
+    directory: PathBuf,
+    recovery: RecoveryReport,
+    startup: StartupReport,
 }
 
 /// A running simulation: the engine with the reconciler's runner on it, the venue, and the
@@ -82,6 +117,7 @@ pub struct Simulation {
     latency: Hdr<u64>,
     activity: Activity,
     started: Instant,
+    journal: Option<Journaled>,
 }
 
 impl Simulation {
@@ -91,14 +127,70 @@ impl Simulation {
     ///
     /// A [`RunError`] if any of them refuses to start.
     pub fn start(settings: Settings) -> Result<Self, RunError> {
+        Self::start_with(settings, None)
+    }
+
+    /// Like [`start`](Self::start); with `journal`, the engine journals and checkpoints into
+    /// that directory: it is recovered from what the directory holds (a fresh journal when
+    /// empty), and the startup reconciliation runs against the fresh venue before the runner,
+    /// instead of being waived.
+    ///
+    /// # Errors
+    ///
+    /// A [`RunError`] if any of them refuses to start, the journal cannot be recovered, or the
+    /// startup reconciliation is incomplete.
+    pub fn start_with(settings: Settings, journal: Option<&Path>) -> Result<Self, RunError> {
         let clock = SystemClock;
         let start = clock.now();
         let grid = settings.grid()?;
-        let engine = Engine::start(Book::new(BookConfig::new(grid)), EngineConfig::default())
-            .map_err(RunError::EngineStart)?;
+        let book = Book::new(BookConfig::new(grid));
         let venue = Arc::new(Mutex::new(
             SimulatedVenue::new(venue_config(&settings, start)).map_err(RunError::Venue)?,
         ));
+        let (engine, clearance, journaled) = match journal {
+            None => {
+                let engine =
+                    Engine::start(book, EngineConfig::default()).map_err(RunError::EngineStart)?;
+                // A fresh engine against a fresh venue: nothing happened before to reconcile.
+                let clearance =
+                    StartupClearance::waived("simulate: a fresh engine and a fresh venue");
+                (engine, clearance, None)
+            }
+            Some(directory) => {
+                let (engine, recovery) = recover(book, directory)?;
+                // The recovered book may hold orders and a position that this fresh venue never
+                // saw: the startup pass settles them before the runner may start.
+                // The venue is new in this process: nothing the recovered book placed can still
+                // be on its way to it, so an order it does not know never arrived.
+                let startup_config = StartupConfig {
+                    in_flight_grace: Duration::ZERO,
+                    ..StartupConfig::default()
+                };
+                let startup = startup::run(
+                    &mut Arc::clone(&venue),
+                    &engine.write_handle(),
+                    &startup_config,
+                    clock.now(),
+                )
+                .map_err(RunError::Startup)?;
+                let clearance = startup.clearance().map_err(RunError::StartupIncomplete)?;
+                let journaled = Journaled {
+                    directory: directory.to_path_buf(),
+                    recovery,
+                    startup,
+                };
+                (engine, clearance, Some(journaled))
+            }
+        };
+        // Order ids continue above every order the recovered book holds.
+        let first_order_id = engine
+            .read_handle()
+            .load()
+            .state()
+            .orders_unordered()
+            .map(|order| order.id().0)
+            .max()
+            .map_or(1, |highest| highest.saturating_add(1));
         let reconcile = ReconcileConfig {
             in_flight_grace: settings.grace,
             ..ReconcileConfig::default()
@@ -109,8 +201,6 @@ impl Simulation {
         };
         let reconciler = Reconciler::new(Arc::clone(&venue), reconcile, CycleConfig::default())
             .map_err(RunError::Reconciler)?;
-        // A fresh engine against a fresh venue: nothing happened before to reconcile.
-        let clearance = StartupClearance::waived("simulate: a fresh engine and a fresh venue");
         let runner = Runner::start(reconciler, engine.write_handle(), runner_config, clearance)
             .map_err(RunError::RunnerStart)?;
         let maker = GridMarketMaker::new(
@@ -119,7 +209,7 @@ impl Simulation {
                 max_places_per_decision: MAX_PLACES_PER_TICK,
                 ..MarketMakerConfig::default()
             },
-            1,
+            first_order_id,
         );
         Ok(Self {
             writer: engine.write_handle(),
@@ -134,6 +224,7 @@ impl Simulation {
             activity: Activity::default(),
             started: Instant::now(),
             settings,
+            journal: journaled,
         })
     }
 
@@ -333,6 +424,11 @@ impl Simulation {
     ) -> Result<Report, RunError> {
         let reconciler = self.runner.stop().map_err(RunError::RunnerStop)?;
         let totals = reconciler.totals().clone();
+        let durable_seq = if self.journal.is_some() {
+            Some(self.writer.flush_durable().map_err(RunError::Durable)?)
+        } else {
+            None
+        };
         let last = self.engine.shutdown().map_err(|error| match error {
             ShutdownError::WriterFailed { message, .. } => RunError::EngineFailed(message),
         })?;
@@ -341,7 +437,7 @@ impl Simulation {
             .map_err(|violation| RunError::Invariant(violation.to_string()))?;
         let venue = lock(&self.venue);
         let final_state = compare(last.state(), venue.orders(), venue.net_position());
-        Ok(Report::new(Measurements {
+        let mut report = Report::new(Measurements {
             settings: self.settings,
             phases,
             last: &last,
@@ -351,7 +447,55 @@ impl Simulation {
             totals: &totals,
             faults: venue.fault_counts(),
             final_state,
-        }))
+        });
+        if let (Some(journaled), Some(durable_seq)) = (self.journal, durable_seq) {
+            report.journal = Some(journal_report(journaled, &last, durable_seq.0));
+        }
+        Ok(report)
+    }
+}
+
+/// Recovers the engine from the journal in `directory` (a fresh journal when it is empty).
+fn recover(book: Book, directory: &Path) -> Result<(Engine<Book>, RecoveryReport), RunError> {
+    let journal = JournalConfig::new(directory).map_err(|source| RunError::JournalDirectory {
+        directory: directory.to_path_buf(),
+        source,
+    })?;
+    let config = EngineConfig {
+        journal: Some(journal),
+        ..EngineConfig::default()
+    };
+    Engine::recover(book, config).map_err(RunError::Recovery)
+}
+
+fn journal_report(journaled: Journaled, last: &Snapshot<Book>, durable_seq: u64) -> JournalReport {
+    let Journaled {
+        directory,
+        recovery,
+        startup,
+    } = journaled;
+    let held_a_journal = recovery.checkpoint_seq.is_some()
+        || recovery.segments_read > 0
+        || recovery.records_replayed > 0
+        || recovery.torn_bytes_truncated > 0;
+    JournalReport {
+        directory: directory.display().to_string(),
+        last_seq: last.last_seq().0,
+        durable_seq,
+        state_digest: last.state().state_digest().to_string(),
+        recovery: held_a_journal.then(|| RecoveryFigures {
+            checkpoint_seq: recovery.checkpoint_seq.map(|seq| seq.0),
+            records_replayed: recovery.records_replayed,
+            torn_bytes_truncated: recovery.torn_bytes_truncated,
+            segments_read: recovery.segments_read,
+            last_seq: recovery.last_seq.0,
+        }),
+        startup: StartupFigures {
+            actions: startup.actions.len(),
+            adopted_orders: startup.adopted_orders(),
+            corrected_orders: startup.corrected_orders(),
+            complete: startup.is_complete(),
+        },
     }
 }
 

@@ -23,6 +23,12 @@
 //!    their durations, mismatches by class, corrections applied and rejected as stale, faults
 //!    injected, and the final positions against the venue's.
 //!
+//! With `--journal DIR` ([`Simulation::start_with`]) the engine is recovered from DIR before
+//! trading (a fresh journal when DIR is empty), the startup reconciliation settles the recovered
+//! book against the fresh venue before the runner starts, and the report adds the journal's
+//! [`JournalReport`]: the final `last_seq`, `durable_seq` and state digest, and what recovery
+//! found.
+//!
 //! The command exits with status 1 if the book still differs from the venue at the end.
 
 pub mod compare;
@@ -35,5 +41,5 @@ mod table;
 pub use compare::{Comparison, OrderDifference, compare};
 pub use driver::{CONVERGENCE_CHECK_INTERVAL, RunError, Simulation};
 pub use progress::{Progress, ProgressMode, Sample};
-pub use report::{Report, latency_histogram};
+pub use report::{JournalReport, RecoveryFigures, Report, StartupFigures, latency_histogram};
 pub use settings::{FaultSettings, Settings, SettingsError};

@@ -164,6 +164,55 @@ pub struct Report {
     pub book_equals_venue: bool,
     /// The final book against the venue's truth.
     pub final_state: Comparison,
+    /// The journal's figures, when the run was journaled (`--journal`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal: Option<JournalReport>,
+}
+
+/// What a journaled run (`simulate --journal DIR`) left in its journal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct JournalReport {
+    /// The journal's directory.
+    pub directory: String,
+    /// The sequence number of the last command the engine applied.
+    pub last_seq: u64,
+    /// Every command up to this one is durable (after the final durability barrier).
+    pub durable_seq: u64,
+    /// The final book's state digest ([`Book::state_digest`]), 64 hexadecimal digits.
+    pub state_digest: String,
+    /// What recovery found, when the directory already held a journal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<RecoveryFigures>,
+    /// What the startup reconciliation did before the runner started.
+    pub startup: StartupFigures,
+}
+
+/// What recovery found in a journal that was already there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RecoveryFigures {
+    /// The sequence number of the checkpoint recovery started from, if any.
+    pub checkpoint_seq: Option<u64>,
+    /// Records replayed after the checkpoint.
+    pub records_replayed: u64,
+    /// Bytes of a torn last write that recovery cut off.
+    pub torn_bytes_truncated: u64,
+    /// Segment files read.
+    pub segments_read: u64,
+    /// The last sequence number recovered.
+    pub last_seq: u64,
+}
+
+/// What the startup reconciliation did on a journaled run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StartupFigures {
+    /// Actions it applied (corrections and adoptions).
+    pub actions: usize,
+    /// Orders it adopted from the venue.
+    pub adopted_orders: usize,
+    /// Orders it corrected.
+    pub corrected_orders: usize,
+    /// Whether it left nothing unresolved.
+    pub complete: bool,
 }
 
 /// What the report is built from.
@@ -237,6 +286,7 @@ impl Report {
             reconciliation: reconciliation(totals, cycle_durations),
             book_equals_venue: final_state.agrees(),
             final_state,
+            journal: None,
         }
     }
 

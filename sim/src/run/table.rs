@@ -16,7 +16,51 @@ pub fn write(report: &Report, out: &mut impl Write) -> io::Result<()> {
     write_throughput(report, out)?;
     write_venue(report, out)?;
     write_reconciliation(report, out)?;
+    write_journal(report, out)?;
     write_final_state(report, out)
+}
+
+fn write_journal(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    let Some(journal) = &report.journal else {
+        return Ok(());
+    };
+    writeln!(out, "\njournal ({})", journal.directory)?;
+    match &journal.recovery {
+        Some(recovery) => {
+            let checkpoint = recovery
+                .checkpoint_seq
+                .map_or_else(|| "none".to_owned(), |seq| format!("#{seq}"));
+            writeln!(
+                out,
+                "  recovered               up to #{}: checkpoint {}, {} records replayed from {} \
+                 segments, {} torn bytes cut",
+                recovery.last_seq,
+                checkpoint,
+                grouped(recovery.records_replayed),
+                recovery.segments_read,
+                grouped(recovery.torn_bytes_truncated),
+            )?;
+        }
+        None => writeln!(out, "  recovered               nothing (a fresh journal)")?,
+    }
+    writeln!(
+        out,
+        "  startup reconciliation  {} actions ({} orders adopted, {} corrected){}",
+        journal.startup.actions,
+        journal.startup.adopted_orders,
+        journal.startup.corrected_orders,
+        if journal.startup.complete {
+            ""
+        } else {
+            ", incomplete"
+        },
+    )?;
+    writeln!(
+        out,
+        "  last seq                #{} (durable up to #{})",
+        journal.last_seq, journal.durable_seq
+    )?;
+    writeln!(out, "  state digest            {}", journal.state_digest)
 }
 
 fn write_header(report: &Report, out: &mut impl Write) -> io::Result<()> {
