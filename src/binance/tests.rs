@@ -14,19 +14,7 @@ fn adapter() -> BinanceAdapter {
 
 /// The commands' types, in order.
 fn kinds(commands: &[BookCommand]) -> Vec<&'static str> {
-    commands
-        .iter()
-        .map(|command| match command {
-            BookCommand::Place(_) => "place",
-            BookCommand::Acknowledge(_) => "acknowledge",
-            BookCommand::Fill(_) => "fill",
-            BookCommand::Cancel(_) => "cancel",
-            BookCommand::Reject(_) => "reject",
-            BookCommand::Expire(_) => "expire",
-            BookCommand::Correct(_) => "correct",
-            BookCommand::AdoptPosition(_) => "adopt_position",
-        })
-        .collect()
+    commands.iter().map(BookCommand::kind).collect()
 }
 
 fn placed(adapter: &mut BinanceAdapter, client: &str) {

@@ -35,6 +35,21 @@ pub enum BookCommand {
 }
 
 impl BookCommand {
+    /// The command's type, as its serde form (the native replay format) names it: `place`,
+    /// `acknowledge`, `fill`, `cancel`, `reject`, `expire`, `correct` or `adopt_position`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BookCommand::Place(_) => "place",
+            BookCommand::Acknowledge(_) => "acknowledge",
+            BookCommand::Fill(_) => "fill",
+            BookCommand::Cancel(_) => "cancel",
+            BookCommand::Reject(_) => "reject",
+            BookCommand::Expire(_) => "expire",
+            BookCommand::Correct(_) => "correct",
+            BookCommand::AdoptPosition(_) => "adopt_position",
+        }
+    }
+
     /// The order this command is about; `None` for a position adoption, which is about none.
     pub fn order_id(&self) -> Option<OrderId> {
         match self {

@@ -24,7 +24,7 @@ use snapstate::time::{Clock, ManualClock, Timestamp};
 use snapstate::venue::{OpenOrdersError, Venue, VenueReport};
 
 use super::report::{CorrectionTotals, FinalBook, FindingRecord};
-use super::source::{LineError, Source, command_name};
+use super::source::{LineError, Source};
 
 /// Why the replay's engine or reconciler failed (never because of the input).
 #[derive(Debug, thiserror::Error)]
@@ -142,7 +142,7 @@ impl Session {
         for command in &commands {
             if let Err(reason) = trial.apply(command) {
                 return Ok(Err(LineError::Rejected {
-                    command: command_name(command),
+                    command: command.kind(),
                     order: command
                         .order_id()
                         .map_or_else(|| "none".to_owned(), |id| source.display(id)),

@@ -166,20 +166,6 @@ pub struct InvalidLine {
     pub error: LineError,
 }
 
-/// The command's type, as the native format names it.
-pub fn command_name(command: &BookCommand) -> &'static str {
-    match command {
-        BookCommand::Place(_) => "place",
-        BookCommand::Acknowledge(_) => "acknowledge",
-        BookCommand::Fill(_) => "fill",
-        BookCommand::Cancel(_) => "cancel",
-        BookCommand::Reject(_) => "reject",
-        BookCommand::Expire(_) => "expire",
-        BookCommand::Correct(_) => "correct",
-        BookCommand::AdoptPosition(_) => "adopt_position",
-    }
-}
-
 /// Refuses a venue snapshot with an order no venue could have: a non-positive price or
 /// quantity, or a filled quantity below zero or above the quantity.
 ///

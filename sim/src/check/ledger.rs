@@ -285,7 +285,7 @@ impl Ledger {
             };
             *self
                 .faulted_updates
-                .entry((fault.kind, command_name(update)))
+                .entry((fault.kind, update.kind()))
                 .or_default() += 1;
             match fault.kind {
                 FaultKind::Dropped | FaultKind::FillOnlyInView => self.watch(fault.kind, update),
@@ -389,18 +389,4 @@ pub(crate) fn update_id(update: &BookCommand) -> Option<UpdateId> {
         BookCommand::Place(_) | BookCommand::Correct(_) | BookCommand::AdoptPosition(_) => None,
     }?;
     Some((update.order_id()?, venue_seq))
-}
-
-/// The command's kind, as the ledger names it in a failure.
-fn command_name(command: &BookCommand) -> &'static str {
-    match command {
-        BookCommand::Place(_) => "place",
-        BookCommand::Acknowledge(_) => "acknowledge",
-        BookCommand::Fill(_) => "fill",
-        BookCommand::Cancel(_) => "cancel",
-        BookCommand::Reject(_) => "reject",
-        BookCommand::Expire(_) => "expire",
-        BookCommand::Correct(_) => "correct",
-        BookCommand::AdoptPosition(_) => "adopt_position",
-    }
 }
