@@ -11,8 +11,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use rust_decimal::Decimal;
+use snapstate::binance::BinanceAdapter;
 use snapstate::book::{BookCommand, Grid, Level, OrderId};
-use snapstate_cli::replay::binance::BinanceAdapter;
 use snapstate_cli::replay::binance_capture::BinanceSource;
 use snapstate_cli::replay::{BinanceOptions, DEFAULT_BINANCE_GRID_LEVELS};
 
@@ -71,7 +71,7 @@ fn event_on_a_known_grid(line: &str) {
             assert!(
                 commands
                     .iter()
-                    .all(|command| command.order_id() == OrderId(1)),
+                    .all(|command| command.order_id() == Some(OrderId(1))),
                 "{commands:?}"
             );
         }

@@ -23,7 +23,8 @@ use snapstate::reconcile::ReconcileConfig;
 use snapstate_cli::replay::lines::DEFAULT_MAX_LINE_BYTES;
 use snapstate_cli::replay::report::FinalBook;
 use snapstate_cli::replay::{
-    BinanceOptions, DEFAULT_BINANCE_GRID_LEVELS, Format, ReplayError, ReplayOptions, replay,
+    BinanceOptions, DEFAULT_BINANCE_GRID_LEVELS, DEFAULT_MAX_REPORTED_FINDINGS,
+    DEFAULT_MAX_REPORTED_INVALID_LINES, Format, ReplayError, ReplayOptions, replay,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -85,6 +86,8 @@ fn options(flags: u8) -> ReplayOptions {
         skip_invalid: bit(1),
         max_line_bytes: if bit(2) { 64 } else { DEFAULT_MAX_LINE_BYTES },
         apply_corrections: bit(3),
+        max_reported_invalid_lines: DEFAULT_MAX_REPORTED_INVALID_LINES,
+        max_reported_findings: DEFAULT_MAX_REPORTED_FINDINGS,
         reconcile,
         binance: BinanceOptions {
             symbol: None,
