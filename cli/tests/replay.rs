@@ -653,7 +653,25 @@ fn findings_out_streams_every_finding_as_a_json_line() {
         .lines()
         .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
         .collect();
-    assert_eq!(&streamed, all["findings"].as_array().expect("findings"));
+    // The version a finding was reconciled against depends on how the writer happened to
+    // batch the commands before it (timing), so it is left out of the comparison.
+    let without_version = |findings: &[Value]| -> Vec<Value> {
+        findings
+            .iter()
+            .cloned()
+            .map(|mut finding| {
+                finding
+                    .as_object_mut()
+                    .expect("a finding is an object")
+                    .remove("reconciled_version");
+                finding
+            })
+            .collect()
+    };
+    assert_eq!(
+        without_version(&streamed),
+        without_version(all["findings"].as_array().expect("findings"))
+    );
 }
 
 /// One line, one unit, for events too: an event the book refuses must not leave its client id
