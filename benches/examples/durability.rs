@@ -1,0 +1,342 @@
+//! The journal's figures from one run on one workload (issue 12): throughput with and without a
+//! journal at each sync policy, the fsync latency the journal saw, the writer's stall while a
+//! checkpoint is written, and the recovery time of a journal of a million commands.
+//!
+//! ```sh
+//! cargo run --release -p snapstate-bench --example durability            # 1,000,000 commands a run
+//! cargo run --release -p snapstate-bench --example durability -- --quick # 100,000
+//! ```
+//!
+//! The workload is the benchmark's (`snapstate_bench::workload`): a book on a 10,000-level grid,
+//! loaded with one live order per level, then the seeded update stream (places, fills, cancels).
+//! Each run starts a fresh engine (through `Engine::recover` on an empty directory when it
+//! journals), submits the initial load and flushes it, then times submitting every update and
+//! one `flush` (visible, not waiting for durability). Journal directories are made under
+//! `std::env::temp_dir()` and removed afterwards.
+//!
+//! How each figure is taken:
+//!
+//! * fsync latency: the engine's own `snapstate_journal_sync_seconds` histogram (each
+//!   `fdatasync` the journal thread makes), read through a small `metrics` recorder installed
+//!   here.
+//! * gaps between publications: the same recorder stamps the writer's `snapstate_batch_size`
+//!   record, which the writer makes right after storing each batch's version into the
+//!   publication cell; the gap is the time between two consecutive stamps, on the writer's own
+//!   thread (it includes applying the next batch, so it is a gap, not the checkpoint's cost).
+//! * recovery: the engine is shut down, then `Engine::recover` is timed on its directory.
+
+use std::error::Error;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use metrics::{Counter, Gauge, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+use snapstate::book::{Book, BookCommand};
+use snapstate::engine::{Engine, EngineConfig};
+use snapstate::journal::{JournalConfig, RecoveryReport, SyncPolicy};
+use snapstate_bench::workload::Workload;
+
+/// The seed of the update stream (the criterion benches' seed).
+const SEED: u64 = 7;
+/// Grid levels of the book.
+const SLOTS: u32 = 10_000;
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let quick = std::env::args().any(|argument| argument == "--quick");
+    let commands: usize = if quick { 100_000 } else { 1_000_000 };
+    let recorder = Arc::new(Probe::default());
+    metrics::set_global_recorder(ProbeRecorder(Arc::clone(&recorder)))
+        .map_err(|_| "a metrics recorder was already installed")?;
+    let workload = Workload::new(SLOTS);
+    println!(
+        "durability figures: book on {SLOTS} levels, {} initial commands, then {commands} updates (seed {SEED}) per run",
+        workload.initial_commands().len()
+    );
+
+    println!("\n1. throughput (submit all, then flush; checkpoints off)");
+    let plain = run(&workload, commands, None, &recorder)?;
+    println!("  no journal          {:>12.0} commands/s", plain.rate);
+    let policies = [
+        ("EveryBatch", SyncPolicy::EveryBatch),
+        (
+            "Interval(10ms)",
+            SyncPolicy::Interval(Duration::from_millis(10)),
+        ),
+        ("Os", SyncPolicy::Os),
+    ];
+    let mut syncs = Vec::new();
+    for (name, policy) in policies {
+        let measured = run(&workload, commands, Some((policy, None)), &recorder)?;
+        println!(
+            "  journal {name:<14} {:>10.0} commands/s ({:.0}% of no journal), {} fsyncs",
+            measured.rate,
+            100.0 * measured.rate / plain.rate,
+            measured.syncs.len()
+        );
+        syncs.push((name, measured.syncs));
+    }
+
+    println!("\n2. fsync latency (the journal's snapstate_journal_sync_seconds histogram)");
+    for (name, histogram) in &syncs {
+        if histogram.is_empty() {
+            println!("  {name:<14} no fsync during the run (a clean shutdown syncs once)");
+        } else {
+            println!(
+                "  {name:<14} n={:<6} p50 {}  p99 {}  max {}",
+                histogram.len(),
+                micros(histogram.value_at_quantile(0.5)),
+                micros(histogram.value_at_quantile(0.99)),
+                micros(histogram.max())
+            );
+        }
+    }
+
+    println!("\n3. gap between consecutive publications (writer's thread; EveryBatch journal)");
+    let mut recoveries = Vec::new();
+    for (name, every) in [
+        ("checkpoints off", None),
+        ("checkpoint every 100k", Some(100_000)),
+    ] {
+        let measured = run(
+            &workload,
+            commands,
+            Some((SyncPolicy::EveryBatch, every)),
+            &recorder,
+        )?;
+        println!(
+            "  {name:<22} {:>9.0} commands/s, {} publications, gap p50 {}  p99 {}  max {}",
+            measured.rate,
+            measured.gaps.len(),
+            micros(measured.gaps.value_at_quantile(0.5)),
+            micros(measured.gaps.value_at_quantile(0.99)),
+            micros(measured.gaps.max())
+        );
+        recoveries.push((name, measured.recovery));
+    }
+
+    println!("\n4. recovery (shut down, then Engine::recover on the directory)");
+    for (name, report) in &recoveries {
+        let Some(report) = report else { continue };
+        let replayed = report.records_replayed.max(1) as f64;
+        println!(
+            "  {name:<22} {:.3} s for {} records replayed ({:.3} s per million), {report:?}",
+            report.duration.as_secs_f64(),
+            report.records_replayed,
+            report.duration.as_secs_f64() * 1e6 / replayed,
+        );
+    }
+    Ok(())
+}
+
+/// What one run measured.
+struct Measured {
+    /// Updates per second, submit to visible.
+    rate: f64,
+    /// Each fsync's duration, nanoseconds.
+    syncs: Histogram<u64>,
+    /// Gaps between consecutive publications, nanoseconds.
+    gaps: Histogram<u64>,
+    /// The report of recovering the run's journal, if it journaled.
+    recovery: Option<RecoveryReport>,
+}
+
+/// Runs the workload on a fresh engine: with a journal at `policy` checkpointing every
+/// `checkpoint` commands when `journal` is set, without one otherwise.
+fn run(
+    workload: &Workload,
+    commands: usize,
+    journal: Option<(SyncPolicy, Option<u64>)>,
+    probe: &Probe,
+) -> Result<Measured, Box<dyn Error>> {
+    let directory = TempDirectory::new()?;
+    let config =
+        |journal: Option<(SyncPolicy, Option<u64>)>| -> Result<EngineConfig, Box<dyn Error>> {
+            let mut config = EngineConfig::default();
+            if let Some((policy, checkpoint)) = journal {
+                let mut journal = JournalConfig::new(&directory.0)?;
+                journal.sync = policy;
+                journal.checkpoint_every_commands = checkpoint;
+                journal.checkpoint_interval = None;
+                config.journal = Some(journal);
+            }
+            Ok(config)
+        };
+    let book = Book::new(workload.book_config().clone());
+    let engine = if journal.is_some() {
+        Engine::recover(book.clone(), config(journal)?)?.0
+    } else {
+        Engine::start(book.clone(), config(None)?)?
+    };
+    let writer = engine.write_handle();
+    for command in workload.initial_commands() {
+        writer.submit(command)?;
+    }
+    writer.flush()?;
+    let mut stream = workload.updates(SEED);
+    let updates: Vec<BookCommand> = (0..commands).map(|_| stream.next_command()).collect();
+
+    probe.start();
+    let started = Instant::now();
+    for command in updates {
+        writer.submit(command)?;
+    }
+    writer.flush()?;
+    let elapsed = started.elapsed();
+    let (syncs, gaps) = probe.stop();
+
+    drop(writer);
+    let recovery = if journal.is_some() {
+        engine.shutdown().map_err(|_| "the engine failed")?;
+        let (engine, report) = Engine::recover(book, config(journal)?)?;
+        engine
+            .shutdown()
+            .map_err(|_| "the recovered engine failed")?;
+        Some(report)
+    } else {
+        engine.shutdown().map_err(|_| "the engine failed")?;
+        None
+    };
+    Ok(Measured {
+        rate: commands as f64 / elapsed.as_secs_f64(),
+        syncs,
+        gaps,
+        recovery,
+    })
+}
+
+/// Nanoseconds as microseconds, for printing.
+fn micros(nanos: u64) -> String {
+    format!("{:.0} µs", nanos as f64 / 1e3)
+}
+
+/// A directory under the system's temporary directory, removed when dropped.
+struct TempDirectory(PathBuf);
+
+impl TempDirectory {
+    fn new() -> std::io::Result<Self> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let path = std::env::temp_dir().join(format!(
+            "snapstate-durability-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&path)?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for TempDirectory {
+    fn drop(&mut self) {
+        // A leftover temporary directory is harmless; the run's figures are already printed.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What the recorder keeps while a measurement is on: fsync durations and publication gaps.
+#[derive(Default)]
+struct Probe {
+    on: AtomicBool,
+    state: Mutex<ProbeState>,
+}
+
+struct ProbeState {
+    syncs: Histogram<u64>,
+    gaps: Histogram<u64>,
+    last_publication: Option<Instant>,
+}
+
+impl Default for ProbeState {
+    fn default() -> Self {
+        Self {
+            syncs: nanos_histogram(),
+            gaps: nanos_histogram(),
+            last_publication: None,
+        }
+    }
+}
+
+fn nanos_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds")
+}
+
+impl Probe {
+    fn start(&self) {
+        *self.lock() = ProbeState::default();
+        self.on.store(true, Ordering::SeqCst);
+    }
+
+    fn stop(&self) -> (Histogram<u64>, Histogram<u64>) {
+        self.on.store(false, Ordering::SeqCst);
+        let state = std::mem::take(&mut *self.lock());
+        (state.syncs, state.gaps)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ProbeState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn sync(&self, seconds: f64) {
+        if self.on.load(Ordering::Relaxed) {
+            // Rounded up to a nanosecond: the histogram's lowest value is 1.
+            let nanos = (seconds * 1e9).max(1.0) as u64;
+            self.lock().syncs.saturating_record(nanos);
+        }
+    }
+
+    fn published(&self) {
+        if self.on.load(Ordering::Relaxed) {
+            let now = Instant::now();
+            let mut state = self.lock();
+            if let Some(last) = state.last_publication.replace(now) {
+                let nanos = u64::try_from(now.duration_since(last).as_nanos()).unwrap_or(u64::MAX);
+                state.gaps.saturating_record(nanos.max(1));
+            }
+        }
+    }
+}
+
+/// Which engine histogram a handle feeds.
+struct Feed(Arc<Probe>, bool);
+
+impl HistogramFn for Feed {
+    fn record(&self, value: f64) {
+        if self.1 {
+            self.0.sync(value);
+        } else {
+            self.0.published();
+        }
+    }
+}
+
+/// The recorder: `snapstate_journal_sync_seconds` and `snapstate_batch_size`; nothing else.
+struct ProbeRecorder(Arc<Probe>);
+
+impl Recorder for ProbeRecorder {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+    fn register_counter(&self, _: &Key, _: &Metadata<'_>) -> Counter {
+        Counter::noop()
+    }
+
+    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::noop()
+    }
+
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> metrics::Histogram {
+        match key.name() {
+            "snapstate_journal_sync_seconds" => {
+                metrics::Histogram::from_arc(Arc::new(Feed(Arc::clone(&self.0), true)))
+            }
+            "snapstate_batch_size" => {
+                metrics::Histogram::from_arc(Arc::new(Feed(Arc::clone(&self.0), false)))
+            }
+            _ => metrics::Histogram::noop(),
+        }
+    }
+}
