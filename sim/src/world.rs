@@ -426,3 +426,157 @@ impl World<Reconciler<SimulatedVenue>> {
         self.reach.run_cycle(&self.writer)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use rust_decimal::Decimal;
+    use snapstate::book::BookConfig;
+    use snapstate::engine::EngineConfig;
+    use snapstate::reconcile::{CycleConfig, ReconcileConfig};
+
+    use super::*;
+    use crate::check::{START, grid, initial_price};
+    use crate::market_maker::MarketMakerConfig;
+    use crate::venue::SimulatedVenueConfig;
+
+    /// A hook that submits and remembers what each step submitted, in order.
+    #[derive(Default)]
+    struct Remembered {
+        submissions: Vec<Submission>,
+        flushes: u64,
+    }
+
+    impl StepHook for Remembered {
+        type Error = String;
+
+        fn submit(
+            &mut self,
+            writer: &WriteHandle<Book>,
+            command: BookCommand,
+            submission: Submission,
+        ) -> Result<(), String> {
+            self.submissions.push(submission);
+            writer.submit(command).map_err(|error| error.to_string())
+        }
+
+        fn visible(&mut self) {
+            self.flushes += 1;
+        }
+    }
+
+    fn engine() -> Engine<Book> {
+        Engine::start(Book::new(BookConfig::new(grid())), EngineConfig::default()).expect("engine")
+    }
+
+    fn world(cancel_policy: CancelPolicy) -> World<Reconciler<SimulatedVenue>> {
+        let mut venue_config = SimulatedVenueConfig::new(7, START, initial_price());
+        venue_config.update_delay = Duration::from_millis(5);
+        let venue = SimulatedVenue::new(venue_config).expect("venue");
+        let reconciler = Reconciler::new(venue, ReconcileConfig::default(), CycleConfig::default())
+            .expect("reconciler");
+        let maker = GridMarketMaker::new(
+            MarketMakerConfig {
+                band: 3,
+                ..MarketMakerConfig::default()
+            },
+            1,
+        );
+        World::new(engine(), reconciler, maker, cancel_policy)
+    }
+
+    fn at(millis: u64) -> Timestamp {
+        START.saturating_add(Duration::from_millis(millis))
+    }
+
+    #[test]
+    fn a_step_submits_the_due_updates_before_the_placements_and_places_only_what_is_visible() {
+        let mut world = world(CancelPolicy::EveryDecision);
+        let mut hook = Remembered::default();
+        let first = world.step(at(1), &mut hook).expect("step");
+        assert_eq!(first.updates_delivered, 0);
+        assert_eq!(first.places_submitted, 6);
+        assert_eq!(first.places_sent, 6);
+        assert_eq!(world.venue().orders().count(), 6);
+        // Every placement the venue took is in the published book.
+        let snapshot = world.reader().load();
+        for order in world.venue().orders() {
+            assert!(snapshot.state().order(order.order_id).is_some());
+        }
+        // The acknowledgements arrive with the next step, before anything it places.
+        hook.submissions.clear();
+        let second = world.step(at(100), &mut hook).expect("step");
+        assert!(second.updates_delivered >= 6);
+        let first_place = hook
+            .submissions
+            .iter()
+            .position(|submission| *submission == Submission::Place)
+            .unwrap_or(hook.submissions.len());
+        assert!(
+            hook.submissions[first_place..]
+                .iter()
+                .all(|submission| *submission == Submission::Place)
+        );
+        assert_eq!(hook.flushes, 2);
+    }
+
+    #[test]
+    fn a_halted_world_only_delivers() {
+        let mut world = world(CancelPolicy::OncePerLiveOrder);
+        let mut hook = Remembered::default();
+        world.step(at(1), &mut hook).expect("step");
+        world.halt().expect("halt");
+        assert!(!world.is_trading());
+        hook.submissions.clear();
+        let report = world.step(at(1_000), &mut hook).expect("step");
+        assert_eq!(report.places_submitted, 0);
+        assert_eq!(report.cancels_sent + report.cancel_errors.len() as u64, 0);
+        assert!(
+            hook.submissions
+                .iter()
+                .all(|submission| *submission == Submission::Update)
+        );
+        assert_eq!(world.venue().pending_update_count(), 0);
+    }
+
+    #[test]
+    fn replacing_the_engine_installs_its_handles_and_hands_back_the_old_one() {
+        let mut world = world(CancelPolicy::EveryDecision);
+        world.step(at(1), &mut Remembered::default()).expect("step");
+        let placed = world.reader().load().state().live_count();
+        assert!(placed > 0);
+        let old = world.replace_engine(engine());
+        assert_eq!(old.read_handle().load().state().live_count(), placed);
+        assert_eq!(world.reader().load().state().live_count(), 0);
+        drop(old);
+        // The new engine takes the next step's submissions.
+        world.step(at(2), &mut Remembered::default()).expect("step");
+        assert!(world.reader().load().last_seq().0 > 0);
+    }
+
+    /// Moves the price far from the first quotes, then takes two steps 1 ms apart (before any
+    /// cancel's confirmation can arrive) and returns how many cancels each sent to the venue.
+    fn cancels_sent_twice(cancel_policy: CancelPolicy) -> [u64; 2] {
+        let mut world = world(cancel_policy);
+        let mut hook = Remembered::default();
+        world.step(at(1), &mut hook).expect("step");
+        world.step(at(100), &mut hook).expect("step");
+        world.with_venue(|venue| venue.set_price(initial_price() + Decimal::from(20), at(101)));
+        [102, 103].map(|millis| {
+            let report = world.step(at(millis), &mut hook).expect("step");
+            report.cancels_sent + report.cancel_errors.len() as u64
+        })
+    }
+
+    #[test]
+    fn every_decision_repeats_a_cancel_until_the_book_hears_of_it_and_once_per_live_order_does_not()
+    {
+        let [first, again] = cancels_sent_twice(CancelPolicy::EveryDecision);
+        assert!(first > 0);
+        assert_eq!(again, first);
+        let [first, again] = cancels_sent_twice(CancelPolicy::OncePerLiveOrder);
+        assert!(first > 0);
+        assert_eq!(again, 0);
+    }
+}
