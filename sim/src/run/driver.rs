@@ -1,5 +1,5 @@
-//! The simulation's driver: the engine, the venue, the market maker and the reconciler's
-//! runner, stepped on the wall clock.
+//! The simulation's driver: the [`World`] (the engine, the venue shared with the reconciler's
+//! runner thread, the market maker), stepped to the wall clock.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
