@@ -13,7 +13,9 @@ use snapstate::book::{Book, BookCommand, BookConfig};
 use snapstate::engine::{
     Engine, EngineConfig, ShutdownError, Snapshot, StartError, SubmitError, WriteHandle,
 };
-use snapstate::journal::{DurableWaitError, JournalConfig, RecoveryError, RecoveryReport};
+use snapstate::journal::{
+    DurableWaitError, JournalConfig, RecoveryError, RecoveryReport, SyncPolicy,
+};
 use snapstate::reconcile::{
     CycleConfig, ReconcileConfig, ReconcileConfigError, Reconciler, Runner, RunnerConfig,
     RunnerStartError, RunnerStopError,
@@ -90,9 +92,29 @@ pub enum RunError {
     Durable(#[source] DurableWaitError),
 }
 
+/// Where and how a journaled run (`simulate --journal DIR`) journals.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalSettings {
+    /// The journal's directory (created if missing; a journal already there is recovered).
+    pub directory: PathBuf,
+    /// When the journal syncs. Default [`SyncPolicy::EveryBatch`].
+    pub sync: SyncPolicy,
+}
+
+impl JournalSettings {
+    /// Journaling into `directory`, syncing every batch.
+    pub fn new(directory: impl Into<PathBuf>) -> Self {
+        Self {
+            directory: directory.into(),
+            sync: SyncPolicy::default(),
+        }
+    }
+}
+
 /// The journal of a journaled run: where it is, what recovery found, what the startup pass did.
 struct Journaled {
     directory: PathBuf,
+    sync: SyncPolicy,
     recovery: RecoveryReport,
     startup: StartupReport,
 }
@@ -128,7 +150,10 @@ impl Simulation {
     ///
     /// A [`RunError`] if any of them refuses to start, the journal cannot be recovered, or the
     /// startup reconciliation is incomplete.
-    pub fn start_with(settings: Settings, journal: Option<&Path>) -> Result<Self, RunError> {
+    pub fn start_with(
+        settings: Settings,
+        journal: Option<&JournalSettings>,
+    ) -> Result<Self, RunError> {
         let clock = SystemClock;
         let start = clock.now();
         let grid = settings.grid()?;
@@ -145,8 +170,8 @@ impl Simulation {
                     StartupClearance::waived("simulate: a fresh engine and a fresh venue");
                 (engine, clearance, None)
             }
-            Some(directory) => {
-                let (engine, recovery) = recover(book, directory)?;
+            Some(journal) => {
+                let (engine, recovery) = recover(book, journal)?;
                 // The recovered book may hold orders and a position that this fresh venue never
                 // saw: the startup pass settles them before the runner may start.
                 // The venue is new in this process: nothing the recovered book placed can still
@@ -164,7 +189,8 @@ impl Simulation {
                 .map_err(RunError::Startup)?;
                 let clearance = startup.clearance().map_err(RunError::StartupIncomplete)?;
                 let journaled = Journaled {
-                    directory: directory.to_path_buf(),
+                    directory: journal.directory.clone(),
+                    sync: journal.sync,
                     recovery,
                     startup,
                 };
@@ -377,12 +403,19 @@ impl Simulation {
     }
 }
 
-/// Recovers the engine from the journal in `directory` (a fresh journal when it is empty).
-fn recover(book: Book, directory: &Path) -> Result<(Engine<Book>, RecoveryReport), RunError> {
-    let journal = JournalConfig::new(directory).map_err(|source| RunError::JournalDirectory {
-        directory: directory.to_path_buf(),
-        source,
-    })?;
+/// Recovers the engine from the journal in `settings`' directory (a fresh journal when it is
+/// empty).
+fn recover(
+    book: Book,
+    settings: &JournalSettings,
+) -> Result<(Engine<Book>, RecoveryReport), RunError> {
+    let directory: &Path = &settings.directory;
+    let mut journal =
+        JournalConfig::new(directory).map_err(|source| RunError::JournalDirectory {
+            directory: directory.to_path_buf(),
+            source,
+        })?;
+    journal.sync = settings.sync;
     let config = EngineConfig {
         journal: Some(journal),
         ..EngineConfig::default()
@@ -393,6 +426,7 @@ fn recover(book: Book, directory: &Path) -> Result<(Engine<Book>, RecoveryReport
 fn journal_report(journaled: Journaled, last: &Snapshot<Book>, durable_seq: u64) -> JournalReport {
     let Journaled {
         directory,
+        sync,
         recovery,
         startup,
     } = journaled;
@@ -402,6 +436,7 @@ fn journal_report(journaled: Journaled, last: &Snapshot<Book>, durable_seq: u64)
         || recovery.torn_bytes_truncated > 0;
     JournalReport {
         directory: directory.display().to_string(),
+        sync: sync_name(sync),
         last_seq: last.last_seq().0,
         durable_seq,
         state_digest: last.state().state_digest().to_string(),
@@ -418,6 +453,15 @@ fn journal_report(journaled: Journaled, last: &Snapshot<Book>, durable_seq: u64)
             corrected_orders: startup.corrected_orders(),
             complete: startup.is_complete(),
         },
+    }
+}
+
+/// How the report names a sync policy: `every_batch`, `os`, or `interval` and its period.
+fn sync_name(sync: SyncPolicy) -> String {
+    match sync {
+        SyncPolicy::EveryBatch => "every_batch".to_owned(),
+        SyncPolicy::Interval(period) => format!("interval {period:?}"),
+        SyncPolicy::Os => "os".to_owned(),
     }
 }
 

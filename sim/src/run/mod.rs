@@ -42,7 +42,7 @@ pub mod settings;
 mod table;
 
 pub use compare::{Comparison, OrderDifference, compare};
-pub use driver::{CONVERGENCE_CHECK_INTERVAL, RunError, Simulation};
+pub use driver::{CONVERGENCE_CHECK_INTERVAL, JournalSettings, RunError, Simulation};
 pub use progress::{Progress, ProgressMode, Sample};
 pub use report::{JournalReport, RecoveryFigures, Report, StartupFigures, latency_histogram};
 pub use settings::{FaultSettings, Settings, SettingsError};
