@@ -128,6 +128,14 @@ fn options_that_cannot_make_a_run_are_refused_with_a_reason() {
     assert_eq!(output.status.code(), Some(2), "a usage error");
     assert!(text(&output.stderr).contains("1.5 is not a probability between 0 and 1"));
 
+    let output = snapstate(&["simulate", "--journal-sync", "os"]);
+    assert_eq!(output.status.code(), Some(2), "a usage error");
+    assert!(text(&output.stderr).contains("--journal <DIR>"));
+
+    let output = snapstate(&["simulate", "--journal", ".", "--journal-sync", "often"]);
+    assert_eq!(output.status.code(), Some(2), "a usage error");
+    assert!(text(&output.stderr).contains("expected every-batch, os or a period"));
+
     let output = snapstate(&["simulate", "--grace", "100ms"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
@@ -246,9 +254,16 @@ fn journal_directory(name: &str) -> std::path::PathBuf {
     directory
 }
 
-fn journaled_run(directory: &std::path::Path) -> Value {
+fn journaled_run(directory: &std::path::Path, sync: &str) -> Value {
     let directory = directory.to_str().expect("a UTF-8 scratch path");
-    simulate_json(&["--duration", "1s", "--journal", directory])
+    simulate_json(&[
+        "--duration",
+        "1s",
+        "--journal",
+        directory,
+        "--journal-sync",
+        sync,
+    ])
 }
 
 fn is_digest(value: &Value) -> bool {
@@ -260,8 +275,9 @@ fn is_digest(value: &Value) -> bool {
 #[test]
 fn a_journaled_run_reports_its_journal_and_the_next_run_recovers_it() {
     let directory = journal_directory("simulate-journal-twice");
-    let first = journaled_run(&directory);
+    let first = journaled_run(&directory, "every-batch");
     let journal = &first["journal"];
+    assert_eq!(journal["sync"], "every_batch", "{journal}");
     let last_seq = count(&journal["last_seq"]);
     assert!(last_seq > 0, "{journal}");
     assert_eq!(count(&journal["durable_seq"]), last_seq, "{journal}");
@@ -272,9 +288,11 @@ fn a_journaled_run_reports_its_journal_and_the_next_run_recovers_it() {
         "a fresh journal: {journal}"
     );
 
-    let second = journaled_run(&directory);
+    // The policy is the run's choice, not the journal's: the second run syncs by the OS.
+    let second = journaled_run(&directory, "os");
     assert_eq!(second["book_equals_venue"], true);
     let journal = &second["journal"];
+    assert_eq!(journal["sync"], "os", "{journal}");
     let recovery = &journal["recovery"];
     assert!(
         count(&recovery["records_replayed"]) > 0 || recovery["checkpoint_seq"].is_u64(),
@@ -334,7 +352,7 @@ fn a_run_killed_mid_trade_is_recovered_by_the_next_run() {
     child.kill().expect("the child can be killed");
     child.wait().expect("the child is reaped");
 
-    let report = journaled_run(&directory);
+    let report = journaled_run(&directory, "every-batch");
     assert_eq!(report["book_equals_venue"], true);
     let journal = &report["journal"];
     let recovery = &journal["recovery"];

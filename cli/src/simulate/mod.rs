@@ -10,8 +10,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use snapstate::journal::SyncPolicy;
 use snapstate_sim::run::{
-    FaultSettings, Progress, ProgressMode, RunError, Settings, SettingsError, Simulation,
+    FaultSettings, JournalSettings, Progress, ProgressMode, RunError, Settings, SettingsError,
+    Simulation,
 };
 
 use crate::units::{parse_duration, parse_positive_duration, parse_rate};
@@ -86,6 +88,28 @@ pub struct SimulateArgs {
     /// report adds the final last_seq, durable_seq and state digest.
     #[arg(long, value_name = "DIR")]
     pub journal: Option<PathBuf>,
+    /// When the journal syncs: `every-batch` (one fdatasync per group of batches: what is
+    /// durable survives a power loss), `os` (never; survives a killed process, not a power
+    /// loss), or a period such as `10ms` (at most one fdatasync per period).
+    #[arg(long, value_name = "POLICY", default_value = "every-batch", requires = "journal", value_parser = parse_sync_policy)]
+    pub journal_sync: SyncPolicy,
+}
+
+/// Reads `--journal-sync`: `every-batch`, `os`, or a positive period.
+///
+/// # Errors
+///
+/// A message naming the accepted forms.
+pub fn parse_sync_policy(text: &str) -> Result<SyncPolicy, String> {
+    match text {
+        "every-batch" => Ok(SyncPolicy::EveryBatch),
+        "os" => Ok(SyncPolicy::Os),
+        period => parse_positive_duration(period)
+            .map(SyncPolicy::Interval)
+            .map_err(|error| {
+                format!("expected every-batch, os or a period such as 10ms ({error})")
+            }),
+    }
 }
 
 /// Why `simulate` failed.
@@ -125,7 +149,11 @@ pub fn run(args: &SimulateArgs) -> Result<(), SimulateError> {
     } else {
         Progress::new(Box::new(io::stdout()), mode_for(io::stdout().is_terminal()))
     };
-    let report = Simulation::start_with(settings, args.journal.as_deref())?
+    let journal = args.journal.as_ref().map(|directory| JournalSettings {
+        directory: directory.clone(),
+        sync: args.journal_sync,
+    });
+    let report = Simulation::start_with(settings, journal.as_ref())?
         .run(&mut progress, &|| durations.snapshot())?;
     let mut out = io::stdout().lock();
     if args.json {

@@ -65,8 +65,9 @@ pub struct SimConfig {
     pub faults: Faults,
     /// How long the market maker trades (with faults) before the market is halted.
     pub trading: Duration,
-    /// Simulated time per step while trading: the venue delivers updates, the market maker
-    /// decides, and the engine applies everything, once per step.
+    /// Simulated time per step while trading: the market maker decides, the venue delivers
+    /// updates, and the engine applies everything, once per step
+    /// ([`World::step`](crate::world::World::step)).
     pub step: Duration,
     /// A reconciliation cycle runs every this many steps while trading, and every cycle
     /// interval (`step * steps_per_cycle`) after.

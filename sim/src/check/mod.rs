@@ -7,12 +7,14 @@
 //!
 //! [`run`] takes a [`SimConfig`] (a seed and a [`Scenario`], or any configuration) and:
 //!
-//! 1. **Trades with faults** for [`SimConfig::trading`], one [`SimConfig::step`] at a time. In
-//!    each step the market maker decides on the latest snapshot, the venue moves its price and
-//!    delivers the updates due (delayed, duplicated, reordered or dropped as the faults say;
-//!    some fills are never sent and show only in open-orders answers), the harness submits the
-//!    updates, places and cancels, and flushes, so that the state after each step does not
-//!    depend on thread timing. A reconciliation cycle ([`Reconciler::run_cycle`]) runs every
+//! 1. **Trades with faults** for [`SimConfig::trading`], one [`SimConfig::step`] at a time:
+//!    each step is one [`World::step`](crate::world::World::step) to the manual clock, the
+//!    same step the wall-clock run takes. The market maker decides on the latest snapshot, the
+//!    venue moves its price and delivers the updates due (delayed, duplicated, reordered or
+//!    dropped as the faults say; some fills are never sent and show only in open-orders
+//!    answers), the harness submits the updates and the placements and flushes, so that the
+//!    state after each step does not depend on thread timing, and then the placements and every
+//!    cancel go to the venue. A reconciliation cycle ([`Reconciler::run_cycle`]) runs every
 //!    [`SimConfig::steps_per_cycle`] steps; its answers can leave out just-finished orders,
 //!    fail or time out.
 //! 2. **Halts**: faults stop, the market maker stops, the price holds still.

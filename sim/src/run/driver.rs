@@ -1,20 +1,21 @@
-//! The simulation's driver: the engine, the venue, the market maker and the reconciler's
-//! runner, stepped on the wall clock.
+//! The simulation's driver: the [`World`] (the engine, the venue shared with the reconciler's
+//! runner thread, the market maker), stepped to the wall clock.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::venue::{Faults, SimulatedVenue, SimulatedVenueConfig, SimulatedVenueConfigError};
+use crate::venue::{SimulatedVenue, SimulatedVenueConfig, SimulatedVenueConfigError};
+use crate::world::{CancelPolicy, StepError, StepHook, Submission, Threaded, World, lock};
 use hdrhistogram::Histogram as Hdr;
-use snapstate::book::{Book, BookCommand, BookConfig, OrderId, OrderStatus};
+use snapstate::book::{Book, BookCommand, BookConfig};
 use snapstate::engine::{
-    Engine, EngineConfig, FlushError, ReadHandle, ShutdownError, Snapshot, StartError, SubmitError,
-    WriteHandle,
+    Engine, EngineConfig, ShutdownError, Snapshot, StartError, SubmitError, WriteHandle,
 };
-use snapstate::journal::{DurableWaitError, JournalConfig, RecoveryError, RecoveryReport};
+use snapstate::journal::{
+    DurableWaitError, JournalConfig, RecoveryError, RecoveryReport, SyncPolicy,
+};
 use snapstate::reconcile::{
     CycleConfig, ReconcileConfig, ReconcileConfigError, Reconciler, Runner, RunnerConfig,
     RunnerStartError, RunnerStopError,
@@ -31,14 +32,12 @@ use super::report::{
     Activity, JournalReport, Measurements, Phases, RecoveryFigures, Report, StartupFigures,
 };
 use super::settings::{Settings, SettingsError};
-use crate::market_maker::{Decision, GridMarketMaker, MarketMakerConfig};
+use crate::market_maker::{GridMarketMaker, MarketMakerConfig};
 
 /// How often the convergence phase compares the book with the venue's truth.
 pub const CONVERGENCE_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 /// Most new orders per tick: the initial grid goes out over a few ticks rather than at once.
 const MAX_PLACES_PER_TICK: usize = 50;
-
-type SharedVenue = Arc<Mutex<SimulatedVenue>>;
 
 /// Why a simulation could not run to its end.
 #[derive(Debug, thiserror::Error)]
@@ -93,26 +92,38 @@ pub enum RunError {
     Durable(#[source] DurableWaitError),
 }
 
+/// Where and how a journaled run (`simulate --journal DIR`) journals.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalSettings {
+    /// The journal's directory (created if missing; a journal already there is recovered).
+    pub directory: PathBuf,
+    /// When the journal syncs. Default [`SyncPolicy::EveryBatch`].
+    pub sync: SyncPolicy,
+}
+
+impl JournalSettings {
+    /// Journaling into `directory`, syncing every batch.
+    pub fn new(directory: impl Into<PathBuf>) -> Self {
+        Self {
+            directory: directory.into(),
+            sync: SyncPolicy::default(),
+        }
+    }
+}
+
 /// The journal of a journaled run: where it is, what recovery found, what the startup pass did.
 struct Journaled {
     directory: PathBuf,
+    sync: SyncPolicy,
     recovery: RecoveryReport,
     startup: StartupReport,
 }
 
-/// A running simulation: the engine with the reconciler's runner on it, the venue, and the
-/// market maker that the driver steps.
+/// A running simulation: the [`World`] (the engine, the venue shared with the reconciler's
+/// runner thread, and the market maker) that the driver steps to the wall clock.
 pub struct Simulation {
     settings: Settings,
-    engine: Engine<Book>,
-    writer: WriteHandle<Book>,
-    reader: ReadHandle<Book>,
-    venue: SharedVenue,
-    runner: Runner<SharedVenue>,
-    maker: GridMarketMaker,
-    /// Orders whose cancel was sent and that the book still has live: the market maker keeps
-    /// asking to cancel them until the venue's confirmation arrives, which is not news.
-    cancels_sent: BTreeSet<OrderId>,
+    world: World<Threaded>,
     clock: SystemClock,
     latency: Hdr<u64>,
     activity: Activity,
@@ -139,7 +150,10 @@ impl Simulation {
     ///
     /// A [`RunError`] if any of them refuses to start, the journal cannot be recovered, or the
     /// startup reconciliation is incomplete.
-    pub fn start_with(settings: Settings, journal: Option<&Path>) -> Result<Self, RunError> {
+    pub fn start_with(
+        settings: Settings,
+        journal: Option<&JournalSettings>,
+    ) -> Result<Self, RunError> {
         let clock = SystemClock;
         let start = clock.now();
         let grid = settings.grid()?;
@@ -156,8 +170,8 @@ impl Simulation {
                     StartupClearance::waived("simulate: a fresh engine and a fresh venue");
                 (engine, clearance, None)
             }
-            Some(directory) => {
-                let (engine, recovery) = recover(book, directory)?;
+            Some(journal) => {
+                let (engine, recovery) = recover(book, journal)?;
                 // The recovered book may hold orders and a position that this fresh venue never
                 // saw: the startup pass settles them before the runner may start.
                 // The venue is new in this process: nothing the recovered book placed can still
@@ -175,7 +189,8 @@ impl Simulation {
                 .map_err(RunError::Startup)?;
                 let clearance = startup.clearance().map_err(RunError::StartupIncomplete)?;
                 let journaled = Journaled {
-                    directory: directory.to_path_buf(),
+                    directory: journal.directory.clone(),
+                    sync: journal.sync,
                     recovery,
                     startup,
                 };
@@ -211,14 +226,16 @@ impl Simulation {
             },
             first_order_id,
         );
-        Ok(Self {
-            writer: engine.write_handle(),
-            reader: engine.read_handle(),
+        // The market maker keeps asking to cancel an order until the venue's confirmation
+        // arrives, which is not news: each live order's cancel goes once.
+        let world = World::new(
             engine,
-            venue,
-            runner,
+            Threaded::new(venue, runner),
             maker,
-            cancels_sent: BTreeSet::new(),
+            CancelPolicy::OncePerLiveOrder,
+        );
+        Ok(Self {
+            world,
             clock,
             latency: latency_histogram(),
             activity: Activity::default(),
@@ -240,17 +257,19 @@ impl Simulation {
     ) -> Result<Report, RunError> {
         let mut next_tick = Instant::now();
         while self.started.elapsed() < self.settings.duration {
-            self.tick(true)?;
+            self.tick()?;
             self.show(progress, "trading");
             next_tick = self.sleep_until_next(next_tick);
         }
         let trading = self.started.elapsed();
-        let commands_while_trading = self.reader.load().counters().total();
-        self.stop_market();
+        let commands_while_trading = self.world.reader().load().counters().total();
+        // No more faults, no more price moves (so no more fills), no more quotes. Neither
+        // change can fail: no faults are valid rates, and no interval is not zero.
+        let _ = self.world.halt();
         let converging_since = Instant::now();
         let mut next_check = converging_since;
         let converged = loop {
-            self.tick(false)?;
+            self.tick()?;
             self.show(progress, "converging");
             let now = Instant::now();
             if now >= next_check {
@@ -274,120 +293,45 @@ impl Simulation {
         self.finish(phases, cycle_durations)
     }
 
-    /// One step: deliver the due updates, quote, wait until everything is visible, then send
-    /// the accepted placements and the cancels to the venue.
-    fn tick(&mut self, trading: bool) -> Result<(), RunError> {
+    /// One step of the world to the wall clock (see [`World::step`]), with each submission
+    /// stamped to measure how long it took to become visible.
+    fn tick(&mut self) -> Result<(), RunError> {
         let now = self.clock.now();
-        let (updates, mid) = {
-            let mut venue = lock(&self.venue);
-            (venue.advance_and_drain(now), venue.price())
+        let mut hook = Stamped {
+            latency: &mut self.latency,
+            submitted: Vec::new(),
         };
-        let mut submitted = Vec::with_capacity(updates.len());
-        self.activity.updates_delivered += updates.len() as u64;
-        for update in updates {
-            self.submit(update, &mut submitted)?;
-        }
-        let decision = if trading {
-            let snapshot = self.reader.load();
-            self.maker.decide(snapshot.state(), mid, now)
-        } else {
-            Decision::default()
-        };
-        for place in &decision.places {
-            self.submit(BookCommand::Place(place.clone()), &mut submitted)?;
-        }
-        if !submitted.is_empty() {
-            self.writer.flush().map_err(|error| match error {
-                FlushError::Closed | FlushError::Timeout => RunError::EngineClosed,
+        let report = self
+            .world
+            .step(now, &mut hook)
+            .map_err(|error| match error {
+                StepError::Submit(error) => error,
+                StepError::Flush(_) => RunError::EngineClosed,
             })?;
-            let visible = Instant::now();
-            for submitted_at in submitted {
-                let nanos = visible.saturating_duration_since(submitted_at).as_nanos();
-                self.latency
-                    .saturating_record(u64::try_from(nanos).unwrap_or(u64::MAX));
-            }
-        }
-        self.send_to_venue(&decision, now);
+        let activity = &mut self.activity;
+        activity.commands_submitted += report.updates_delivered + report.places_submitted;
+        activity.updates_delivered += report.updates_delivered;
+        activity.orders_placed += report.places_sent;
+        activity.places_refused_by_book += report.places_refused_by_book;
+        activity.places_refused_by_venue += report.place_errors.len() as u64;
+        activity.cancels_sent += report.cancels_sent;
+        // Typically filled at the venue before the cancel arrived.
+        activity.cancels_refused += report.cancel_errors.len() as u64;
         Ok(())
-    }
-
-    fn submit(
-        &mut self,
-        command: BookCommand,
-        submitted: &mut Vec<Instant>,
-    ) -> Result<(), RunError> {
-        submitted.push(Instant::now());
-        self.writer
-            .submit(command)
-            .map_err(|SubmitError::Closed(_)| RunError::EngineClosed)?;
-        self.activity.commands_submitted += 1;
-        Ok(())
-    }
-
-    /// Sends to the venue the placements the book accepted (it refuses, say, a slot that a
-    /// correction filled meanwhile), and the cancels.
-    fn send_to_venue(&mut self, decision: &Decision, now: Timestamp) {
-        if decision.places.is_empty() && decision.cancels.is_empty() {
-            return;
-        }
-        let snapshot = self.reader.load();
-        let mut venue = lock(&self.venue);
-        for place in &decision.places {
-            let accepted = snapshot
-                .state()
-                .order(place.order_id)
-                .is_some_and(|order| order.status() == OrderStatus::Pending);
-            if !accepted {
-                self.activity.places_refused_by_book += 1;
-            } else if venue.place(place).is_ok() {
-                self.activity.orders_placed += 1;
-            } else {
-                // The book waits for an order the venue never took: the reconciler finds it
-                // missing and marks it lost.
-                self.activity.places_refused_by_venue += 1;
-            }
-        }
-        let live = |order_id: &OrderId| {
-            snapshot
-                .state()
-                .order(*order_id)
-                .is_some_and(|order| order.status().is_live())
-        };
-        self.cancels_sent.retain(live);
-        for &order_id in &decision.cancels {
-            // The decision read the snapshot before this tick's updates: skip an order they
-            // finished, and one whose cancel is already on its way.
-            if !live(&order_id) || !self.cancels_sent.insert(order_id) {
-                continue;
-            }
-            match venue.cancel_at(order_id, now) {
-                Ok(()) => self.activity.cancels_sent += 1,
-                // Typically filled at the venue before the cancel arrived.
-                Err(_) => self.activity.cancels_refused += 1,
-            }
-        }
-    }
-
-    /// Ends the market: no more faults, no more price moves (so no more fills).
-    fn stop_market(&mut self) {
-        let mut venue = lock(&self.venue);
-        // Neither call can fail: no faults are valid rates, and no interval is not zero.
-        let _ = venue.set_faults(Faults::none());
-        let _ = venue.set_price_interval(None);
     }
 
     /// Whether nothing is in flight and the book agrees with the venue's truth.
     fn converged(&self) -> bool {
-        let snapshot = self.reader.load();
-        let venue = lock(&self.venue);
+        let snapshot = self.world.reader().load();
+        let venue = self.world.reach().venue();
         venue.pending_update_count() == 0
             && compare(snapshot.state(), venue.orders(), venue.net_position()).agrees()
     }
 
     fn show(&self, progress: &mut Progress, phase: &'static str) {
         progress.tick(Instant::now(), || {
-            let snapshot = self.reader.load();
-            let totals = self.runner.totals();
+            let snapshot = self.world.reader().load();
+            let totals = self.world.reach().runner().totals();
             Sample {
                 elapsed: self.started.elapsed(),
                 phase,
@@ -422,20 +366,24 @@ impl Simulation {
         phases: Phases,
         cycle_durations: &dyn Fn() -> Hdr<u64>,
     ) -> Result<Report, RunError> {
-        let reconciler = self.runner.stop().map_err(RunError::RunnerStop)?;
+        let writer = self.world.writer().clone();
+        let (engine, threaded) = self.world.into_parts();
+        let (venue, runner) = threaded.into_parts();
+        let reconciler = runner.stop().map_err(RunError::RunnerStop)?;
         let totals = reconciler.totals().clone();
         let durable_seq = if self.journal.is_some() {
-            Some(self.writer.flush_durable().map_err(RunError::Durable)?)
+            Some(writer.flush_durable().map_err(RunError::Durable)?)
         } else {
             None
         };
-        let last = self.engine.shutdown().map_err(|error| match error {
+        drop(writer);
+        let last = engine.shutdown().map_err(|error| match error {
             ShutdownError::WriterFailed { message, .. } => RunError::EngineFailed(message),
         })?;
         last.state()
             .check_invariants()
             .map_err(|violation| RunError::Invariant(violation.to_string()))?;
-        let venue = lock(&self.venue);
+        let venue = lock(&venue);
         let final_state = compare(last.state(), venue.orders(), venue.net_position());
         let mut report = Report::new(Measurements {
             settings: self.settings,
@@ -455,12 +403,19 @@ impl Simulation {
     }
 }
 
-/// Recovers the engine from the journal in `directory` (a fresh journal when it is empty).
-fn recover(book: Book, directory: &Path) -> Result<(Engine<Book>, RecoveryReport), RunError> {
-    let journal = JournalConfig::new(directory).map_err(|source| RunError::JournalDirectory {
-        directory: directory.to_path_buf(),
-        source,
-    })?;
+/// Recovers the engine from the journal in `settings`' directory (a fresh journal when it is
+/// empty).
+fn recover(
+    book: Book,
+    settings: &JournalSettings,
+) -> Result<(Engine<Book>, RecoveryReport), RunError> {
+    let directory: &Path = &settings.directory;
+    let mut journal =
+        JournalConfig::new(directory).map_err(|source| RunError::JournalDirectory {
+            directory: directory.to_path_buf(),
+            source,
+        })?;
+    journal.sync = settings.sync;
     let config = EngineConfig {
         journal: Some(journal),
         ..EngineConfig::default()
@@ -471,6 +426,7 @@ fn recover(book: Book, directory: &Path) -> Result<(Engine<Book>, RecoveryReport
 fn journal_report(journaled: Journaled, last: &Snapshot<Book>, durable_seq: u64) -> JournalReport {
     let Journaled {
         directory,
+        sync,
         recovery,
         startup,
     } = journaled;
@@ -480,6 +436,7 @@ fn journal_report(journaled: Journaled, last: &Snapshot<Book>, durable_seq: u64)
         || recovery.torn_bytes_truncated > 0;
     JournalReport {
         directory: directory.display().to_string(),
+        sync: sync_name(sync),
         last_seq: last.last_seq().0,
         durable_seq,
         state_digest: last.state().state_digest().to_string(),
@@ -499,6 +456,15 @@ fn journal_report(journaled: Journaled, last: &Snapshot<Book>, durable_seq: u64)
     }
 }
 
+/// How the report names a sync policy: `every_batch`, `os`, or `interval` and its period.
+fn sync_name(sync: SyncPolicy) -> String {
+    match sync {
+        SyncPolicy::EveryBatch => "every_batch".to_owned(),
+        SyncPolicy::Interval(period) => format!("interval {period:?}"),
+        SyncPolicy::Os => "os".to_owned(),
+    }
+}
+
 fn venue_config(settings: &Settings, start: Timestamp) -> SimulatedVenueConfig {
     let mut config = SimulatedVenueConfig::new(settings.seed, start, settings.initial_price());
     config.price_step = super::settings::PRICE_STEP;
@@ -508,10 +474,34 @@ fn venue_config(settings: &Settings, start: Timestamp) -> SimulatedVenueConfig {
     config
 }
 
-fn lock(venue: &SharedVenue) -> MutexGuard<'_, SimulatedVenue> {
-    // The venue keeps itself consistent between calls, so a panic elsewhere while the lock was
-    // held leaves it usable (the library's `Venue` impl for the shared venue does the same).
-    venue
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// The wall-clock run's [`StepHook`]: stamps each submission, and records how long each took
+/// to become visible.
+struct Stamped<'a> {
+    latency: &'a mut Hdr<u64>,
+    submitted: Vec<Instant>,
+}
+
+impl StepHook for Stamped<'_> {
+    type Error = RunError;
+
+    fn submit(
+        &mut self,
+        writer: &WriteHandle<Book>,
+        command: BookCommand,
+        _submission: Submission,
+    ) -> Result<(), RunError> {
+        self.submitted.push(Instant::now());
+        writer
+            .submit(command)
+            .map_err(|SubmitError::Closed(_)| RunError::EngineClosed)
+    }
+
+    fn visible(&mut self) {
+        let visible = Instant::now();
+        for submitted_at in self.submitted.drain(..) {
+            let nanos = visible.saturating_duration_since(submitted_at).as_nanos();
+            self.latency
+                .saturating_record(u64::try_from(nanos).unwrap_or(u64::MAX));
+        }
+    }
 }

@@ -4,18 +4,21 @@
 //! # How a run goes
 //!
 //! 1. **Trading** (`--duration`, default 10 s). Every tick (`--tick`, default 1 ms) the driver
-//!    advances the venue to the wall clock, delivers the order updates that are due (after the
-//!    venue's latency and whatever the faults did to them) to the engine, asks the
-//!    [`GridMarketMaker`](crate::market_maker::GridMarketMaker) what to place and cancel
-//!    given the latest snapshot and the venue's mid price, submits the placements, and waits
-//!    for everything it submitted to become visible (a [`flush`](snapstate::engine::WriteHandle::flush)
+//!    takes one [`World::step`](crate::world::World::step) to the wall clock, the same step
+//!    the deterministic checker takes: the
+//!    [`GridMarketMaker`](crate::market_maker::GridMarketMaker) decides what to place and
+//!    cancel given the latest snapshot and the venue's mid price; the venue advances to the
+//!    wall clock and the order updates that are due (after the venue's latency and whatever the
+//!    faults did to them) go to the engine, then the placements; the step waits for everything
+//!    it submitted to become visible (a [`flush`](snapstate::engine::WriteHandle::flush)
 //!    barrier: the submit-to-visible latency). Placements the book accepted then go to the
-//!    venue; cancels go to the venue, whose confirmations come back as updates. Meanwhile the
-//!    reconciler's [`Runner`](snapstate::reconcile::Runner) compares a snapshot with the venue's
-//!    open orders every `--reconcile-interval` and corrects what the faults broke.
+//!    venue; cancels go to the venue for orders the book still has live, each once, and their
+//!    confirmations come back as updates. The venue is shared behind a mutex with the
+//!    reconciler's [`Runner`](snapstate::reconcile::Runner), which compares a snapshot with the
+//!    venue's open orders every `--reconcile-interval` and corrects what the faults broke.
 //! 2. **Converging** (at most `--converge-timeout`). The venue stops injecting faults and its
-//!    price stops moving, and the market maker stops trading. The driver keeps delivering the
-//!    updates still in flight. The reconciler needs each remaining difference to be quiet for
+//!    price stops moving, and the market maker stops trading ([`World::halt`](crate::world::World::halt)).
+//!    The driver keeps stepping, which now only delivers the updates still in flight. The reconciler needs each remaining difference to be quiet for
 //!    its grace window (`--grace`) and seen in consecutive answers before it corrects it, so
 //!    the run waits until the book agrees with the venue's truth on every order and on the
 //!    net position, checked every [`CONVERGENCE_CHECK_INTERVAL`].
@@ -39,7 +42,7 @@ pub mod settings;
 mod table;
 
 pub use compare::{Comparison, OrderDifference, compare};
-pub use driver::{CONVERGENCE_CHECK_INTERVAL, RunError, Simulation};
+pub use driver::{CONVERGENCE_CHECK_INTERVAL, JournalSettings, RunError, Simulation};
 pub use progress::{Progress, ProgressMode, Sample};
 pub use report::{JournalReport, RecoveryFigures, Report, StartupFigures, latency_histogram};
 pub use settings::{FaultSettings, Settings, SettingsError};

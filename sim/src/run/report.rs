@@ -174,6 +174,8 @@ pub struct Report {
 pub struct JournalReport {
     /// The journal's directory.
     pub directory: String,
+    /// The journal's sync policy: `every_batch`, `os`, or `interval` and its period.
+    pub sync: String,
     /// The sequence number of the last command the engine applied.
     pub last_seq: u64,
     /// Every command up to this one is durable (after the final durability barrier).

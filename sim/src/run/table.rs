@@ -24,7 +24,11 @@ fn write_journal(report: &Report, out: &mut impl Write) -> io::Result<()> {
     let Some(journal) = &report.journal else {
         return Ok(());
     };
-    writeln!(out, "\njournal ({})", journal.directory)?;
+    writeln!(
+        out,
+        "\njournal ({}, sync {})",
+        journal.directory, journal.sync
+    )?;
     match &journal.recovery {
         Some(recovery) => {
             let checkpoint = recovery

@@ -9,13 +9,14 @@ use snapstate::book::{Book, BookCommand, OrderId};
 use snapstate::engine::{Engine, EngineConfig};
 use snapstate::journal::{JournalConfig, SimulatedStorage};
 use snapstate::reconcile::Totals;
-use snapstate::reconcile::startup::{self, ActionKind, StartupConfig, StartupReport};
+use snapstate::reconcile::startup::{ActionKind, StartupConfig, StartupReport};
 use snapstate::time::Clock;
 
 use super::{FailureReason, SimFailure, Simulation};
 use crate::check::crash::policy_name;
 use crate::check::ledger::Source;
 use crate::check::{CrashFigures, CrashSchedule, PlannedCrash};
+use crate::venue::SimulatedVenue;
 
 /// What a crashing run keeps across its crashes.
 pub(super) struct CrashState {
@@ -126,7 +127,8 @@ impl Simulation<'_> {
     fn crash_and_recover(&mut self, planned: &PlannedCrash) -> Result<(), SimFailure> {
         // Everything published has reached the journal thread, and under `Os` has been written
         // (not synced): what the disk holds no longer depends on thread timing.
-        self.writer
+        self.world
+            .writer()
             .flush_durable()
             .map_err(|error| self.fail(FailureReason::Engine(error.to_string())))?;
         let last_seq = self.ledger.sent();
@@ -143,12 +145,10 @@ impl Simulation<'_> {
         let outcomes = engine
             .take_outcomes()
             .ok_or_else(|| self.fail(FailureReason::Setup("no outcome stream".to_owned())))?;
-        // The old engine goes now: its threads find the disk gone, and nothing of theirs
-        // reaches the survivor.
-        self.reader = engine.read_handle();
-        self.writer = engine.write_handle();
+        // The old engine goes now, without a shutdown: its threads find the disk gone, and
+        // nothing of theirs reaches the survivor.
+        drop(self.world.replace_engine(engine));
         self.outcomes = outcomes;
-        self._engine = engine;
 
         let recovered = report.last_seq.0;
         let base_seq = self.crash.as_ref().map_or(0, |state| state.base_seq);
@@ -188,7 +188,7 @@ impl Simulation<'_> {
         }
         state.base = expected.clone();
         state.base_seq = recovered;
-        if self.reader.load().state() != &expected {
+        if self.world.reader().load().state() != &expected {
             return Err(self.fail(FailureReason::Diverged(format!(
                 "the book recovered to #{recovered} differs from the pure book replayed to it"
             ))));
@@ -202,9 +202,12 @@ impl Simulation<'_> {
         for _ in 0..downtime_steps {
             self.clock.advance(self.config.step);
             let now = self.clock.now();
-            let lost = self.reconciler.venue_mut().advance_and_drain(now).len();
             // A crashing run follows no fault (they would be lost with the process too).
-            let _ = self.reconciler.venue_mut().take_fault_journal();
+            let lost = self.world.with_venue(|venue| {
+                let lost = venue.advance_and_drain(now).len();
+                let _ = venue.take_fault_journal();
+                lost
+            });
             self.crash_state().figures.updates_lost_while_down += lost as u64;
         }
     }
@@ -219,18 +222,15 @@ impl Simulation<'_> {
             .map_or(1, |crash| crash.max_startup_passes.max(1));
         for pass in 1..=passes {
             let now = self.clock.now();
-            let report = startup::run(
-                self.reconciler.venue_mut(),
-                &self.writer,
-                &StartupConfig::default(),
-                now,
-            )
-            .map_err(|error| self.fail(FailureReason::Engine(error.to_string())))?;
-            let _ = self.reconciler.venue_mut().take_fault_journal();
+            let report = self
+                .world
+                .startup_pass(&StartupConfig::default(), now)
+                .map_err(|error| self.fail(FailureReason::Engine(error.to_string())))?;
+            let _ = self.world.with_venue(SimulatedVenue::take_fault_journal);
             self.record_startup(&report)?;
             if report.is_complete() {
                 self.no_fill_counted_twice()?;
-                let before = self.reconciler.restart();
+                let before = self.world.reconciler_mut().restart();
                 self.crash_state().earlier_totals.merge(&before);
                 return Ok(());
             }
@@ -246,8 +246,11 @@ impl Simulation<'_> {
             // Trading waits; updates flow to the engine meanwhile.
             self.clock.advance(self.config.cycle_interval());
             let now = self.clock.now();
-            let updates = self.reconciler.venue_mut().advance_and_drain(now);
-            let _ = self.reconciler.venue_mut().take_fault_journal();
+            let updates = self.world.with_venue(|venue| {
+                let updates = venue.advance_and_drain(now);
+                let _ = venue.take_fault_journal();
+                updates
+            });
             for update in updates {
                 self.send(update, Source::Update)?;
                 self.counts.updates_delivered += 1;
@@ -282,8 +285,8 @@ impl Simulation<'_> {
     /// After a complete startup pass, no order of the book has more filled than the venue
     /// says: a fill recorded before the crash was not counted again.
     fn no_fill_counted_twice(&self) -> Result<(), SimFailure> {
-        let snapshot = self.reader.load();
-        for truth in self.reconciler.venue().orders() {
+        let snapshot = self.world.reader().load();
+        for truth in self.world.venue().orders() {
             if let Some(local) = snapshot.state().order(truth.order_id)
                 && local.filled() > truth.filled
             {

@@ -14,10 +14,10 @@ impl Simulation<'_> {
     /// The end-of-run checks, and the report.
     pub(super) fn finish(mut self, cycles_to_converge: u64) -> Result<RunReport, SimFailure> {
         let resolutions = self.ledger.finish();
-        let injected = self.reconciler.venue().fault_counts().clone();
-        let snapshot = self.reader.load();
+        let injected = self.world.venue().fault_counts().clone();
+        let snapshot = self.world.reader().load();
         let book = snapshot.state();
-        let mut totals = self.reconciler.totals().clone();
+        let mut totals = self.world.reconciler().totals().clone();
         let counters = snapshot.counters();
         if let Some(crash) = &self.crash {
             totals.merge(crash.earlier_totals());
@@ -116,7 +116,7 @@ impl Simulation<'_> {
             corrections: std::mem::take(&mut self.counts.corrections),
             cycles_to_converge,
             convergence_bound: self.config.convergence_bound_cycles(),
-            orders_compared: self.reconciler.venue().orders().count(),
+            orders_compared: self.world.venue().orders().count(),
             final_statuses: book.status_counts().to_vec(),
             net_position: book.net_position(),
             reconciled_fill,

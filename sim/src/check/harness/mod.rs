@@ -8,13 +8,14 @@ mod settle;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::venue::{FaultSubject, Faults, InjectedFault, SimulatedVenue};
-use snapstate::book::{Applied, Book, BookCommand, BookConfig, OrderId};
-use snapstate::engine::{Engine, EngineConfig, OutcomeStream, ReadHandle, WriteHandle};
+use crate::venue::{FaultSubject, InjectedFault, SimulatedVenue};
+use crate::world::{CancelPolicy, StepError, StepHook, StepReport, Submission, World};
+use snapstate::book::{Applied, Book, BookCommand, BookConfig};
+use snapstate::engine::{Engine, EngineConfig, OutcomeStream, WriteHandle};
 use snapstate::reconcile::{
     Action, CycleConfig, CycleError, CycleReport, Mismatch, MismatchClass, Reconciler,
 };
-use snapstate::time::{Clock, ManualClock, Timestamp};
+use snapstate::time::{Clock, ManualClock};
 use snapstate::venue::CancelError;
 
 use super::ledger::{Ledger, Source};
@@ -56,13 +57,10 @@ struct Counts {
 struct Simulation<'a> {
     config: &'a SimConfig,
     clock: ManualClock,
-    /// Held so that the engine runs until the simulation is dropped.
-    _engine: Engine<Book>,
-    reader: ReadHandle<Book>,
-    writer: WriteHandle<Book>,
+    /// The venue (owned by the reconciler that the harness cycles), the engine and the market
+    /// maker, stepped to the manual clock.
+    world: World<Reconciler<SimulatedVenue>>,
     outcomes: OutcomeStream<Book>,
-    reconciler: Reconciler<SimulatedVenue>,
-    maker: GridMarketMaker,
     ledger: Ledger,
     counts: Counts,
     /// A crashing run's journal, schedule and figures; `None` for a run that does not crash.
@@ -111,14 +109,13 @@ impl<'a> Simulation<'a> {
         };
         let reconciler = Reconciler::new(venue, config.reconcile.clone(), runner)
             .map_err(|error| setup(error.to_string()))?;
+        // Every cancel of every decision goes to the venue: the documented figures count the
+        // ones it refuses because the order finished there first.
+        let maker = GridMarketMaker::new(config.maker.clone(), 1);
         Ok(Self {
             config,
-            reader: engine.read_handle(),
-            writer: engine.write_handle(),
-            _engine: engine,
+            world: World::new(engine, reconciler, maker, CancelPolicy::EveryDecision),
             outcomes,
-            reconciler,
-            maker: GridMarketMaker::new(config.maker.clone(), 1),
             ledger: {
                 let mut ledger = Ledger::new(book);
                 if crash.is_some() {
@@ -134,47 +131,39 @@ impl<'a> Simulation<'a> {
 
     fn fail(&self, reason: FailureReason) -> SimFailure {
         let mut failure = SimFailure::new(self.config, self.clock.now(), reason);
-        let totals = self.reconciler.totals();
+        let totals = self.world.reconciler().totals();
         failure.progress = format!(
             "after {} steps of trading and {} cycles ({} without an answer); faults injected \
              so far: {}; corrections sent: {}",
             self.counts.trading_steps,
             totals.cycles + totals.venue_errors,
             totals.venue_errors,
-            self.reconciler.venue().fault_counts(),
+            self.world.venue().fault_counts(),
             self.ledger.corrections_sent()
         );
         failure
     }
 
-    /// One step of trading: the market maker decides on the latest snapshot, the venue moves
-    /// on and delivers its due updates, the decisions go to the engine and the venue, and the
-    /// engine applies the lot; every `steps_per_cycle` steps, a reconciliation cycle.
+    /// One step of trading: the world's [`step`](World::step) to the next tick (the market
+    /// maker decides on the previous step's snapshot, the venue delivers its due updates, the
+    /// engine applies them and the placements, the venue receives the placements and cancels),
+    /// checked; every `steps_per_cycle` steps, a reconciliation cycle.
     fn trade_step(&mut self) -> Result<(), SimFailure> {
-        self.clock.advance(self.config.step);
-        let now = self.clock.now();
-        // The market maker sees the book as of the previous step, as a real one sees a
-        // snapshot that lags the feed. Updates never occupy a slot, so a level it finds vacant
-        // is still vacant when its placement is applied.
-        let decision = {
-            let snapshot = self.reader.load();
-            let mid = self.reconciler.venue().price();
-            self.maker.decide(snapshot.state(), mid, now)
-        };
-        self.deliver(now)?;
-        for place in decision.places {
-            self.send(BookCommand::Place(place.clone()), Source::Place)?;
-            self.reconciler
-                .venue_mut()
-                .place(&place)
-                .map_err(|error| self.fail(FailureReason::Venue(error.to_string())))?;
-            self.counts.orders_placed += 1;
+        let report = self.step()?;
+        if let Some((_, error)) = report.place_errors.first() {
+            return Err(self.fail(FailureReason::Venue(error.to_string())));
         }
-        for order_id in decision.cancels {
-            self.cancel_at_venue(order_id, now)?;
+        self.counts.orders_placed += report.places_sent;
+        for (_, error) in &report.cancel_errors {
+            match error {
+                // The book has not heard yet that the order finished: its update is in
+                // flight, or was lost and waits for reconciliation.
+                CancelError::AlreadyFinished { .. } => self.counts.maker_cancels_refused += 1,
+                error => return Err(self.fail(FailureReason::Venue(error.to_string()))),
+            }
         }
-        self.absorb_update_faults();
-        self.apply()?;
+        // A refused cancel was sent all the same.
+        self.counts.maker_cancels_sent += report.cancels_sent + report.cancel_errors.len() as u64;
         self.counts.trading_steps += 1;
         if self
             .counts
@@ -186,54 +175,51 @@ impl<'a> Simulation<'a> {
         Ok(())
     }
 
-    fn cancel_at_venue(&mut self, order_id: OrderId, now: Timestamp) -> Result<(), SimFailure> {
-        match self.reconciler.venue_mut().cancel_at(order_id, now) {
-            Ok(()) => self.counts.maker_cancels_sent += 1,
-            // The book has not heard yet that the order finished: its update is in flight, or
-            // was lost and waits for reconciliation.
-            Err(CancelError::AlreadyFinished { .. }) => {
-                self.counts.maker_cancels_sent += 1;
-                self.counts.maker_cancels_refused += 1;
-            }
-            Err(error) => return Err(self.fail(FailureReason::Venue(error.to_string()))),
-        }
-        Ok(())
+    /// Advances the clock one step and steps the world to it, with the ledger recording every
+    /// submission and following every update fault; then checks the engine's outcomes and the
+    /// new snapshot.
+    fn step(&mut self) -> Result<StepReport, SimFailure> {
+        self.clock.advance(self.config.step);
+        self.step_to_now()
     }
 
-    /// Moves the venue to `now` and hands the engine every update due by then.
-    fn deliver(&mut self, now: Timestamp) -> Result<(), SimFailure> {
-        let updates = self.reconciler.venue_mut().advance_and_drain(now);
-        // Lost updates are watched before anything later is applied, so that the update that
-        // repairs one is never mistaken for something the book already knew.
-        self.absorb_update_faults();
-        for update in updates {
-            self.send(update, Source::Update)?;
-            self.counts.updates_delivered += 1;
-        }
-        Ok(())
+    /// Steps the world to the clock's time and checks the result.
+    fn step_to_now(&mut self) -> Result<StepReport, SimFailure> {
+        let now = self.clock.now();
+        let mut hook = Recorded {
+            ledger: &mut self.ledger,
+        };
+        let report = self.world.step(now, &mut hook).map_err(|error| {
+            let message = match error {
+                StepError::Submit(message) => message,
+                StepError::Flush(error) => error.to_string(),
+            };
+            self.fail(FailureReason::Engine(message))
+        });
+        let report = report?;
+        self.counts.updates_delivered += report.updates_delivered;
+        self.collect()?;
+        Ok(report)
     }
 
     fn send(&mut self, command: BookCommand, source: Source) -> Result<(), SimFailure> {
         self.ledger
-            .submit(&self.writer, command, source)
+            .submit(self.world.writer(), command, source)
             .map_err(|error| self.fail(FailureReason::Engine(error)))
-    }
-
-    /// Takes the venue's journal outside a cycle, where only update faults can arise.
-    fn absorb_update_faults(&mut self) {
-        let journal = self.reconciler.venue_mut().take_fault_journal();
-        let stray = self.ledger.absorb(journal);
-        for fault in stray {
-            self.ledger.resolve(fault.kind, Resolution::Unresolved);
-        }
     }
 
     /// Waits until the engine has applied everything sent, then checks its outcomes and the
     /// new snapshot.
     fn apply(&mut self) -> Result<(), SimFailure> {
-        self.writer
+        self.world
+            .writer()
             .flush()
             .map_err(|error| self.fail(FailureReason::Engine(error.to_string())))?;
+        self.collect()
+    }
+
+    /// Checks the engine's outcomes for everything sent and flushed, and the new snapshot.
+    fn collect(&mut self) -> Result<(), SimFailure> {
         self.ledger
             .collect(&self.outcomes)
             .map_err(|divergence| self.fail(FailureReason::Diverged(divergence.0)))?;
@@ -242,7 +228,7 @@ impl<'a> Simulation<'a> {
 
     /// The snapshot invariants, and that its counters account for every command sent.
     fn check_snapshot(&self) -> Result<(), SimFailure> {
-        let snapshot = self.reader.load();
+        let snapshot = self.world.reader().load();
         if let Err(violation) = snapshot.state().check_invariants() {
             return Err(self.fail(FailureReason::Invariant(violation.to_string())));
         }
@@ -274,9 +260,9 @@ impl<'a> Simulation<'a> {
     /// One reconciliation cycle, with its faults classified and its corrections checked.
     /// Returns the cycle's report, or `None` when the venue gave no answer.
     fn cycle(&mut self) -> Result<Option<CycleReport>, SimFailure> {
-        let evidence_before = self.reconciler.evidence().clone();
-        let result = self.reconciler.run_cycle(&self.writer);
-        let journal = self.reconciler.venue_mut().take_fault_journal();
+        let evidence_before = self.world.reconciler().evidence().clone();
+        let result = self.world.run_cycle();
+        let journal = self.world.with_venue(SimulatedVenue::take_fault_journal);
         let answer_faults = self.ledger.absorb(journal);
         match result {
             Ok(report) => {
@@ -289,7 +275,7 @@ impl<'a> Simulation<'a> {
                 Ok(Some(report))
             }
             Err(CycleError::Venue(_)) => {
-                if *self.reconciler.evidence() != evidence_before {
+                if *self.world.reconciler().evidence() != evidence_before {
                     return Err(self.fail(FailureReason::EvidenceChangedWithoutAnswer));
                 }
                 for fault in answer_faults {
@@ -353,11 +339,7 @@ impl<'a> Simulation<'a> {
             return Resolution::Unresolved;
         };
         if local.status().is_finished() {
-            let venue_filled = self
-                .reconciler
-                .venue()
-                .order(order_id)
-                .map(|order| order.filled);
+            let venue_filled = self.world.venue().order(order_id).map(|order| order.filled);
             return if venue_filled == Some(local.filled()) {
                 Resolution::OmittedNoEffect
             } else {
@@ -377,10 +359,45 @@ impl<'a> Simulation<'a> {
     /// Stops faults and trading and holds the price still: from here on nothing new happens
     /// at the venue, and the book must converge to its truth.
     fn halt(&mut self) -> Result<(), SimFailure> {
-        let venue = self.reconciler.venue_mut();
-        let halted = venue
-            .set_faults(Faults::none())
-            .and_then(|()| venue.set_price_interval(None));
-        halted.map_err(|error| self.fail(FailureReason::Venue(error.to_string())))
+        self.world
+            .halt()
+            .map_err(|error| self.fail(FailureReason::Venue(error.to_string())))
+    }
+}
+
+/// The harness's [`StepHook`]: the ledger records each submission against the pure book, and
+/// follows each update fault from the venue's journal.
+struct Recorded<'a> {
+    ledger: &'a mut Ledger,
+}
+
+impl StepHook for Recorded<'_> {
+    type Error = String;
+
+    fn submit(
+        &mut self,
+        writer: &WriteHandle<Book>,
+        command: BookCommand,
+        submission: Submission,
+    ) -> Result<(), String> {
+        let source = match submission {
+            Submission::Update => Source::Update,
+            Submission::Place => Source::Place,
+        };
+        self.ledger.submit(writer, command, source)
+    }
+
+    /// Lost updates are watched before anything later is applied, so that the update that
+    /// repairs one is never mistaken for something the book already knew.
+    fn venue_touched(&mut self, venue: &mut SimulatedVenue) {
+        absorb_update_faults(self.ledger, venue);
+    }
+}
+
+/// Takes the venue's journal outside a cycle, where only update faults can arise.
+fn absorb_update_faults(ledger: &mut Ledger, venue: &mut SimulatedVenue) {
+    let stray = ledger.absorb(venue.take_fault_journal());
+    for fault in stray {
+        ledger.resolve(fault.kind, Resolution::Unresolved);
     }
 }

@@ -1,7 +1,5 @@
 //! After the halt: reconcile until the book agrees with the venue's truth for good.
 
-use snapstate::time::Clock;
-
 use super::{FailureReason, SimFailure, Simulation};
 use crate::check::truth::differences;
 
@@ -22,20 +20,20 @@ impl Simulation<'_> {
         loop {
             cycle += 1;
             self.clock.advance(self.config.cycle_interval());
-            self.deliver(self.clock.now())?;
-            self.apply()?;
+            // Halted: the step only delivers.
+            self.step_to_now()?;
             let Some(report) = self.cycle()? else {
                 return Err(self.fail(FailureReason::Unsettled(
                     "a query failed after faults stopped".to_owned(),
                 )));
             };
-            let venue = self.reconciler.venue();
+            let venue = self.world.venue();
             let placements_lost = self
                 .crash
                 .as_ref()
                 .map(|crash| crash.placements_lost().clone())
                 .unwrap_or_default();
-            let found = differences(self.reader.load().state(), venue, &placements_lost);
+            let found = differences(self.world.reader().load().state(), venue, &placements_lost);
             let in_flight = venue.pending_update_count() > 0;
             // Once the book has agreed, an update on its way may show as a suspected difference;
             // nothing may be confirmed, and with nothing on its way nothing may differ at all.
