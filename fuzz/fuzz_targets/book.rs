@@ -6,13 +6,14 @@
 //! grid, but a quantity or a price can be any decimal (`Decimal::MAX`, 28 fractional digits,
 //! 96-bit mantissas at any scale) or one used before (so that huge and tiny orders fill
 //! completely), and a time can be any `u64` of nanoseconds, far in the future included. The
-//! grid and the tombstone limits vary too.
+//! grid, the tombstone limits and the clock step vary too. Position adoptions mostly carry
+//! the revision they will find and the id the startup pass would derive.
 //!
 //! After every command it checks:
 //! * `check_invariants()` holds;
 //! * both storages ([`Persistent`] and [`Standard`]) gave the same result (and at the end of
 //!   the sequence: the standard book holds its invariants, and both read the same: orders,
-//!   slots, positions, counts, the book's time);
+//!   slots, positions, the adopted position, the state digest, counts, the book's time);
 //! * a command that was rejected, stale or a duplicate left the book equal to the book before;
 //! * a command that changed the book changes nothing when applied again (duplicates are
 //!   idempotent).
