@@ -238,6 +238,12 @@ impl<S: StateMachine> WriterCore<S> {
         }
     }
 
+    /// Whether the core records metrics (registered, and asked for by the configuration): a
+    /// driver reads what only a metric needs (the queue depth) only then.
+    pub(crate) fn records_metrics(&self) -> bool {
+        self.metrics.is_some()
+    }
+
     /// Installs the hook called after each published batch, replacing any earlier one.
     pub(crate) fn set_publish_hook(&mut self, hook: PublishHook<S::Command>) {
         self.hook = Some(hook);
@@ -253,7 +259,8 @@ impl<S: StateMachine> WriterCore<S> {
     /// barriers there). An empty batch publishes nothing but still calls `published` with the
     /// current version and frees what readers let go of.
     ///
-    /// `queue_depth` is reported as a metric when given.
+    /// `queue_depth` is reported as a metric when given (see
+    /// [`records_metrics`](Self::records_metrics)).
     pub(crate) fn run_batch(
         &mut self,
         queue_depth: Option<usize>,
