@@ -60,6 +60,23 @@ impl JournalRuntime {
         Self::join_thread(&self.checkpointer);
     }
 
+    /// Waits until every command up to `target` is durable (at most `timeout`), and says why
+    /// not otherwise: the one mapping of a journal wait's end that both writers' durable
+    /// barriers use.
+    pub(super) fn wait_durable(
+        &self,
+        target: Seq,
+        timeout: Option<Duration>,
+    ) -> Result<Seq, DurableWaitError> {
+        self.durable
+            .wait_for(target, timeout)
+            .map_err(|end| match end {
+                crate::journal::WaitEnd::Failed(failure) => DurableWaitError::Failed(failure),
+                crate::journal::WaitEnd::Closed => DurableWaitError::Closed,
+                crate::journal::WaitEnd::Timeout => DurableWaitError::Timeout,
+            })
+    }
+
     fn join_thread(thread: &Mutex<Option<JoinHandle<()>>>) {
         let handle = thread
             .lock()
@@ -123,12 +140,11 @@ impl<S: StateMachine> Intake<S> {
 
 impl<S: StateMachine> Intake<S> {
     fn read_handle(&self) -> ReadHandle<S> {
-        let mut handle = ReadHandle::new(self.cell.clone(), Arc::clone(&self.published_signal));
-        handle.durable = self
-            .journal
-            .as_ref()
-            .map(|journal| Arc::clone(&journal.durable));
-        handle
+        ReadHandle::new(self.cell.clone(), Arc::clone(&self.published_signal)).with_durable(
+            self.journal
+                .as_ref()
+                .map(|journal| Arc::clone(&journal.durable)),
+        )
     }
 }
 
@@ -423,11 +439,10 @@ impl<S: StateMachine> WriteHandle<S> {
     }
 
     fn flush_durable_inner(&self, timeout: Option<Duration>) -> Result<Seq, DurableWaitError> {
-        let durable = self
+        let journal = self
             .intake
             .journal
             .as_ref()
-            .map(|journal| Arc::clone(&journal.durable))
             .ok_or(DurableWaitError::NoJournal)?;
         let flushed = match timeout {
             None => self.flush(),
@@ -435,7 +450,8 @@ impl<S: StateMachine> WriteHandle<S> {
         };
         flushed.map_err(|error| match error {
             FlushError::Timeout => DurableWaitError::Timeout,
-            FlushError::Closed => durable
+            FlushError::Closed => journal
+                .durable
                 .failure()
                 .map_or(DurableWaitError::Closed, DurableWaitError::Failed),
         })?;
@@ -443,11 +459,7 @@ impl<S: StateMachine> WriteHandle<S> {
         // version the barrier returned); waiting for its last_seq may wait for a little more,
         // never for less.
         let target = self.intake.cell.load_full().last_seq;
-        durable.wait_for(target, timeout).map_err(|end| match end {
-            crate::journal::WaitEnd::Failed(failure) => DurableWaitError::Failed(failure),
-            crate::journal::WaitEnd::Closed => DurableWaitError::Closed,
-            crate::journal::WaitEnd::Timeout => DurableWaitError::Timeout,
-        })
+        journal.wait_durable(target, timeout)
     }
 
     /// Commands queued and not yet taken by the writer (a momentary reading).

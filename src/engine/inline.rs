@@ -23,7 +23,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::journal::{Durable, DurableWaitError, RecoveryError, RecoveryReport, WaitEnd};
+use crate::journal::{Durable, DurableWaitError, RecoveryError, RecoveryReport};
 use crate::sync::Arc;
 
 use super::core::WriterCore;
@@ -449,15 +449,7 @@ impl<S: StateMachine> InlineWriter<S> {
 
     fn flush_durable_inner(&self, timeout: Option<Duration>) -> Result<Seq, DurableWaitError> {
         let journal = self.journal.as_ref().ok_or(DurableWaitError::NoJournal)?;
-        let target = self.core.published().last_seq();
-        journal
-            .durable
-            .wait_for(target, timeout)
-            .map_err(|end| match end {
-                WaitEnd::Failed(failure) => DurableWaitError::Failed(failure),
-                WaitEnd::Closed => DurableWaitError::Closed,
-                WaitEnd::Timeout => DurableWaitError::Timeout,
-            })
+        journal.wait_durable(self.core.published().last_seq(), timeout)
     }
 
     /// How far the journal is durable now (see
