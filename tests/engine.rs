@@ -1,112 +1,20 @@
 //! The generic engine end to end, driven with small state machines whose behaviour the tests
 //! control: ordering, barriers, backpressure, shutdown, outcomes and panic recovery.
 
-use std::sync::mpsc;
+mod engine_support;
+
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use engine_support::{Log, Logged, Odd, PANIC, WAIT, gated, quiet_panics};
 use snapstate::engine::{
-    Engine, EngineConfig, EngineStatus, FlushError, Labelled, Outcome, Seq, StateMachine,
-    SubmitError, SubmitTimeoutError, TrySubmitError, Version, WaitStrategy,
+    Engine, EngineConfig, EngineStatus, FlushError, Outcome, Seq, StateMachine, SubmitError,
+    SubmitTimeoutError, TrySubmitError, Version, WaitStrategy,
 };
-
-/// A log of every command applied, kept in a persistent vector so clones are cheap.
-#[derive(Clone, Default)]
-struct Log {
-    entries: imbl::Vector<u64>,
-    gate: Option<Gate>,
-}
-
-/// Lets a test hold the writer inside `apply` until it says go.
-#[derive(Clone)]
-struct Gate {
-    entered: mpsc::SyncSender<()>,
-    release: Arc<Mutex<mpsc::Receiver<()>>>,
-}
-
-#[derive(Debug, PartialEq, Eq)]
-struct Logged;
-impl Labelled for Logged {
-    const LABELS: &'static [&'static str] = &["logged"];
-    fn label_index(&self) -> usize {
-        0
-    }
-}
-
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-#[error("odd commands are refused")]
-struct Odd;
-impl Labelled for Odd {
-    const LABELS: &'static [&'static str] = &["odd"];
-    fn label_index(&self) -> usize {
-        0
-    }
-}
-
-/// Commands: even numbers are logged; odd numbers are refused; `PANIC` logs itself and then
-/// panics (so a torn state would show it); `WAIT` blocks on the gate before logging.
-const PANIC: u64 = 1_000_000;
-const WAIT: u64 = 2_000_000;
-
-impl StateMachine for Log {
-    type Command = u64;
-    type Applied = Logged;
-    type Rejected = Odd;
-
-    fn apply(&mut self, command: &u64) -> Result<Logged, Odd> {
-        match *command {
-            PANIC => {
-                self.entries.push_back(PANIC);
-                panic!("deliberate panic in apply");
-            }
-            WAIT => {
-                if let Some(gate) = &self.gate {
-                    let _ = gate.entered.send(());
-                    let _ = gate.release.lock().expect("gate lock").recv();
-                }
-                self.entries.push_back(WAIT);
-                Ok(Logged)
-            }
-            even if even % 2 == 0 => {
-                self.entries.push_back(even);
-                Ok(Logged)
-            }
-            _ => Err(Odd),
-        }
-    }
-}
-
-fn quiet_panics() {
-    // The deliberate panics would otherwise print a backtrace banner per test.
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let deliberate = info
-            .payload()
-            .downcast_ref::<&str>()
-            .is_some_and(|message| message.contains("deliberate"));
-        if !deliberate {
-            default(info);
-        }
-    }));
-}
 
 fn start(log: Log, config: EngineConfig) -> Engine<Log> {
     Engine::start(log, config).expect("engine starts")
-}
-
-/// A log whose `WAIT` command holds the writer until the returned sender says go.
-fn gated() -> (Log, mpsc::Receiver<()>, mpsc::Sender<()>) {
-    let (entered_sender, entered) = mpsc::sync_channel(1);
-    let (release, release_receiver) = mpsc::channel();
-    let log = Log {
-        entries: imbl::Vector::new(),
-        gate: Some(Gate {
-            entered: entered_sender,
-            release: Arc::new(Mutex::new(release_receiver)),
-        }),
-    };
-    (log, entered, release)
 }
 
 #[test]
