@@ -17,7 +17,7 @@ use super::outcome::{HealthCell, OutcomeStream};
 use super::signal::{Signal, WaitEnd};
 use super::snapshot::{Seq, Snapshot, Version};
 use super::writer::{Message, Reply, Writer};
-use super::{EngineConfig, EngineStatus, Health, StateMachine};
+use super::{EngineConfig, Health, StateMachine};
 use crate::journal::{DurableState, DurableWaitError, LockGuard};
 
 /// What the engine and its write handles share: the intake (the only sender into the queue),
@@ -262,15 +262,7 @@ impl<S: StateMachine> Engine<S> {
     /// command); it carries the last good snapshot.
     pub fn shutdown(self) -> Result<Arc<Snapshot<S>>, ShutdownError<S>> {
         self.intake.close_and_join();
-        let last = self.intake.cell.load_full();
-        let health = self.intake.health.read();
-        match health.status {
-            EngineStatus::Failed => Err(ShutdownError::WriterFailed {
-                last_good: last,
-                message: health.failure.unwrap_or_default(),
-            }),
-            EngineStatus::Running | EngineStatus::Stopped => Ok(last),
-        }
+        ShutdownError::check(self.intake.cell.load_full(), self.intake.health.read())
     }
 }
 

@@ -33,7 +33,7 @@ use super::outcome::Health;
 use super::recover::start_journal;
 use super::snapshot::Seq;
 use super::snapshot::Snapshot;
-use super::{EngineConfig, EngineStatus, OutcomeRecordOf, StateMachine};
+use super::{EngineConfig, OutcomeRecordOf, StateMachine};
 
 /// The writer on the caller's thread: applies commands and publishes each call's batch before
 /// returning. One per engine, by construction: it is `Send` (move it to the thread that
@@ -314,15 +314,7 @@ impl<S: StateMachine> InlineWriter<S> {
     pub fn shutdown(mut self) -> Result<Arc<Snapshot<S>>, ShutdownError<S>> {
         self.refuses();
         self.close();
-        let last = Arc::clone(self.core.published());
-        let health = self.core.health().read();
-        match health.status {
-            EngineStatus::Failed => Err(ShutdownError::WriterFailed {
-                last_good: last,
-                message: health.failure.unwrap_or_default(),
-            }),
-            EngineStatus::Running | EngineStatus::Stopped => Ok(last),
-        }
+        ShutdownError::check(Arc::clone(self.core.published()), self.core.health().read())
     }
 
     /// Whether the writer refuses work because it failed; marks it failed the first time a
