@@ -289,13 +289,19 @@ impl<S: StateMachine> WriterCore<S> {
     /// engine that journals never runs on unjournaled. The panic is a writer failure (the
     /// engine's health turns failed, submits are refused, readers keep the last snapshot).
     fn refuse_if_journal_failed(&self) {
-        if let Some(failure) = self.journal.as_ref().and_then(|journal| journal.failure()) {
-            let message = format!("journal: {failure}");
+        if let Some(message) = self.journal_failure() {
             self.health.update(|health| {
                 health.failure.get_or_insert_with(|| message.clone());
             });
             std::panic::panic_any(message);
         }
+    }
+
+    /// Why the writer must not apply anything more, if the journal it feeds has failed; the
+    /// one wording of a journal failure in the writer's health, for both writers.
+    pub(crate) fn journal_failure(&self) -> Option<String> {
+        let failure = self.journal.as_ref()?.failure()?;
+        Some(format!("journal: {failure}"))
     }
 
     /// Applies every command of the batch to the working state, in order, numbering each.

@@ -321,14 +321,11 @@ impl<S: StateMachine> InlineWriter<S> {
     /// batch is found to have unwound through the core.
     fn refuses(&mut self) -> bool {
         if !self.failed
-            && let Some(failure) = self
-                .journal
-                .as_ref()
-                .and_then(|journal| journal.durable.failure())
+            && let Some(failure) = self.core.journal_failure()
         {
             // Checked here rather than left to the core, whose check panics (on the threaded
             // writer's own thread): the caller gets a refusal, not a panic.
-            self.core.fail(0, &format!("journal: {failure}"));
+            self.core.fail(0, &failure);
             self.failed = true;
             self.closed = true;
         }
