@@ -28,10 +28,7 @@ fn commands_apply_in_submission_order_and_flush_makes_them_visible() {
     let snapshot = engine.read_handle().load();
     assert!(snapshot.version() >= version);
     let expected: Vec<u64> = (0..200).map(|n| n * 2).collect();
-    assert_eq!(
-        snapshot.state().entries.iter().copied().collect::<Vec<_>>(),
-        expected
-    );
+    assert_eq!(snapshot.state().logged(), expected);
     assert_eq!(snapshot.last_seq(), Seq(200));
     assert_eq!(snapshot.counters().applied(), 200);
     assert_eq!(snapshot.counters().applied_count("logged"), 200);
@@ -46,10 +43,7 @@ fn rejections_change_nothing_and_are_counted_by_reason() {
     }
     writer.flush().expect("flushed");
     let snapshot = engine.read_handle().load();
-    assert_eq!(
-        snapshot.state().entries.iter().copied().collect::<Vec<_>>(),
-        vec![2, 4]
-    );
+    assert_eq!(snapshot.state().logged(), vec![2, 4]);
     assert_eq!(snapshot.counters().rejected(), 3);
     assert_eq!(snapshot.counters().rejected_count("odd"), 3);
     assert_eq!(snapshot.counters().total(), snapshot.last_seq().0);
@@ -123,10 +117,7 @@ fn dropping_the_last_handle_shuts_down_after_applying_everything() {
     drop(writer);
     // The drop joined the writer, so the final version is already published.
     let last = reader.load();
-    assert_eq!(
-        last.state().entries.iter().copied().collect::<Vec<_>>(),
-        vec![2, 4]
-    );
+    assert_eq!(last.state().logged(), vec![2, 4]);
 }
 
 #[test]
@@ -153,10 +144,7 @@ fn a_full_queue_hands_the_command_back_and_submit_timeout_times_out() {
     release.send(()).expect("writer waits for the gate");
     writer.submit(4).expect("room again");
     let last = engine.shutdown().expect("clean shutdown");
-    assert_eq!(
-        last.state().entries.iter().copied().collect::<Vec<_>>(),
-        vec![WAIT, 2, 4]
-    );
+    assert_eq!(last.state().logged(), vec![WAIT, 2, 4]);
 }
 
 #[test]
@@ -166,15 +154,12 @@ fn a_held_snapshot_never_changes_while_the_writer_moves_on() {
     writer.submit(2).expect("accepted");
     writer.flush().expect("flushed");
     let held = engine.read_handle().load();
-    let held_entries: Vec<u64> = held.state().entries.iter().copied().collect();
+    let held_entries: Vec<u64> = held.state().logged();
     for value in 0..500 {
         writer.submit(value * 2).expect("accepted");
     }
     writer.flush().expect("flushed");
-    assert_eq!(
-        held.state().entries.iter().copied().collect::<Vec<_>>(),
-        held_entries
-    );
+    assert_eq!(held.state().logged(), held_entries);
     assert!(engine.read_handle().load().version() > held.version());
 }
 
@@ -202,7 +187,7 @@ fn a_panicking_command_is_rejected_and_the_rest_of_its_batch_survives() {
     writer.flush().expect("flushed");
 
     let snapshot = reader.load();
-    let entries: Vec<u64> = snapshot.state().entries.iter().copied().collect();
+    let entries: Vec<u64> = snapshot.state().logged();
     assert_eq!(
         entries,
         vec![WAIT, 2, 4, 6],
