@@ -5,58 +5,17 @@
 
 mod engine_support;
 
-use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use engine_support::Log;
-use snapstate::engine::{
-    Engine, EngineConfig, FlushError, InlineWriter, StateMachine, SubmitError, Version,
-};
+use engine_support::{Log, WAIT, gated};
+use snapstate::engine::{Engine, EngineConfig, FlushError, InlineWriter, SubmitError, Version};
 
 fn config() -> EngineConfig {
     EngineConfig {
         record_metrics: false,
         ..EngineConfig::default()
     }
-}
-
-/// A log whose writer stops inside `apply` of [`Gated::HOLD`] until the test lets it go.
-#[derive(Clone)]
-struct Gated {
-    log: Log,
-    entered: mpsc::SyncSender<()>,
-    release: std::sync::Arc<std::sync::Mutex<mpsc::Receiver<()>>>,
-}
-
-impl Gated {
-    const HOLD: u64 = 2_000_000;
-}
-
-impl StateMachine for Gated {
-    type Command = u64;
-    type Applied = <Log as StateMachine>::Applied;
-    type Rejected = <Log as StateMachine>::Rejected;
-
-    fn apply(&mut self, command: &u64) -> Result<Self::Applied, Self::Rejected> {
-        if *command == Self::HOLD {
-            let _ = self.entered.send(());
-            let _ = self.release.lock().expect("gate").recv();
-            return self.log.apply(&0);
-        }
-        self.log.apply(command)
-    }
-}
-
-fn gated() -> (Gated, mpsc::Receiver<()>, mpsc::Sender<()>) {
-    let (entered_sender, entered) = mpsc::sync_channel(1);
-    let (release, release_receiver) = mpsc::channel();
-    let state = Gated {
-        log: Log::default(),
-        entered: entered_sender,
-        release: std::sync::Arc::new(std::sync::Mutex::new(release_receiver)),
-    };
-    (state, entered, release)
 }
 
 #[tokio::test]
@@ -88,7 +47,7 @@ async fn submit_async_waits_for_room_without_blocking_the_executor_thread() {
     )
     .expect("starts");
     let writer = engine.write_handle();
-    writer.submit(Gated::HOLD).expect("accepted");
+    writer.submit(WAIT).expect("accepted");
     entered.recv().expect("the writer holds inside apply");
     writer.submit(2).expect("the queue has room for one");
     assert!(writer.try_submit(4).expect_err("full").is_full());
@@ -111,7 +70,7 @@ async fn submit_async_waits_for_room_without_blocking_the_executor_thread() {
         .wait_for_version_async(flushed)
         .await
         .expect("published");
-    assert_eq!(snapshot.state().log.logged(), vec![0, 2, 4]);
+    assert_eq!(snapshot.state().logged(), vec![WAIT, 2, 4]);
     drop(writer);
     drop(engine.shutdown().expect("clean shutdown"));
 }

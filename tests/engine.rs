@@ -1,112 +1,20 @@
 //! The generic engine end to end, driven with small state machines whose behaviour the tests
 //! control: ordering, barriers, backpressure, shutdown, outcomes and panic recovery.
 
-use std::sync::mpsc;
+mod engine_support;
+
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use engine_support::{Log, Logged, Odd, PANIC, WAIT, gated, quiet_panics};
 use snapstate::engine::{
-    Engine, EngineConfig, EngineStatus, FlushError, Labelled, Outcome, Seq, StateMachine,
-    SubmitError, SubmitTimeoutError, TrySubmitError, Version, WaitStrategy,
+    Engine, EngineConfig, EngineStatus, FlushError, Outcome, Seq, StateMachine, SubmitError,
+    SubmitTimeoutError, TrySubmitError, Version, WaitStrategy,
 };
-
-/// A log of every command applied, kept in a persistent vector so clones are cheap.
-#[derive(Clone, Default)]
-struct Log {
-    entries: imbl::Vector<u64>,
-    gate: Option<Gate>,
-}
-
-/// Lets a test hold the writer inside `apply` until it says go.
-#[derive(Clone)]
-struct Gate {
-    entered: mpsc::SyncSender<()>,
-    release: Arc<Mutex<mpsc::Receiver<()>>>,
-}
-
-#[derive(Debug, PartialEq, Eq)]
-struct Logged;
-impl Labelled for Logged {
-    const LABELS: &'static [&'static str] = &["logged"];
-    fn label_index(&self) -> usize {
-        0
-    }
-}
-
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-#[error("odd commands are refused")]
-struct Odd;
-impl Labelled for Odd {
-    const LABELS: &'static [&'static str] = &["odd"];
-    fn label_index(&self) -> usize {
-        0
-    }
-}
-
-/// Commands: even numbers are logged; odd numbers are refused; `PANIC` logs itself and then
-/// panics (so a torn state would show it); `WAIT` blocks on the gate before logging.
-const PANIC: u64 = 1_000_000;
-const WAIT: u64 = 2_000_000;
-
-impl StateMachine for Log {
-    type Command = u64;
-    type Applied = Logged;
-    type Rejected = Odd;
-
-    fn apply(&mut self, command: &u64) -> Result<Logged, Odd> {
-        match *command {
-            PANIC => {
-                self.entries.push_back(PANIC);
-                panic!("deliberate panic in apply");
-            }
-            WAIT => {
-                if let Some(gate) = &self.gate {
-                    let _ = gate.entered.send(());
-                    let _ = gate.release.lock().expect("gate lock").recv();
-                }
-                self.entries.push_back(WAIT);
-                Ok(Logged)
-            }
-            even if even % 2 == 0 => {
-                self.entries.push_back(even);
-                Ok(Logged)
-            }
-            _ => Err(Odd),
-        }
-    }
-}
-
-fn quiet_panics() {
-    // The deliberate panics would otherwise print a backtrace banner per test.
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let deliberate = info
-            .payload()
-            .downcast_ref::<&str>()
-            .is_some_and(|message| message.contains("deliberate"));
-        if !deliberate {
-            default(info);
-        }
-    }));
-}
 
 fn start(log: Log, config: EngineConfig) -> Engine<Log> {
     Engine::start(log, config).expect("engine starts")
-}
-
-/// A log whose `WAIT` command holds the writer until the returned sender says go.
-fn gated() -> (Log, mpsc::Receiver<()>, mpsc::Sender<()>) {
-    let (entered_sender, entered) = mpsc::sync_channel(1);
-    let (release, release_receiver) = mpsc::channel();
-    let log = Log {
-        entries: imbl::Vector::new(),
-        gate: Some(Gate {
-            entered: entered_sender,
-            release: Arc::new(Mutex::new(release_receiver)),
-        }),
-    };
-    (log, entered, release)
 }
 
 #[test]
@@ -120,10 +28,7 @@ fn commands_apply_in_submission_order_and_flush_makes_them_visible() {
     let snapshot = engine.read_handle().load();
     assert!(snapshot.version() >= version);
     let expected: Vec<u64> = (0..200).map(|n| n * 2).collect();
-    assert_eq!(
-        snapshot.state().entries.iter().copied().collect::<Vec<_>>(),
-        expected
-    );
+    assert_eq!(snapshot.state().logged(), expected);
     assert_eq!(snapshot.last_seq(), Seq(200));
     assert_eq!(snapshot.counters().applied(), 200);
     assert_eq!(snapshot.counters().applied_count("logged"), 200);
@@ -138,10 +43,7 @@ fn rejections_change_nothing_and_are_counted_by_reason() {
     }
     writer.flush().expect("flushed");
     let snapshot = engine.read_handle().load();
-    assert_eq!(
-        snapshot.state().entries.iter().copied().collect::<Vec<_>>(),
-        vec![2, 4]
-    );
+    assert_eq!(snapshot.state().logged(), vec![2, 4]);
     assert_eq!(snapshot.counters().rejected(), 3);
     assert_eq!(snapshot.counters().rejected_count("odd"), 3);
     assert_eq!(snapshot.counters().total(), snapshot.last_seq().0);
@@ -215,10 +117,7 @@ fn dropping_the_last_handle_shuts_down_after_applying_everything() {
     drop(writer);
     // The drop joined the writer, so the final version is already published.
     let last = reader.load();
-    assert_eq!(
-        last.state().entries.iter().copied().collect::<Vec<_>>(),
-        vec![2, 4]
-    );
+    assert_eq!(last.state().logged(), vec![2, 4]);
 }
 
 #[test]
@@ -245,10 +144,7 @@ fn a_full_queue_hands_the_command_back_and_submit_timeout_times_out() {
     release.send(()).expect("writer waits for the gate");
     writer.submit(4).expect("room again");
     let last = engine.shutdown().expect("clean shutdown");
-    assert_eq!(
-        last.state().entries.iter().copied().collect::<Vec<_>>(),
-        vec![WAIT, 2, 4]
-    );
+    assert_eq!(last.state().logged(), vec![WAIT, 2, 4]);
 }
 
 #[test]
@@ -258,15 +154,12 @@ fn a_held_snapshot_never_changes_while_the_writer_moves_on() {
     writer.submit(2).expect("accepted");
     writer.flush().expect("flushed");
     let held = engine.read_handle().load();
-    let held_entries: Vec<u64> = held.state().entries.iter().copied().collect();
+    let held_entries: Vec<u64> = held.state().logged();
     for value in 0..500 {
         writer.submit(value * 2).expect("accepted");
     }
     writer.flush().expect("flushed");
-    assert_eq!(
-        held.state().entries.iter().copied().collect::<Vec<_>>(),
-        held_entries
-    );
+    assert_eq!(held.state().logged(), held_entries);
     assert!(engine.read_handle().load().version() > held.version());
 }
 
@@ -294,7 +187,7 @@ fn a_panicking_command_is_rejected_and_the_rest_of_its_batch_survives() {
     writer.flush().expect("flushed");
 
     let snapshot = reader.load();
-    let entries: Vec<u64> = snapshot.state().entries.iter().copied().collect();
+    let entries: Vec<u64> = snapshot.state().logged();
     assert_eq!(
         entries,
         vec![WAIT, 2, 4, 6],

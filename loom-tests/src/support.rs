@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use snapstate::engine::{EngineConfig, Labelled, Snapshot, StateMachine};
+use snapstate::engine::{EngineConfig, Labelled, ReadHandle, Snapshot, StateMachine};
 use snapstate::journal::CodecError;
 
 /// The preemption bound used when `LOOM_MAX_PREEMPTIONS` is not set (CI sets it to the same
@@ -277,6 +277,29 @@ pub fn assert_prefix(snapshot: &Snapshot<Marks>) {
         "torn snapshot: {snapshot:?} holds marks {held:?}, not exactly 1..={last_seq}"
     );
     assert_whole(snapshot);
+}
+
+/// Loads twice through `read`, checking that each snapshot is a whole prefix
+/// ([`assert_prefix`]) and that the second is not older than the first; returns both
+/// snapshots' `last_seq`. The reader's side of the publication models, for either writer.
+///
+/// # Panics
+///
+/// With a message starting "torn snapshot" when a snapshot is not a whole prefix, and when the
+/// second load is older than the first.
+pub fn load_twice(read: &ReadHandle<Marks>) -> (u64, u64) {
+    let first = read.load();
+    assert_prefix(&first);
+    let second = read.load();
+    assert_prefix(&second);
+    assert!(
+        second.version() >= first.version(),
+        "a reader saw {} after {}",
+        second.version(),
+        first.version()
+    );
+    assert!(second.last_seq() >= first.last_seq());
+    (first.last_seq().0, second.last_seq().0)
 }
 
 /// Position-book fixtures: one grid, one slot, one order.

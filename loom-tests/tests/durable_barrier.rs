@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use snapstate::engine::{Engine, EngineConfig, Seq};
 use snapstate::journal::{JournalConfig, SimulatedStorage, recover_read_only};
-use snapstate_loom_tests::{Mark, Marks, Observed, explore, model_config};
+use snapstate_loom_tests::{Mark, Marks, explore, model_config};
 
 fn journaled(storage: &SimulatedStorage) -> EngineConfig {
     EngineConfig {
@@ -27,10 +27,12 @@ fn journaled(storage: &SimulatedStorage) -> EngineConfig {
     }
 }
 
+/// No outcomes are collected across executions: every execution ends in the same state (both
+/// marks durable, asserted inside the model), so an "observed at least once" assertion could
+/// not fail. The model's teeth are shown by breaking `Appender::sync` instead
+/// (`docs/verification.md`).
 #[test]
 fn flush_durable_never_returns_before_its_commands_are_synced() {
-    let seen = Observed::new();
-    let recorded = seen.clone();
     explore("durable_barrier", move || {
         let storage = SimulatedStorage::new();
         let (engine, _) = Engine::recover(Marks::default(), journaled(&storage))
@@ -53,9 +55,7 @@ fn flush_durable_never_returns_before_its_commands_are_synced() {
             "flush_durable returned {durable} but the disk holds only {:?}",
             report.last_seq
         );
-        recorded.insert(report.last_seq.0);
         drop(write);
         drop(engine);
     });
-    seen.assert_any("both marks durable", |last| *last == 2);
 }

@@ -5,7 +5,9 @@
 
 use loom::thread;
 use snapstate::engine::{InlineWriter, Outcome, Seq};
-use snapstate_loom_tests::{Mark, Marks, Observed, assert_prefix, explore, model_config};
+use snapstate_loom_tests::{
+    Mark, Marks, Observed, assert_prefix, explore, load_twice, model_config,
+};
 
 /// The main thread owns the writer: it applies `Mark(1)` alone and then `Mark(2)` and
 /// `Mark(3)` as one batch, while a reader loads twice. Every snapshot the reader sees must hold
@@ -20,19 +22,7 @@ fn loads_racing_inline_publication_see_whole_versions_that_never_go_backwards() 
         let mut writer =
             InlineWriter::start(Marks::default(), model_config(1, 4)).expect("the writer starts");
         let read = writer.read_handle();
-        let reader = thread::spawn(move || {
-            let first = read.load();
-            assert_prefix(&first);
-            let second = read.load();
-            assert_prefix(&second);
-            assert!(
-                second.version() >= first.version(),
-                "a reader saw {} after {}",
-                second.version(),
-                first.version()
-            );
-            (first.last_seq().0, second.last_seq().0)
-        });
+        let reader = thread::spawn(move || load_twice(&read));
         let record = writer.apply(Mark(1)).expect("the writer runs");
         assert_eq!(record.seq, Seq(1));
         assert!(matches!(record.outcome, Outcome::Applied(_)));

@@ -4,7 +4,9 @@
 
 use loom::thread;
 use snapstate::engine::{Engine, EngineConfig, Seq, WaitStrategy};
-use snapstate_loom_tests::{Mark, Marks, Observed, assert_prefix, explore, model_config};
+use snapstate_loom_tests::{
+    Mark, Marks, Observed, assert_prefix, explore, load_twice, model_config,
+};
 
 /// One producer submits three commands while one reader loads twice. Batches hold at most two
 /// commands, so the writer publishes two or three times, and sometimes stops a batch because it
@@ -21,20 +23,7 @@ fn publication_model(name: &str, wait_strategy: WaitStrategy) {
         };
         let engine = Engine::start(Marks::default(), config).expect("engine starts");
         let read = engine.read_handle();
-        let reader = thread::spawn(move || {
-            let first = read.load();
-            assert_prefix(&first);
-            let second = read.load();
-            assert_prefix(&second);
-            assert!(
-                second.version() >= first.version(),
-                "a reader saw {} after {}",
-                second.version(),
-                first.version()
-            );
-            assert!(second.last_seq() >= first.last_seq());
-            (first.last_seq().0, second.last_seq().0)
-        });
+        let reader = thread::spawn(move || load_twice(&read));
         let write = engine.write_handle();
         write.submit(Mark(1)).expect("the engine is running");
         write.submit(Mark(2)).expect("the engine is running");

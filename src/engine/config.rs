@@ -19,8 +19,9 @@ pub(crate) const BATCH_PREALLOCATION: usize = 1_024;
 ///   laptop, a small VM): [`Block`](Self::Block), the default. A spinning writer takes CPU time
 ///   from the threads that feed it and is itself preempted, so spinning buys nothing there: on
 ///   a two-core VM shared with other work, the median submit-to-visible at 10,000 and 100,000
-///   updates a second was the same for every strategy within the noise (20–95 µs), and
-///   `BusySpin` had the worst spikes (`docs/benchmarks.md`, "Wait strategies").
+///   updates a second was the same for every strategy within the noise (20–96 µs), and
+///   `BusySpin` had the worst spikes (`cargo run --release -- bench --contenders snapstate
+///   --seconds 2 --rate R --wait-strategy W`; `docs/benchmarks.md`, "Wait strategies").
 /// * **The writer owns a core** (an isolated or pinned core, nothing else scheduled on it):
 ///   [`BusySpin`](Self::BusySpin) for the lowest latency, or
 ///   [`SpinThenBlock`](Self::SpinThenBlock) with enough spins to cover the usual gap between
@@ -28,7 +29,8 @@ pub(crate) const BATCH_PREALLOCATION: usize = 1_024;
 ///   core should rest during long quiet periods.
 /// * **One thread produces every command and latency comes first**: no wait strategy beats
 ///   having no hand-off at all; use the [`InlineWriter`](super::InlineWriter) (2.5 µs median,
-///   10.5 µs p99 at 100,000 updates a second on the same machine).
+///   10.5 µs p99 at 100,000 updates a second on the same machine:
+///   `cargo run --release -- bench --quick --rate 100000`, `docs/benchmarks.md`, "Paced").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum WaitStrategy {
     /// Park the thread until a command arrives. The default: no CPU while idle.

@@ -62,15 +62,6 @@ pub(crate) struct PublishedBatch<'batch, C> {
     pub(crate) first_seq: Seq,
     /// The sequence number of the batch's last command; the published snapshot's `last_seq`.
     pub(crate) last_seq: Seq,
-    /// The version that first includes the batch.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the journal records sequence numbers, not versions"
-        )
-    )]
-    pub(crate) version: Version,
 }
 
 /// The core's one extension point: called once per non-empty batch, on the writer's thread
@@ -247,6 +238,12 @@ impl<S: StateMachine> WriterCore<S> {
         }
     }
 
+    /// Whether the core records metrics (registered, and asked for by the configuration): a
+    /// driver reads what only a metric needs (the queue depth) only then.
+    pub(crate) fn records_metrics(&self) -> bool {
+        self.metrics.is_some()
+    }
+
     /// Installs the hook called after each published batch, replacing any earlier one.
     pub(crate) fn set_publish_hook(&mut self, hook: PublishHook<S::Command>) {
         self.hook = Some(hook);
@@ -262,7 +259,8 @@ impl<S: StateMachine> WriterCore<S> {
     /// barriers there). An empty batch publishes nothing but still calls `published` with the
     /// current version and frees what readers let go of.
     ///
-    /// `queue_depth` is reported as a metric when given.
+    /// `queue_depth` is reported as a metric when given (see
+    /// [`records_metrics`](Self::records_metrics)).
     pub(crate) fn run_batch(
         &mut self,
         queue_depth: Option<usize>,
@@ -291,8 +289,7 @@ impl<S: StateMachine> WriterCore<S> {
     /// engine that journals never runs on unjournaled. The panic is a writer failure (the
     /// engine's health turns failed, submits are refused, readers keep the last snapshot).
     fn refuse_if_journal_failed(&self) {
-        if let Some(failure) = self.journal.as_ref().and_then(|journal| journal.failure()) {
-            let message = format!("journal: {failure}");
+        if let Some(message) = self.journal_failure() {
             self.health.update(|health| {
                 health.failure.get_or_insert_with(|| message.clone());
             });
@@ -300,8 +297,15 @@ impl<S: StateMachine> WriterCore<S> {
         }
     }
 
+    /// Why the writer must not apply anything more, if the journal it feeds has failed; the
+    /// one wording of a journal failure in the writer's health, for both writers.
+    pub(crate) fn journal_failure(&self) -> Option<String> {
+        let failure = self.journal.as_ref()?.failure()?;
+        Some(format!("journal: {failure}"))
+    }
+
     /// Applies every command of the batch to the working state, in order, numbering each.
-    pub(crate) fn apply_batch(&mut self) {
+    fn apply_batch(&mut self) {
         let version = self.published.version.next();
         let mut panicked: Vec<usize> = Vec::new();
         for index in 0..self.batch.len() {
@@ -378,7 +382,7 @@ impl<S: StateMachine> WriterCore<S> {
 
     /// Makes the working state the next version, visible to readers with one store, and
     /// returns the version it replaces (for [`release`](Self::release)).
-    pub(crate) fn publish(&mut self) -> Arc<Snapshot<S>> {
+    fn publish(&mut self) -> Arc<Snapshot<S>> {
         let version = self.published.version.next();
         let snapshot = Arc::new(Snapshot {
             state: self.working.clone(),
@@ -414,7 +418,7 @@ impl<S: StateMachine> WriterCore<S> {
 
     /// Completes a published batch: delivers its outcome records, hands its commands to the
     /// hook, empties the batch and releases the version it replaced.
-    pub(crate) fn finish_batch(&mut self, first_seq: Seq, replaced: Option<Arc<Snapshot<S>>>) {
+    fn finish_batch(&mut self, first_seq: Seq, replaced: Option<Arc<Snapshot<S>>>) {
         self.deliver_outcomes();
         if !self.batch.is_empty()
             && let Some(hook) = &mut self.hook
@@ -423,7 +427,6 @@ impl<S: StateMachine> WriterCore<S> {
                 commands: &mut self.batch,
                 first_seq,
                 last_seq: Seq(self.next_seq),
-                version: self.published.version,
             });
         }
         self.batch.clear();
@@ -736,7 +739,7 @@ mod tests {
         }
     }
 
-    type Seen = Arc<Mutex<Vec<(Vec<u64>, u64, u64, u64)>>>;
+    type Seen = Arc<Mutex<Vec<(Vec<u64>, u64, u64)>>>;
 
     fn core_with_hook(take: bool) -> (WriterCore<Sum>, Seen) {
         let mut core = WriterCore::new(Sum::default(), &config(), None, false);
@@ -748,12 +751,9 @@ mod tests {
             } else {
                 batch.commands.clone()
             };
-            sink.lock().expect("hook log").push((
-                commands,
-                batch.first_seq.0,
-                batch.last_seq.0,
-                batch.version.0,
-            ));
+            sink.lock()
+                .expect("hook log")
+                .push((commands, batch.first_seq.0, batch.last_seq.0));
         }));
         (core, seen)
     }
@@ -778,7 +778,7 @@ mod tests {
             assert_eq!(run(&mut core, &[6]), Version(2));
             assert_eq!(
                 *seen.lock().expect("hook log"),
-                vec![(vec![2, 3, 4], 1, 3, 1), (vec![6], 4, 4, 2)],
+                vec![(vec![2, 3, 4], 1, 3), (vec![6], 4, 4)],
                 "taking the commands: {take}"
             );
             assert!(
@@ -799,7 +799,7 @@ mod tests {
         run(&mut core, &[2, 13, 4]);
         assert_eq!(
             *seen.lock().expect("hook log"),
-            vec![(vec![2, 13, 4], 1, 3, 1)]
+            vec![(vec![2, 13, 4], 1, 3)]
         );
         let last = core.cell().load_full();
         assert_eq!(last.state().0, 6);

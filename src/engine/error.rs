@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::sync::Arc;
 
-use super::Snapshot;
+use super::{EngineStatus, Health, Snapshot};
 
 /// Why [`WriteHandle::submit`](super::WriteHandle::submit) failed.
 #[derive(PartialEq, Eq, thiserror::Error)]
@@ -119,6 +119,20 @@ pub enum ShutdownError<S> {
         /// What the failure said.
         message: String,
     },
+}
+
+impl<S> ShutdownError<S> {
+    /// What a shutdown returns, for either writer: the final snapshot `last`, or, if `health`
+    /// says the writer failed, the failure carrying `last` as the last good snapshot.
+    pub(super) fn check(last: Arc<Snapshot<S>>, health: Health) -> Result<Arc<Snapshot<S>>, Self> {
+        match health.status {
+            EngineStatus::Failed => Err(Self::WriterFailed {
+                last_good: last,
+                message: health.failure.unwrap_or_default(),
+            }),
+            EngineStatus::Running | EngineStatus::Stopped => Ok(last),
+        }
+    }
 }
 
 impl<S> fmt::Debug for ShutdownError<S> {

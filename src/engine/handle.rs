@@ -17,7 +17,7 @@ use super::outcome::{HealthCell, OutcomeStream};
 use super::signal::{Signal, WaitEnd};
 use super::snapshot::{Seq, Snapshot, Version};
 use super::writer::{Message, Reply, Writer};
-use super::{EngineConfig, EngineStatus, Health, StateMachine};
+use super::{EngineConfig, Health, StateMachine};
 use crate::journal::{DurableState, DurableWaitError, LockGuard};
 
 /// What the engine and its write handles share: the intake (the only sender into the queue),
@@ -58,6 +58,23 @@ impl JournalRuntime {
         Self::join_thread(&self.appender);
         self.durable.close();
         Self::join_thread(&self.checkpointer);
+    }
+
+    /// Waits until every command up to `target` is durable (at most `timeout`), and says why
+    /// not otherwise: the one mapping of a journal wait's end that both writers' durable
+    /// barriers use.
+    pub(super) fn wait_durable(
+        &self,
+        target: Seq,
+        timeout: Option<Duration>,
+    ) -> Result<Seq, DurableWaitError> {
+        self.durable
+            .wait_for(target, timeout)
+            .map_err(|end| match end {
+                crate::journal::WaitEnd::Failed(failure) => DurableWaitError::Failed(failure),
+                crate::journal::WaitEnd::Closed => DurableWaitError::Closed,
+                crate::journal::WaitEnd::Timeout => DurableWaitError::Timeout,
+            })
     }
 
     fn join_thread(thread: &Mutex<Option<JoinHandle<()>>>) {
@@ -123,12 +140,11 @@ impl<S: StateMachine> Intake<S> {
 
 impl<S: StateMachine> Intake<S> {
     fn read_handle(&self) -> ReadHandle<S> {
-        let mut handle = ReadHandle::new(self.cell.clone(), Arc::clone(&self.published_signal));
-        handle.durable = self
-            .journal
-            .as_ref()
-            .map(|journal| Arc::clone(&journal.durable));
-        handle
+        ReadHandle::new(self.cell.clone(), Arc::clone(&self.published_signal)).with_durable(
+            self.journal
+                .as_ref()
+                .map(|journal| Arc::clone(&journal.durable)),
+        )
     }
 }
 
@@ -246,15 +262,7 @@ impl<S: StateMachine> Engine<S> {
     /// command); it carries the last good snapshot.
     pub fn shutdown(self) -> Result<Arc<Snapshot<S>>, ShutdownError<S>> {
         self.intake.close_and_join();
-        let last = self.intake.cell.load_full();
-        let health = self.intake.health.read();
-        match health.status {
-            EngineStatus::Failed => Err(ShutdownError::WriterFailed {
-                last_good: last,
-                message: health.failure.unwrap_or_default(),
-            }),
-            EngineStatus::Running | EngineStatus::Stopped => Ok(last),
-        }
+        ShutdownError::check(self.intake.cell.load_full(), self.intake.health.read())
     }
 }
 
@@ -423,11 +431,10 @@ impl<S: StateMachine> WriteHandle<S> {
     }
 
     fn flush_durable_inner(&self, timeout: Option<Duration>) -> Result<Seq, DurableWaitError> {
-        let durable = self
+        let journal = self
             .intake
             .journal
             .as_ref()
-            .map(|journal| Arc::clone(&journal.durable))
             .ok_or(DurableWaitError::NoJournal)?;
         let flushed = match timeout {
             None => self.flush(),
@@ -435,7 +442,8 @@ impl<S: StateMachine> WriteHandle<S> {
         };
         flushed.map_err(|error| match error {
             FlushError::Timeout => DurableWaitError::Timeout,
-            FlushError::Closed => durable
+            FlushError::Closed => journal
+                .durable
                 .failure()
                 .map_or(DurableWaitError::Closed, DurableWaitError::Failed),
         })?;
@@ -443,11 +451,7 @@ impl<S: StateMachine> WriteHandle<S> {
         // version the barrier returned); waiting for its last_seq may wait for a little more,
         // never for less.
         let target = self.intake.cell.load_full().last_seq;
-        durable.wait_for(target, timeout).map_err(|end| match end {
-            crate::journal::WaitEnd::Failed(failure) => DurableWaitError::Failed(failure),
-            crate::journal::WaitEnd::Closed => DurableWaitError::Closed,
-            crate::journal::WaitEnd::Timeout => DurableWaitError::Timeout,
-        })
+        journal.wait_durable(target, timeout)
     }
 
     /// Commands queued and not yet taken by the writer (a momentary reading).

@@ -23,7 +23,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::journal::{Durable, DurableWaitError, RecoveryError, RecoveryReport, WaitEnd};
+use crate::journal::{Durable, DurableWaitError, RecoveryError, RecoveryReport};
 use crate::sync::Arc;
 
 use super::core::WriterCore;
@@ -33,7 +33,7 @@ use super::outcome::Health;
 use super::recover::start_journal;
 use super::snapshot::Seq;
 use super::snapshot::Snapshot;
-use super::{EngineConfig, EngineStatus, OutcomeRecordOf, StateMachine};
+use super::{EngineConfig, OutcomeRecordOf, StateMachine};
 
 /// The writer on the caller's thread: applies commands and publishes each call's batch before
 /// returning. One per engine, by construction: it is `Send` (move it to the thread that
@@ -314,29 +314,18 @@ impl<S: StateMachine> InlineWriter<S> {
     pub fn shutdown(mut self) -> Result<Arc<Snapshot<S>>, ShutdownError<S>> {
         self.refuses();
         self.close();
-        let last = Arc::clone(self.core.published());
-        let health = self.core.health().read();
-        match health.status {
-            EngineStatus::Failed => Err(ShutdownError::WriterFailed {
-                last_good: last,
-                message: health.failure.unwrap_or_default(),
-            }),
-            EngineStatus::Running | EngineStatus::Stopped => Ok(last),
-        }
+        ShutdownError::check(Arc::clone(self.core.published()), self.core.health().read())
     }
 
     /// Whether the writer refuses work because it failed; marks it failed the first time a
     /// batch is found to have unwound through the core.
     fn refuses(&mut self) -> bool {
         if !self.failed
-            && let Some(failure) = self
-                .journal
-                .as_ref()
-                .and_then(|journal| journal.durable.failure())
+            && let Some(failure) = self.core.journal_failure()
         {
             // Checked here rather than left to the core, whose check panics (on the threaded
             // writer's own thread): the caller gets a refusal, not a panic.
-            self.core.fail(0, &format!("journal: {failure}"));
+            self.core.fail(0, &failure);
             self.failed = true;
             self.closed = true;
         }
@@ -449,15 +438,7 @@ impl<S: StateMachine> InlineWriter<S> {
 
     fn flush_durable_inner(&self, timeout: Option<Duration>) -> Result<Seq, DurableWaitError> {
         let journal = self.journal.as_ref().ok_or(DurableWaitError::NoJournal)?;
-        let target = self.core.published().last_seq();
-        journal
-            .durable
-            .wait_for(target, timeout)
-            .map_err(|end| match end {
-                WaitEnd::Failed(failure) => DurableWaitError::Failed(failure),
-                WaitEnd::Closed => DurableWaitError::Closed,
-                WaitEnd::Timeout => DurableWaitError::Timeout,
-            })
+        journal.wait_durable(self.core.published().last_seq(), timeout)
     }
 
     /// How far the journal is durable now (see

@@ -93,9 +93,10 @@ impl<S: StateMachine> Writer<S> {
             // Only async submitters wait for room this way (blocking ones wait in the channel).
             #[cfg(feature = "async")]
             self.space_signal.notify();
-            let queue_depth = self.receiver.len();
+            // Read only for the metric: the writer needs no queue depth of its own.
+            let queue_depth = self.core.records_metrics().then(|| self.receiver.len());
             let barriers = &mut self.barriers;
-            self.core.run_batch(Some(queue_depth), |version| {
+            self.core.run_batch(queue_depth, |version| {
                 for reply in barriers.drain(..) {
                     reply.answer(version);
                 }

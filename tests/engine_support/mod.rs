@@ -1,27 +1,38 @@
-//! A small state machine for the engine's own tests (inline, waiting, async, properties): a log
-//! of the commands it applied, with commands that refuse, panic, or panic only when re-applied.
+//! A small state machine for the engine's own tests (engine, inline, waiting, async,
+//! properties): a log of the commands it applied, with commands that refuse, panic, panic only
+//! when re-applied, or hold the writer inside `apply` until the test says go.
 
 #![allow(
     dead_code,
     reason = "each test binary compiles this module and uses a different part of it"
 )]
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
 use snapstate::engine::{Labelled, StateMachine};
 
 /// Even numbers are logged; odd numbers are refused; [`PANIC`] logs itself and then panics (so
-/// a torn state would show it); [`FLAKY`] applies cleanly the first time and panics every time
-/// after (a non-deterministic state machine, which fails the writer during panic recovery).
+/// a torn state would show it); [`WAIT`] blocks on the gate (see [`gated`]) before logging;
+/// [`FLAKY`] applies cleanly the first time and panics every time after (a non-deterministic
+/// state machine, which fails the writer during panic recovery).
 #[derive(Clone, Default)]
 pub struct Log {
     pub entries: imbl::Vector<u64>,
     /// How often `FLAKY` was applied, shared by every clone.
     flaky_applied: Arc<AtomicU64>,
+    gate: Option<Gate>,
+}
+
+/// Lets a test hold the writer inside `apply` until it says go.
+#[derive(Clone)]
+struct Gate {
+    entered: mpsc::SyncSender<()>,
+    release: Arc<Mutex<mpsc::Receiver<()>>>,
 }
 
 pub const PANIC: u64 = 1_000_000;
+pub const WAIT: u64 = 2_000_000;
 pub const FLAKY: u64 = 3_000_000;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -54,6 +65,14 @@ impl StateMachine for Log {
                 self.entries.push_back(PANIC);
                 panic!("deliberate panic in apply");
             }
+            WAIT => {
+                if let Some(gate) = &self.gate {
+                    let _ = gate.entered.send(());
+                    let _ = gate.release.lock().expect("gate lock").recv();
+                }
+                self.entries.push_back(WAIT);
+                Ok(Logged)
+            }
             FLAKY => {
                 assert_eq!(
                     self.flaky_applied.fetch_add(1, Ordering::SeqCst),
@@ -77,6 +96,21 @@ impl Log {
     pub fn logged(&self) -> Vec<u64> {
         self.entries.iter().copied().collect()
     }
+}
+
+/// A log whose [`WAIT`] command tells the returned receiver it has entered `apply`, then holds
+/// the writer there until the returned sender says go.
+pub fn gated() -> (Log, mpsc::Receiver<()>, mpsc::Sender<()>) {
+    let (entered_sender, entered) = mpsc::sync_channel(1);
+    let (release, release_receiver) = mpsc::channel();
+    let log = Log {
+        gate: Some(Gate {
+            entered: entered_sender,
+            release: Arc::new(Mutex::new(release_receiver)),
+        }),
+        ..Log::default()
+    };
+    (log, entered, release)
 }
 
 /// Silences the deliberate panics' messages (each test binary that uses them calls this).
