@@ -4,66 +4,15 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use snapstate::book::{Book, BookCommand, Level, OrderId};
+use snapstate::book::{Book, BookCommand, OrderId};
 use snapstate::engine::{Engine, EngineConfig, EngineStatus, Seq, StartError};
 use snapstate::journal::{
     DurableWaitError, JournalConfig, SimulatedStorage, Storage, SyncPolicy, recover_read_only,
 };
 
-const LEVELS: u32 = 200;
-
-/// Order life cycles over the grid, with a refused command every so often.
-fn workload(orders: u64) -> Vec<BookCommand> {
-    let grid = common::grid(LEVELS);
-    let mut commands = Vec::new();
-    for order in 0..orders {
-        let level = Level(i32::try_from(order % 150).expect("small") - 75);
-        let (cycle, _) = common::life_cycle(
-            &grid,
-            OrderId(order + 1),
-            level,
-            3,
-            u32::try_from(order % 4).expect("small"),
-            order,
-        );
-        commands.extend(cycle);
-        if order % 7 == 0 {
-            commands.push(common::invalid_command(OrderId(1_000_000 + order)));
-        }
-    }
-    commands
-}
-
-/// The book that applying `commands` in order gives.
-fn reference(commands: &[BookCommand]) -> Book {
-    let mut book = common::book(LEVELS);
-    for command in commands {
-        let _ = book.apply(command);
-    }
-    book
-}
-
-fn journal_config(storage: &SimulatedStorage) -> JournalConfig {
-    JournalConfig {
-        // Small segments, so that runs roll over several.
-        segment_bytes: 4096,
-        checkpoint_every_commands: None,
-        checkpoint_interval: None,
-        ..JournalConfig::with_storage(Arc::new(storage.clone()))
-    }
-}
-
-fn engine_config(journal: JournalConfig) -> EngineConfig {
-    EngineConfig {
-        record_metrics: false,
-        max_batch: 64,
-        journal: Some(journal),
-        ..EngineConfig::default()
-    }
-}
+use common::journal::{LEVELS, engine_config, journal_config, reference, workload};
 
 fn submit_all(engine: &Engine<Book>, commands: &[BookCommand]) {
     let writer = engine.write_handle();
