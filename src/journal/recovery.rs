@@ -243,9 +243,10 @@ pub(crate) fn replay<S: Durable>(
                 found: header.first_seq,
             }));
         }
-        let scanned = segment::scan_records(name, &bytes, header.len, last)?;
+        // Each record is decoded and replayed as the scan finds it: no list of the segment's
+        // records is built.
         let mut next_in_segment = header.first_seq;
-        for record in &scanned.records {
+        let scanned = segment::scan_records(name, &bytes, header.len, last, |record| {
             if record.seq != next_in_segment {
                 return Err(corrupt(
                     name,
@@ -255,7 +256,7 @@ pub(crate) fn replay<S: Durable>(
             }
             next_in_segment = Seq(next_in_segment.0 + 1);
             if record.seq < expected {
-                continue;
+                return Ok(());
             }
             let command = S::decode_command(record.payload).map_err(|error| {
                 corrupt(
@@ -266,7 +267,8 @@ pub(crate) fn replay<S: Durable>(
             })?;
             replayer.push(command);
             expected = Seq(expected.0 + 1);
-        }
+            Ok(())
+        })?;
         if let Some((offset, written)) = scanned.torn {
             report.torn_bytes_truncated += written;
             report.torn_file = Some(name.clone());
