@@ -437,3 +437,42 @@ fn a_damaged_newest_checkpoint_falls_back_to_the_older_one() {
     assert_eq!(engine.read_handle().load().state(), last.state());
     engine.shutdown().expect("shutdown");
 }
+
+#[test]
+fn a_failing_sync_fails_the_engine_and_the_barrier_reports_it() {
+    let storage = SimulatedStorage::new();
+    let (engine, _) = Engine::recover(
+        common::book(LEVELS),
+        engine_config(journal_config(&storage)),
+    )
+    .expect("fresh start");
+    let writer = engine.write_handle();
+    writer
+        .submit(common::invalid_command(OrderId(1)))
+        .expect("submit");
+    assert_eq!(writer.flush_durable(), Ok(Seq(1)));
+    storage.set_fail_syncs(true);
+    writer
+        .submit(common::invalid_command(OrderId(2)))
+        .expect("submit");
+    let barrier = writer.flush_durable();
+    assert!(
+        barrier.as_ref().is_err_and(DurableWaitError::is_failed),
+        "{barrier:?}"
+    );
+    assert_eq!(
+        engine.read_handle().durable_seq(),
+        Some(Seq(1)),
+        "not past the failed sync"
+    );
+    let health = engine.health();
+    assert_eq!(health.status, EngineStatus::Failed);
+    assert!(
+        health
+            .failure
+            .as_deref()
+            .is_some_and(|failure| failure.contains("journal")),
+        "{health:?}"
+    );
+    assert!(engine.shutdown().is_err());
+}

@@ -245,13 +245,14 @@ impl<S: Durable> Appender<S> {
     ) {
         if let Err(failure) = self.run_until_closed(receiver, recycle) {
             tracing::error!(%failure, "the snapstate journal failed; the engine stops");
-            self.durable.fail(failure.clone());
+            // The health first: a barrier woken by the failure then finds the engine failed.
             health.update(|health| {
                 health.status = EngineStatus::Failed;
                 if health.failure.is_none() {
                     health.failure = Some(format!("journal: {failure}"));
                 }
             });
+            self.durable.fail(failure);
             return;
         }
         self.durable.close();
