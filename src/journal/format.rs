@@ -53,7 +53,7 @@ pub(crate) enum FrameRead<'bytes> {
 
 /// Why a frame is not valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum BadFrame {
+pub(crate) enum BadFrame {
     /// The input ends inside the frame.
     #[error("the record is cut short")]
     Truncated,

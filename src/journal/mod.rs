@@ -54,7 +54,7 @@ pub(crate) use appender::{DurableState, JournalBatch, JournalSender, WaitEnd, sp
 pub(crate) use checkpoint::spawn_checkpointer;
 pub use config::{JournalConfig, SyncPolicy};
 pub use error::{CodecError, DurableWaitError, RecoveryError};
-pub use format::{BadFrame, FRAME_HEADER_BYTES, MAX_PAYLOAD_BYTES};
+pub use format::{FRAME_HEADER_BYTES, MAX_PAYLOAD_BYTES};
 pub(crate) use recovery::replay;
 pub use recovery::{RecoveryReport, recover_read_only, stored_config};
 #[cfg(any(test, feature = "simulated-storage"))]
