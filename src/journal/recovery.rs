@@ -91,16 +91,8 @@ pub fn stored_config<S: Durable>(
     let names = storage
         .list()
         .map_err(|error| RecoveryError::io(storage.location(), error))?;
-    let mut checkpoints: Vec<(Seq, &String)> = names
-        .iter()
-        .filter_map(|name| parse_checkpoint_name(name).map(|seq| (seq, name)))
-        .collect();
-    checkpoints.sort();
-    let mut segments: Vec<(Seq, &String)> = names
-        .iter()
-        .filter_map(|name| segment::parse_segment_name(name).map(|seq| (seq, name)))
-        .collect();
-    segments.sort();
+    let checkpoints = by_seq(&names, parse_checkpoint_name);
+    let segments = by_seq(&names, segment::parse_segment_name);
     let mut first_damage = None;
     for (_, name) in checkpoints.iter().rev() {
         let bytes = storage
@@ -196,11 +188,7 @@ pub(crate) fn replay<S: Durable>(
         config,
         &mut report,
     )?;
-    let mut segments: Vec<(Seq, String)> = names
-        .iter()
-        .filter_map(|name| segment::parse_segment_name(name).map(|seq| (seq, name.clone())))
-        .collect();
-    segments.sort();
+    let segments = by_seq(&names, segment::parse_segment_name);
     let first_needed = segments
         .windows(2)
         .take_while(|pair| pair[1].0.0 <= checkpoint_seq.0 + 1)
@@ -212,7 +200,7 @@ pub(crate) fn replay<S: Durable>(
         replayed: 0,
     };
     let count = segments.len();
-    for (index, (seq, name)) in segments.iter().enumerate().skip(first_needed) {
+    for (index, &(seq, name)) in segments.iter().enumerate().skip(first_needed) {
         let last = index + 1 == count;
         let bytes = storage
             .read(name)
@@ -234,7 +222,7 @@ pub(crate) fn replay<S: Durable>(
             }
             Err(BadHeader::Invalid(reason)) => return Err(corrupt(name, 0, reason)),
         };
-        check_header::<S>(name, *seq, &header, &expected_config)?;
+        check_header::<S>(name, seq, &header, &expected_config)?;
         if header.first_seq > expected {
             // A damaged newer checkpoint explains the gap better than "missing records".
             return Err(damaged.unwrap_or(RecoveryError::MissingRecords {
@@ -293,7 +281,7 @@ pub(crate) fn replay<S: Durable>(
     report.duration = started.elapsed();
     Ok((
         core,
-        report.clone(),
+        report,
         Tail {
             next_seq: expected,
             last_checkpoint: checkpoint_seq,
@@ -337,11 +325,7 @@ fn load_checkpoint<S: Durable>(
     config: &EngineConfig,
     report: &mut RecoveryReport,
 ) -> Result<Loaded<S>, RecoveryError> {
-    let mut checkpoints: Vec<(Seq, &String)> = names
-        .iter()
-        .filter_map(|name| parse_checkpoint_name(name).map(|seq| (seq, name)))
-        .collect();
-    checkpoints.sort();
+    let checkpoints = by_seq(names, parse_checkpoint_name);
     let mut damaged = None;
     for (seq, name) in checkpoints.into_iter().rev() {
         let bytes = storage
@@ -457,6 +441,16 @@ fn remove_temporaries(storage: &dyn Storage, names: &[String]) -> Result<(), Rec
             .map_err(|error| RecoveryError::io(name.clone(), error))?;
     }
     Ok(())
+}
+
+/// The names that `parse` reads a sequence number from, with it, in sequence order.
+fn by_seq(names: &[String], parse: fn(&str) -> Option<Seq>) -> Vec<(Seq, &String)> {
+    let mut numbered: Vec<(Seq, &String)> = names
+        .iter()
+        .filter_map(|name| parse(name).map(|seq| (seq, name)))
+        .collect();
+    numbered.sort();
+    numbered
 }
 
 fn corrupt(file: &str, offset: u64, reason: &str) -> RecoveryError {
