@@ -1,6 +1,7 @@
-//! The journal end to end on the simulated, fault-injecting storage: journal a run, crash it
-//! (drop the process's view of the disk without a shutdown, losing what was not synced and
-//! perhaps tearing the last write), recover, and compare with the book the same commands give.
+//! The journal end to end on the simulated, fault-injecting storage: a clean restart, damaged
+//! and foreign files, the lock, checkpoints, and failures of the disk. Crashes (what was not
+//! synced is lost, the last write may tear), torn tails and a full disk are tested for each
+//! writer in `tests/journal_writers.rs`.
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::time::Duration;
 use snapstate::book::{Book, BookCommand, OrderId};
 use snapstate::engine::{Engine, EngineConfig, EngineStatus, Seq, StartError};
 use snapstate::journal::{
-    DurableWaitError, JournalConfig, SimulatedStorage, Storage, SyncPolicy, recover_read_only,
+    DurableWaitError, JournalConfig, SimulatedStorage, Storage, recover_read_only,
 };
 
 use common::journal::{LEVELS, engine_config, journal_config, reference, workload};
@@ -83,87 +84,6 @@ fn a_journaled_run_recovers_to_the_same_book_counters_and_numbering() {
         Seq(last.last_seq().0 + 1)
     );
     engine.shutdown().expect("shutdown");
-}
-
-#[test]
-fn a_crash_loses_nothing_that_was_durable_and_recovers_a_prefix() {
-    let storage = SimulatedStorage::new();
-    let commands = workload(orders());
-    let half = commands.len() / 2;
-    let (engine, _) = Engine::recover(
-        common::book(LEVELS),
-        engine_config(journal_config(&storage)),
-    )
-    .expect("fresh start");
-    submit_all(&engine, &commands[..half]);
-    let durable = engine.write_handle().flush_durable().expect("durable");
-    assert!(
-        durable >= Seq(half as u64),
-        "the barrier never returns early"
-    );
-    submit_all(&engine, &commands[half..]);
-
-    // The process dies: the disk keeps only what was synced.
-    let (survivor, _) = storage.crash(None);
-    drop(engine);
-
-    let (engine, report) = Engine::recover(
-        common::book(LEVELS),
-        engine_config(journal_config(&survivor)),
-    )
-    .expect("recover");
-    assert!(report.last_seq >= durable, "{report:?}");
-    let recovered = engine.read_handle().load();
-    let prefix = usize::try_from(report.last_seq.0).expect("small");
-    assert_eq!(recovered.state(), &reference(&commands[..prefix]));
-    assert_eq!(recovered.counters().total(), report.last_seq.0);
-    engine.shutdown().expect("shutdown");
-}
-
-#[test]
-fn a_torn_tail_is_truncated_and_reported_and_recovery_is_then_idempotent() {
-    let commands = workload(orders() / 4);
-    let mut torn_seen = false;
-    for tear in [0.31, 0.5, 0.77, 0.93] {
-        let storage = SimulatedStorage::new();
-        let journal = JournalConfig {
-            sync: SyncPolicy::Os,
-            ..journal_config(&storage)
-        };
-        let (engine, _) =
-            Engine::recover(common::book(LEVELS), engine_config(journal)).expect("fresh start");
-        let writer = engine.write_handle();
-        for command in &commands {
-            // One command per batch, so that each write is one record.
-            writer.submit(command.clone()).expect("submit");
-            writer.flush().expect("flush");
-        }
-        let (survivor, loss) = storage.crash(Some(tear));
-        drop(engine);
-        assert!(loss.unsynced_bytes_kept > 0);
-
-        let (engine, report) = Engine::recover(
-            common::book(LEVELS),
-            engine_config(journal_config(&survivor)),
-        )
-        .expect("recover");
-        torn_seen |= report.torn_bytes_truncated > 0;
-        assert!(report.torn_file.is_some() == (report.torn_bytes_truncated > 0));
-        let prefix = usize::try_from(report.last_seq.0).expect("small");
-        assert!(prefix < commands.len(), "the crash lost the tail");
-        let recovered = engine.read_handle().load();
-        assert_eq!(recovered.state(), &reference(&commands[..prefix]));
-        engine.shutdown().expect("shutdown");
-
-        let (again, second) = recover_read_only(&survivor, common::book(LEVELS)).expect("again");
-        assert_eq!(
-            second.torn_bytes_truncated, 0,
-            "the torn tail was truncated"
-        );
-        assert_eq!(second.last_seq, report.last_seq);
-        assert_eq!(again.state(), recovered.state());
-    }
-    assert!(torn_seen, "some tear cut a record in two");
 }
 
 fn journaled_run(storage: &SimulatedStorage, commands: &[BookCommand]) {
@@ -254,47 +174,6 @@ fn a_second_engine_on_the_same_journal_is_refused() {
     )
     .expect("after the first let go");
     engine.shutdown().expect("shutdown");
-}
-
-#[test]
-fn a_full_disk_fails_the_engine_visibly_and_the_writer_stops() {
-    let storage = SimulatedStorage::new();
-    let (engine, _) = Engine::recover(
-        common::book(LEVELS),
-        engine_config(journal_config(&storage)),
-    )
-    .expect("fresh start");
-    storage.set_space_left(Some(2_000));
-    let writer = engine.write_handle();
-    let commands = workload(orders());
-    let mut refused = false;
-    for command in &commands {
-        if writer.submit(command.clone()).is_err() {
-            refused = true;
-            break;
-        }
-        let _ = writer.flush();
-    }
-    assert!(refused, "once the journal failed, submits are refused");
-    let health = engine.health();
-    assert_eq!(health.status, EngineStatus::Failed);
-    assert!(
-        health
-            .failure
-            .as_deref()
-            .is_some_and(|failure| failure.contains("journal")),
-        "{health:?}"
-    );
-    assert!(matches!(
-        writer.flush_durable(),
-        Err(DurableWaitError::Failed(_) | DurableWaitError::Closed)
-    ));
-    let last = engine.read_handle().load();
-    assert!(
-        last.last_seq() < Seq(commands.len() as u64),
-        "the writer stopped"
-    );
-    assert!(engine.shutdown().is_err());
 }
 
 #[test]

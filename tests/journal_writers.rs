@@ -226,6 +226,11 @@ fn a_torn_tail_is_truncated_for_each_writer() {
                 Journaled::recover(kind, engine_config(journal_config(&survivor)))
                     .expect("recover");
             torn_seen |= report.torn_bytes_truncated > 0;
+            assert_eq!(
+                report.torn_file.is_some(),
+                report.torn_bytes_truncated > 0,
+                "{kind} at {tear}: {report:?}"
+            );
             let prefix = usize::try_from(report.last_seq.0).expect("small");
             assert_eq!(
                 recovered.read_handle().load().state().state_digest(),
