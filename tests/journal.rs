@@ -191,17 +191,7 @@ fn checkpoints_cover_old_segments_and_recovery_replays_only_the_tail() {
     submit_all(&engine, &commands);
     engine.write_handle().flush_durable().expect("durable");
     // The checkpointer runs on its own thread: wait (bounded) until it has written one.
-    let mut waited = 0;
-    while !storage
-        .list()
-        .expect("list")
-        .iter()
-        .any(|name| name.ends_with(".checkpoint"))
-    {
-        assert!(waited < 1_000, "no checkpoint within ten seconds");
-        std::thread::sleep(Duration::from_millis(10));
-        waited += 1;
-    }
+    wait_for_checkpoints(&storage, 1);
     let last = engine.shutdown().expect("shutdown");
     let (engine, report) =
         Engine::recover(common::book(LEVELS), engine_config(journal)).expect("recover");
