@@ -46,15 +46,12 @@ pub const TEMPORARY_SUFFIX: &str = ".tmp";
 
 /// The file name of the checkpoint that includes everything up to `seq`.
 pub(crate) fn checkpoint_name(seq: Seq) -> String {
-    format!("{:020}{CHECKPOINT_SUFFIX}", seq.0)
+    super::numbered_name(seq, CHECKPOINT_SUFFIX)
 }
 
 /// The sequence number a checkpoint's name declares, if it is a checkpoint's name.
 pub(crate) fn parse_checkpoint_name(name: &str) -> Option<Seq> {
-    let digits = name.strip_suffix(CHECKPOINT_SUFFIX)?;
-    (digits.len() == 20 && digits.bytes().all(|byte| byte.is_ascii_digit()))
-        .then(|| digits.parse().ok().map(Seq))
-        .flatten()
+    super::parse_numbered_name(name, CHECKPOINT_SUFFIX)
 }
 
 /// The outcome counters as stored: by name, so that a label added later still lines up.

@@ -39,15 +39,12 @@ pub const MAX_HEADER_BYTES: usize = 1 << 20;
 
 /// The file name of the segment whose first record is `first_seq`.
 pub(crate) fn segment_name(first_seq: Seq) -> String {
-    format!("{:020}{SEGMENT_SUFFIX}", first_seq.0)
+    super::numbered_name(first_seq, SEGMENT_SUFFIX)
 }
 
 /// The first sequence number a segment's file name declares, if it is a segment's name.
 pub(crate) fn parse_segment_name(name: &str) -> Option<Seq> {
-    let digits = name.strip_suffix(SEGMENT_SUFFIX)?;
-    (digits.len() == 20 && digits.bytes().all(|byte| byte.is_ascii_digit()))
-        .then(|| digits.parse().ok().map(Seq))
-        .flatten()
+    super::parse_numbered_name(name, SEGMENT_SUFFIX)
 }
 
 /// Builds a segment header.
