@@ -1,69 +1,19 @@
-//! The journal end to end on the simulated, fault-injecting storage: journal a run, crash it
-//! (drop the process's view of the disk without a shutdown, losing what was not synced and
-//! perhaps tearing the last write), recover, and compare with the book the same commands give.
+//! The journal end to end on the simulated, fault-injecting storage: a clean restart, damaged
+//! and foreign files, the lock, checkpoints, and failures of the disk. Crashes (what was not
+//! synced is lost, the last write may tear), torn tails and a full disk are tested for each
+//! writer in `tests/journal_writers.rs`.
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use snapstate::book::{Book, BookCommand, Level, OrderId};
+use snapstate::book::{Book, BookCommand, OrderId};
 use snapstate::engine::{Engine, EngineConfig, EngineStatus, Seq, StartError};
 use snapstate::journal::{
-    DurableWaitError, JournalConfig, SimulatedStorage, Storage, SyncPolicy, recover_read_only,
+    DurableWaitError, JournalConfig, SimulatedStorage, Storage, recover_read_only,
 };
 
-const LEVELS: u32 = 200;
-
-/// Order life cycles over the grid, with a refused command every so often.
-fn workload(orders: u64) -> Vec<BookCommand> {
-    let grid = common::grid(LEVELS);
-    let mut commands = Vec::new();
-    for order in 0..orders {
-        let level = Level(i32::try_from(order % 150).expect("small") - 75);
-        let (cycle, _) = common::life_cycle(
-            &grid,
-            OrderId(order + 1),
-            level,
-            3,
-            u32::try_from(order % 4).expect("small"),
-            order,
-        );
-        commands.extend(cycle);
-        if order % 7 == 0 {
-            commands.push(common::invalid_command(OrderId(1_000_000 + order)));
-        }
-    }
-    commands
-}
-
-/// The book that applying `commands` in order gives.
-fn reference(commands: &[BookCommand]) -> Book {
-    let mut book = common::book(LEVELS);
-    for command in commands {
-        let _ = book.apply(command);
-    }
-    book
-}
-
-fn journal_config(storage: &SimulatedStorage) -> JournalConfig {
-    JournalConfig {
-        // Small segments, so that runs roll over several.
-        segment_bytes: 4096,
-        checkpoint_every_commands: None,
-        checkpoint_interval: None,
-        ..JournalConfig::with_storage(Arc::new(storage.clone()))
-    }
-}
-
-fn engine_config(journal: JournalConfig) -> EngineConfig {
-    EngineConfig {
-        record_metrics: false,
-        max_batch: 64,
-        journal: Some(journal),
-        ..EngineConfig::default()
-    }
-}
+use common::journal::{LEVELS, engine_config, journal_config, reference, workload};
 
 fn submit_all(engine: &Engine<Book>, commands: &[BookCommand]) {
     let writer = engine.write_handle();
@@ -134,87 +84,6 @@ fn a_journaled_run_recovers_to_the_same_book_counters_and_numbering() {
         Seq(last.last_seq().0 + 1)
     );
     engine.shutdown().expect("shutdown");
-}
-
-#[test]
-fn a_crash_loses_nothing_that_was_durable_and_recovers_a_prefix() {
-    let storage = SimulatedStorage::new();
-    let commands = workload(orders());
-    let half = commands.len() / 2;
-    let (engine, _) = Engine::recover(
-        common::book(LEVELS),
-        engine_config(journal_config(&storage)),
-    )
-    .expect("fresh start");
-    submit_all(&engine, &commands[..half]);
-    let durable = engine.write_handle().flush_durable().expect("durable");
-    assert!(
-        durable >= Seq(half as u64),
-        "the barrier never returns early"
-    );
-    submit_all(&engine, &commands[half..]);
-
-    // The process dies: the disk keeps only what was synced.
-    let (survivor, _) = storage.crash(None);
-    drop(engine);
-
-    let (engine, report) = Engine::recover(
-        common::book(LEVELS),
-        engine_config(journal_config(&survivor)),
-    )
-    .expect("recover");
-    assert!(report.last_seq >= durable, "{report:?}");
-    let recovered = engine.read_handle().load();
-    let prefix = usize::try_from(report.last_seq.0).expect("small");
-    assert_eq!(recovered.state(), &reference(&commands[..prefix]));
-    assert_eq!(recovered.counters().total(), report.last_seq.0);
-    engine.shutdown().expect("shutdown");
-}
-
-#[test]
-fn a_torn_tail_is_truncated_and_reported_and_recovery_is_then_idempotent() {
-    let commands = workload(orders() / 4);
-    let mut torn_seen = false;
-    for tear in [0.31, 0.5, 0.77, 0.93] {
-        let storage = SimulatedStorage::new();
-        let journal = JournalConfig {
-            sync: SyncPolicy::Os,
-            ..journal_config(&storage)
-        };
-        let (engine, _) =
-            Engine::recover(common::book(LEVELS), engine_config(journal)).expect("fresh start");
-        let writer = engine.write_handle();
-        for command in &commands {
-            // One command per batch, so that each write is one record.
-            writer.submit(command.clone()).expect("submit");
-            writer.flush().expect("flush");
-        }
-        let (survivor, loss) = storage.crash(Some(tear));
-        drop(engine);
-        assert!(loss.unsynced_bytes_kept > 0);
-
-        let (engine, report) = Engine::recover(
-            common::book(LEVELS),
-            engine_config(journal_config(&survivor)),
-        )
-        .expect("recover");
-        torn_seen |= report.torn_bytes_truncated > 0;
-        assert!(report.torn_file.is_some() == (report.torn_bytes_truncated > 0));
-        let prefix = usize::try_from(report.last_seq.0).expect("small");
-        assert!(prefix < commands.len(), "the crash lost the tail");
-        let recovered = engine.read_handle().load();
-        assert_eq!(recovered.state(), &reference(&commands[..prefix]));
-        engine.shutdown().expect("shutdown");
-
-        let (again, second) = recover_read_only(&survivor, common::book(LEVELS)).expect("again");
-        assert_eq!(
-            second.torn_bytes_truncated, 0,
-            "the torn tail was truncated"
-        );
-        assert_eq!(second.last_seq, report.last_seq);
-        assert_eq!(again.state(), recovered.state());
-    }
-    assert!(torn_seen, "some tear cut a record in two");
 }
 
 fn journaled_run(storage: &SimulatedStorage, commands: &[BookCommand]) {
@@ -308,47 +177,6 @@ fn a_second_engine_on_the_same_journal_is_refused() {
 }
 
 #[test]
-fn a_full_disk_fails_the_engine_visibly_and_the_writer_stops() {
-    let storage = SimulatedStorage::new();
-    let (engine, _) = Engine::recover(
-        common::book(LEVELS),
-        engine_config(journal_config(&storage)),
-    )
-    .expect("fresh start");
-    storage.set_space_left(Some(2_000));
-    let writer = engine.write_handle();
-    let commands = workload(orders());
-    let mut refused = false;
-    for command in &commands {
-        if writer.submit(command.clone()).is_err() {
-            refused = true;
-            break;
-        }
-        let _ = writer.flush();
-    }
-    assert!(refused, "once the journal failed, submits are refused");
-    let health = engine.health();
-    assert_eq!(health.status, EngineStatus::Failed);
-    assert!(
-        health
-            .failure
-            .as_deref()
-            .is_some_and(|failure| failure.contains("journal")),
-        "{health:?}"
-    );
-    assert!(matches!(
-        writer.flush_durable(),
-        Err(DurableWaitError::Failed(_) | DurableWaitError::Closed)
-    ));
-    let last = engine.read_handle().load();
-    assert!(
-        last.last_seq() < Seq(commands.len() as u64),
-        "the writer stopped"
-    );
-    assert!(engine.shutdown().is_err());
-}
-
-#[test]
 fn checkpoints_cover_old_segments_and_recovery_replays_only_the_tail() {
     let storage = SimulatedStorage::new();
     let journal = JournalConfig {
@@ -363,17 +191,7 @@ fn checkpoints_cover_old_segments_and_recovery_replays_only_the_tail() {
     submit_all(&engine, &commands);
     engine.write_handle().flush_durable().expect("durable");
     // The checkpointer runs on its own thread: wait (bounded) until it has written one.
-    let mut waited = 0;
-    while !storage
-        .list()
-        .expect("list")
-        .iter()
-        .any(|name| name.ends_with(".checkpoint"))
-    {
-        assert!(waited < 1_000, "no checkpoint within ten seconds");
-        std::thread::sleep(Duration::from_millis(10));
-        waited += 1;
-    }
+    wait_for_checkpoints(&storage, 1);
     let last = engine.shutdown().expect("shutdown");
     let (engine, report) =
         Engine::recover(common::book(LEVELS), engine_config(journal)).expect("recover");
@@ -487,4 +305,43 @@ fn a_damaged_newest_checkpoint_falls_back_to_the_older_one() {
     assert!(newest > checkpoints[0] && older.0 < last.last_seq().0);
     assert_eq!(engine.read_handle().load().state(), last.state());
     engine.shutdown().expect("shutdown");
+}
+
+#[test]
+fn a_failing_sync_fails_the_engine_and_the_barrier_reports_it() {
+    let storage = SimulatedStorage::new();
+    let (engine, _) = Engine::recover(
+        common::book(LEVELS),
+        engine_config(journal_config(&storage)),
+    )
+    .expect("fresh start");
+    let writer = engine.write_handle();
+    writer
+        .submit(common::invalid_command(OrderId(1)))
+        .expect("submit");
+    assert_eq!(writer.flush_durable(), Ok(Seq(1)));
+    storage.set_fail_syncs(true);
+    writer
+        .submit(common::invalid_command(OrderId(2)))
+        .expect("submit");
+    let barrier = writer.flush_durable();
+    assert!(
+        barrier.as_ref().is_err_and(DurableWaitError::is_failed),
+        "{barrier:?}"
+    );
+    assert_eq!(
+        engine.read_handle().durable_seq(),
+        Some(Seq(1)),
+        "not past the failed sync"
+    );
+    let health = engine.health();
+    assert_eq!(health.status, EngineStatus::Failed);
+    assert!(
+        health
+            .failure
+            .as_deref()
+            .is_some_and(|failure| failure.contains("journal")),
+        "{health:?}"
+    );
+    assert!(engine.shutdown().is_err());
 }

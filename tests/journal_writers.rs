@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::Arc;
 
-use snapstate::book::{Book, BookCommand, Level, OrderId};
+use snapstate::book::{Book, BookCommand};
 use snapstate::engine::{
     ApplyError, Engine, EngineConfig, EngineStatus, InlineWriter, ReadHandle, Seq, Snapshot,
 };
@@ -16,59 +16,11 @@ use snapstate::journal::{
     recover_read_only,
 };
 
+use common::journal::{LEVELS, engine_config, journal_config, reference, workload};
 use common::writers::{WRITER_KINDS, WriterKind};
-
-const LEVELS: u32 = 200;
-
-fn workload(orders: u64) -> Vec<BookCommand> {
-    let grid = common::grid(LEVELS);
-    let mut commands = Vec::new();
-    for order in 0..orders {
-        let level = Level(i32::try_from(order % 150).expect("small") - 75);
-        let (cycle, _) = common::life_cycle(
-            &grid,
-            OrderId(order + 1),
-            level,
-            3,
-            u32::try_from(order % 4).expect("small"),
-            order,
-        );
-        commands.extend(cycle);
-        if order % 7 == 0 {
-            commands.push(common::invalid_command(OrderId(1_000_000 + order)));
-        }
-    }
-    commands
-}
-
-fn reference(commands: &[BookCommand]) -> Book {
-    let mut book = common::book(LEVELS);
-    for command in commands {
-        let _ = book.apply(command);
-    }
-    book
-}
 
 fn orders() -> u64 {
     100 * common::scale()
-}
-
-fn journal_config(storage: &SimulatedStorage) -> JournalConfig {
-    JournalConfig {
-        segment_bytes: 4096,
-        checkpoint_every_commands: None,
-        checkpoint_interval: None,
-        ..JournalConfig::with_storage(Arc::new(storage.clone()))
-    }
-}
-
-fn engine_config(journal: JournalConfig) -> EngineConfig {
-    EngineConfig {
-        record_metrics: false,
-        max_batch: 64,
-        journal: Some(journal),
-        ..EngineConfig::default()
-    }
 }
 
 /// A journaled writer of either kind, driven one command at a time.
@@ -274,6 +226,11 @@ fn a_torn_tail_is_truncated_for_each_writer() {
                 Journaled::recover(kind, engine_config(journal_config(&survivor)))
                     .expect("recover");
             torn_seen |= report.torn_bytes_truncated > 0;
+            assert_eq!(
+                report.torn_file.is_some(),
+                report.torn_bytes_truncated > 0,
+                "{kind} at {tear}: {report:?}"
+            );
             let prefix = usize::try_from(report.last_seq.0).expect("small");
             assert_eq!(
                 recovered.read_handle().load().state().state_digest(),

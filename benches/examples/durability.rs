@@ -17,25 +17,25 @@
 //! How each figure is taken:
 //!
 //! * fsync latency: the engine's own `snapstate_journal_sync_seconds` histogram (each
-//!   `fdatasync` the journal thread makes), read through a small `metrics` recorder installed
-//!   here.
+//!   `fdatasync` the journal thread makes), read through the bench crate's recorder
+//!   (`snapstate_bench::probe`).
 //! * gaps between publications: the same recorder stamps the writer's `snapstate_batch_size`
 //!   record, which the writer makes right after storing each batch's version into the
 //!   publication cell; the gap is the time between two consecutive stamps, on the writer's own
 //!   thread (it includes applying the next batch, so it is a gap, not the checkpoint's cost).
-//! * recovery: the engine is shut down, then `Engine::recover` is timed on its directory.
+//! * recovery: the engine is shut down, then `Engine::recover` is timed on its directory. Its
+//!   time per million records is printed only for a recovery without a checkpoint: with one,
+//!   the time is mostly loading the checkpoint, not replaying records.
 
 use std::error::Error;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use metrics::{Counter, Gauge, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use snapstate::book::{Book, BookCommand};
 use snapstate::engine::{Engine, EngineConfig};
 use snapstate::journal::{JournalConfig, RecoveryReport, SyncPolicy};
+use snapstate_bench::probe::{self, PublicationProbe};
 use snapstate_bench::workload::Workload;
 
 /// The seed of the update stream (the criterion benches' seed).
@@ -46,9 +46,10 @@ const SLOTS: u32 = 10_000;
 fn main() -> Result<(), Box<dyn Error>> {
     let quick = std::env::args().any(|argument| argument == "--quick");
     let commands: usize = if quick { 100_000 } else { 1_000_000 };
-    let recorder = Arc::new(Probe::default());
-    metrics::set_global_recorder(ProbeRecorder(Arc::clone(&recorder)))
-        .map_err(|_| "a metrics recorder was already installed")?;
+    if !probe::install() {
+        return Err("a metrics recorder was already installed".into());
+    }
+    let recorder = probe::installed().ok_or("the probe is not installed")?;
     let workload = Workload::new(SLOTS);
     println!(
         "durability figures: book on {SLOTS} levels, {} initial commands, then {commands} updates (seed {SEED}) per run",
@@ -56,7 +57,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
 
     println!("\n1. throughput (submit all, then flush; checkpoints off)");
-    let plain = run(&workload, commands, None, &recorder)?;
+    let plain = run(&workload, commands, None, recorder)?;
     println!("  no journal          {:>12.0} commands/s", plain.rate);
     let policies = [
         ("EveryBatch", SyncPolicy::EveryBatch),
@@ -68,7 +69,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     ];
     let mut syncs = Vec::new();
     for (name, policy) in policies {
-        let measured = run(&workload, commands, Some((policy, None)), &recorder)?;
+        let measured = run(&workload, commands, Some((policy, None)), recorder)?;
         println!(
             "  journal {name:<14} {:>10.0} commands/s ({:.0}% of no journal), {} fsyncs",
             measured.rate,
@@ -103,7 +104,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             &workload,
             commands,
             Some((SyncPolicy::EveryBatch, every)),
-            &recorder,
+            recorder,
         )?;
         println!(
             "  {name:<22} {:>9.0} commands/s, {} publications, gap p50 {}  p99 {}  max {}",
@@ -119,12 +120,22 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("\n4. recovery (shut down, then Engine::recover on the directory)");
     for (name, report) in &recoveries {
         let Some(report) = report else { continue };
-        let replayed = report.records_replayed.max(1) as f64;
+        // A rate per record means something only when replay is all recovery did: with a
+        // checkpoint, most of the time is loading the checkpoint's state.
+        let what = match report.checkpoint_seq {
+            None => format!(
+                "{} records replayed ({:.3} s per million)",
+                report.records_replayed,
+                report.duration.as_secs_f64() * 1e6 / report.records_replayed.max(1) as f64,
+            ),
+            Some(seq) => format!(
+                "the checkpoint at {seq}, then {} records replayed",
+                report.records_replayed
+            ),
+        };
         println!(
-            "  {name:<22} {:.3} s for {} records replayed ({:.3} s per million), {report:?}",
+            "  {name:<22} {:.3} s: {what}, {report:?}",
             report.duration.as_secs_f64(),
-            report.records_replayed,
-            report.duration.as_secs_f64() * 1e6 / replayed,
         );
     }
     Ok(())
@@ -148,7 +159,7 @@ fn run(
     workload: &Workload,
     commands: usize,
     journal: Option<(SyncPolicy, Option<u64>)>,
-    probe: &Probe,
+    probe: &PublicationProbe,
 ) -> Result<Measured, Box<dyn Error>> {
     let directory = TempDirectory::new()?;
     let config =
@@ -177,14 +188,14 @@ fn run(
     let mut stream = workload.updates(SEED);
     let updates: Vec<BookCommand> = (0..commands).map(|_| stream.next_command()).collect();
 
-    probe.start();
+    probe.reset();
     let started = Instant::now();
     for command in updates {
         writer.submit(command)?;
     }
     writer.flush()?;
     let elapsed = started.elapsed();
-    let (syncs, gaps) = probe.stop();
+    let figures = probe.take_journal();
 
     drop(writer);
     let recovery = if journal.is_some() {
@@ -200,8 +211,8 @@ fn run(
     };
     Ok(Measured {
         rate: commands as f64 / elapsed.as_secs_f64(),
-        syncs,
-        gaps,
+        syncs: figures.syncs,
+        gaps: figures.gaps,
         recovery,
     })
 }
@@ -233,110 +244,5 @@ impl Drop for TempDirectory {
     fn drop(&mut self) {
         // A leftover temporary directory is harmless; the run's figures are already printed.
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// What the recorder keeps while a measurement is on: fsync durations and publication gaps.
-#[derive(Default)]
-struct Probe {
-    on: AtomicBool,
-    state: Mutex<ProbeState>,
-}
-
-struct ProbeState {
-    syncs: Histogram<u64>,
-    gaps: Histogram<u64>,
-    last_publication: Option<Instant>,
-}
-
-impl Default for ProbeState {
-    fn default() -> Self {
-        Self {
-            syncs: nanos_histogram(),
-            gaps: nanos_histogram(),
-            last_publication: None,
-        }
-    }
-}
-
-fn nanos_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds")
-}
-
-impl Probe {
-    fn start(&self) {
-        *self.lock() = ProbeState::default();
-        self.on.store(true, Ordering::SeqCst);
-    }
-
-    fn stop(&self) -> (Histogram<u64>, Histogram<u64>) {
-        self.on.store(false, Ordering::SeqCst);
-        let state = std::mem::take(&mut *self.lock());
-        (state.syncs, state.gaps)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, ProbeState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn sync(&self, seconds: f64) {
-        if self.on.load(Ordering::Relaxed) {
-            // Rounded up to a nanosecond: the histogram's lowest value is 1.
-            let nanos = (seconds * 1e9).max(1.0) as u64;
-            self.lock().syncs.saturating_record(nanos);
-        }
-    }
-
-    fn published(&self) {
-        if self.on.load(Ordering::Relaxed) {
-            let now = Instant::now();
-            let mut state = self.lock();
-            if let Some(last) = state.last_publication.replace(now) {
-                let nanos = u64::try_from(now.duration_since(last).as_nanos()).unwrap_or(u64::MAX);
-                state.gaps.saturating_record(nanos.max(1));
-            }
-        }
-    }
-}
-
-/// Which engine histogram a handle feeds.
-struct Feed(Arc<Probe>, bool);
-
-impl HistogramFn for Feed {
-    fn record(&self, value: f64) {
-        if self.1 {
-            self.0.sync(value);
-        } else {
-            self.0.published();
-        }
-    }
-}
-
-/// The recorder: `snapstate_journal_sync_seconds` and `snapstate_batch_size`; nothing else.
-struct ProbeRecorder(Arc<Probe>);
-
-impl Recorder for ProbeRecorder {
-    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-
-    fn register_counter(&self, _: &Key, _: &Metadata<'_>) -> Counter {
-        Counter::noop()
-    }
-
-    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
-        Gauge::noop()
-    }
-
-    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> metrics::Histogram {
-        match key.name() {
-            "snapstate_journal_sync_seconds" => {
-                metrics::Histogram::from_arc(Arc::new(Feed(Arc::clone(&self.0), true)))
-            }
-            "snapstate_batch_size" => {
-                metrics::Histogram::from_arc(Arc::new(Feed(Arc::clone(&self.0), false)))
-            }
-            _ => metrics::Histogram::noop(),
-        }
     }
 }

@@ -14,6 +14,10 @@
 //! the only one, so its n-th update is `Seq(n)`). To stay small, the log keeps only the
 //! batches that include a multiple of [`VISIBLE_LOG_EVERY`], the sequence numbers the
 //! producer samples.
+//!
+//! For the durability figures (`benches/examples/durability.rs`) it also keeps the journal
+//! thread's `snapstate_journal_sync_seconds` (each `fdatasync`) and the gap between
+//! consecutive publication stamps ([`PublicationProbe::take_journal`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -40,6 +44,7 @@ pub fn install() -> bool {
     let recorder = ProbeRecorder {
         batch_size: metrics::Histogram::from_arc(Arc::new(BatchSize(Arc::clone(&probe)))),
         publish_time: metrics::Histogram::from_arc(Arc::new(PublishTime(Arc::clone(&probe)))),
+        journal_sync: metrics::Histogram::from_arc(Arc::new(JournalSync(Arc::clone(&probe)))),
         apply_time: metrics::Histogram::from_arc(Arc::new(PerBatch(
             Arc::clone(&probe),
             Step::Apply,
@@ -69,6 +74,8 @@ pub struct PublicationProbe {
     visible: Mutex<VisibleLog>,
     /// Per batch: applying its commands, and freeing what it replaced, nanoseconds.
     steps: Mutex<[Histogram<u64>; 2]>,
+    /// Each journal `fdatasync`, nanoseconds.
+    journal_syncs: Mutex<Histogram<u64>>,
 }
 
 /// When batches became visible: `(last sequence number, instant)` for each logged batch, in
@@ -78,6 +85,9 @@ struct VisibleLog {
     /// Updates published since the writer started: the last batch's last sequence number.
     published: u64,
     batches: Vec<(u64, Instant)>,
+    /// The latest publication stamp, and the gaps between consecutive stamps (nanoseconds).
+    last_stamp: Option<Instant>,
+    gaps: Option<Histogram<u64>>,
 }
 
 impl Default for PublicationProbe {
@@ -88,6 +98,7 @@ impl Default for PublicationProbe {
             batches: Mutex::new(Batches::default()),
             visible: Mutex::new(VisibleLog::default()),
             steps: Mutex::new([nanos_histogram(), nanos_histogram()]),
+            journal_syncs: Mutex::new(nanos_histogram()),
         }
     }
 }
@@ -114,7 +125,18 @@ impl PublicationProbe {
     /// Forgets everything recorded so far: a new writer starts (its first update is `Seq(1)`).
     pub fn reset(&self) {
         let _ = self.take();
+        let _ = self.take_journal();
         *lock(&self.visible) = VisibleLog::default();
+    }
+
+    /// Takes (and resets) the journal's figures, nanoseconds: each `fdatasync` the journal
+    /// thread made, and the gaps between consecutive publications on the writer's thread.
+    pub fn take_journal(&self) -> JournalFigures {
+        let syncs = std::mem::replace(&mut *lock(&self.journal_syncs), nanos_histogram());
+        let mut visible = lock(&self.visible);
+        visible.last_stamp = None;
+        let gaps = visible.gaps.take().unwrap_or_else(nanos_histogram);
+        JournalFigures { syncs, gaps }
     }
 
     /// Takes the logged publications: `(last sequence number, instant)` of each batch that
@@ -122,6 +144,15 @@ impl PublicationProbe {
     pub fn take_visible(&self) -> Vec<(u64, Instant)> {
         std::mem::take(&mut lock(&self.visible).batches)
     }
+}
+
+/// The journal's figures ([`PublicationProbe::take_journal`]), nanoseconds.
+#[derive(Debug)]
+pub struct JournalFigures {
+    /// Each `fdatasync` the journal thread made (`snapstate_journal_sync_seconds`).
+    pub syncs: Histogram<u64>,
+    /// Between two consecutive publications, on the writer's thread.
+    pub gaps: Histogram<u64>,
 }
 
 /// Per-batch times of the writer's steps besides the publication, nanoseconds.
@@ -193,12 +224,25 @@ impl HistogramFn for BatchSize {
         self.0.last_batch.store(size, Ordering::Relaxed);
         lock(&self.0.batches).record(size);
         let mut visible = lock(&self.0.visible);
+        if let Some(last) = visible.last_stamp.replace(now) {
+            let gap = u64::try_from(now.duration_since(last).as_nanos()).unwrap_or(u64::MAX);
+            super::contender::record_nanos(visible.gaps.get_or_insert_with(nanos_histogram), gap);
+        }
         let first = visible.published + 1;
         visible.published += size;
         let last = visible.published;
         if last / VISIBLE_LOG_EVERY >= first.div_ceil(VISIBLE_LOG_EVERY) {
             visible.batches.push((last, now));
         }
+    }
+}
+
+struct JournalSync(Arc<PublicationProbe>);
+
+impl HistogramFn for JournalSync {
+    fn record(&self, seconds: f64) {
+        let nanos = (seconds * 1e9).max(0.0) as u64;
+        super::contender::record_nanos(&mut lock(&self.0.journal_syncs), nanos);
     }
 }
 
@@ -223,6 +267,7 @@ impl HistogramFn for PublishTime {
 struct ProbeRecorder {
     batch_size: metrics::Histogram,
     publish_time: metrics::Histogram,
+    journal_sync: metrics::Histogram,
     apply_time: metrics::Histogram,
     reclaim_time: metrics::Histogram,
 }
@@ -244,6 +289,7 @@ impl Recorder for ProbeRecorder {
         match key.name() {
             "snapstate_batch_size" => self.batch_size.clone(),
             "snapstate_publish_seconds" => self.publish_time.clone(),
+            "snapstate_journal_sync_seconds" => self.journal_sync.clone(),
             "snapstate_apply_seconds" => self.apply_time.clone(),
             "snapstate_reclaim_seconds" => self.reclaim_time.clone(),
             _ => metrics::Histogram::noop(),

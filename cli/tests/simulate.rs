@@ -309,9 +309,10 @@ fn a_journaled_run_reports_its_journal_and_the_next_run_recovers_it() {
     assert_eq!(journal["startup"]["complete"], true, "{journal}");
 }
 
-/// Whether any journal segment in `directory` holds a record (segments are preallocated with
-/// zeros, so their length says nothing).
-fn segments_hold_data(directory: &std::path::Path) -> bool {
+/// Whether any journal segment in `directory` holds a record past its header (segments are
+/// preallocated with zeros, so their length says nothing, and the header is written before
+/// any record).
+fn segments_hold_records(directory: &std::path::Path) -> bool {
     let Ok(entries) = std::fs::read_dir(directory) else {
         return false;
     };
@@ -319,10 +320,13 @@ fn segments_hold_data(directory: &std::path::Path) -> bool {
         let path = entry.path();
         path.extension()
             .is_some_and(|extension| extension == "journal")
-            && std::fs::File::open(&path).is_ok_and(|mut file| {
-                let mut head = [0_u8; 4096];
-                file.read(&mut head)
-                    .is_ok_and(|read| head[..read].iter().any(|&byte| byte != 0))
+            && std::fs::read(&path).is_ok_and(|bytes| {
+                // Bytes 12..16 of a segment hold its header's length.
+                bytes.len() > 16 && {
+                    let header = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
+                    let start = usize::try_from(header).unwrap_or(usize::MAX);
+                    bytes.len() >= start + 16 && bytes[start..start + 16].iter().any(|&b| b != 0)
+                }
             })
     })
 }
@@ -339,24 +343,35 @@ fn a_run_killed_mid_trade_is_recovered_by_the_next_run() {
         .expect("the binary runs");
     // Bounded: at most 30 s for the first records to reach the segment.
     let mut polls = 0;
-    while !segments_hold_data(&directory) {
+    while !segments_hold_records(&directory) {
         polls += 1;
-        assert!(polls < 600, "no journal data after 30 s");
-        assert!(
-            child.try_wait().expect("the child is waitable").is_none(),
-            "the journaled run ended early"
-        );
+        if polls >= 600 || child.try_wait().is_ok_and(|status| status.is_some()) {
+            let _ = child.kill();
+            panic!("no journal record after 30 s, or the journaled run ended early");
+        }
         thread::sleep(Duration::from_millis(50));
     }
-    // SIGKILL: no shutdown, no final sync.
+    // Let a few more batches reach the disk, then SIGKILL: no shutdown, no final sync.
+    thread::sleep(Duration::from_millis(300));
     child.kill().expect("the child can be killed");
     child.wait().expect("the child is reaped");
+
+    // The read-only `recover` reads the killed run's journal (and changes nothing).
+    let output = snapstate(&["recover", "--json", path]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let read_only: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert!(count(&read_only["last_seq"]) > 0, "{read_only}");
 
     let report = journaled_run(&directory, "every-batch");
     assert_eq!(report["book_equals_venue"], true);
     let journal = &report["journal"];
     let recovery = &journal["recovery"];
     assert!(count(&recovery["records_replayed"]) > 0, "{journal}");
+    assert_eq!(
+        count(&recovery["last_seq"]),
+        count(&read_only["last_seq"]),
+        "the next run recovers what recover read: {journal}"
+    );
     assert!(
         count(&journal["last_seq"]) >= count(&recovery["last_seq"]),
         "{journal}"

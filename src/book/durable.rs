@@ -649,7 +649,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(256))]
+        #![proptest_config(ProptestConfig::with_cases(crate::test_cases::cases(256, 64)))]
 
         #[test]
         fn prop_every_command_decodes_to_itself(command in strategies::command()) {

@@ -442,8 +442,13 @@ impl<S: StateMachine> WriterCore<S> {
             let replaced = self.publish();
             self.release(Some(replaced));
         }
-        self.health
-            .update(|health| health.status = EngineStatus::Stopped);
+        // A failure recorded by another thread (the journal's) stays: stopping cleanly after it
+        // must not report the engine as merely stopped.
+        self.health.update(|health| {
+            if health.status != EngineStatus::Failed {
+                health.status = EngineStatus::Stopped;
+            }
+        });
         self.published_signal.close();
     }
 

@@ -13,7 +13,7 @@ use crate::sync::channel::{self, Receiver, RecvTimeoutError, Sender, TryRecvErro
 use crate::sync::thread::JoinHandle;
 use crate::sync::{Arc, AtomicBool, AtomicU64, Condvar, Mutex, Ordering};
 
-use super::format::{self, MAX_PAYLOAD_BYTES};
+use super::format::{self, AppendFrameError, MAX_PAYLOAD_BYTES};
 use super::segment::{self, SegmentWriter};
 use super::{Durable, JournalConfig, Storage, SyncPolicy};
 
@@ -189,7 +189,6 @@ pub(crate) fn spawn_appender<S: Durable>(
         config_bytes,
         segment: None,
         buffer: Vec::new(),
-        payload: Vec::new(),
         written_seq: Seq(next_seq.0.saturating_sub(1)),
         last_sync: Instant::now(),
         durable: Arc::clone(&durable),
@@ -219,10 +218,8 @@ struct Appender<S: Durable> {
     segment_bytes: u64,
     config_bytes: Vec<u8>,
     segment: Option<SegmentWriter>,
-    /// Frames encoded and not yet written.
+    /// Frames encoded and not yet written (each command is encoded straight into it).
     buffer: Vec<u8>,
-    /// One command's encoding, reused.
-    payload: Vec<u8>,
     /// The last sequence number handed to the storage.
     written_seq: Seq,
     last_sync: Instant,
@@ -248,13 +245,14 @@ impl<S: Durable> Appender<S> {
     ) {
         if let Err(failure) = self.run_until_closed(receiver, recycle) {
             tracing::error!(%failure, "the snapstate journal failed; the engine stops");
-            self.durable.fail(failure.clone());
+            // The health first: a barrier woken by the failure then finds the engine failed.
             health.update(|health| {
                 health.status = EngineStatus::Failed;
                 if health.failure.is_none() {
                     health.failure = Some(format!("journal: {failure}"));
                 }
             });
+            self.durable.fail(failure);
             return;
         }
         self.durable.close();
@@ -313,22 +311,23 @@ impl<S: Durable> Appender<S> {
                 self.written_seq.0 + 1,
                 "journal batches out of order"
             );
-            self.payload.clear();
-            S::encode_command(command, &mut self.payload)
-                .map_err(|error| format!("encoding command {seq}: {error}"))?;
-            if self.payload.len() > MAX_PAYLOAD_BYTES {
-                return Err(format!(
-                    "command {seq} encodes to {} bytes, more than a record holds ({MAX_PAYLOAD_BYTES})",
-                    self.payload.len()
-                ));
-            }
-            let frame_len = (format::FRAME_HEADER_BYTES + self.payload.len()) as u64;
+            let frame_at = self.buffer.len();
+            let frame_len = format::append_frame(seq, &mut self.buffer, |out| {
+                S::encode_command(command, out)
+            })
+            .map_err(|error| match error {
+                AppendFrameError::Encode(error) => format!("encoding command {seq}: {error}"),
+                AppendFrameError::TooLong(length) => format!(
+                    "command {seq} encodes to {length} bytes, more than a record holds ({MAX_PAYLOAD_BYTES})"
+                ),
+            })?;
             let room = self.segment.as_ref().map_or(0, SegmentWriter::room);
-            if self.buffer.len() as u64 + frame_len > room {
-                self.write_buffer()?;
-                self.roll(seq, frame_len)?;
+            if self.buffer.len() as u64 > room {
+                // The frame does not fit in this segment: write the frames before it, and
+                // carry it over to a new segment.
+                self.write_buffer_up_to(frame_at)?;
+                self.roll(seq, frame_len as u64)?;
             }
-            format::encode_frame(seq, &self.payload, &mut self.buffer);
             self.written_seq = seq;
         }
         commands.clear();
@@ -338,7 +337,12 @@ impl<S: Durable> Appender<S> {
     }
 
     fn write_buffer(&mut self) -> Result<(), String> {
-        if self.buffer.is_empty() {
+        self.write_buffer_up_to(self.buffer.len())
+    }
+
+    /// Writes the buffer's first `end` bytes (whole frames) and keeps the rest.
+    fn write_buffer_up_to(&mut self, end: usize) -> Result<(), String> {
+        if end == 0 {
             return Ok(());
         }
         let segment = self
@@ -347,13 +351,13 @@ impl<S: Durable> Appender<S> {
             .ok_or_else(|| "no open journal segment".to_owned())?;
         segment
             .file
-            .write_at(segment.offset, &self.buffer)
+            .write_at(segment.offset, &self.buffer[..end])
             .map_err(|error| format!("writing {}: {error}", segment.name))?;
-        segment.offset += self.buffer.len() as u64;
+        segment.offset += end as u64;
         if let Some(metrics) = &self.metrics {
-            metrics.bytes.increment(self.buffer.len() as u64);
+            metrics.bytes.increment(end as u64);
         }
-        self.buffer.clear();
+        self.buffer.drain(..end);
         Ok(())
     }
 

@@ -46,15 +46,12 @@ pub const TEMPORARY_SUFFIX: &str = ".tmp";
 
 /// The file name of the checkpoint that includes everything up to `seq`.
 pub(crate) fn checkpoint_name(seq: Seq) -> String {
-    format!("{:020}{CHECKPOINT_SUFFIX}", seq.0)
+    super::numbered_name(seq, CHECKPOINT_SUFFIX)
 }
 
 /// The sequence number a checkpoint's name declares, if it is a checkpoint's name.
 pub(crate) fn parse_checkpoint_name(name: &str) -> Option<Seq> {
-    let digits = name.strip_suffix(CHECKPOINT_SUFFIX)?;
-    (digits.len() == 20 && digits.bytes().all(|byte| byte.is_ascii_digit()))
-        .then(|| digits.parse().ok().map(Seq))
-        .flatten()
+    super::parse_numbered_name(name, CHECKPOINT_SUFFIX)
 }
 
 /// The outcome counters as stored: by name, so that a label added later still lines up.
@@ -135,12 +132,15 @@ pub(crate) fn encode_checkpoint<S: Durable>(snapshot: &Snapshot<S>) -> Result<Ve
         config,
         state,
     };
-    let body = postcard::to_allocvec(&body)?;
-    let mut file = Vec::with_capacity(body.len() + 24);
+    // The body is encoded straight behind the file's header, whose length field is filled in
+    // afterwards, so that the state image is copied once (into the file), not twice.
+    let mut file = Vec::with_capacity(body.state.len() + body.config.len() + 256);
     file.extend_from_slice(CHECKPOINT_MAGIC);
     file.extend_from_slice(&CHECKPOINT_VERSION.to_le_bytes());
-    file.extend_from_slice(&(body.len() as u64).to_le_bytes());
-    file.extend_from_slice(&body);
+    file.extend_from_slice(&0_u64.to_le_bytes());
+    let mut file = postcard::to_extend(&body, file)?;
+    let body_len = (file.len() - 20) as u64;
+    file[12..20].copy_from_slice(&body_len.to_le_bytes());
     let crc = crc32c::crc32c(&file);
     file.extend_from_slice(&crc.to_le_bytes());
     Ok(file)
@@ -292,4 +292,60 @@ pub(crate) fn spawn_checkpointer<S: Durable>(
         }
     })?;
     Ok(Some(thread))
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal::Decimal;
+
+    use super::*;
+    use crate::book::{Book, BookCommand, BookConfig, FillReport, Grid, OrderId};
+    use crate::engine::EngineConfig;
+    use crate::engine::core::WriterCore;
+    use crate::time::Timestamp;
+
+    /// A book's snapshot after one refused command, so that its counters are not all zero.
+    fn snapshot() -> Arc<Snapshot<Book>> {
+        let grid = Grid::centred(Decimal::new(100, 0), Decimal::new(1, 2), 10).expect("grid");
+        let config = EngineConfig {
+            record_metrics: false,
+            ..EngineConfig::default()
+        };
+        let mut core = WriterCore::new(Book::new(BookConfig::new(grid)), &config, None, false);
+        core.batch_mut().push(BookCommand::Fill(FillReport {
+            order_id: OrderId(1),
+            cumulative_filled: Decimal::ONE,
+            fill_price: None,
+            trade_id: None,
+            venue_seq: None,
+            at: Timestamp::EPOCH,
+        }));
+        core.run_batch(None, |_| {});
+        core.cell().load_full()
+    }
+
+    #[test]
+    fn a_checkpoint_reads_back_and_every_flipped_bit_and_cut_is_detected() {
+        let snapshot = snapshot();
+        assert_eq!(snapshot.counters().rejected(), 1);
+        let bytes = encode_checkpoint(&snapshot).expect("encode");
+        let body = decode_checkpoint("c", &bytes).expect("decode");
+        let mut state = Vec::new();
+        snapshot.state().encode_state(&mut state).expect("state");
+        assert_eq!(body.format, Book::FORMAT);
+        assert_eq!(body.seq, snapshot.last_seq().0);
+        assert_eq!(body.counters, CountersImage::of(snapshot.counters()));
+        assert_eq!(body.state, state);
+        for bit in 0..bytes.len() * 8 {
+            let mut flipped = bytes.clone();
+            flipped[bit / 8] ^= 1 << (bit % 8);
+            assert!(decode_checkpoint("c", &flipped).is_err(), "bit {bit}");
+        }
+        for cut in 0..bytes.len() {
+            assert!(
+                decode_checkpoint("c", &bytes[..cut]).is_err(),
+                "cut at {cut}"
+            );
+        }
+    }
 }

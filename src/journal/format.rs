@@ -53,7 +53,7 @@ pub(crate) enum FrameRead<'bytes> {
 
 /// Why a frame is not valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum BadFrame {
+pub(crate) enum BadFrame {
     /// The input ends inside the frame.
     #[error("the record is cut short")]
     Truncated,
@@ -72,20 +72,66 @@ pub enum BadFrame {
 ///
 /// # Panics
 ///
-/// In debug builds, if `payload` is longer than [`MAX_PAYLOAD_BYTES`] (callers check first) or
-/// `seq` is zero.
+/// In debug builds, if `seq` is zero. If `payload` is longer than [`MAX_PAYLOAD_BYTES`]
+/// (callers check first).
+#[cfg(test)]
 pub(crate) fn encode_frame(seq: Seq, payload: &[u8], out: &mut Vec<u8>) {
-    debug_assert!(payload.len() <= MAX_PAYLOAD_BYTES, "payload too long");
+    append_frame(seq, out, |out| {
+        out.extend_from_slice(payload);
+        Ok::<(), std::convert::Infallible>(())
+    })
+    .expect("a payload within MAX_PAYLOAD_BYTES");
+}
+
+/// Why [`append_frame`] appended nothing.
+#[derive(Debug)]
+pub(crate) enum AppendFrameError<E> {
+    /// The payload's encoder failed.
+    Encode(E),
+    /// The payload encoded to this many bytes, more than [`MAX_PAYLOAD_BYTES`].
+    TooLong(usize),
+}
+
+/// Appends one frame for `seq` to `out`, its payload appended by `encode_payload` straight
+/// into `out` behind a header reserved for it, so that the payload is not encoded into a
+/// buffer of its own and then copied. Returns the frame's length in bytes. On an error, `out`
+/// is left as it was.
+///
+/// # Errors
+///
+/// The encoder's error, or a payload longer than [`MAX_PAYLOAD_BYTES`].
+///
+/// # Panics
+///
+/// In debug builds, if `seq` is zero.
+pub(crate) fn append_frame<E>(
+    seq: Seq,
+    out: &mut Vec<u8>,
+    encode_payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<usize, AppendFrameError<E>> {
     debug_assert_ne!(seq.0, 0, "sequence numbers start at 1");
-    let length = u32::try_from(payload.len())
-        .unwrap_or(u32::MAX)
-        .to_le_bytes();
+    let start = out.len();
+    let payload_at = start + FRAME_HEADER_BYTES;
+    out.resize(payload_at, 0);
+    if let Err(error) = encode_payload(out) {
+        out.truncate(start);
+        return Err(AppendFrameError::Encode(error));
+    }
+    let payload_len = out.len() - payload_at;
+    let Some(length) = u32::try_from(payload_len)
+        .ok()
+        .filter(|_| payload_len <= MAX_PAYLOAD_BYTES)
+    else {
+        out.truncate(start);
+        return Err(AppendFrameError::TooLong(payload_len));
+    };
+    let length = length.to_le_bytes();
     let seq_bytes = seq.0.to_le_bytes();
-    let crc = checksum(length, seq_bytes, payload);
-    out.extend_from_slice(&length);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(&seq_bytes);
-    out.extend_from_slice(payload);
+    let crc = checksum(length, seq_bytes, &out[payload_at..]);
+    out[start..start + 4].copy_from_slice(&length);
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    out[start + 8..payload_at].copy_from_slice(&seq_bytes);
+    Ok(FRAME_HEADER_BYTES + payload_len)
 }
 
 fn checksum(length: [u8; 4], seq: [u8; 8], payload: &[u8]) -> u32 {
@@ -266,6 +312,27 @@ mod tests {
             panic!("the flipped frame must be bad");
         };
         assert!(!is_torn_tail(&log, second_at, claimed_end));
+    }
+
+    #[test]
+    fn a_failed_or_too_long_payload_appends_nothing() {
+        let mut out = frame(1, b"kept");
+        let before = out.clone();
+        let failed = append_frame(Seq(2), &mut out, |out| {
+            out.extend_from_slice(b"half");
+            Err("refused")
+        });
+        assert!(matches!(failed, Err(AppendFrameError::Encode("refused"))));
+        assert_eq!(out, before);
+        let too_long = append_frame(Seq(2), &mut out, |out| {
+            out.resize(out.len() + MAX_PAYLOAD_BYTES + 1, 1);
+            Ok::<(), ()>(())
+        });
+        assert!(matches!(
+            too_long,
+            Err(AppendFrameError::TooLong(length)) if length == MAX_PAYLOAD_BYTES + 1
+        ));
+        assert_eq!(out, before);
     }
 
     #[test]

@@ -54,12 +54,26 @@ pub(crate) use appender::{DurableState, JournalBatch, JournalSender, WaitEnd, sp
 pub(crate) use checkpoint::spawn_checkpointer;
 pub use config::{JournalConfig, SyncPolicy};
 pub use error::{CodecError, DurableWaitError, RecoveryError};
-pub use format::{BadFrame, FRAME_HEADER_BYTES, MAX_PAYLOAD_BYTES};
+pub use format::{FRAME_HEADER_BYTES, MAX_PAYLOAD_BYTES};
 pub(crate) use recovery::replay;
 pub use recovery::{RecoveryReport, recover_read_only, stored_config};
 #[cfg(any(test, feature = "simulated-storage"))]
 pub use simulated::{CrashLoss, SimulatedStorage};
 pub use storage::{FileStorage, LOCK_FILE, LockGuard, Storage, StorageFile};
+
+/// The file name `NNNNNNNNNNNNNNNNNNNN{suffix}` of `seq` (20 decimal digits, so that names sort
+/// in sequence order), as segments and checkpoints are named.
+fn numbered_name(seq: Seq, suffix: &str) -> String {
+    format!("{:020}{suffix}", seq.0)
+}
+
+/// The sequence number a [`numbered_name`] with `suffix` declares, if `name` is one.
+fn parse_numbered_name(name: &str, suffix: &str) -> Option<Seq> {
+    let digits = name.strip_suffix(suffix)?;
+    (digits.len() == 20 && digits.bytes().all(|byte| byte.is_ascii_digit()))
+        .then(|| digits.parse().ok().map(Seq))
+        .flatten()
+}
 
 /// A [`StateMachine`] that can be journaled and checkpointed: a codec for its commands and for
 /// its whole state, and the configuration that recovery checks.

@@ -91,16 +91,8 @@ pub fn stored_config<S: Durable>(
     let names = storage
         .list()
         .map_err(|error| RecoveryError::io(storage.location(), error))?;
-    let mut checkpoints: Vec<(Seq, &String)> = names
-        .iter()
-        .filter_map(|name| parse_checkpoint_name(name).map(|seq| (seq, name)))
-        .collect();
-    checkpoints.sort();
-    let mut segments: Vec<(Seq, &String)> = names
-        .iter()
-        .filter_map(|name| segment::parse_segment_name(name).map(|seq| (seq, name)))
-        .collect();
-    segments.sort();
+    let checkpoints = by_seq(&names, parse_checkpoint_name);
+    let segments = by_seq(&names, segment::parse_segment_name);
     let mut first_damage = None;
     for (_, name) in checkpoints.iter().rev() {
         let bytes = storage
@@ -196,11 +188,7 @@ pub(crate) fn replay<S: Durable>(
         config,
         &mut report,
     )?;
-    let mut segments: Vec<(Seq, String)> = names
-        .iter()
-        .filter_map(|name| segment::parse_segment_name(name).map(|seq| (seq, name.clone())))
-        .collect();
-    segments.sort();
+    let segments = by_seq(&names, segment::parse_segment_name);
     let first_needed = segments
         .windows(2)
         .take_while(|pair| pair[1].0.0 <= checkpoint_seq.0 + 1)
@@ -212,7 +200,7 @@ pub(crate) fn replay<S: Durable>(
         replayed: 0,
     };
     let count = segments.len();
-    for (index, (seq, name)) in segments.iter().enumerate().skip(first_needed) {
+    for (index, &(seq, name)) in segments.iter().enumerate().skip(first_needed) {
         let last = index + 1 == count;
         let bytes = storage
             .read(name)
@@ -234,7 +222,7 @@ pub(crate) fn replay<S: Durable>(
             }
             Err(BadHeader::Invalid(reason)) => return Err(corrupt(name, 0, reason)),
         };
-        check_header::<S>(name, *seq, &header, &expected_config)?;
+        check_header::<S>(name, seq, &header, &expected_config)?;
         if header.first_seq > expected {
             // A damaged newer checkpoint explains the gap better than "missing records".
             return Err(damaged.unwrap_or(RecoveryError::MissingRecords {
@@ -243,9 +231,10 @@ pub(crate) fn replay<S: Durable>(
                 found: header.first_seq,
             }));
         }
-        let scanned = segment::scan_records(name, &bytes, header.len, last)?;
+        // Each record is decoded and replayed as the scan finds it: no list of the segment's
+        // records is built.
         let mut next_in_segment = header.first_seq;
-        for record in &scanned.records {
+        let scanned = segment::scan_records(name, &bytes, header.len, last, |record| {
             if record.seq != next_in_segment {
                 return Err(corrupt(
                     name,
@@ -255,7 +244,7 @@ pub(crate) fn replay<S: Durable>(
             }
             next_in_segment = Seq(next_in_segment.0 + 1);
             if record.seq < expected {
-                continue;
+                return Ok(());
             }
             let command = S::decode_command(record.payload).map_err(|error| {
                 corrupt(
@@ -266,7 +255,8 @@ pub(crate) fn replay<S: Durable>(
             })?;
             replayer.push(command);
             expected = Seq(expected.0 + 1);
-        }
+            Ok(())
+        })?;
         if let Some((offset, written)) = scanned.torn {
             report.torn_bytes_truncated += written;
             report.torn_file = Some(name.clone());
@@ -291,7 +281,7 @@ pub(crate) fn replay<S: Durable>(
     report.duration = started.elapsed();
     Ok((
         core,
-        report.clone(),
+        report,
         Tail {
             next_seq: expected,
             last_checkpoint: checkpoint_seq,
@@ -335,11 +325,7 @@ fn load_checkpoint<S: Durable>(
     config: &EngineConfig,
     report: &mut RecoveryReport,
 ) -> Result<Loaded<S>, RecoveryError> {
-    let mut checkpoints: Vec<(Seq, &String)> = names
-        .iter()
-        .filter_map(|name| parse_checkpoint_name(name).map(|seq| (seq, name)))
-        .collect();
-    checkpoints.sort();
+    let checkpoints = by_seq(names, parse_checkpoint_name);
     let mut damaged = None;
     for (seq, name) in checkpoints.into_iter().rev() {
         let bytes = storage
@@ -455,6 +441,16 @@ fn remove_temporaries(storage: &dyn Storage, names: &[String]) -> Result<(), Rec
             .map_err(|error| RecoveryError::io(name.clone(), error))?;
     }
     Ok(())
+}
+
+/// The names that `parse` reads a sequence number from, with it, in sequence order.
+fn by_seq(names: &[String], parse: fn(&str) -> Option<Seq>) -> Vec<(Seq, &String)> {
+    let mut numbered: Vec<(Seq, &String)> = names
+        .iter()
+        .filter_map(|name| parse(name).map(|seq| (seq, name)))
+        .collect();
+    numbered.sort();
+    numbered
 }
 
 fn corrupt(file: &str, offset: u64, reason: &str) -> RecoveryError {

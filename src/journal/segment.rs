@@ -39,15 +39,12 @@ pub const MAX_HEADER_BYTES: usize = 1 << 20;
 
 /// The file name of the segment whose first record is `first_seq`.
 pub(crate) fn segment_name(first_seq: Seq) -> String {
-    format!("{:020}{SEGMENT_SUFFIX}", first_seq.0)
+    super::numbered_name(first_seq, SEGMENT_SUFFIX)
 }
 
 /// The first sequence number a segment's file name declares, if it is a segment's name.
 pub(crate) fn parse_segment_name(name: &str) -> Option<Seq> {
-    let digits = name.strip_suffix(SEGMENT_SUFFIX)?;
-    (digits.len() == 20 && digits.bytes().all(|byte| byte.is_ascii_digit()))
-        .then(|| digits.parse().ok().map(Seq))
-        .flatten()
+    super::parse_numbered_name(name, SEGMENT_SUFFIX)
 }
 
 /// Builds a segment header.
@@ -140,10 +137,11 @@ pub(crate) struct FoundRecord<'bytes> {
     pub(crate) offset: u64,
 }
 
-/// What scanning a segment's records found.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct ScannedSegment<'bytes> {
-    pub(crate) records: Vec<FoundRecord<'bytes>>,
+/// What scanning a segment's records found, besides the records it handed over.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ScannedSegment {
+    /// Whole records found.
+    pub(crate) records: u64,
     /// Where the next record would go (the end of the last good record).
     pub(crate) end: u64,
     /// A torn final record: its offset and how many bytes (up to the last nonzero one) it left.
@@ -151,24 +149,32 @@ pub(crate) struct ScannedSegment<'bytes> {
 }
 
 /// Scans the records of one segment (`bytes` is the whole file, `header_len` where records
-/// start). A bad frame is a torn tail only in the `last` segment and only if nothing is
-/// written after it; anything else is a [`RecoveryError::Corrupt`] naming `file` and the offset.
+/// start), handing each whole record to `on_record` as it is found (so that replay needs no
+/// list of a segment's records). A bad frame is a torn tail only in the `last` segment and
+/// only if nothing is written after it; anything else is a [`RecoveryError::Corrupt`] naming
+/// `file` and the offset.
+///
+/// # Errors
+///
+/// That corruption, or the first error `on_record` returns (the scan stops there).
 pub(crate) fn scan_records<'bytes>(
     file: &str,
     bytes: &'bytes [u8],
     header_len: usize,
     last: bool,
-) -> Result<ScannedSegment<'bytes>, RecoveryError> {
+    mut on_record: impl FnMut(FoundRecord<'bytes>) -> Result<(), RecoveryError>,
+) -> Result<ScannedSegment, RecoveryError> {
     let mut scanned = ScannedSegment::default();
     let mut offset = header_len;
     loop {
         match format::read_frame(&bytes[offset.min(bytes.len())..]) {
             FrameRead::Frame { seq, payload, len } => {
-                scanned.records.push(FoundRecord {
+                on_record(FoundRecord {
                     seq,
                     payload,
                     offset: offset as u64,
-                });
+                })?;
+                scanned.records += 1;
                 offset += len;
             }
             FrameRead::End => {
@@ -273,8 +279,8 @@ mod tests {
     fn a_torn_last_record_is_reported_and_mid_log_corruption_is_an_error() {
         let (bytes, offsets) = segment(&[(1, b"one"), (2, b"two"), (3, b"three")], 64);
         let header_len = offsets[0];
-        let whole = scan_records("s", &bytes, header_len, true).expect("scan");
-        assert_eq!(whole.records.len(), 3);
+        let whole = scan_records("s", &bytes, header_len, true, |_| Ok(())).expect("scan");
+        assert_eq!(whole.records, 3);
         assert_eq!(whole.torn, None);
 
         // Tear the last record: keep 5 of its bytes, zero the rest.
@@ -282,17 +288,17 @@ mod tests {
         for byte in &mut torn[offsets[2] + 5..] {
             *byte = 0;
         }
-        let scanned = scan_records("s", &torn, header_len, true).expect("torn tail");
-        assert_eq!(scanned.records.len(), 2);
+        let scanned = scan_records("s", &torn, header_len, true, |_| Ok(())).expect("torn tail");
+        assert_eq!(scanned.records, 2);
         assert_eq!(scanned.torn, Some((offsets[2] as u64, 5)));
         assert_eq!(scanned.end, offsets[2] as u64);
-        let error = scan_records("s", &torn, header_len, false).expect_err("not last");
+        let error = scan_records("s", &torn, header_len, false, |_| Ok(())).expect_err("not last");
         assert!(error.is_corrupt());
 
         // Flip a bit in the middle record: corruption, at its offset.
         let mut flipped = bytes.clone();
         flipped[offsets[1] + 17] ^= 4;
-        match scan_records("s", &flipped, header_len, true) {
+        match scan_records("s", &flipped, header_len, true, |_| Ok(())) {
             Err(RecoveryError::Corrupt { file, offset, .. }) => {
                 assert_eq!(file, "s");
                 assert_eq!(offset, offsets[1] as u64);

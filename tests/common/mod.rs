@@ -5,6 +5,7 @@
     reason = "each test binary compiles this module and uses a different part of it"
 )]
 
+pub mod journal;
 pub mod writers;
 
 use rust_decimal::Decimal;
