@@ -24,7 +24,7 @@ use snapstate::reconcile::{CycleConfig, ReconcileConfig, Reconciler, Runner, Run
 use snapstate::time::{Clock, SystemClock};
 use snapstate::venue::{OpenOrdersError, Venue, VenueOrder, VenueOrderStatus, VenueReport};
 
-/// What the exchange knows: one buy order, filled 2 of 5 (a fill the feed never delivered).
+/// What the exchange knows: one buy order of 5.
 struct ExchangeStandIn {
     clock: SystemClock,
     order: VenueOrder,
@@ -47,7 +47,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let writer = engine.write_handle();
     let reader = engine.read_handle();
 
-    // The feed: the order is placed and acknowledged; its fill is lost on the way.
+    // The feed: the order is placed and acknowledged.
     let placed_at = clock.now();
     let order_id = OrderId(1);
     let price = Decimal::new(9995, 2);
@@ -71,8 +71,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         order: VenueOrder {
             order_id,
             updated_at: placed_at,
-            filled: Decimal::new(2, 0),
-            status: VenueOrderStatus::PartiallyFilled,
+            filled: Decimal::ZERO,
+            status: VenueOrderStatus::Open,
             side: Side::Buy,
             price,
             quantity: Decimal::new(5, 0),
@@ -104,6 +104,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     )?;
     println!("{report}");
     let clearance = report.clearance()?;
+
+    // Trading resumes; the exchange fills 2 of the order, and the feed loses that update.
+    {
+        let mut exchange = venue.lock().map_err(|_| "the venue's lock is poisoned")?;
+        exchange.order.filled = Decimal::new(2, 0);
+        exchange.order.status = VenueOrderStatus::PartiallyFilled;
+        exchange.order.updated_at = clock.now();
+    }
     let reconciler = Reconciler::new(Arc::clone(&venue), reconcile, CycleConfig::default())?;
     let runner = Runner::start(reconciler, engine.write_handle(), runner_config, clearance)?;
 
@@ -124,18 +132,19 @@ fn main() -> Result<(), Box<dyn Error>> {
         .order(order_id)
         .ok_or("the order is gone")?;
     println!(
-        "order {} is {} with {} filled; net position {}; {} corrections applied",
+        "order {} is {} with {} filled; net position {}; {} corrections submitted by the runner",
         order_id.0,
         order.status(),
         order.filled(),
         snapshot.state().net_position(),
-        reconciler.totals().actions.corrections_applied
+        reconciler.totals().actions.corrections_submitted
     );
     assert_eq!(
         filled,
         Some(Decimal::new(2, 0)),
-        "the missed fill is corrected"
+        "the runner corrects the missed fill"
     );
+    assert!(reconciler.totals().actions.corrections_submitted > 0);
     assert_eq!(order.status(), OrderStatus::PartiallyFilled);
 
     let last = engine.shutdown()?;

@@ -18,8 +18,9 @@
 //!
 //! * Reads are wait-free-fast and consistent; writes pay for persistence. The first change to
 //!   an entry after a publication copies the path to it (a leaf of slots and the branches
-//!   above it, or a few nodes of a hash trie); later changes in the same batch are in place. Under load, batches grow by themselves and the
-//!   copy is shared by every command of the batch.
+//!   above it, or a few nodes of a hash trie); later changes in the same batch are in place.
+//!   Under load, batches grow by themselves and the copy is shared by every command of the
+//!   batch.
 //! * A held snapshot keeps alive the nodes the writer has since replaced: memory grows with
 //!   what changed while it is held, not with the size of the state.
 //! * There is exactly one writer. Producers on any number of threads submit through a bounded
@@ -39,6 +40,11 @@
 //!   `async` feature adds runtime-agnostic async twins of the waits.
 //! * [`book`]: the position book — slots on a price grid, orders, the status transition
 //!   table, cumulative fill merging, positions, guarded corrections. Pure, single-threaded code.
+//! * [`journal`]: durability — a journal of every sequenced command, checkpoints written from
+//!   snapshots, and recovery by replaying the commands through the same `apply`.
+//! * [`reconcile`] and [`venue`]: the reconciler compares a snapshot with what the venue
+//!   reports and sends guarded corrections through the writer; its startup pass
+//!   ([`reconcile::startup`]) settles a recovered or cold book before trading resumes.
 //! * [`time`]: timestamps and clocks, passed in rather than read implicitly.
 //! * [`decimal`]: exact decimal text — every price and quantity read from outside is kept digit
 //!   for digit or refused, never rounded.

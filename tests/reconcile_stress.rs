@@ -16,14 +16,14 @@ use snapstate::book::{Book, BookCommand, BookConfig, Grid, Level, OrderId, Place
 use snapstate::engine::{Engine, EngineConfig, WriteHandle};
 use snapstate::reconcile::startup::StartupClearance;
 use snapstate::reconcile::{CycleConfig, ReconcileConfig, Reconciler, Runner, RunnerConfig};
+use snapstate::time::{Clock, SystemClock, Timestamp};
+use snapstate::venue::{OpenOrdersError, Venue, VenueReport};
+use snapstate_sim::venue::{SimulatedVenue, SimulatedVenueConfig};
 
 /// These tests race the runner against the engine on purpose, from books the test built.
 fn waived() -> StartupClearance {
     StartupClearance::waived("a stress test: the test builds the book and the venue itself")
 }
-use snapstate::time::{Clock, SystemClock, Timestamp};
-use snapstate::venue::{OpenOrdersError, Venue, VenueReport};
-use snapstate_sim::venue::{SimulatedVenue, SimulatedVenueConfig};
 
 /// Scales the stress run; raise it for a soak run.
 const SCALE: u64 = 1;

@@ -14,6 +14,7 @@
 //! nothing, and a second startup pass over the same answers finds nothing left to adopt.
 
 use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
 
 use crate::time::Timestamp;
 
@@ -33,51 +34,32 @@ impl PositionAdoptionId {
     /// The id of adopting `quantity` when the venue reports `venue_position`, the book's net
     /// position is `book_position` and its adopted position is at revision `expected`.
     ///
-    /// A 64-bit FNV-1a hash over a tag and the four values (each decimal normalised, so `1.0`
-    /// and `1` give the same id; revision as little-endian bytes). It is stable across builds
-    /// and platforms: the same decision always gets the same id.
+    /// The first eight bytes (big-endian) of a SHA-256 digest over a tag and the four values
+    /// (each decimal normalised, so `1.0` and `1` give the same id; revision as little-endian
+    /// bytes), the same hash the book's state digest uses. It is stable across builds and
+    /// platforms: the same decision always gets the same id.
     pub fn derive(
         venue_position: Quantity,
         book_position: Quantity,
         quantity: Quantity,
         expected: Revision,
     ) -> Self {
-        let mut hash = Fnv1a::new();
-        hash.write(b"snapstate.adopt_position.v1");
+        let mut hash = Sha256::new();
+        hash.update(b"snapstate.adopt_position.v2");
         for value in [venue_position, book_position, quantity] {
-            hash.write(&value.normalize().serialize());
+            hash.update(value.normalize().serialize());
         }
-        hash.write(&expected.0.to_le_bytes());
-        Self(hash.finish())
+        hash.update(expected.0.to_le_bytes());
+        let digest = hash.finalize();
+        let mut first = [0_u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        Self(u64::from_be_bytes(first))
     }
 }
 
 impl std::fmt::Display for PositionAdoptionId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "p{:016x}", self.0)
-    }
-}
-
-/// The 64-bit FNV-1a hash: tiny, and specified, so its values never change.
-struct Fnv1a(u64);
-
-impl Fnv1a {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-
-    fn new() -> Self {
-        Self(Self::OFFSET)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 ^= u64::from(byte);
-            self.0 = self.0.wrapping_mul(Self::PRIME);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 

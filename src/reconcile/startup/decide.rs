@@ -227,11 +227,9 @@ fn venue_views<'a>(
     let see = |views: &mut BTreeMap<OrderId, VenueView<'a>>, order: &'a VenueOrder| {
         let view = views.entry(order.order_id).or_default();
         view.filled = view.filled.max(order.filled);
-        // The newest state wins; ties by every other field, so the result is canonical.
-        if view
-            .order
-            .is_none_or(|kept| (kept.updated_at, kept) < (order.updated_at, order))
-        {
+        // The greatest entry wins, as in the continuous diff's canonical list: for one id,
+        // `VenueOrder`'s `Ord` is the newest state, ties by every other field.
+        if view.order.is_none_or(|kept| kept < order) {
             view.order = Some(order);
         }
     };

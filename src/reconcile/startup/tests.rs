@@ -553,3 +553,104 @@ fn extreme_venue_quantities_are_refused_not_panicked_on() {
     );
     assert_eq!(book.net_position(), Decimal::ZERO);
 }
+
+/// Every decision of a pass over `answers`, round after round, applying each round's commands
+/// straight into a copy of `book`.
+fn decisions(book: &Book, answers: &StartupAnswers) -> Vec<Decision> {
+    let config = StartupConfig::default();
+    let mut book = book.clone();
+    let mut rounds = Vec::new();
+    for _ in 0..config.max_rounds {
+        let decision = decide(&book, answers, &config, now());
+        let done = decision.commands.is_empty();
+        for (_, command) in &decision.commands {
+            book.apply(command).expect("the pass's own command applies");
+        }
+        rounds.push(decision);
+        if done {
+            break;
+        }
+    }
+    rounds
+}
+
+use proptest::prelude::Strategy as _;
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+        crate::test_cases::cases(256, 32)
+    ))]
+
+    /// The module's promise: whatever order the venue lists orders and fills in, and however
+    /// often it repeats an entry, every round decides the same (including which of two states
+    /// of one order is the newest, and the position adoption's id).
+    #[test]
+    fn prop_decisions_ignore_the_order_and_repeats_of_the_answers(
+        listing_order in proptest::prelude::Just((0..7).collect::<Vec<usize>>())
+            .prop_shuffle(),
+        fill_order in proptest::prelude::Just((0..4).collect::<Vec<usize>>()).prop_shuffle(),
+        repeated_listing in 0_usize..7,
+        repeated_fill in 0_usize..4,
+    ) {
+        let mut book = book();
+        place(&mut book, 1, true, 2);
+        place(&mut book, 2, false, 0);
+        place(&mut book, 3, true, 0);
+        let newer = |order: VenueOrder| VenueOrder {
+            updated_at: Timestamp::from_millis(3_000),
+            ..order
+        };
+        let listing = vec![
+            venue_order(1, 3, VenueOrderStatus::PartiallyFilled),
+            newer(venue_order(1, 5, VenueOrderStatus::PartiallyFilled)),
+            venue_order(2, 0, VenueOrderStatus::Open),
+            venue_order(3, 0, VenueOrderStatus::Open),
+            newer(venue_order(3, 0, VenueOrderStatus::Cancelled)),
+            venue_order(4, 1, VenueOrderStatus::PartiallyFilled),
+            venue_order(5, 10, VenueOrderStatus::Filled),
+        ];
+        let fills = vec![fill(10, 1, 2), fill(11, 1, 4), fill(12, 2, 1), fill(50, 5, 10)];
+        let answers = |listing: Vec<VenueOrder>, fills: Vec<VenueFill>| StartupAnswers {
+            open_orders: Ok(VenueReport {
+                as_of: now(),
+                orders: listing,
+                net_position: None,
+            }),
+            fills: Ok(Some(FillHistory {
+                fills,
+                complete: true,
+                pages: 1,
+                oldest_kept_trade_id: None,
+            })),
+            position: Ok(PositionReport::Reported {
+                net_position: quantity(20),
+                as_of: now(),
+            }),
+            orders: BTreeMap::new(),
+        };
+        let expected = decisions(&book, &answers(listing.clone(), fills.clone()));
+        let mut shuffled_listing: Vec<VenueOrder> =
+            listing_order.iter().map(|&index| listing[index].clone()).collect();
+        shuffled_listing.push(listing[repeated_listing].clone());
+        let mut shuffled_fills: Vec<VenueFill> =
+            fill_order.iter().map(|&index| fills[index].clone()).collect();
+        shuffled_fills.push(fills[repeated_fill].clone());
+        let actual = decisions(&book, &answers(shuffled_listing, shuffled_fills));
+        proptest::prop_assert_eq!(&actual, &expected);
+        // The fixture exercises what it claims: the newer states of orders 1 and 3 win, and
+        // the pass ends with a position adoption.
+        let first_fill = expected[0].commands.iter().any(|(_, command)| matches!(
+            command,
+            BookCommand::Correct(Correction::MissedFill { order_id: OrderId(1), cumulative_filled, .. })
+                if *cumulative_filled == quantity(5)
+        ));
+        proptest::prop_assert!(first_fill, "{:?}", expected[0]);
+        let lost = expected[0].commands.iter().any(|(_, command)| matches!(
+            command,
+            BookCommand::Correct(Correction::MarkLost { order_id: OrderId(3), .. })
+        ));
+        proptest::prop_assert!(lost, "{:?}", expected[0]);
+        let adopted = expected.iter().any(|decision| decision.commands.iter().any(|(kind, _)| *kind == ActionKind::AdoptPosition));
+        proptest::prop_assert!(adopted, "{:?}", expected);
+    }
+}
