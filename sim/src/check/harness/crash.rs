@@ -6,17 +6,18 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use snapstate::book::{Book, BookCommand, OrderId};
-use snapstate::engine::{Engine, EngineConfig};
+use snapstate::engine::{Engine, EngineConfig, WriteHandle};
 use snapstate::journal::{JournalConfig, SimulatedStorage};
 use snapstate::reconcile::Totals;
 use snapstate::reconcile::startup::{ActionKind, StartupConfig, StartupReport};
 use snapstate::time::Clock;
 
-use super::{FailureReason, SimFailure, Simulation};
+use super::{FailureReason, SimFailure, Simulation, source_of, step_error_message};
 use crate::check::crash::policy_name;
-use crate::check::ledger::Source;
+use crate::check::ledger::{Ledger, Source};
 use crate::check::{CrashFigures, CrashSchedule, PlannedCrash};
 use crate::venue::SimulatedVenue;
+use crate::world::{StepHook, Submission};
 
 /// What a crashing run keeps across its crashes.
 pub(super) struct CrashState {
@@ -245,19 +246,24 @@ impl Simulation<'_> {
             }
             // Trading waits; updates flow to the engine meanwhile.
             self.clock.advance(self.config.cycle_interval());
-            let now = self.clock.now();
-            let updates = self.world.with_venue(|venue| {
-                let updates = venue.advance_and_drain(now);
-                let _ = venue.take_fault_journal();
-                updates
-            });
-            for update in updates {
-                self.send(update, Source::Update)?;
-                self.counts.updates_delivered += 1;
-            }
-            self.apply()?;
+            self.deliver_unfollowed()?;
         }
         Ok(())
+    }
+
+    /// Steps the world to the clock's time with the market maker sitting out, following no
+    /// fault (as while the engine was down), and checks the result.
+    fn deliver_unfollowed(&mut self) -> Result<(), SimFailure> {
+        let now = self.clock.now();
+        let mut hook = Unfollowed {
+            ledger: &mut self.ledger,
+        };
+        let report = self
+            .world
+            .deliver(now, &mut hook)
+            .map_err(|error| self.fail(FailureReason::Engine(step_error_message(error))))?;
+        self.counts.updates_delivered += report.updates_delivered;
+        self.collect()
     }
 
     /// Records what the startup pass sent, in order, and checks the engine's outcomes.
@@ -299,5 +305,29 @@ impl Simulation<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// The hook of a restarted run's deliveries before its startup reconciliation completes: the
+/// ledger records each update, and the venue's faults are not followed (those of the downtime
+/// went with the process).
+struct Unfollowed<'a> {
+    ledger: &'a mut Ledger,
+}
+
+impl StepHook for Unfollowed<'_> {
+    type Error = String;
+
+    fn submit(
+        &mut self,
+        writer: &WriteHandle<Book>,
+        command: BookCommand,
+        submission: Submission,
+    ) -> Result<(), String> {
+        self.ledger.submit(writer, command, source_of(submission))
+    }
+
+    fn venue_touched(&mut self, venue: &mut SimulatedVenue) {
+        let _ = venue.take_fault_journal();
     }
 }

@@ -189,33 +189,13 @@ impl<'a> Simulation<'a> {
         let mut hook = Recorded {
             ledger: &mut self.ledger,
         };
-        let report = self.world.step(now, &mut hook).map_err(|error| {
-            let message = match error {
-                StepError::Submit(message) => message,
-                StepError::Flush(error) => error.to_string(),
-            };
-            self.fail(FailureReason::Engine(message))
-        });
-        let report = report?;
+        let report = self
+            .world
+            .step(now, &mut hook)
+            .map_err(|error| self.fail(FailureReason::Engine(step_error_message(error))))?;
         self.counts.updates_delivered += report.updates_delivered;
         self.collect()?;
         Ok(report)
-    }
-
-    fn send(&mut self, command: BookCommand, source: Source) -> Result<(), SimFailure> {
-        self.ledger
-            .submit(self.world.writer(), command, source)
-            .map_err(|error| self.fail(FailureReason::Engine(error)))
-    }
-
-    /// Waits until the engine has applied everything sent, then checks its outcomes and the
-    /// new snapshot.
-    fn apply(&mut self) -> Result<(), SimFailure> {
-        self.world
-            .writer()
-            .flush()
-            .map_err(|error| self.fail(FailureReason::Engine(error.to_string())))?;
-        self.collect()
     }
 
     /// Checks the engine's outcomes for everything sent and flushed, and the new snapshot.
@@ -380,17 +360,29 @@ impl StepHook for Recorded<'_> {
         command: BookCommand,
         submission: Submission,
     ) -> Result<(), String> {
-        let source = match submission {
-            Submission::Update => Source::Update,
-            Submission::Place => Source::Place,
-        };
-        self.ledger.submit(writer, command, source)
+        self.ledger.submit(writer, command, source_of(submission))
     }
 
     /// Lost updates are watched before anything later is applied, so that the update that
     /// repairs one is never mistaken for something the book already knew.
     fn venue_touched(&mut self, venue: &mut SimulatedVenue) {
         absorb_update_faults(self.ledger, venue);
+    }
+}
+
+/// The ledger's source of a world's submission.
+fn source_of(submission: Submission) -> Source {
+    match submission {
+        Submission::Update => Source::Update,
+        Submission::Place => Source::Place,
+    }
+}
+
+/// What a failed world step reports.
+fn step_error_message(error: StepError<String>) -> String {
+    match error {
+        StepError::Submit(message) => message,
+        StepError::Flush(error) => error.to_string(),
     }
 }
 
