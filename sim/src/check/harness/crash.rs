@@ -6,18 +6,17 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use snapstate::book::{Book, BookCommand, OrderId};
-use snapstate::engine::{Engine, EngineConfig, WriteHandle};
+use snapstate::engine::{Engine, EngineConfig};
 use snapstate::journal::{JournalConfig, SimulatedStorage};
 use snapstate::reconcile::Totals;
 use snapstate::reconcile::startup::{ActionKind, StartupConfig, StartupReport};
 use snapstate::time::Clock;
 
-use super::{FailureReason, SimFailure, Simulation, source_of, step_error_message};
+use super::{FailureReason, Recorded, SimFailure, Simulation, step_error_message};
 use crate::check::crash::policy_name;
-use crate::check::ledger::{Ledger, Source};
+use crate::check::ledger::Source;
 use crate::check::{CrashFigures, CrashSchedule, PlannedCrash};
 use crate::venue::SimulatedVenue;
-use crate::world::{StepHook, Submission};
 
 /// What a crashing run keeps across its crashes.
 pub(super) struct CrashState {
@@ -252,11 +251,14 @@ impl Simulation<'_> {
     }
 
     /// Steps the world to the clock's time with the market maker sitting out, following no
-    /// fault (as while the engine was down), and checks the result.
+    /// fault, and checks the result.
     fn deliver_unfollowed(&mut self) -> Result<(), SimFailure> {
         let now = self.clock.now();
-        let mut hook = Unfollowed {
+        // Like the startup pass's, these faults are not followed: a crashing run is not held
+        // to the fault attribution (docs/durability.md).
+        let mut hook = Recorded {
             ledger: &mut self.ledger,
+            follow_faults: false,
         };
         let report = self
             .world
@@ -305,29 +307,5 @@ impl Simulation<'_> {
             }
         }
         Ok(())
-    }
-}
-
-/// The hook of a restarted run's deliveries before its startup reconciliation completes: the
-/// ledger records each update, and the venue's faults are not followed (those of the downtime
-/// went with the process).
-struct Unfollowed<'a> {
-    ledger: &'a mut Ledger,
-}
-
-impl StepHook for Unfollowed<'_> {
-    type Error = String;
-
-    fn submit(
-        &mut self,
-        writer: &WriteHandle<Book>,
-        command: BookCommand,
-        submission: Submission,
-    ) -> Result<(), String> {
-        self.ledger.submit(writer, command, source_of(submission))
-    }
-
-    fn venue_touched(&mut self, venue: &mut SimulatedVenue) {
-        let _ = venue.take_fault_journal();
     }
 }

@@ -188,6 +188,7 @@ impl<'a> Simulation<'a> {
         let now = self.clock.now();
         let mut hook = Recorded {
             ledger: &mut self.ledger,
+            follow_faults: true,
         };
         let report = self
             .world
@@ -346,9 +347,11 @@ impl<'a> Simulation<'a> {
 }
 
 /// The harness's [`StepHook`]: the ledger records each submission against the pure book, and
-/// follows each update fault from the venue's journal.
+/// follows each update fault from the venue's journal (or, where faults are not followed,
+/// the journal is emptied).
 struct Recorded<'a> {
     ledger: &'a mut Ledger,
+    follow_faults: bool,
 }
 
 impl StepHook for Recorded<'_> {
@@ -360,21 +363,21 @@ impl StepHook for Recorded<'_> {
         command: BookCommand,
         submission: Submission,
     ) -> Result<(), String> {
-        self.ledger.submit(writer, command, source_of(submission))
+        let source = match submission {
+            Submission::Update => Source::Update,
+            Submission::Place => Source::Place,
+        };
+        self.ledger.submit(writer, command, source)
     }
 
     /// Lost updates are watched before anything later is applied, so that the update that
     /// repairs one is never mistaken for something the book already knew.
     fn venue_touched(&mut self, venue: &mut SimulatedVenue) {
-        absorb_update_faults(self.ledger, venue);
-    }
-}
-
-/// The ledger's source of a world's submission.
-fn source_of(submission: Submission) -> Source {
-    match submission {
-        Submission::Update => Source::Update,
-        Submission::Place => Source::Place,
+        if self.follow_faults {
+            absorb_update_faults(self.ledger, venue);
+        } else {
+            let _ = venue.take_fault_journal();
+        }
     }
 }
 
