@@ -237,11 +237,6 @@ impl<R: VenueReach> World<R> {
         &self.writer
     }
 
-    /// The engine.
-    pub fn engine_mut(&mut self) -> &mut Engine<Book> {
-        &mut self.engine
-    }
-
     /// Installs `engine` (a recovered one, say) with its read and write handles, and returns
     /// the engine it replaces without shutting it down: a caller that simulates a crash drops
     /// it as it is.
@@ -257,19 +252,9 @@ impl<R: VenueReach> World<R> {
         &self.reach
     }
 
-    /// How the venue is reached, to change it.
-    pub fn reach_mut(&mut self) -> &mut R {
-        &mut self.reach
-    }
-
     /// Runs `act` on the venue.
     pub fn with_venue<T>(&mut self, act: impl FnOnce(&mut SimulatedVenue) -> T) -> T {
         self.reach.with_venue(act)
-    }
-
-    /// Whether the market maker still trades.
-    pub fn is_trading(&self) -> bool {
-        self.trading
     }
 
     /// Ends the market: the venue stops injecting faults and moving its price (so nothing
@@ -319,6 +304,31 @@ impl<R: VenueReach> World<R> {
         } else {
             Decision::default()
         };
+        self.carry_out(&decision, now, hook)
+    }
+
+    /// A step to `now` in which the market maker sits out, trading or not: the venue's due
+    /// updates are delivered and flushed, and nothing is placed or cancelled (a restarted
+    /// engine waiting for its startup reconciliation to complete, say).
+    ///
+    /// # Errors
+    ///
+    /// As [`step`](Self::step).
+    pub fn deliver<H: StepHook>(
+        &mut self,
+        now: Timestamp,
+        hook: &mut H,
+    ) -> Result<StepReport, StepError<H::Error>> {
+        self.carry_out(&Decision::default(), now, hook)
+    }
+
+    /// Steps 2 to 5 of a step, for `decision`.
+    fn carry_out<H: StepHook>(
+        &mut self,
+        decision: &Decision,
+        now: Timestamp,
+        hook: &mut H,
+    ) -> Result<StepReport, StepError<H::Error>> {
         let mut report = StepReport::default();
         let updates = self.reach.with_venue(|venue| {
             let updates = venue.advance_and_drain(now);
@@ -342,7 +352,7 @@ impl<R: VenueReach> World<R> {
         self.writer.flush().map_err(StepError::Flush)?;
         hook.visible();
         if !decision.places.is_empty() || !decision.cancels.is_empty() {
-            self.send_to_venue(&decision, now, &mut report);
+            self.send_to_venue(decision, now, &mut report);
         }
         self.reach.with_venue(|venue| hook.venue_touched(venue));
         Ok(report)
@@ -527,7 +537,6 @@ mod tests {
         let mut hook = Remembered::default();
         world.step(at(1), &mut hook).expect("step");
         world.halt().expect("halt");
-        assert!(!world.is_trading());
         hook.submissions.clear();
         let report = world.step(at(1_000), &mut hook).expect("step");
         assert_eq!(report.places_submitted, 0);
@@ -538,6 +547,26 @@ mod tests {
                 .all(|submission| *submission == Submission::Update)
         );
         assert_eq!(world.venue().pending_update_count(), 0);
+    }
+
+    #[test]
+    fn a_delivery_of_a_trading_world_delivers_and_places_nothing() {
+        let mut world = world(CancelPolicy::EveryDecision);
+        let mut hook = Remembered::default();
+        world.step(at(1), &mut hook).expect("step");
+        hook.submissions.clear();
+        let report = world.deliver(at(100), &mut hook).expect("delivery");
+        assert!(report.updates_delivered >= 6);
+        assert_eq!(report.places_submitted, 0);
+        assert_eq!(report.cancels_sent + report.cancel_errors.len() as u64, 0);
+        assert!(
+            hook.submissions
+                .iter()
+                .all(|submission| *submission == Submission::Update)
+        );
+        // The market maker still trades at the next step.
+        let next = world.step(at(200), &mut hook).expect("step");
+        assert!(next.places_submitted + next.cancels_sent > 0);
     }
 
     #[test]

@@ -6,42 +6,21 @@
 //! `.ci/run` runs this file with `--release`: 100 seeds. An unoptimised build runs a tenth of
 //! them; `SNAPSTATE_TEST_SCALE` multiplies both, for a soak run.
 
-use snapstate_sim::check::{
-    CrashFigures, Scenario, SimConfig, SimFailure, default_workers, run, run_seeds,
-};
+mod common;
+
+use common::{passing_reports, seeds};
+use snapstate_sim::check::{CrashFigures, Scenario, SimConfig, run};
 
 /// Seeds in a release build: the CI set.
 const CRASH_SEEDS: u64 = 100;
-
-/// All of them in a release build, a tenth unoptimised, times `SNAPSTATE_TEST_SCALE`.
-fn seeds(release_count: u64) -> u64 {
-    let scale = std::env::var("SNAPSTATE_TEST_SCALE")
-        .ok()
-        .and_then(|value| value.parse::<u64>().ok())
-        .filter(|&value| value > 0)
-        .unwrap_or(1);
-    let divisor = if cfg!(debug_assertions) { 10 } else { 1 };
-    (release_count / divisor).max(1) * scale
-}
 
 #[test]
 fn every_crashed_run_recovers_and_converges_with_no_fill_lost_or_counted_twice() {
     let count = seeds(CRASH_SEEDS);
     let mut totals = CrashFigures::default();
-    let mut failures: Vec<SimFailure> = Vec::new();
-    for result in run_seeds(Scenario::Crashes, 0..count, default_workers()) {
-        match result {
-            Ok(report) => totals.add(report.crash.as_ref().expect("a crashing run")),
-            Err(failure) => failures.push(failure),
-        }
+    for report in passing_reports(Scenario::Crashes, count) {
+        totals.add(report.crash.as_ref().expect("a crashing run"));
     }
-    let listed: Vec<String> = failures.iter().map(ToString::to_string).collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {count} seeds failed:\n{}",
-        failures.len(),
-        listed.join("\n")
-    );
     // The figures docs/durability.md quotes; `--nocapture` shows them.
     eprintln!("{count} seeds with crashes:\n{totals}");
     assert!(totals.crashes >= count, "every run crashes at least once");

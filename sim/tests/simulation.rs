@@ -8,10 +8,12 @@
 
 use std::time::Duration;
 
+mod common;
+
+use common::{passing_reports, seeds};
 use snapstate::reconcile::Policies;
 use snapstate_sim::check::{
-    FailureReason, Resolution, RunReport, Scenario, SimConfig, SimFailure, Summary,
-    default_workers, run, run_seeds,
+    FailureReason, Resolution, RunReport, Scenario, SimConfig, SimFailure, Summary, run,
 };
 use snapstate_sim::venue::FaultKind;
 
@@ -20,36 +22,13 @@ const FAULT_SEEDS: u64 = 300;
 /// Seeds without faults in a release build.
 const FAULT_FREE_SEEDS: u64 = 100;
 
-/// How many seeds of a set to run: all of them in a release build, a tenth unoptimised, times
-/// `SNAPSTATE_TEST_SCALE`.
-fn seeds(release_count: u64) -> u64 {
-    let scale = std::env::var("SNAPSTATE_TEST_SCALE")
-        .ok()
-        .and_then(|value| value.parse::<u64>().ok())
-        .filter(|&value| value > 0)
-        .unwrap_or(1);
-    let divisor = if cfg!(debug_assertions) { 10 } else { 1 };
-    (release_count / divisor).max(1) * scale
-}
-
 /// Runs seeds `0..count` of `scenario` and sums them; fails listing every failed seed, each
 /// with the command that replays it.
 fn run_set(scenario: Scenario, count: u64) -> Summary {
     let mut summary = Summary::default();
-    let mut failures: Vec<SimFailure> = Vec::new();
-    for result in run_seeds(scenario, 0..count, default_workers()) {
-        match result {
-            Ok(report) => summary.add(&report),
-            Err(failure) => failures.push(failure),
-        }
+    for report in passing_reports(scenario, count) {
+        summary.add(&report);
     }
-    let listed: Vec<String> = failures.iter().map(ToString::to_string).collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {count} seeds failed:\n{}",
-        failures.len(),
-        listed.join("\n")
-    );
     // The figures docs/verification.md quotes; `--nocapture` shows them.
     eprintln!("{}:\n{summary}", scenario.as_str());
     summary

@@ -9,6 +9,8 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::Duration;
 
 use hdrhistogram::Histogram as Hdr;
 use metrics::{
@@ -26,7 +28,7 @@ pub enum TelemetryError {
     /// The Prometheus recorder could not be built.
     #[error("could not build the metrics recorder")]
     Exporter(#[source] BuildError),
-    /// The endpoint could not bind its address (typically taken) or start its thread.
+    /// The endpoint could not bind its address (typically taken) or start its threads.
     #[error("could not start the metrics endpoint")]
     Endpoint(#[source] io::Error),
     /// This process already has a metrics recorder (only one can be installed).
@@ -112,8 +114,21 @@ fn start_endpoint(address: SocketAddr) -> Result<(PrometheusRecorder, SocketAddr
         .map_err(TelemetryError::Exporter)?
         .build_recorder();
     let handle = recorder.handle();
+    // `build_recorder` starts no upkeep task: a histogram keeps every sample recorded since
+    // the last upkeep, and the engine records several per batch. Without a scraper nothing
+    // else drains them, so memory would grow for as long as the run lasts.
+    let upkeep = handle.clone();
+    thread::Builder::new()
+        .name("snapstate-metrics-upkeep".to_owned())
+        .spawn(move || {
+            loop {
+                thread::sleep(UPKEEP_INTERVAL);
+                upkeep.run_upkeep();
+            }
+        })
+        .map_err(TelemetryError::Endpoint)?;
     let render: Render = Arc::new(move || {
-        // Without the exporter's own upkeep task, each scrape drains the histograms first.
+        // Each scrape drains the histograms first, so that it shows every sample so far.
         handle.run_upkeep();
         handle.render()
     });
@@ -126,6 +141,10 @@ fn start_endpoint(address: SocketAddr) -> Result<(PrometheusRecorder, SocketAddr
     .map_err(TelemetryError::Endpoint)?;
     Ok((recorder, bound))
 }
+
+/// How often the Prometheus recorder's histograms are drained between scrapes (the exporter's
+/// own upkeep task's default).
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Forwards everything to the Prometheus recorder (if any), and copies the reconciler's
 /// cycle durations.

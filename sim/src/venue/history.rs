@@ -8,14 +8,12 @@
 
 use std::collections::VecDeque;
 
-use rand::RngExt;
-
 use snapstate::book::OrderId;
 use snapstate::venue::{
     FillCursor, FillPage, OrderLookup, PositionReport, QueryError, QueryKind, VenueFill,
 };
 
-use super::{FaultKind, FaultSubject, SimulatedVenue};
+use super::{INJECTED_FAILURE, QueryFault, SimulatedVenue};
 
 /// The most fills one page holds, whatever the caller asks for.
 pub const MAX_FILL_PAGE: usize = 1_000;
@@ -87,29 +85,17 @@ impl SimulatedVenue {
 
     /// Draws the query faults for one query: a failure or a timeout, as the faults say.
     fn query_fault(&mut self, query: QueryKind) -> Result<(), QueryError> {
-        let failed = self
-            .fault_rng
-            .random_bool(self.config.faults.query_failure_rate);
-        let timed_out = self
-            .fault_rng
-            .random_bool(self.config.faults.query_timeout_rate);
-        if failed {
-            self.fault_record
-                .record(FaultKind::QueryFailed, self.now, || FaultSubject::Query);
-            return Err(QueryError::Failed {
+        match self.draw_query_fault() {
+            Some(QueryFault::Failed) => Err(QueryError::Failed {
                 query,
-                reason: "injected failure".to_owned(),
-            });
-        }
-        if timed_out {
-            self.fault_record
-                .record(FaultKind::QueryTimedOut, self.now, || FaultSubject::Query);
-            return Err(QueryError::TimedOut {
+                reason: INJECTED_FAILURE.to_owned(),
+            }),
+            Some(QueryFault::TimedOut) => Err(QueryError::TimedOut {
                 query,
                 after: self.config.faults.query_timeout,
-            });
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     pub(super) fn answer_fills_since(
@@ -146,6 +132,7 @@ mod tests {
     use rust_decimal::Decimal;
 
     use super::*;
+    use crate::venue::FaultKind;
     use snapstate::book::{Level, Place, Side};
     use snapstate::time::Timestamp;
     use snapstate::venue::{Venue, VenueOrderStatus};

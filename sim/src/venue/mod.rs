@@ -428,30 +428,51 @@ impl SimulatedVenue {
     }
 }
 
-impl Venue for SimulatedVenue {
-    /// Answers as of the venue's current time, or fails or times out as the faults say.
-    fn open_orders(&mut self) -> Result<VenueReport, OpenOrdersError> {
+/// A fault injected into one query (of any kind).
+enum QueryFault {
+    Failed,
+    TimedOut,
+}
+
+/// The reason an injected query failure gives.
+const INJECTED_FAILURE: &str = "injected failure";
+
+impl SimulatedVenue {
+    /// Draws the faults of one query, as the faults' rates say, and journals the one injected.
+    /// Both draws are always made, so that a query consumes the same randomness whatever
+    /// comes of it.
+    fn draw_query_fault(&mut self) -> Option<QueryFault> {
         let failed = self
             .fault_rng
             .random_bool(self.config.faults.query_failure_rate);
         let timed_out = self
             .fault_rng
             .random_bool(self.config.faults.query_timeout_rate);
-        if failed {
-            self.fault_record
-                .record(FaultKind::QueryFailed, self.now, || FaultSubject::Query);
-            return Err(OpenOrdersError::Failed {
-                reason: "injected failure".to_owned(),
-            });
-        }
-        if timed_out {
-            self.fault_record
-                .record(FaultKind::QueryTimedOut, self.now, || FaultSubject::Query);
-            return Err(OpenOrdersError::TimedOut {
+        let (fault, kind) = if failed {
+            (QueryFault::Failed, FaultKind::QueryFailed)
+        } else if timed_out {
+            (QueryFault::TimedOut, FaultKind::QueryTimedOut)
+        } else {
+            return None;
+        };
+        self.fault_record
+            .record(kind, self.now, || FaultSubject::Query);
+        Some(fault)
+    }
+}
+
+impl Venue for SimulatedVenue {
+    /// Answers as of the venue's current time, or fails or times out as the faults say.
+    fn open_orders(&mut self) -> Result<VenueReport, OpenOrdersError> {
+        match self.draw_query_fault() {
+            Some(QueryFault::Failed) => Err(OpenOrdersError::Failed {
+                reason: INJECTED_FAILURE.to_owned(),
+            }),
+            Some(QueryFault::TimedOut) => Err(OpenOrdersError::TimedOut {
                 after: self.config.faults.query_timeout,
-            });
+            }),
+            None => Ok(self.report()),
         }
-        Ok(self.report())
     }
 
     /// Cancels at the venue's current time.

@@ -12,7 +12,7 @@ use snapstate::reconcile::Totals;
 use snapstate::reconcile::startup::{ActionKind, StartupConfig, StartupReport};
 use snapstate::time::Clock;
 
-use super::{FailureReason, SimFailure, Simulation};
+use super::{FailureReason, Recorded, SimFailure, Simulation, step_error_message};
 use crate::check::crash::policy_name;
 use crate::check::ledger::Source;
 use crate::check::{CrashFigures, CrashSchedule, PlannedCrash};
@@ -245,19 +245,27 @@ impl Simulation<'_> {
             }
             // Trading waits; updates flow to the engine meanwhile.
             self.clock.advance(self.config.cycle_interval());
-            let now = self.clock.now();
-            let updates = self.world.with_venue(|venue| {
-                let updates = venue.advance_and_drain(now);
-                let _ = venue.take_fault_journal();
-                updates
-            });
-            for update in updates {
-                self.send(update, Source::Update)?;
-                self.counts.updates_delivered += 1;
-            }
-            self.apply()?;
+            self.deliver_unfollowed()?;
         }
         Ok(())
+    }
+
+    /// Steps the world to the clock's time with the market maker sitting out, following no
+    /// fault, and checks the result.
+    fn deliver_unfollowed(&mut self) -> Result<(), SimFailure> {
+        let now = self.clock.now();
+        // Like the startup pass's, these faults are not followed: a crashing run is not held
+        // to the fault attribution (docs/durability.md).
+        let mut hook = Recorded {
+            ledger: &mut self.ledger,
+            follow_faults: false,
+        };
+        let report = self
+            .world
+            .deliver(now, &mut hook)
+            .map_err(|error| self.fail(FailureReason::Engine(step_error_message(error))))?;
+        self.counts.updates_delivered += report.updates_delivered;
+        self.collect()
     }
 
     /// Records what the startup pass sent, in order, and checks the engine's outcomes.

@@ -188,34 +188,15 @@ impl<'a> Simulation<'a> {
         let now = self.clock.now();
         let mut hook = Recorded {
             ledger: &mut self.ledger,
+            follow_faults: true,
         };
-        let report = self.world.step(now, &mut hook).map_err(|error| {
-            let message = match error {
-                StepError::Submit(message) => message,
-                StepError::Flush(error) => error.to_string(),
-            };
-            self.fail(FailureReason::Engine(message))
-        });
-        let report = report?;
+        let report = self
+            .world
+            .step(now, &mut hook)
+            .map_err(|error| self.fail(FailureReason::Engine(step_error_message(error))))?;
         self.counts.updates_delivered += report.updates_delivered;
         self.collect()?;
         Ok(report)
-    }
-
-    fn send(&mut self, command: BookCommand, source: Source) -> Result<(), SimFailure> {
-        self.ledger
-            .submit(self.world.writer(), command, source)
-            .map_err(|error| self.fail(FailureReason::Engine(error)))
-    }
-
-    /// Waits until the engine has applied everything sent, then checks its outcomes and the
-    /// new snapshot.
-    fn apply(&mut self) -> Result<(), SimFailure> {
-        self.world
-            .writer()
-            .flush()
-            .map_err(|error| self.fail(FailureReason::Engine(error.to_string())))?;
-        self.collect()
     }
 
     /// Checks the engine's outcomes for everything sent and flushed, and the new snapshot.
@@ -366,9 +347,11 @@ impl<'a> Simulation<'a> {
 }
 
 /// The harness's [`StepHook`]: the ledger records each submission against the pure book, and
-/// follows each update fault from the venue's journal.
+/// follows each update fault from the venue's journal (or, where faults are not followed,
+/// the journal is emptied).
 struct Recorded<'a> {
     ledger: &'a mut Ledger,
+    follow_faults: bool,
 }
 
 impl StepHook for Recorded<'_> {
@@ -390,7 +373,19 @@ impl StepHook for Recorded<'_> {
     /// Lost updates are watched before anything later is applied, so that the update that
     /// repairs one is never mistaken for something the book already knew.
     fn venue_touched(&mut self, venue: &mut SimulatedVenue) {
-        absorb_update_faults(self.ledger, venue);
+        if self.follow_faults {
+            absorb_update_faults(self.ledger, venue);
+        } else {
+            let _ = venue.take_fault_journal();
+        }
+    }
+}
+
+/// What a failed world step reports.
+fn step_error_message(error: StepError<String>) -> String {
+    match error {
+        StepError::Submit(message) => message,
+        StepError::Flush(error) => error.to_string(),
     }
 }
 
