@@ -46,6 +46,8 @@ fn bench_with_a_journal_gives_every_figure_and_names_the_policy() {
         .args([
             "bench",
             "--quick",
+            "--slots",
+            "300",
             "--seconds",
             "200ms",
             "--journal",

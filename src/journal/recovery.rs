@@ -15,7 +15,11 @@
 //!    nothing written after it is a torn tail: it is truncated (zeroed, in repair mode) and
 //!    reported. Any other bad record is corruption.
 //! 4. Replay each record after the checkpoint through the core, in batches of up to
-//!    [`REPLAY_BATCH_COMMANDS`] (see there for why so large).
+//!    [`REPLAY_BATCH_COMMANDS`] (see there for why so large). Steps 3 and 4 overlap: a
+//!    thread of its own reads, checksums and decodes the records (step 3, unchanged, errors
+//!    naming file and offset as before) and hands the commands over in chunks through a bounded
+//!    channel, while the recovering thread applies them; nothing is applied out of order, and
+//!    an error in step 3 discards everything applied.
 //!
 //! # Replay's batches
 //!
@@ -25,7 +29,7 @@
 //! The batch size changes how often that copying happens and nothing else: each command still
 //! goes through the same `apply` with its panic caught and the state re-derived without it, so
 //! the recovered state, sequence numbers and counters are the same whatever the batch size
-//! (`replay_batch_size_does_not_change_what_is_recovered`). Only the recovered engine's
+//! (`replay_batch_size_and_decoding_thread_do_not_change_what_is_recovered`). Only the recovered engine's
 //! [`Version`](crate::engine::Version), which counts publications and is not journaled, depends
 //! on it.
 
@@ -194,8 +198,19 @@ pub(crate) fn replay<S: Durable>(
         large: REPLAY_BATCH_COMMANDS.max(config.max_batch),
         after_panic: config.max_batch,
     };
-    replay_in_batches(storage, initial, config, repair, batch)
+    replay_in_batches(storage, initial, config, repair, batch, PIPELINED)
 }
+
+/// Whether replay decodes on a thread of its own. Not under loom: recovery runs inside the
+/// loom models (on their simulated storage), where a thread must be one of the model's.
+const PIPELINED: bool = !cfg!(loom);
+
+/// Commands the decoding thread hands over at once.
+const PIPELINE_CHUNK_COMMANDS: usize = 4_096;
+
+/// Chunks in flight between the decoding thread and the applying one: enough that neither
+/// waits for the other's jitter, few enough that the decoded commands held stay small.
+const PIPELINE_CHUNKS: usize = 4;
 
 /// How many commands replay applies between publications.
 #[derive(Debug, Clone, Copy)]
@@ -208,13 +223,14 @@ struct BatchSizes {
     after_panic: usize,
 }
 
-/// [`replay`] with the batch sizes given.
+/// [`replay`] with the batch sizes given, decoding on a thread of its own if `pipelined`.
 fn replay_in_batches<S: Durable>(
     storage: &dyn Storage,
     initial: S,
     config: &EngineConfig,
     repair: bool,
     batch: BatchSizes,
+    pipelined: bool,
 ) -> Result<(WriterCore<S>, RecoveryReport, Tail), RecoveryError> {
     let started = Instant::now();
     let names = storage
@@ -240,83 +256,6 @@ fn replay_in_batches<S: Durable>(
         &mut report,
     )?;
     let segments = by_seq(&names, segment::parse_segment_name);
-    let first_needed = segments
-        .windows(2)
-        .take_while(|pair| pair[1].0.0 <= checkpoint_seq.0 + 1)
-        .count();
-    let mut expected = Seq(checkpoint_seq.0 + 1);
-    let mut replayer = Replayer {
-        core: &mut core,
-        sizes: batch,
-        max_batch: batch.large,
-        replayed: 0,
-    };
-    let count = segments.len();
-    for (index, &(seq, name)) in segments.iter().enumerate().skip(first_needed) {
-        let last = index + 1 == count;
-        let bytes = storage
-            .read(name)
-            .map_err(|error| RecoveryError::io(name.clone(), error))?;
-        report.segments_read += 1;
-        let header = match segment::decode_header(&bytes) {
-            Ok(header) => header,
-            Err(BadHeader::Blank) if last => {
-                // Created, never written: a crash while starting a segment.
-                if repair {
-                    storage
-                        .remove(name)
-                        .map_err(|error| RecoveryError::io(name.clone(), error))?;
-                }
-                continue;
-            }
-            Err(BadHeader::Blank) => {
-                return Err(corrupt(name, 0, "blank segment header"));
-            }
-            Err(BadHeader::Invalid(reason)) => return Err(corrupt(name, 0, reason)),
-        };
-        check_header::<S>(name, seq, &header, &expected_config)?;
-        if header.first_seq > expected {
-            // A damaged newer checkpoint explains the gap better than "missing records".
-            return Err(damaged.unwrap_or(RecoveryError::MissingRecords {
-                file: name.clone(),
-                expected,
-                found: header.first_seq,
-            }));
-        }
-        // Each record is decoded and replayed as the scan finds it: no list of the segment's
-        // records is built.
-        let mut next_in_segment = header.first_seq;
-        let scanned = segment::scan_records(name, &bytes, header.len, last, |record| {
-            if record.seq != next_in_segment {
-                return Err(corrupt(
-                    name,
-                    record.offset,
-                    &format!("record {} where {next_in_segment} was expected", record.seq),
-                ));
-            }
-            next_in_segment = Seq(next_in_segment.0 + 1);
-            if record.seq < expected {
-                return Ok(());
-            }
-            let command = S::decode_command(record.payload).map_err(|error| {
-                corrupt(
-                    name,
-                    record.offset,
-                    &format!("undecodable command: {error}"),
-                )
-            })?;
-            replayer.push(command);
-            expected = Seq(expected.0 + 1);
-            Ok(())
-        })?;
-        if let Some((offset, written)) = scanned.torn {
-            report.torn_bytes_truncated += written;
-            report.torn_file = Some(name.clone());
-            if repair {
-                truncate(storage, name, offset, written)?;
-            }
-        }
-    }
     if segments.is_empty()
         && checkpoint_seq == Seq(0)
         && let Some(error) = damaged
@@ -324,6 +263,28 @@ fn replay_in_batches<S: Durable>(
         // Only damaged checkpoints and no journal: refuse rather than start empty.
         return Err(error);
     }
+    let scan = Scan::<S> {
+        storage,
+        segments: &segments,
+        checkpoint_seq,
+        damaged,
+        expected_config: &expected_config,
+        repair,
+    };
+    let mut replayer = Replayer {
+        core: &mut core,
+        sizes: batch,
+        max_batch: batch.large,
+        replayed: 0,
+    };
+    let expected = if pipelined {
+        scan.run_pipelined(&mut report, &mut replayer)?
+    } else {
+        scan.run(&mut report, |command| {
+            replayer.push(command);
+            Ok(())
+        })?
+    };
     replayer.finish();
     report.records_replayed = replayer.replayed;
     if repair {
@@ -339,6 +300,174 @@ fn replay_in_batches<S: Durable>(
             last_checkpoint: checkpoint_seq,
         },
     ))
+}
+
+/// Reading the segments after the checkpoint: headers checked, records scanned, commands
+/// decoded, a torn tail found (and truncated, in repair mode).
+struct Scan<'scan, S: Durable> {
+    storage: &'scan dyn Storage,
+    segments: &'scan [(Seq, &'scan String)],
+    checkpoint_seq: Seq,
+    /// The error of the newest damaged checkpoint skipped, if any.
+    damaged: Option<RecoveryError>,
+    expected_config: &'scan S::Config,
+    repair: bool,
+}
+
+impl<S: Durable> Scan<'_, S> {
+    /// Hands every command after the checkpoint to `on_command`, in sequence order, and
+    /// returns the sequence number after the last one. Segments, torn tail and truncated bytes
+    /// go into `report`.
+    fn run(
+        self,
+        report: &mut RecoveryReport,
+        mut on_command: impl FnMut(S::Command) -> Result<(), RecoveryError>,
+    ) -> Result<Seq, RecoveryError> {
+        let Self {
+            storage,
+            segments,
+            checkpoint_seq,
+            damaged,
+            expected_config,
+            repair,
+        } = self;
+        let first_needed = segments
+            .windows(2)
+            .take_while(|pair| pair[1].0.0 <= checkpoint_seq.0 + 1)
+            .count();
+        let mut expected = Seq(checkpoint_seq.0 + 1);
+        let mut damaged = damaged;
+        let count = segments.len();
+        for (index, &(seq, name)) in segments.iter().enumerate().skip(first_needed) {
+            let last = index + 1 == count;
+            let bytes = storage
+                .read(name)
+                .map_err(|error| RecoveryError::io(name.clone(), error))?;
+            report.segments_read += 1;
+            let header = match segment::decode_header(&bytes) {
+                Ok(header) => header,
+                Err(BadHeader::Blank) if last => {
+                    // Created, never written: a crash while starting a segment.
+                    if repair {
+                        storage
+                            .remove(name)
+                            .map_err(|error| RecoveryError::io(name.clone(), error))?;
+                    }
+                    continue;
+                }
+                Err(BadHeader::Blank) => {
+                    return Err(corrupt(name, 0, "blank segment header"));
+                }
+                Err(BadHeader::Invalid(reason)) => return Err(corrupt(name, 0, reason)),
+            };
+            check_header::<S>(name, seq, &header, expected_config)?;
+            if header.first_seq > expected {
+                // A damaged newer checkpoint explains the gap better than "missing records".
+                return Err(damaged.take().unwrap_or(RecoveryError::MissingRecords {
+                    file: name.clone(),
+                    expected,
+                    found: header.first_seq,
+                }));
+            }
+            // Each record is decoded and handed over as the scan finds it: no list of the
+            // segment's records is built.
+            let mut next_in_segment = header.first_seq;
+            let scanned = segment::scan_records(name, &bytes, header.len, last, |record| {
+                if record.seq != next_in_segment {
+                    return Err(corrupt(
+                        name,
+                        record.offset,
+                        &format!("record {} where {next_in_segment} was expected", record.seq),
+                    ));
+                }
+                next_in_segment = Seq(next_in_segment.0 + 1);
+                if record.seq < expected {
+                    return Ok(());
+                }
+                let command = S::decode_command(record.payload).map_err(|error| {
+                    corrupt(
+                        name,
+                        record.offset,
+                        &format!("undecodable command: {error}"),
+                    )
+                })?;
+                on_command(command)?;
+                expected = Seq(expected.0 + 1);
+                Ok(())
+            })?;
+            if let Some((offset, written)) = scanned.torn {
+                report.torn_bytes_truncated += written;
+                report.torn_file = Some(name.clone());
+                if repair {
+                    truncate(storage, name, offset, written)?;
+                }
+            }
+        }
+        Ok(expected)
+    }
+
+    /// [`run`](Self::run) on a thread of its own (reading, checksums, decoding), handing the
+    /// commands over in chunks through a bounded channel, while this thread applies them.
+    /// Errors are the scan's, with their file and offset, as [`run`](Self::run) gives them.
+    #[cfg(not(loom))]
+    fn run_pipelined(
+        self,
+        report: &mut RecoveryReport,
+        replayer: &mut Replayer<'_, S>,
+    ) -> Result<Seq, RecoveryError> {
+        let (sender, receiver) = crate::sync::channel::bounded::<Vec<S::Command>>(PIPELINE_CHUNKS);
+        crate::sync::thread::scope(|scope| {
+            let scanner = crate::sync::thread::Builder::new()
+                .name("snapstate-replay-scan".to_owned())
+                .spawn_scoped(scope, move || {
+                    let mut chunk = Vec::with_capacity(PIPELINE_CHUNK_COMMANDS);
+                    let scanned = self.run(report, |command| {
+                        chunk.push(command);
+                        if chunk.len() >= PIPELINE_CHUNK_COMMANDS {
+                            let full = std::mem::replace(
+                                &mut chunk,
+                                Vec::with_capacity(PIPELINE_CHUNK_COMMANDS),
+                            );
+                            // Refused only if the applying thread unwound (a non-deterministic
+                            // state machine); its panic is what recovery reports.
+                            sender.send(full).map_err(|_| {
+                                RecoveryError::Spawn(std::io::Error::other(
+                                    "the replaying thread stopped",
+                                ))
+                            })?;
+                        }
+                        Ok(())
+                    });
+                    if scanned.is_ok() && !chunk.is_empty() {
+                        // As above: refused only while the applying thread unwinds.
+                        let _ = sender.send(chunk);
+                    }
+                    scanned
+                })
+                .map_err(RecoveryError::Spawn)?;
+            while let Ok(chunk) = receiver.recv() {
+                for command in chunk {
+                    replayer.push(command);
+                }
+            }
+            scanner
+                .join()
+                .unwrap_or_else(|payload| std::panic::resume_unwind(payload))
+        })
+    }
+
+    /// Under loom, [`run`](Self::run) on this thread (see [`PIPELINED`]).
+    #[cfg(loom)]
+    fn run_pipelined(
+        self,
+        report: &mut RecoveryReport,
+        replayer: &mut Replayer<'_, S>,
+    ) -> Result<Seq, RecoveryError> {
+        self.run(report, |command| {
+            replayer.push(command);
+            Ok(())
+        })
+    }
 }
 
 /// Feeds decoded commands to the core in batches of at most `max_batch`.
@@ -630,7 +759,7 @@ mod tests {
     }
 
     #[test]
-    fn replay_batch_size_does_not_change_what_is_recovered() {
+    fn replay_batch_size_and_decoding_thread_do_not_change_what_is_recovered() {
         let storage = SimulatedStorage::new();
         // Even, odd (rejected) and multiples of 13 (panicking), over several segments.
         let commands: Vec<u64> = (1..=700).map(|index| index * 7 % 1_000).collect();
@@ -644,20 +773,27 @@ mod tests {
             record_metrics: false,
             ..EngineConfig::default()
         };
-        for (large, after_panic) in [
+        let sizes = [
             (1, 1),
             (2, 1),
             (5, 3),
             (64, 4),
             (4096, 4096),
             (usize::MAX, 7),
-        ] {
+        ];
+        for ((large, after_panic), pipelined) in sizes
+            .into_iter()
+            .flat_map(|sizes| [(sizes, false), (sizes, true)])
+        {
             let sizes = BatchSizes { large, after_panic };
             let (core, report, tail) =
-                replay_in_batches(&storage, Sum::default(), &config, false, sizes)
+                replay_in_batches(&storage, Sum::default(), &config, false, sizes, pipelined)
                     .expect("recovery");
             let recovered = core.cell().load_full();
-            let case = format!("batches of {large}, {after_panic} after a panic");
+            let case = format!(
+                "batches of {large}, {after_panic} after a panic, decoding on its own thread: \
+                 {pipelined}"
+            );
             assert_eq!(recovered.state(), journaled.state(), "{case}");
             assert_eq!(recovered.last_seq(), journaled.last_seq(), "{case}");
             assert_eq!(recovered.counters(), journaled.counters(), "{case}");
