@@ -206,10 +206,12 @@ pub(crate) fn replay<S: Durable>(
 const PIPELINED: bool = !cfg!(loom);
 
 /// Commands the decoding thread hands over at once.
+#[cfg(not(loom))]
 const PIPELINE_CHUNK_COMMANDS: usize = 4_096;
 
 /// Chunks in flight between the decoding thread and the applying one: enough that neither
 /// waits for the other's jitter, few enough that the decoded commands held stay small.
+#[cfg(not(loom))]
 const PIPELINE_CHUNKS: usize = 4;
 
 /// How many commands replay applies between publications.
