@@ -7,6 +7,7 @@ use hdrhistogram::Histogram;
 use snapstate::book::{Book, BookCommand, Storage};
 use snapstate::engine::WaitStrategy;
 
+use super::journal::JournalSettings;
 use super::probe::Batches;
 use super::workload::Workload;
 
@@ -56,6 +57,9 @@ pub struct Settings {
     /// it applies what it has sent when it pauses or when this many are pending. 1 applies
     /// (and publishes) every update on its own.
     pub inline_batch: usize,
+    /// The journal both snapstate writers write (`--journal`, `--checkpoint-every`); `None`:
+    /// none, the engine's default.
+    pub journal: Option<JournalSettings>,
 }
 
 /// The inline writer's default batch: every update applied and published on its own, so that
@@ -67,6 +71,7 @@ impl Default for Settings {
         Self {
             wait_strategy: WaitStrategy::default(),
             inline_batch: DEFAULT_INLINE_BATCH,
+            journal: None,
         }
     }
 }
@@ -108,6 +113,13 @@ pub trait Producer {
     /// the last call (see `docs/benchmarks.md` for what each design counts). `None` when the
     /// design could not measure it in this process.
     fn take_stalls(&mut self) -> Option<Histogram<u64>>;
+
+    /// For designs that publish on a writer of their own: the gaps between consecutive
+    /// publications since the last call, nanoseconds (at saturation, how long the writer
+    /// took per batch, whatever held it up). `None` (the default): not measured.
+    fn take_publication_gaps(&mut self) -> Option<Histogram<u64>> {
+        None
+    }
 
     /// For designs that batch: the batches published since the last call to
     /// [`take_stalls`](Self::take_stalls).

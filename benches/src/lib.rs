@@ -7,6 +7,7 @@
 
 pub mod contender;
 pub mod contenders;
+pub mod journal;
 mod plot;
 pub mod probe;
 pub mod reconcile;
@@ -54,6 +55,9 @@ pub struct BenchOptions {
     /// The most updates the inline writer's producer applies in one call; 1 (the default)
     /// applies and publishes each update on its own.
     pub inline_batch: usize,
+    /// The journal snapstate's two writers write, each run into a fresh temporary directory
+    /// removed afterwards; `None` (the default): none.
+    pub journal: Option<journal::JournalSettings>,
 }
 
 impl BenchOptions {
@@ -76,6 +80,7 @@ impl BenchOptions {
             settings: Settings {
                 wait_strategy: self.wait_strategy,
                 inline_batch: self.inline_batch,
+                journal: self.journal,
             },
         }
     }
@@ -139,6 +144,7 @@ pub fn run(args: &BenchOptions, allocated: Option<fn() -> usize>) -> Result<(), 
             rate: args.rate,
             wait_strategy: wait_strategy_name(args.wait_strategy),
             inline_batch: args.inline_batch,
+            journal: args.journal.as_ref().map(report::JournalShape::of),
         },
         contenders: measured
             .iter()
@@ -156,6 +162,19 @@ pub fn run(args: &BenchOptions, allocated: Option<fn() -> usize>) -> Result<(), 
             "snapstate's wait strategy: {}; snapstate_inline applies up to {} update(s) per call",
             report.run.wait_strategy, args.inline_batch
         );
+        match &report.run.journal {
+            Some(journal) => println!(
+                "snapstate's writers journaled: sync {}, {} (each run into a fresh temporary \
+                 directory, removed afterwards)",
+                journal.sync,
+                journal
+                    .checkpoint_every_commands
+                    .map_or("no checkpoints".to_owned(), |every| format!(
+                        "a checkpoint every {every} commands"
+                    )),
+            ),
+            None => println!("snapstate's writers did not journal (--journal to compare)"),
+        }
         print!("{}", notes(&report, &measured));
     }
     if let Some(path) = &args.plot {

@@ -19,6 +19,11 @@ pub struct Figures {
     pub writer_stall_us_max: Option<f64>,
     /// The 99.9th percentile of the same, over all updates, microseconds.
     pub writer_stall_us_p999: Option<f64>,
+    /// The 99th percentile of the gap between two consecutive publications during the
+    /// workload, microseconds (designs with a publishing writer only: snapstate's two).
+    pub publication_gap_us_p99: Option<f64>,
+    /// The longest such gap, microseconds.
+    pub publication_gap_us_max: Option<f64>,
     /// Median cost of obtaining a consistent snapshot, nanoseconds.
     pub snapshot_ns_p50: f64,
     /// 99th percentile of the same, nanoseconds.
@@ -38,10 +43,12 @@ pub struct Figures {
 }
 
 /// The names of the figures, in output order.
-pub const FIGURE_NAMES: [&str; 11] = [
+pub const FIGURE_NAMES: [&str; 13] = [
     "updates_per_sec",
     "writer_stall_us_max",
     "writer_stall_us_p999",
+    "publication_gap_us_p99",
+    "publication_gap_us_max",
     "snapshot_ns_p50",
     "snapshot_ns_p99",
     "visible_us_p50",
@@ -65,6 +72,15 @@ impl Figures {
                 .filter(|stalls| !stalls.is_empty())
                 .map(|stalls| stalls.max() as f64 / 1e3),
             writer_stall_us_p999: stalls.and_then(|stalls| micros(stalls, 0.999)),
+            publication_gap_us_p99: measured
+                .publication_gaps
+                .as_ref()
+                .and_then(|gaps| micros(gaps, 0.99)),
+            publication_gap_us_max: measured
+                .publication_gaps
+                .as_ref()
+                .filter(|gaps| !gaps.is_empty())
+                .map(|gaps| gaps.max() as f64 / 1e3),
             snapshot_ns_p50: measured.snapshots.value_at_quantile(0.5) as f64,
             snapshot_ns_p99: measured.snapshots.value_at_quantile(0.99) as f64,
             visible_us_p50: micros(&measured.visible, 0.5),
@@ -82,6 +98,8 @@ impl Figures {
             "updates_per_sec" => Some(self.updates_per_sec),
             "writer_stall_us_max" => self.writer_stall_us_max,
             "writer_stall_us_p999" => self.writer_stall_us_p999,
+            "publication_gap_us_p99" => self.publication_gap_us_p99,
+            "publication_gap_us_max" => self.publication_gap_us_max,
             "snapshot_ns_p50" => Some(self.snapshot_ns_p50),
             "snapshot_ns_p99" => Some(self.snapshot_ns_p99),
             "visible_us_p50" => self.visible_us_p50,
@@ -168,6 +186,35 @@ pub struct RunShape {
     pub wait_strategy: String,
     /// The most updates the inline writer's producer applied in one call.
     pub inline_batch: usize,
+    /// The journal snapstate's two writers wrote; `None` (JSON `null`): none.
+    pub journal: Option<JournalShape>,
+}
+
+/// The journal of a run (`--journal`, `--checkpoint-every`), as the JSON output shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct JournalShape {
+    /// The sync policy, as `--journal` spells it (`every_batch`, `os`, `interval:10ms`).
+    pub sync: String,
+    /// A checkpoint every this many commands; `None` (JSON `null`): no checkpoints.
+    pub checkpoint_every_commands: Option<u64>,
+}
+
+impl JournalShape {
+    /// The settings' shape.
+    pub fn of(settings: &super::journal::JournalSettings) -> Self {
+        Self {
+            sync: super::journal::sync_policy_name(settings.sync),
+            checkpoint_every_commands: settings.checkpoint_every_commands,
+        }
+    }
+
+    /// In a table cell: the policy, and the checkpoint period if any.
+    fn cell(&self) -> String {
+        match self.checkpoint_every_commands {
+            Some(every) => format!("{}, checkpoint/{every}", self.sync),
+            None => self.sync.clone(),
+        }
+    }
 }
 
 /// One run's report: the machine, the slot count, the run's shape and every contender's
@@ -206,8 +253,10 @@ impl Serialize for Report {
 }
 
 impl Report {
-    /// The table: one row per figure, one column per contender, each value with its ratio to
-    /// snapstate's (`×` the contender's value divided by snapstate's).
+    /// The table: the journal each contender wrote (`off` for snapstate's writers without
+    /// one, `n/a` for the designs that have none), then one row per figure, one column per
+    /// contender, each value with its ratio to snapstate's (`×` the contender's value divided
+    /// by snapstate's).
     pub fn table(&self) -> String {
         let baseline = self
             .contenders
@@ -217,6 +266,18 @@ impl Report {
         let mut header = vec!["figure".to_owned()];
         header.extend(self.contenders.iter().map(|(name, _)| (*name).to_owned()));
         let mut rows = vec![header];
+        let mut journal = vec!["journal".to_owned()];
+        journal.extend(self.contenders.iter().map(|(name, _)| {
+            if !super::contenders::JOURNALED.contains(name) {
+                "n/a".to_owned()
+            } else {
+                self.run
+                    .journal
+                    .as_ref()
+                    .map_or_else(|| "off".to_owned(), JournalShape::cell)
+            }
+        }));
+        rows.push(journal);
         for name in FIGURE_NAMES {
             let mut row = vec![name.to_owned()];
             for (_, figures) in &self.contenders {
@@ -334,6 +395,27 @@ fn check_run_shape(run: Option<&serde_json::Value>) -> Result<(), String> {
     {
         return Err("no `run.inline_batch` number".to_owned());
     }
+    match run.get("journal") {
+        Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::Object(journal)) => {
+            let sync = journal
+                .get("sync")
+                .and_then(serde_json::Value::as_str)
+                .ok_or("no `run.journal.sync` string")?;
+            super::journal::parse_sync_policy(sync)
+                .map_err(|problem| format!("`run.journal.sync`: {problem}"))?;
+            if !journal
+                .get("checkpoint_every_commands")
+                .is_some_and(|every| every.is_u64() || every.is_null())
+            {
+                return Err(
+                    "`run.journal.checkpoint_every_commands` is neither a number nor null"
+                        .to_owned(),
+                );
+            }
+        }
+        _ => return Err("`run.journal` is neither an object nor null".to_owned()),
+    }
     if !run
         .get("workload_seconds")
         .is_some_and(serde_json::Value::is_number)
@@ -408,6 +490,8 @@ mod tests {
             updates_per_sec: 1.0,
             writer_stall_us_max: Some(2.0),
             writer_stall_us_p999: None,
+            publication_gap_us_p99: Some(2.5),
+            publication_gap_us_max: None,
             snapshot_ns_p50: 3.0,
             snapshot_ns_p99: 4.0,
             visible_us_p50: Some(5.0),
@@ -428,6 +512,7 @@ mod tests {
                 rate: Some(100_000),
                 wait_strategy: "spin_then_block:100".to_owned(),
                 inline_batch: 1,
+                journal: None,
             },
             contenders: names.iter().map(|name| (*name, figures())).collect(),
         }
@@ -463,6 +548,39 @@ mod tests {
         let text = serde_json::to_string(&strange).expect("serialises");
         assert!(check_json(&text).is_err_and(|problem| problem.contains("run.wait_strategy")));
         assert!(check_json("not json").is_err());
+        let mut journaled = report(&super::super::contenders::NAMES);
+        journaled.run.journal = Some(JournalShape {
+            sync: "interval:10ms".to_owned(),
+            checkpoint_every_commands: Some(100_000),
+        });
+        let text = serde_json::to_string(&journaled).expect("serialises");
+        assert_eq!(check_json(&text), Ok(()));
+        journaled.run.journal = Some(JournalShape {
+            sync: "sometimes".to_owned(),
+            checkpoint_every_commands: None,
+        });
+        let text = serde_json::to_string(&journaled).expect("serialises");
+        assert!(check_json(&text).is_err_and(|problem| problem.contains("run.journal.sync")));
+    }
+
+    #[test]
+    fn the_table_names_the_journal_of_snapstates_writers_only() {
+        let mut report = report(&["snapstate", "snapstate_inline", "rwlock_held"]);
+        let first_row = |table: &str| table.lines().nth(2).unwrap_or_default().to_owned();
+        let row = first_row(&report.table());
+        assert!(row.starts_with("journal"), "{row}");
+        assert_eq!(row.matches("off").count(), 2, "{row}");
+        assert!(row.ends_with("n/a"), "{row}");
+        report.run.journal = Some(JournalShape {
+            sync: "every_batch".to_owned(),
+            checkpoint_every_commands: Some(1000),
+        });
+        let row = first_row(&report.table());
+        assert_eq!(
+            row.matches("every_batch, checkpoint/1000").count(),
+            2,
+            "{row}"
+        );
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub struct Measured {
     pub stalls: Option<Histogram<u64>>,
     /// Batch sizes during the workload, for designs that batch.
     pub batch_sizes: Option<Batches>,
+    /// Gaps between consecutive publications during the workload, nanoseconds, for designs
+    /// that publish on a writer of their own.
+    pub publication_gaps: Option<Histogram<u64>>,
     /// Time to obtain a snapshot, nanoseconds, one sample per reader tick.
     pub snapshots: Histogram<u64>,
     /// Submit to visible, nanoseconds, sampled updates.
@@ -106,8 +109,9 @@ pub fn measure<C: Contender>(
         schedule.memory_updates,
         allocated,
     );
-    // Forget stalls from the memory phase: the figure is about the workload.
+    // Forget stalls and gaps from the memory phase: the figures are about the workload.
     let _ = producer.take_stalls();
+    let _ = producer.take_publication_gaps();
 
     let clock = MonotonicClock::new();
     let stop = AtomicBool::new(false);
@@ -123,6 +127,7 @@ pub fn measure<C: Contender>(
         (produced, snapshots, violations, reconciles)
     });
     let stalls = producer.take_stalls();
+    let publication_gaps = producer.take_publication_gaps();
     let batch_sizes = producer.take_batch_sizes();
 
     let reconciles = reconcile_quietly(reader.clone(), schedule.reconcile);
@@ -132,6 +137,7 @@ pub fn measure<C: Contender>(
         updates: produced.updates,
         stalls,
         batch_sizes,
+        publication_gaps,
         snapshots,
         visible: produced.visible,
         reconciles,

@@ -43,6 +43,17 @@ pub struct BenchArgs {
     /// producer pauses).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub inline_batch: u32,
+    /// Journal snapstate's two writers (threaded and inline) at this sync policy:
+    /// `every_batch`, `os` or `interval:PERIOD` (e.g. `interval:10ms`; us, ms or s). Each run
+    /// journals into a fresh temporary directory, removed afterwards; the policy is shown in
+    /// the table and in `--json` (`run.journal`). Default: no journal.
+    #[arg(long, value_parser = snapstate_bench::journal::parse_sync_policy)]
+    pub journal: Option<snapstate::journal::SyncPolicy>,
+    /// With --journal: a checkpoint every N commands (written by the checkpointer's thread
+    /// from a held snapshot; compare `writer_stall_us_max` and the publication gaps with and
+    /// without). Default: no checkpoints.
+    #[arg(long, requires = "journal", value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_every: Option<u64>,
 }
 
 impl BenchArgs {
@@ -58,6 +69,12 @@ impl BenchArgs {
             contenders: self.contenders.clone(),
             wait_strategy: self.wait_strategy.unwrap_or_default(),
             inline_batch: self.inline_batch as usize,
+            journal: self
+                .journal
+                .map(|sync| snapstate_bench::journal::JournalSettings {
+                    sync,
+                    checkpoint_every_commands: self.checkpoint_every,
+                }),
         }
     }
 }

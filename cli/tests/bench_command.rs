@@ -38,6 +38,49 @@ fn bench_json_holds_every_contender_and_figure() {
     check_json(&text).unwrap_or_else(|problem| panic!("{problem}: {text}"));
 }
 
+/// With `--journal`, snapstate's two writers journal (into a temporary directory, removed
+/// afterwards) and the JSON output says so, with every figure.
+#[test]
+fn bench_with_a_journal_gives_every_figure_and_names_the_policy() {
+    let output = Command::new(env!("CARGO_BIN_EXE_snapstate"))
+        .args([
+            "bench",
+            "--quick",
+            "--slots",
+            "300",
+            "--seconds",
+            "200ms",
+            "--journal",
+            "every_batch",
+            "--checkpoint-every",
+            "5000",
+            "--json",
+        ])
+        .output()
+        .expect("the snapstate binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "snapstate bench failed: {stderr}");
+    assert!(!stderr.contains("could not remove"), "{stderr}");
+    let text = String::from_utf8(output.stdout).expect("UTF-8 output");
+    check_json(&text).unwrap_or_else(|problem| panic!("{problem}: {text}"));
+    let value: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(value["run"]["journal"]["sync"], "every_batch", "{text}");
+    assert_eq!(
+        value["run"]["journal"]["checkpoint_every_commands"], 5000,
+        "{text}"
+    );
+    for name in ["snapstate", "snapstate_inline"] {
+        let figures = &value["contenders"][name];
+        for figure in [
+            "updates_per_sec",
+            "writer_stall_us_max",
+            "publication_gap_us_max",
+        ] {
+            assert!(figures[figure].is_number(), "{name}.{figure}: {text}");
+        }
+    }
+}
+
 /// Bad arguments are refused by name, with a non-zero exit, before anything runs (no panic).
 #[test]
 fn bad_bench_arguments_are_refused_with_a_message() {
@@ -53,6 +96,13 @@ fn bad_bench_arguments_are_refused_with_a_message() {
             "number of spins",
         ),
         (&["--inline-batch", "0"][..], "--inline-batch"),
+        (&["--journal", "sometimes"][..], "--journal"),
+        (&["--journal", "interval:0ms"][..], "longer than zero"),
+        (&["--checkpoint-every", "1000"][..], "--journal"),
+        (
+            &["--journal", "os", "--checkpoint-every", "0"][..],
+            "--checkpoint-every",
+        ),
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_snapstate"))
             .arg("bench")

@@ -208,7 +208,17 @@ pub(crate) fn read_frame(bytes: &[u8]) -> FrameRead<'_> {
 /// records written after it, which are not.
 pub(crate) fn is_torn_tail(segment: &[u8], offset: usize, claimed_end: usize) -> bool {
     let from = (offset + claimed_end).min(segment.len());
-    segment[from..].iter().all(|&byte| byte == 0)
+    all_zero(&segment[from..])
+}
+
+/// Whether every byte of `bytes` is zero. The unwritten rest of a preallocated segment (up to
+/// tens of MiB) is checked once per recovery: folding each block with `|` lets the compiler
+/// use vector instructions, where a byte-by-byte `all` stops to branch on every byte.
+pub(crate) fn all_zero(bytes: &[u8]) -> bool {
+    const BLOCK: usize = 4096;
+    bytes
+        .chunks(BLOCK)
+        .all(|block| block.iter().fold(0, |any, &byte| any | byte) == 0)
 }
 
 pub(crate) fn u32_at(bytes: &[u8], at: usize) -> u32 {
@@ -231,6 +241,18 @@ mod tests {
         let mut out = Vec::new();
         encode_frame(Seq(seq), payload, &mut out);
         out
+    }
+
+    #[test]
+    fn all_zero_finds_a_nonzero_byte_anywhere_across_blocks() {
+        let mut bytes = vec![0_u8; 3 * 4096 + 17];
+        assert!(all_zero(&bytes));
+        assert!(all_zero(&[]));
+        for at in [0, 1, 4095, 4096, 4097, 8191, 3 * 4096, bytes.len() - 1] {
+            bytes[at] = 0x80;
+            assert!(!all_zero(&bytes), "a nonzero byte at {at}");
+            bytes[at] = 0;
+        }
     }
 
     #[test]

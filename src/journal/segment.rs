@@ -90,7 +90,7 @@ pub(crate) enum BadHeader {
 
 /// Reads the header at the start of a segment file's bytes.
 pub(crate) fn decode_header(bytes: &[u8]) -> Result<SegmentHeader, BadHeader> {
-    if bytes.iter().all(|&byte| byte == 0) {
+    if format::all_zero(bytes) {
         return Err(BadHeader::Blank);
     }
     if bytes.len() < 34 || &bytes[..8] != SEGMENT_MAGIC {

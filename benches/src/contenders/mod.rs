@@ -10,7 +10,8 @@ pub use self::left_right::{LeftRight, LeftRightProducer, LeftRightReader, Replic
 pub use self::naive_cow::{CowProducer, CowReader, NaiveCow};
 pub use self::rwlock::{DeepCopyReader, HeldLockReader, LockProducer, RwLockDeepCopy, RwLockHeld};
 pub use self::snapstate::{
-    EngineProducer, EngineReader, EngineSnapshot, Snapstate, engine_config, start_with,
+    EngineProducer, EngineReader, EngineSnapshot, Snapstate, engine_config, start_journaled,
+    start_with,
 };
 pub use self::snapstate_inline::{InlineProducer, SnapstateInline};
 
@@ -23,3 +24,7 @@ pub const NAMES: [&str; 6] = [
     "naive_cow",
     "left_right",
 ];
+
+/// The contenders that can journal (`--journal`): snapstate's two writers, which share
+/// `EngineConfig` and the journal.
+pub const JOURNALED: [&str; 2] = ["snapstate", "snapstate_inline"];

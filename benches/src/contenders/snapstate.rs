@@ -9,6 +9,7 @@ use snapstate::book::{Book, BookCommand, Persistent};
 use snapstate::engine::{Engine, EngineConfig, ReadHandle, Reader, Snapshot, WriteHandle};
 
 use crate::contender::{Contender, Producer, Settings, SnapshotReader};
+use crate::journal::{JournalSettings, TemporaryJournal};
 use crate::probe::{self, Batches};
 use crate::workload::{MonotonicClock, Workload};
 
@@ -36,8 +37,33 @@ impl Contender for Snapstate {
             wait_strategy: settings.wait_strategy,
             ..engine_config()
         };
-        start_with(state, config)
+        match settings.journal {
+            Some(journal) => start_journaled(state, config, journal),
+            None => start_with(state, config),
+        }
     }
+}
+
+/// Starts the engine on `state` with `config`, journaling into a fresh temporary directory
+/// under `journal` (through `Engine::recover` on the empty directory, as a journaled engine
+/// always starts); the directory is removed when the producer finishes.
+///
+/// # Panics
+///
+/// If the directory cannot be made or the engine does not start.
+pub fn start_journaled(
+    state: Book,
+    config: EngineConfig,
+    journal: JournalSettings,
+) -> (EngineProducer, EngineReader) {
+    let directory = TemporaryJournal::create().expect("a temporary journal directory");
+    let config = journal
+        .apply(config, directory.path())
+        .expect("the journal directory opens");
+    let (engine, _) = Engine::recover(state, config).expect("the journaled engine starts");
+    let (mut producer, reader) = producer_for(engine);
+    producer.journal_directory = Some(directory);
+    (producer, reader)
 }
 
 /// The engine configuration the comparison uses: the defaults, with the snapshot clock made
@@ -56,7 +82,10 @@ pub fn engine_config() -> EngineConfig {
 ///
 /// If the engine does not start (an invalid configuration, or no thread).
 pub fn start_with(state: Book, config: EngineConfig) -> (EngineProducer, EngineReader) {
-    let engine = Engine::start(state, config).expect("the engine starts");
+    producer_for(Engine::start(state, config).expect("the engine starts"))
+}
+
+fn producer_for(engine: Engine<Book>) -> (EngineProducer, EngineReader) {
     let read_handle = engine.read_handle();
     if let Some(probe) = probe::installed() {
         // Forget publications from any earlier engine in this process.
@@ -67,6 +96,7 @@ pub fn start_with(state: Book, config: EngineConfig) -> (EngineProducer, EngineR
         observer: read_handle.reader(),
         engine: Some(engine),
         batch_sizes: None,
+        journal_directory: None,
     };
     (producer, EngineReader { read_handle })
 }
@@ -86,6 +116,9 @@ pub struct EngineProducer {
     observer: Reader<Book>,
     engine: Option<Engine<Book>>,
     batch_sizes: Option<Batches>,
+    /// The journal's directory, when the engine journals: declared after `engine`, so that it
+    /// is removed only after the engine has stopped.
+    journal_directory: Option<TemporaryJournal>,
 }
 
 impl std::fmt::Debug for EngineProducer {
@@ -132,6 +165,10 @@ impl Producer for EngineProducer {
         Some(probe::installed()?.take_visible())
     }
 
+    fn take_publication_gaps(&mut self) -> Option<Histogram<u64>> {
+        Some(probe::installed()?.take_journal().gaps)
+    }
+
     fn take_batch_sizes(&mut self) -> Option<Batches> {
         self.batch_sizes.take()
     }
@@ -140,6 +177,8 @@ impl Producer for EngineProducer {
         if let Some(engine) = self.engine.take() {
             engine.shutdown().expect("the engine shuts down cleanly");
         }
+        // The engine has stopped: its journal can go.
+        drop(self.journal_directory.take());
     }
 }
 

@@ -8,6 +8,7 @@ use snapstate::engine::{InlineWriter, OutcomeRecordOf};
 
 use crate::contender::{Contender, Producer, Settings};
 use crate::contenders::{EngineReader, engine_config};
+use crate::journal::TemporaryJournal;
 use crate::probe::{self, Batches};
 use crate::workload::Workload;
 
@@ -32,7 +33,23 @@ impl Contender for SnapstateInline {
     }
 
     fn start_with_settings(state: Book, settings: &Settings) -> (InlineProducer, EngineReader) {
-        let writer = InlineWriter::start(state, engine_config()).expect("the writer starts");
+        // With a journal, the writer starts through recovery on a fresh directory, as a
+        // journaled writer always does; the directory goes when the producer finishes.
+        let (writer, journal_directory) = match settings.journal {
+            Some(journal) => {
+                let directory = TemporaryJournal::create().expect("a temporary journal directory");
+                let config = journal
+                    .apply(engine_config(), directory.path())
+                    .expect("the journal directory opens");
+                let (writer, _) =
+                    InlineWriter::recover(state, config).expect("the journaled writer starts");
+                (writer, Some(directory))
+            }
+            None => (
+                InlineWriter::start(state, engine_config()).expect("the writer starts"),
+                None,
+            ),
+        };
         if let Some(probe) = probe::installed() {
             // Forget publications from any earlier writer in this process.
             probe.reset();
@@ -45,6 +62,7 @@ impl Contender for SnapstateInline {
             pending: Vec::with_capacity(batch),
             records: Vec::with_capacity(batch),
             batch_sizes: None,
+            journal_directory,
         };
         (producer, reader)
     }
@@ -70,6 +88,9 @@ pub struct InlineProducer {
     pending: Vec<BookCommand>,
     records: Vec<OutcomeRecordOf<Book>>,
     batch_sizes: Option<Batches>,
+    /// The journal's directory, when the writer journals: declared after `writer`, so that it
+    /// is removed only after the writer has stopped.
+    journal_directory: Option<TemporaryJournal>,
 }
 
 impl std::fmt::Debug for InlineProducer {
@@ -135,16 +156,26 @@ impl Producer for InlineProducer {
         Some(probe::installed()?.take_visible())
     }
 
+    fn take_publication_gaps(&mut self) -> Option<Histogram<u64>> {
+        Some(probe::installed()?.take_journal().gaps)
+    }
+
     fn take_batch_sizes(&mut self) -> Option<Batches> {
         self.batch_sizes.take()
     }
 
     fn finish(mut self) {
         self.apply_pending();
-        let writer = self.writer;
+        let Self {
+            writer,
+            journal_directory,
+            ..
+        } = self;
         writer
             .shutdown()
             .expect("the inline writer shuts down cleanly");
+        // The writer has stopped: its journal can go.
+        drop(journal_directory);
     }
 }
 
