@@ -82,7 +82,10 @@ pub struct EngineConfig {
     /// Cost per batch, on the writer thread: five clock readings, six histogram and gauge
     /// updates, and a counter update per class of each outcome (applied, rejected) whose counts
     /// changed. With no recorder installed the updates do nothing, but the clock is still read;
-    /// `false` skips both.
+    /// `false` skips both. The readings come from the `quanta` crate's clock (the processor's
+    /// time-stamp counter where it is invariant, about 40 ns a reading against 60–70 ns for
+    /// `std::time::Instant` on the benchmark machine), calibrated once per process, about a
+    /// millisecond, when the first writer registers its metrics.
     ///
     /// [`Engine::start`]: super::Engine::start
     pub record_metrics: bool,

@@ -31,7 +31,12 @@
 //! * The hook sees each batch once, after its snapshot is visible, in sequence order.
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::time::Instant;
+
+// The metrics' durations are read from the processor's time-stamp counter where it is
+// invariant (quanta falls back to the operating system's monotonic clock where it is not): a
+// reading costs about 40 ns there against about 70 ns for `std::time::Instant` on the
+// benchmark machine, and a batch with metrics on takes five (docs/benchmarks.md, issue 13).
+use quanta::Instant;
 
 use crate::sync::channel::{Sender, TrySendError};
 use crate::sync::{Arc, PublicationCell};
@@ -235,6 +240,9 @@ impl<S: StateMachine> WriterCore<S> {
     pub(crate) fn register_metrics(&mut self) {
         if self.record_metrics && self.metrics.is_none() {
             self.metrics = Some(WriterMetrics::register(&self.tally.counters));
+            // The first reading calibrates the counter against the monotonic clock (about a
+            // millisecond, once per process): here, rather than inside the first batch.
+            let _ = Instant::now();
         }
     }
 
