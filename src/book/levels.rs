@@ -205,6 +205,63 @@ impl<V: Clone> LevelArray<V> {
     }
 }
 
+impl<V: Clone> LevelArray<V> {
+    /// Puts `value` at `level` (inside the range), replacing any value there.
+    pub(super) fn set(&mut self, level: Level, value: V) {
+        let offset = self.range.offset_on_grid(level);
+        let entry = entry(&mut self.root, self.root_shift, offset);
+        if entry.is_none() {
+            self.len += 1;
+        }
+        *entry = Some(value);
+    }
+
+    /// Removes the value at `level`, if any. A leaf that this empties is dropped (a clone that
+    /// shares it keeps it), so that a map whose values move along its range, as the order-id
+    /// ring's do, holds only the leaves in use. (Branches are kept: at most one per
+    /// `LEAF_LEN * BRANCH_LEN` offsets.)
+    pub(super) fn remove(&mut self, level: Level) {
+        let Some(offset) = self.range.offset(level) else {
+            return;
+        };
+        if self.find(offset).is_none() {
+            return;
+        }
+        let mut shift = self.root_shift;
+        let mut branch = Arc::make_mut(&mut self.root);
+        loop {
+            let index = child_index(offset, shift);
+            match branch {
+                Branch::Inner(children) => {
+                    shift -= BRANCH_BITS;
+                    let Some(child) = children[index].as_mut() else {
+                        return;
+                    };
+                    branch = Arc::make_mut(child);
+                }
+                Branch::Bottom(leaves) => {
+                    let Some(leaf) = leaves[index].as_mut() else {
+                        return;
+                    };
+                    let at = leaf_index(offset);
+                    let last = leaf
+                        .iter()
+                        .enumerate()
+                        .all(|(index, entry)| index == at || entry.is_none());
+                    if last {
+                        // Dropping the leaf rather than copying it to clear one entry.
+                        leaves[index] = None;
+                    } else {
+                        leaf_mut(leaf)[at] = None;
+                    }
+                    self.len -= 1;
+                    return;
+                }
+            }
+        }
+    }
+}
+
 impl<V> LevelArray<V> {
     /// The value at `offset`, if any.
     #[inline]

@@ -15,8 +15,7 @@ use std::hash::Hash;
 
 use imbl::shared_ptr::DefaultSharedPtr;
 
-use crate::sync::Arc;
-
+use super::ids::{IdMapOps, PersistentIds, PersistentRecords, StandardIds, StandardRecords};
 use super::levels::{LevelArray, LevelVec};
 use super::types::Level;
 
@@ -53,12 +52,13 @@ mod sealed {
 /// parameter (`fn f<S: Storage>(book: &Book<S>)`); most code just uses [`Book`](super::Book),
 /// whose storage defaults to [`Persistent`].
 pub trait Storage: sealed::Sealed + Clone + Debug + PartialEq + Eq + Send + Sync + 'static {
-    /// A map from keys to small values, stored in the map itself.
-    type Map<K: Key, V: Value>: MapOps<K, V>;
-    /// A map from keys to large records (slots, orders). Persistent storage keeps each record
-    /// behind its own reference count, so that copying the path to a changed entry copies
-    /// pointers rather than records, and a snapshot shares every record that did not change.
-    type RecordMap<K: Key, V: Value>: MapOps<K, V>;
+    /// A map from order ids to small values, stored in the map itself: a ring indexed by the
+    /// id's low bits where ids are dense, a hash map for the others (`ids.rs`).
+    type Ids<V: Value>: IdMapOps<V>;
+    /// A map from order ids to large records (orders), each behind its own pointer (an `Arc`
+    /// for persistent storage, so that copying the path to a changed entry copies pointers
+    /// rather than records, and a snapshot shares every record that did not change).
+    type IdRecords<V: Value>: IdMapOps<V>;
     /// A map from the grid's levels to records (the slots), stored as an array indexed by the
     /// level's offset in the grid.
     type Levels<V: Value>: LevelMapOps<V>;
@@ -166,15 +166,15 @@ pub struct Persistent;
 pub struct Standard;
 
 impl Storage for Persistent {
-    type Map<K: Key, V: Value> = PersistentMap<K, V>;
-    type RecordMap<K: Key, V: Value> = SharedRecords<K, V>;
+    type Ids<V: Value> = PersistentIds<V>;
+    type IdRecords<V: Value> = PersistentRecords<V>;
     type Levels<V: Value> = LevelArray<V>;
     type Queue<T: Value> = imbl::Vector<T>;
 }
 
 impl Storage for Standard {
-    type Map<K: Key, V: Value> = HashMap<K, V, BookHasher>;
-    type RecordMap<K: Key, V: Value> = HashMap<K, V, BookHasher>;
+    type Ids<V: Value> = StandardIds<V>;
+    type IdRecords<V: Value> = StandardRecords<V>;
     type Levels<V: Value> = LevelVec<V>;
     type Queue<T: Value> = VecDeque<T>;
 }
@@ -218,58 +218,6 @@ impl<K: Key, V: Value> MapOps<K, V> for PersistentMap<K, V> {
         V: 'a,
     {
         PersistentMap::iter(self)
-    }
-}
-
-/// The record map of [`Persistent`] storage: a persistent map with an `Arc` per record.
-///
-/// A hash trie's leaf holds up to 32 entries. With records stored inline (an order is about
-/// 170 bytes), the first change after a publication copied some 3–6 kB per leaf, and a held
-/// snapshot kept every copied leaf's records alive, changed or not. With an `Arc` per record a
-/// leaf entry is a key and a pointer; a changed record is copied once per publication
-/// ([`Arc::make_mut`]), and a held snapshot keeps only the records that changed.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SharedRecords<K: Key, V: Value>(PersistentMap<K, Arc<V>>);
-
-impl<K: Key, V: Value> MapOps<K, V> for SharedRecords<K, V> {
-    fn empty() -> Self {
-        Self(PersistentMap::default())
-    }
-    #[inline]
-    fn get(&self, key: &K) -> Option<&V> {
-        self.0.get(key).map(|record| &**record)
-    }
-    #[inline]
-    fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        self.0.get_mut(key).map(Arc::make_mut)
-    }
-    #[inline]
-    fn insert(&mut self, key: K, value: V) {
-        self.0.insert(key, Arc::new(value));
-    }
-    #[inline]
-    fn remove(&mut self, key: &K) {
-        self.0.remove(key);
-    }
-    #[inline]
-    fn contains_key(&self, key: &K) -> bool {
-        self.0.contains_key(key)
-    }
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-    fn values<'a>(&'a self) -> impl Iterator<Item = &'a V>
-    where
-        V: 'a,
-    {
-        self.0.values().map(|record| &**record)
-    }
-    fn entries<'a>(&'a self) -> impl Iterator<Item = (&'a K, &'a V)>
-    where
-        K: 'a,
-        V: 'a,
-    {
-        self.0.iter().map(|(key, record)| (key, &**record))
     }
 }
 
