@@ -5,11 +5,11 @@ use std::time::Duration;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
+use super::storage::MapOps;
 use super::strategies::{
     at, command, config, correction, level, order_id, replay, replay_with, side,
 };
 use super::*;
-use super::storage::MapOps;
 
 /// [`config`] with no tombstone ever purged, so that an order id, once used, stays known.
 fn config_keeping_every_tombstone() -> BookConfig {
