@@ -295,6 +295,56 @@ impl<V> LevelArray<V> {
     }
 }
 
+impl<V> LevelArray<V> {
+    /// Every leaf, lowest offsets first.
+    fn leaves(&self) -> Leaves<'_, V> {
+        let mut stack = Vec::with_capacity(8);
+        stack.push(Frame::new(&self.root, 0, self.root_shift));
+        Leaves { stack }
+    }
+}
+
+/// The leaves of a [`LevelArray`], lowest offsets first.
+struct Leaves<'a, V> {
+    /// The branches from the root down to the one being walked.
+    stack: Vec<Frame<'a, V>>,
+}
+
+impl<'a, V> Iterator for Leaves<'a, V> {
+    type Item = &'a Leaf<V>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let next = match self.stack.last_mut()? {
+                Frame::Inner {
+                    base,
+                    shift,
+                    children,
+                } => children.find_map(|(index, child)| {
+                    let child = child.as_deref()?;
+                    Some(Frame::new(
+                        child,
+                        *base + ((index as u64) << *shift),
+                        *shift - BRANCH_BITS,
+                    ))
+                }),
+                Frame::Bottom { leaves, .. } => {
+                    if let Some(leaf) = leaves.find_map(|(_, leaf)| leaf.as_deref()) {
+                        return Some(leaf);
+                    }
+                    None
+                }
+            };
+            match next {
+                Some(frame) => self.stack.push(frame),
+                None => {
+                    self.stack.pop();
+                }
+            }
+        }
+    }
+}
+
 #[inline]
 fn child_index(offset: u32, shift: u32) -> usize {
     // The root's children may cover more than 32 bits of offsets together (shift up to 28,
@@ -354,6 +404,15 @@ impl<V: crate::book::storage::Value> LevelMapOps<V> for LevelArray<V> {
         V: 'a,
     {
         LevelArray::iter(self)
+    }
+
+    fn values<'a>(&'a self) -> impl Iterator<Item = &'a V>
+    where
+        V: 'a,
+    {
+        // Leaf by leaf, without working out each value's level (which the reconciler's walk
+        // of the slots and every other walk of the values do not need).
+        LevelArray::leaves(self).flat_map(|leaf| leaf.iter().flatten())
     }
 }
 

@@ -178,23 +178,22 @@ pub(super) fn walk_slots<'b, S: Storage>(
         position_of[offset] = u32::try_from(position + 1).ok()?;
     }
     let mut locals: Vec<Option<&Order>> = vec![None; listed.len()];
-    for order in book.slots_unordered().filter_map(|slot| slot.live()) {
-        let Some(offset) = order.id().0.checked_sub(first) else {
-            continue;
-        };
-        let Some(&position) = usize::try_from(offset)
-            .ok()
-            .and_then(|offset| position_of.get(offset))
-        else {
-            continue;
-        };
-        if let Some(local) = (position as usize)
-            .checked_sub(1)
-            .and_then(|position| locals.get_mut(position))
-        {
-            *local = Some(order);
-        }
-    }
+    // Internal iteration (`for_each`): the slots of persistent storage are nested (leaves
+    // of a tree), and a fold walks nested iterators without re-entering them per item.
+    book.slots_unordered()
+        .filter_map(|slot| slot.live())
+        .for_each(|order| {
+            let position = order
+                .id()
+                .0
+                .checked_sub(first)
+                .and_then(|offset| usize::try_from(offset).ok())
+                .and_then(|offset| position_of.get(offset))
+                .and_then(|&position| (position as usize).checked_sub(1));
+            if let Some(local) = position.and_then(|position| locals.get_mut(position)) {
+                *local = Some(order);
+            }
+        });
     for (local, venue) in locals.iter_mut().zip(listed) {
         if local.is_none() {
             *local = book.order(venue.order_id);
@@ -288,17 +287,20 @@ impl<S: Storage> Diff<'_, S> {
         } else if venue.status.is_live() {
             self.irregular.push((local.level(), local.id()));
         }
-        if venue.filled != local.filled() || venue.side != local.side() {
+        // Unpacked once: a compact quantity costs a few nanoseconds to read, ten thousand
+        // times per reconciliation.
+        let filled = local.filled();
+        if venue.filled != filled || venue.side != local.side() {
             let difference = venue
                 .side
                 .signed(venue.filled)
-                .saturating_sub(local.signed_filled());
+                .saturating_sub(local.side().signed(filled));
             self.explained = self.explained.saturating_add(difference);
         }
         let same = venue.side == local.side()
+            && venue.filled == filled
             && venue.price == local.price()
             && venue.quantity == local.quantity()
-            && venue.filled == local.filled()
             && status_difference(local.status(), venue.status).is_none();
         if !same {
             self.compare_fields(local, venue);
