@@ -26,9 +26,10 @@
 //! Two rings, one per storage, of the same shape: [`LevelArray`] (a persistent radix tree whose
 //! leaves hold entries inline; after a publication the first change to a leaf copies it and the
 //! branches above it once) for [`Persistent`](super::Persistent), and [`LeafVec`] (a `Vec` of
-//! boxed leaves, deep-copied on clone) for [`Standard`](super::Standard). Records (finished
-//! orders) are stored behind a pointer each, an `Arc` or a `Box` ([`Records`]), so that a
-//! leaf entry is an id and a pointer.
+//! boxed leaves, deep-copied on clone) for [`Standard`](super::Standard). Persistent records
+//! (finished orders) are stored behind an `Arc` each ([`Records`]), so that a leaf entry is an
+//! id and a pointer; [`Standard`](super::Standard) keeps its records in a `HashMap`
+//! ([`StandardRecords`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -348,7 +349,7 @@ impl<V: Value, R: RingOps<V>, F: MapOps<OrderId, V>> fmt::Debug for IdMap<V, R, 
 }
 
 /// A pointer a record map keeps each record behind: [`Arc`] (persistent: a held snapshot
-/// shares every record that did not change) or [`Box`] (in place).
+/// shares every record that did not change).
 pub trait RecordPointer<V>: Deref<Target = V> + Value {
     /// `value` behind a new pointer.
     fn new(value: V) -> Self;
@@ -366,16 +367,6 @@ impl<V: Value> RecordPointer<V> for Arc<V> {
     }
 }
 
-impl<V: Value> RecordPointer<V> for Box<V> {
-    fn new(value: V) -> Self {
-        Box::new(value)
-    }
-    #[inline]
-    fn make_mut(&mut self) -> &mut V {
-        self
-    }
-}
-
 /// An order-id map of records, each behind its own pointer `P`, so that a ring entry is an id
 /// and a pointer (copying a leaf after a publication copies 16 bytes per entry, not a record).
 pub struct Records<V, P, M> {
@@ -385,8 +376,19 @@ pub struct Records<V, P, M> {
 
 /// The record map of [`Persistent`](super::Persistent) storage.
 pub type PersistentRecords<V> = Records<V, Arc<V>, PersistentIds<Arc<V>>>;
-/// The record map of [`Standard`](super::Standard) storage.
-pub type StandardRecords<V> = Records<V, Box<V>, StandardIds<Box<V>>>;
+/// The record map of [`Standard`](super::Standard) storage: a `HashMap` of records stored in
+/// it, as before the ring. The ring pays off for persistent storage, where a hash trie's change
+/// copies nodes after every publication; in place, a hash map's insert and remove are already
+/// cheap, and it is the cheapest to deep-copy (one allocation, the records copied in a row; a
+/// ring of boxed records made `rwlock_deep_copy`'s copy 2.5 times as slow, see
+/// `docs/benchmarks.md`).
+pub type StandardRecords<V> = HashMap<OrderId, V, BookHasher>;
+
+impl<V: Value> IdMapOps<V> for HashMap<OrderId, V, BookHasher> {
+    fn for_expected(_expected: usize) -> Self {
+        HashMap::default()
+    }
+}
 
 impl<V, P, M: Clone> Clone for Records<V, P, M> {
     fn clone(&self) -> Self {

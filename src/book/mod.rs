@@ -75,9 +75,12 @@
 //! together, so it changes one record. The slots are an array indexed by the level's offset in
 //! the grid (with [`Persistent`] storage a radix tree whose leaves hold the slots inline,
 //! `LevelArray`): after a publication the writer copies a leaf of slots once, and changes it
-//! in place for the rest of the batch. The order index and the finished orders are `imbl` hash
-//! maps (each finished order behind its own reference count, so a held snapshot keeps alive
-//! only those that changed). `docs/benchmarks.md` records what each of these choices bought.
+//! in place for the rest of the batch. The order index (id to level) and the finished orders
+//! are order-id maps (`ids.rs`): a ring indexed by the id's low bits, which holds the dense
+//! window of recent ids that venues assigning ids in order produce, with a hash map beside it
+//! for the ids that do not fit (sparse, out of order, or older than the ring). Each finished
+//! order is behind its own reference count, so a held snapshot keeps alive only those that
+//! changed. `docs/benchmarks.md` records what each of these choices bought.
 //!
 //! # Invariants
 //!

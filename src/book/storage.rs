@@ -1,10 +1,13 @@
 //! Where the book keeps its slots, orders and tombstones.
 //!
 //! The engine's book uses [`Persistent`] storage: a persistent radix tree over the grid's
-//! levels for the slots ([`LevelArray`]), and `imbl`'s hash array mapped trie and RRB vector
-//! for the order index and the tombstones; every clone shares structure, so a snapshot costs
-//! O(1). [`Standard`] storage keeps the same data in `std` structures of the same shape (a
-//! `Vec` indexed by level, `HashMap` and `VecDeque`): a clone is a deep copy. It exists so that
+//! levels for the slots ([`LevelArray`]), the same radix tree as a ring over order ids for the
+//! order index and the finished orders, with an `imbl` hash array mapped trie for the ids the
+//! ring does not hold (`ids.rs`), and `imbl`'s RRB vector for the tombstones; every clone
+//! shares structure, so a snapshot costs O(1). [`Standard`] storage keeps the same data in
+//! `std` structures of the same shape (a `Vec` indexed by level, a `Vec` of boxed leaves as the
+//! order index's ring with a `HashMap` beside it, a `HashMap` of finished orders, and a
+//! `VecDeque`): a clone is a deep copy. It exists so that
 //! the benchmarks can run the *same* book logic under the designs a user would otherwise pick
 //! (a lock around a mutable map, a deep copy per snapshot, copy-on-write of the whole map) and
 //! measure the concurrency design rather than different code.
@@ -55,9 +58,10 @@ pub trait Storage: sealed::Sealed + Clone + Debug + PartialEq + Eq + Send + Sync
     /// A map from order ids to small values, stored in the map itself: a ring indexed by the
     /// id's low bits where ids are dense, a hash map for the others (`ids.rs`).
     type Ids<V: Value>: IdMapOps<V>;
-    /// A map from order ids to large records (orders), each behind its own pointer (an `Arc`
-    /// for persistent storage, so that copying the path to a changed entry copies pointers
-    /// rather than records, and a snapshot shares every record that did not change).
+    /// A map from order ids to large records (orders). Persistent storage keeps each record
+    /// behind its own `Arc` in an order-id ring, so that copying the path to a changed entry
+    /// copies pointers rather than records, and a snapshot shares every record that did not
+    /// change; standard storage keeps them in a `HashMap`, the cheapest to deep-copy.
     type IdRecords<V: Value>: IdMapOps<V>;
     /// A map from the grid's levels to records (the slots), stored as an array indexed by the
     /// level's offset in the grid.
@@ -155,12 +159,15 @@ pub trait QueueOps<T>: Clone + Debug + PartialEq + Send + Sync + 'static {
     }
 }
 
-/// Persistent collections (a radix tree over levels, `imbl` maps and vector): O(1) clones with
+/// Persistent collections (radix trees over levels and over order ids, `imbl` maps beside the
+/// latter and an `imbl` vector): O(1) clones with
 /// structural sharing. The engine's storage.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Persistent;
 
-/// `std` collections of the same shape (a `Vec` indexed by level, `HashMap`, `VecDeque`):
+/// `std` collections of the same shape (a `Vec` indexed by level, a `Vec` of leaves indexed
+/// by order id with a `HashMap` beside it for the order index, a `HashMap` of finished orders,
+/// `VecDeque`):
 /// clones are deep copies. For the benchmarks' comparison contenders.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Standard;
