@@ -1,8 +1,9 @@
-//! The diff's walk of the slots finds exactly what a lookup per listed order finds.
+//! The diff's walk of the slots finds exactly what a lookup per listed order finds, and the
+//! reconciliation does not depend on which of the two ran.
 
 use proptest::prelude::*;
 
-use super::super::diff::{look_up, walk_slots};
+use super::super::diff::{Walk, for_each_local, listed_positions, reconcile_with};
 use super::*;
 use crate::book::Order;
 
@@ -75,6 +76,39 @@ fn book_and_list(planned: &[Planned], extra: &[u64], all_live: bool) -> (Book, V
     (book, listed)
 }
 
+/// What [`for_each_local`] visits, by position; panics if it visits a position twice.
+fn visited<'b>(
+    book: &'b Book,
+    listed: &[&VenueOrder],
+    walk: Walk,
+) -> Vec<Option<Option<&'b Order>>> {
+    let mut seen: Vec<Option<Option<&Order>>> = vec![None; listed.len()];
+    for_each_local(book, listed, walk, |position, local| {
+        assert!(
+            seen[position].is_none(),
+            "position {position} visited twice"
+        );
+        seen[position] = Some(local);
+    });
+    seen
+}
+
+/// The venue's list of `book_and_list`, changed: every `every`-th order shows one lot more
+/// filled, one in three of those also another status.
+fn with_differences(mut listed: Vec<VenueOrder>, every: usize) -> Vec<VenueOrder> {
+    for (index, order) in listed
+        .iter_mut()
+        .enumerate()
+        .filter(|(index, _)| index % every == 0)
+    {
+        order.filled += Decimal::ONE;
+        if index % 3 == 0 {
+            order.status = VenueOrderStatus::Cancelled;
+        }
+    }
+    listed
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(crate::test_cases::cases(256, 32)))]
 
@@ -86,17 +120,39 @@ proptest! {
     ) {
         let (book, listed) = book_and_list(&planned, &extra, all_live);
         let listed: Vec<&VenueOrder> = listed.iter().collect();
-        let expected: Vec<Option<&Order>> =
-            listed.iter().map(|venue| book.order(venue.order_id)).collect();
-        if let Some(walked) = walk_slots(&book, &listed) {
-            prop_assert_eq!(walked, expected.clone());
+        let expected: Vec<Option<Option<&Order>>> =
+            listed.iter().map(|venue| Some(book.order(venue.order_id))).collect();
+        prop_assert_eq!(visited(&book, &listed, Walk::WhenDense), expected.clone());
+        prop_assert_eq!(visited(&book, &listed, Walk::Never), expected);
+    }
+
+    #[test]
+    fn prop_a_reconciliation_is_the_same_whether_the_diff_walks_the_slots_or_looks_up_each_order(
+        planned in planned(),
+        extra in prop::collection::vec(prop_oneof![1_u64..60, any::<u64>()], 0..20),
+        all_live in any::<bool>(),
+        every in 1_usize..5,
+        net_offset in -3_i64..3,
+    ) {
+        let (book, listed) = book_and_list(&planned, &extra, all_live);
+        let venue = VenueReport {
+            as_of: later(),
+            orders: with_differences(listed, every),
+            net_position: Some(book.net_position() + dec(net_offset)),
+        };
+        let config = ReconcileConfig::default();
+        let mut evidence = (Evidence::new(), Evidence::new());
+        for _ in 0..3 {
+            let walked = reconcile_with(&book, &venue, &config, later(), &evidence.0, Walk::WhenDense);
+            let looked_up = reconcile_with(&book, &venue, &config, later(), &evidence.1, Walk::Never);
+            prop_assert_eq!(&walked, &looked_up);
+            evidence = (walked.evidence, looked_up.evidence);
         }
-        prop_assert_eq!(look_up(&book, &listed), expected);
     }
 }
 
 #[test]
-fn a_dense_list_of_every_live_order_is_found_by_the_walk() {
+fn a_dense_list_of_every_live_order_is_walked_and_a_sparse_one_looked_up() {
     let planned: Vec<Planned> = (1..=21)
         .map(|id| Planned {
             id,
@@ -106,16 +162,23 @@ fn a_dense_list_of_every_live_order_is_found_by_the_walk() {
         .collect();
     let (book, listed) = book_and_list(&planned, &[3, 5, 25], true);
     let listed: Vec<&VenueOrder> = listed.iter().collect();
-    let walked = walk_slots(&book, &listed).expect("dense and covering the slots");
-    let expected: Vec<Option<&Order>> = listed
+    assert!(
+        listed_positions(&book, &listed).is_some(),
+        "dense and covering the slots"
+    );
+    let expected: Vec<Option<Option<&Order>>> = listed
         .iter()
-        .map(|venue| book.order(venue.order_id))
+        .map(|venue| Some(book.order(venue.order_id)))
         .collect();
-    assert_eq!(walked, expected);
-    assert!(expected.iter().any(Option::is_none), "25 is unknown");
+    assert_eq!(visited(&book, &listed, Walk::WhenDense), expected);
+    assert!(
+        expected.iter().any(|local| *local == Some(None)),
+        "25 is unknown"
+    );
     assert!(
         expected
             .iter()
+            .flatten()
             .flatten()
             .any(|order| order.status().is_finished()),
         "5 is finished"
@@ -123,5 +186,5 @@ fn a_dense_list_of_every_live_order_is_found_by_the_walk() {
     // A sparse list (ids far apart) is looked up order by order.
     let (book, listed) = book_and_list(&planned, &[u64::MAX], true);
     let listed: Vec<&VenueOrder> = listed.iter().collect();
-    assert!(walk_slots(&book, &listed).is_none());
+    assert!(listed_positions(&book, &listed).is_none());
 }
