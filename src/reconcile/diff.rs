@@ -152,7 +152,7 @@ fn canonical(orders: &[VenueOrder]) -> Vec<&VenueOrder> {
 
 /// At most this many ids per listed order between the list's first and last id, for
 /// [`listed_positions`] to index the list by id offset.
-const WALK_SPAN_PER_LISTED: u64 = 8;
+const WALK_SPAN_PER_LISTED: u64 = 16;
 
 /// Where in `listed` (sorted by id without repeats) each id is, as an array indexed by the id's
 /// offset from the first listed id (the position plus one; 0 where no order is listed), when
