@@ -30,7 +30,9 @@ use super::{
 ///
 /// O(v) lookups for v listed orders when every live book order is listed, plus O(v log v) if
 /// the list is not already sorted by id; a walk of the slots only when some live order is not
-/// listed. Differences cost extra only where they are.
+/// listed. When the list is about as long as the book has slots and its ids are dense, one
+/// walk of the slots in level order replaces the lookups of the live orders (same result; see
+/// `for_each_local` in the source). Differences cost extra only where they are.
 ///
 /// # Example
 ///

@@ -171,10 +171,7 @@ fn a_dense_list_of_every_live_order_is_walked_and_a_sparse_one_looked_up() {
         .map(|venue| Some(book.order(venue.order_id)))
         .collect();
     assert_eq!(visited(&book, &listed, Walk::WhenDense), expected);
-    assert!(
-        expected.iter().any(|local| *local == Some(None)),
-        "25 is unknown"
-    );
+    assert!(expected.contains(&Some(None)), "25 is unknown");
     assert!(
         expected
             .iter()
