@@ -205,6 +205,63 @@ impl<V: Clone> LevelArray<V> {
     }
 }
 
+impl<V: Clone> LevelArray<V> {
+    /// Puts `value` at `level` (inside the range), replacing any value there.
+    pub(super) fn set(&mut self, level: Level, value: V) {
+        let offset = self.range.offset_on_grid(level);
+        let entry = entry(&mut self.root, self.root_shift, offset);
+        if entry.is_none() {
+            self.len += 1;
+        }
+        *entry = Some(value);
+    }
+
+    /// Removes the value at `level`, if any. A leaf that this empties is dropped (a clone that
+    /// shares it keeps it), so that a map whose values move along its range, as the order-id
+    /// ring's do, holds only the leaves in use. (Branches are kept: at most one per
+    /// `LEAF_LEN * BRANCH_LEN` offsets.)
+    pub(super) fn remove(&mut self, level: Level) {
+        let Some(offset) = self.range.offset(level) else {
+            return;
+        };
+        if self.find(offset).is_none() {
+            return;
+        }
+        let mut shift = self.root_shift;
+        let mut branch = Arc::make_mut(&mut self.root);
+        loop {
+            let index = child_index(offset, shift);
+            match branch {
+                Branch::Inner(children) => {
+                    shift -= BRANCH_BITS;
+                    let Some(child) = children[index].as_mut() else {
+                        return;
+                    };
+                    branch = Arc::make_mut(child);
+                }
+                Branch::Bottom(leaves) => {
+                    let Some(leaf) = leaves[index].as_mut() else {
+                        return;
+                    };
+                    let at = leaf_index(offset);
+                    let last = leaf
+                        .iter()
+                        .enumerate()
+                        .all(|(index, entry)| index == at || entry.is_none());
+                    if last {
+                        // Dropping the leaf rather than copying it to clear one entry.
+                        leaves[index] = None;
+                    } else {
+                        leaf_mut(leaf)[at] = None;
+                    }
+                    self.len -= 1;
+                    return;
+                }
+            }
+        }
+    }
+}
+
 impl<V> LevelArray<V> {
     /// The value at `offset`, if any.
     #[inline]
@@ -234,6 +291,56 @@ impl<V> LevelArray<V> {
             stack,
             leaf: None,
             remaining: self.len,
+        }
+    }
+}
+
+impl<V> LevelArray<V> {
+    /// Every leaf, lowest offsets first.
+    fn leaves(&self) -> Leaves<'_, V> {
+        let mut stack = Vec::with_capacity(8);
+        stack.push(Frame::new(&self.root, 0, self.root_shift));
+        Leaves { stack }
+    }
+}
+
+/// The leaves of a [`LevelArray`], lowest offsets first.
+struct Leaves<'a, V> {
+    /// The branches from the root down to the one being walked.
+    stack: Vec<Frame<'a, V>>,
+}
+
+impl<'a, V> Iterator for Leaves<'a, V> {
+    type Item = &'a Leaf<V>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let next = match self.stack.last_mut()? {
+                Frame::Inner {
+                    base,
+                    shift,
+                    children,
+                } => children.find_map(|(index, child)| {
+                    let child = child.as_deref()?;
+                    Some(Frame::new(
+                        child,
+                        *base + ((index as u64) << *shift),
+                        *shift - BRANCH_BITS,
+                    ))
+                }),
+                Frame::Bottom { leaves, .. } => {
+                    if let Some(leaf) = leaves.find_map(|(_, leaf)| leaf.as_deref()) {
+                        return Some(leaf);
+                    }
+                    None
+                }
+            };
+            match next {
+                Some(frame) => self.stack.push(frame),
+                None => {
+                    self.stack.pop();
+                }
+            }
         }
     }
 }
@@ -297,6 +404,15 @@ impl<V: crate::book::storage::Value> LevelMapOps<V> for LevelArray<V> {
         V: 'a,
     {
         LevelArray::iter(self)
+    }
+
+    fn values<'a>(&'a self) -> impl Iterator<Item = &'a V>
+    where
+        V: 'a,
+    {
+        // Leaf by leaf, without working out each value's level (which the reconciler's walk
+        // of the slots and every other walk of the values do not need).
+        LevelArray::leaves(self).flat_map(|leaf| leaf.iter().flatten())
     }
 }
 

@@ -75,9 +75,12 @@
 //! together, so it changes one record. The slots are an array indexed by the level's offset in
 //! the grid (with [`Persistent`] storage a radix tree whose leaves hold the slots inline,
 //! `LevelArray`): after a publication the writer copies a leaf of slots once, and changes it
-//! in place for the rest of the batch. The order index and the finished orders are `imbl` hash
-//! maps (each finished order behind its own reference count, so a held snapshot keeps alive
-//! only those that changed). `docs/benchmarks.md` records what each of these choices bought.
+//! in place for the rest of the batch. The order index (id to level) and the finished orders
+//! are order-id maps (`ids.rs`): a ring indexed by the id's low bits, which holds the dense
+//! window of recent ids that venues assigning ids in order produce, with a hash map beside it
+//! for the ids that do not fit (sparse, out of order, or older than the ring). Each finished
+//! order is behind its own reference count, so a held snapshot keeps alive only those that
+//! changed. `docs/benchmarks.md` records what each of these choices bought.
 //!
 //! # Invariants
 //!
@@ -134,6 +137,7 @@ mod compact;
 mod digest;
 mod durable;
 mod exact;
+mod ids;
 mod invariants;
 mod levels;
 mod outcome;
@@ -158,7 +162,8 @@ use rust_decimal::Decimal;
 use crate::engine::StateMachine;
 use crate::sync::Arc;
 use crate::time::Timestamp;
-use storage::{LevelMapOps, MapOps, QueueOps};
+use ids::IdMapOps;
+use storage::{LevelMapOps, QueueOps};
 
 pub use command::{Adoption, BookCommand, Correction, FillReport, Place, StatusReport};
 pub use digest::StateDigest;
@@ -219,9 +224,9 @@ pub struct Book<S: Storage = Persistent> {
     /// Every slot an order was ever placed into, each holding its live order.
     slots: S::Levels<Slot>,
     /// The slot of every live order: the index from order id to where the order is.
-    live: S::Map<OrderId, Level>,
+    live: S::Ids<Level>,
     /// Finished orders, kept as tombstones until they are purged.
-    finished: S::RecordMap<OrderId, Order>,
+    finished: S::IdRecords<Order>,
     /// Finished orders in the order they finished, for purging.
     tombstones: S::Queue<(Timestamp, OrderId)>,
     /// The net position includes this; no slot does (see [`AdoptedPosition`]).
@@ -245,11 +250,14 @@ impl<S: Storage> Book<S> {
     /// An empty book with the storage `S`.
     pub fn with_storage(config: BookConfig) -> Self {
         let slots = LevelMapOps::for_range(config.grid.lowest(), config.grid.highest());
+        // A slot holds at most one live order; the tombstones are bounded by their maximum.
+        let levels = usize::try_from(config.grid.len()).unwrap_or(usize::MAX);
+        let tombstones = config.max_tombstones;
         Self {
             config: Arc::new(config),
             slots,
-            live: MapOps::empty(),
-            finished: MapOps::empty(),
+            live: IdMapOps::for_expected(levels),
+            finished: IdMapOps::for_expected(tombstones),
             tombstones: QueueOps::empty(),
             net_position: Decimal::ZERO,
             adopted: AdoptedPosition::default(),

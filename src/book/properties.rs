@@ -5,6 +5,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
+use super::storage::MapOps;
 use super::strategies::{
     at, command, config, correction, level, order_id, replay, replay_with, side,
 };

@@ -1,10 +1,13 @@
 //! Where the book keeps its slots, orders and tombstones.
 //!
 //! The engine's book uses [`Persistent`] storage: a persistent radix tree over the grid's
-//! levels for the slots ([`LevelArray`]), and `imbl`'s hash array mapped trie and RRB vector
-//! for the order index and the tombstones; every clone shares structure, so a snapshot costs
-//! O(1). [`Standard`] storage keeps the same data in `std` structures of the same shape (a
-//! `Vec` indexed by level, `HashMap` and `VecDeque`): a clone is a deep copy. It exists so that
+//! levels for the slots ([`LevelArray`]), the same radix tree as a ring over order ids for the
+//! order index and the finished orders, with an `imbl` hash array mapped trie for the ids the
+//! ring does not hold (`ids.rs`), and `imbl`'s RRB vector for the tombstones; every clone
+//! shares structure, so a snapshot costs O(1). [`Standard`] storage keeps the same data in
+//! `std` structures of the same shape (a `Vec` indexed by level, a `Vec` of boxed leaves as the
+//! order index's ring with a `HashMap` beside it, a `HashMap` of finished orders, and a
+//! `VecDeque`): a clone is a deep copy. It exists so that
 //! the benchmarks can run the *same* book logic under the designs a user would otherwise pick
 //! (a lock around a mutable map, a deep copy per snapshot, copy-on-write of the whole map) and
 //! measure the concurrency design rather than different code.
@@ -15,8 +18,7 @@ use std::hash::Hash;
 
 use imbl::shared_ptr::DefaultSharedPtr;
 
-use crate::sync::Arc;
-
+use super::ids::{IdMapOps, PersistentIds, PersistentRecords, StandardIds, StandardRecords};
 use super::levels::{LevelArray, LevelVec};
 use super::types::Level;
 
@@ -53,12 +55,14 @@ mod sealed {
 /// parameter (`fn f<S: Storage>(book: &Book<S>)`); most code just uses [`Book`](super::Book),
 /// whose storage defaults to [`Persistent`].
 pub trait Storage: sealed::Sealed + Clone + Debug + PartialEq + Eq + Send + Sync + 'static {
-    /// A map from keys to small values, stored in the map itself.
-    type Map<K: Key, V: Value>: MapOps<K, V>;
-    /// A map from keys to large records (slots, orders). Persistent storage keeps each record
-    /// behind its own reference count, so that copying the path to a changed entry copies
-    /// pointers rather than records, and a snapshot shares every record that did not change.
-    type RecordMap<K: Key, V: Value>: MapOps<K, V>;
+    /// A map from order ids to small values, stored in the map itself: a ring indexed by the
+    /// id's low bits where ids are dense, a hash map for the others (`ids.rs`).
+    type Ids<V: Value>: IdMapOps<V>;
+    /// A map from order ids to large records (orders). Persistent storage keeps each record
+    /// behind its own `Arc` in an order-id ring, so that copying the path to a changed entry
+    /// copies pointers rather than records, and a snapshot shares every record that did not
+    /// change; standard storage keeps them in a `HashMap`, the cheapest to deep-copy.
+    type IdRecords<V: Value>: IdMapOps<V>;
     /// A map from the grid's levels to records (the slots), stored as an array indexed by the
     /// level's offset in the grid.
     type Levels<V: Value>: LevelMapOps<V>;
@@ -155,26 +159,29 @@ pub trait QueueOps<T>: Clone + Debug + PartialEq + Send + Sync + 'static {
     }
 }
 
-/// Persistent collections (a radix tree over levels, `imbl` maps and vector): O(1) clones with
+/// Persistent collections (radix trees over levels and over order ids, `imbl` maps beside the
+/// latter and an `imbl` vector): O(1) clones with
 /// structural sharing. The engine's storage.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Persistent;
 
-/// `std` collections of the same shape (a `Vec` indexed by level, `HashMap`, `VecDeque`):
+/// `std` collections of the same shape (a `Vec` indexed by level, a `Vec` of leaves indexed
+/// by order id with a `HashMap` beside it for the order index, a `HashMap` of finished orders,
+/// `VecDeque`):
 /// clones are deep copies. For the benchmarks' comparison contenders.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Standard;
 
 impl Storage for Persistent {
-    type Map<K: Key, V: Value> = PersistentMap<K, V>;
-    type RecordMap<K: Key, V: Value> = SharedRecords<K, V>;
+    type Ids<V: Value> = PersistentIds<V>;
+    type IdRecords<V: Value> = PersistentRecords<V>;
     type Levels<V: Value> = LevelArray<V>;
     type Queue<T: Value> = imbl::Vector<T>;
 }
 
 impl Storage for Standard {
-    type Map<K: Key, V: Value> = HashMap<K, V, BookHasher>;
-    type RecordMap<K: Key, V: Value> = HashMap<K, V, BookHasher>;
+    type Ids<V: Value> = StandardIds<V>;
+    type IdRecords<V: Value> = StandardRecords<V>;
     type Levels<V: Value> = LevelVec<V>;
     type Queue<T: Value> = VecDeque<T>;
 }
@@ -218,58 +225,6 @@ impl<K: Key, V: Value> MapOps<K, V> for PersistentMap<K, V> {
         V: 'a,
     {
         PersistentMap::iter(self)
-    }
-}
-
-/// The record map of [`Persistent`] storage: a persistent map with an `Arc` per record.
-///
-/// A hash trie's leaf holds up to 32 entries. With records stored inline (an order is about
-/// 170 bytes), the first change after a publication copied some 3–6 kB per leaf, and a held
-/// snapshot kept every copied leaf's records alive, changed or not. With an `Arc` per record a
-/// leaf entry is a key and a pointer; a changed record is copied once per publication
-/// ([`Arc::make_mut`]), and a held snapshot keeps only the records that changed.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SharedRecords<K: Key, V: Value>(PersistentMap<K, Arc<V>>);
-
-impl<K: Key, V: Value> MapOps<K, V> for SharedRecords<K, V> {
-    fn empty() -> Self {
-        Self(PersistentMap::default())
-    }
-    #[inline]
-    fn get(&self, key: &K) -> Option<&V> {
-        self.0.get(key).map(|record| &**record)
-    }
-    #[inline]
-    fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        self.0.get_mut(key).map(Arc::make_mut)
-    }
-    #[inline]
-    fn insert(&mut self, key: K, value: V) {
-        self.0.insert(key, Arc::new(value));
-    }
-    #[inline]
-    fn remove(&mut self, key: &K) {
-        self.0.remove(key);
-    }
-    #[inline]
-    fn contains_key(&self, key: &K) -> bool {
-        self.0.contains_key(key)
-    }
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-    fn values<'a>(&'a self) -> impl Iterator<Item = &'a V>
-    where
-        V: 'a,
-    {
-        self.0.values().map(|record| &**record)
-    }
-    fn entries<'a>(&'a self) -> impl Iterator<Item = (&'a K, &'a V)>
-    where
-        K: 'a,
-        V: 'a,
-    {
-        self.0.iter().map(|(key, record)| (key, &**record))
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod classes;
 mod evidence;
+mod look_up;
 mod worked_example;
 
 use std::time::Duration;
