@@ -160,7 +160,9 @@ use crate::sync::Arc;
 use crate::time::Timestamp;
 use storage::{LevelMapOps, MapOps, QueueOps};
 
-pub use command::{Adoption, BookCommand, Correction, FillReport, Place, StatusReport};
+pub use command::{
+    Adoption, BookCommand, Correction, FillReport, FinishedAdoption, Place, StatusReport,
+};
 pub use digest::StateDigest;
 pub use exact::ArithmeticError;
 pub use invariants::InvariantViolation;

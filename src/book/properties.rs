@@ -51,6 +51,8 @@ fn expecting(correction: Correction, expected: Revision) -> Correction {
             expected,
             ..adoption
         }),
+        // Its precondition is fixed (the order is unknown): it carries no revision to set.
+        adoption @ Correction::AdoptFinished(_) => adoption,
     }
 }
 

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use rust_decimal::Decimal;
 
 use crate::book::{
-    Adoption, Book, BookCommand, Correction, Level, Order, OrderId, PositionAdoption,
-    PositionAdoptionId, Quantity, Revision, Storage,
+    Adoption, Book, BookCommand, Correction, FinishedAdoption, Level, Order, OrderId, OrderStatus,
+    PositionAdoption, PositionAdoptionId, Quantity, Revision, Storage,
 };
 use crate::time::Timestamp;
 use crate::venue::{
@@ -21,7 +21,10 @@ use super::{StartupAnswers, StartupConfig};
 /// adoption only in a round with no order command), what it saw, and what it cannot settle.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Decision {
-    /// The commands, each with what it does, sorted by order id (the position last).
+    /// The commands, each with what it does: the commands about orders the book knows and the
+    /// adoptions of live orders sorted by order id, then the adoptions of finished orders by
+    /// order id (after the live ones, whose slot precondition a finished adoption into the
+    /// same slot would move), the position last.
     pub commands: Vec<(ActionKind, BookCommand)>,
     /// What it leaves for continuous reconciliation.
     pub findings: Vec<StartupFinding>,
@@ -71,6 +74,7 @@ pub fn decide<S: Storage>(
     let mut claimed_slots = BTreeSet::new();
     let mut unknown_live_position = Decimal::ZERO;
     let mut unknown_fills = 0;
+    let mut finished_adoptions = Vec::new();
     for (&order_id, view) in &views {
         match book.order(order_id) {
             Some(order) => {
@@ -96,10 +100,27 @@ pub fn decide<S: Storage>(
                         }
                     }
                 }
+                Some(venue) if view.filled > Decimal::ZERO => {
+                    match adopt_finished(book, venue, view.filled, now) {
+                        Ok(command) => finished_adoptions.push((
+                            ActionKind::AdoptFinishedOrder,
+                            BookCommand::Correct(Correction::AdoptFinished(command)),
+                        )),
+                        Err(reason) => {
+                            // Its fills stay for the position adoption, as those of an order
+                            // the venue no longer lists do.
+                            decision
+                                .findings
+                                .push(StartupFinding::FinishedNotAdoptable { order_id, reason });
+                            unknown_fills += fills_by_order.get(&order_id).copied().unwrap_or(0);
+                        }
+                    }
+                }
                 _ => unknown_fills += fills_by_order.get(&order_id).copied().unwrap_or(0),
             },
         }
     }
+    decision.commands.append(&mut finished_adoptions);
     decision.fills_already_known = fills
         .values()
         .filter(|fill| {
@@ -408,6 +429,43 @@ fn adopt<S: Storage>(
         expected: slot.map_or(Revision::ABSENT, |slot| slot.revision()),
         at: now,
     })))
+}
+
+/// An adoption of a finished venue order the book never knew, with fills, as a tombstone of
+/// its slot: when its price is exactly a level's and its fills and status fit its quantity;
+/// otherwise why not. No slot needs to be vacant, and any number can go into one slot in one
+/// round (see [`FinishedAdoption`]).
+fn adopt_finished<S: Storage>(
+    book: &Book<S>,
+    venue: &VenueOrder,
+    filled: Quantity,
+    now: Timestamp,
+) -> Result<FinishedAdoption, &'static str> {
+    let Some(level) = book.config().grid.level_of(venue.price) else {
+        return Err("not at a level's price");
+    };
+    if filled > venue.quantity || venue.quantity <= Decimal::ZERO {
+        return Err("fills above its quantity");
+    }
+    let status = venue.status.to_book_status();
+    let fits = match status {
+        OrderStatus::Filled => filled == venue.quantity,
+        OrderStatus::Rejected => false,
+        _ => true,
+    };
+    if !fits {
+        return Err("its status does not fit its fills");
+    }
+    Ok(FinishedAdoption {
+        order_id: venue.order_id,
+        level,
+        side: venue.side,
+        price: venue.price,
+        quantity: venue.quantity,
+        cumulative_filled: filled,
+        status,
+        at: now,
+    })
 }
 
 /// The position check, in a round with no order command: adopts what the venue reports beyond
