@@ -128,6 +128,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(test)]
+mod adoption_tests;
 mod apply;
 mod command;
 mod compact;

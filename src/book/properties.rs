@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use rust_decimal::Decimal;
 
 use super::strategies::{
-    at, command, config, correction, level, order_id, replay, replay_with, side,
+    at, command, config, correction, finished_adoption, level, order_id, replay, replay_with, side,
 };
 use super::*;
 
@@ -258,6 +258,9 @@ proptest! {
         by in 1_u64..4,
         behind in any::<bool>(),
     ) {
+        // A finished-order adoption carries no revision to make stale: its precondition (an
+        // unknown order) has its own laws, below.
+        prop_assume!(!matches!(correction, Correction::AdoptFinished(_)));
         let (book, _) = replay::<Persistent>(&history);
         let (target, current) = guarded_revision(&book, &correction);
         let now = current.unwrap_or(Revision::ABSENT).0;
@@ -302,6 +305,11 @@ proptest! {
         correction in correction(),
     ) {
         let (book, _) = replay::<Persistent>(&history);
+        // A finished-order adoption is computed only for an order the book does not know.
+        prop_assume!(!matches!(
+            &correction,
+            Correction::AdoptFinished(adoption) if book.order(adoption.order_id).is_some()
+        ));
         let (_, current) = guarded_revision(&book, &correction);
         let command = BookCommand::Correct(expecting(correction, current.unwrap_or(Revision::ABSENT)));
         let result = book.clone().apply(&command);
@@ -421,5 +429,57 @@ proptest! {
             book.check_invariants()
                 .map_err(|violation| TestCaseError::fail(format!("after {command:?}: {violation}")))
         })?;
+    }
+
+    #[test]
+    fn prop_a_finished_adoption_adds_its_fills_and_leaves_every_other_order_as_it_is(
+        history in prop::collection::vec(command(), 0..60),
+        adoption in finished_adoption(),
+    ) {
+        let (book, _) = replay::<Persistent>(&history);
+        let command = BookCommand::Correct(Correction::AdoptFinished(adoption.clone()));
+        let mut after = book.clone();
+        let result = after.apply(&command);
+        if !changed(&result) {
+            prop_assert_eq!(&after, &book, "{:?} changed the book", result);
+            // Refused or a duplicate only for a reason: the order is known, or the adoption
+            // itself is invalid.
+            if book.order(adoption.order_id).is_none() {
+                prop_assert!(result.is_err(), "{:?}", result);
+            }
+            return Ok(());
+        }
+        prop_assert!(book.order(adoption.order_id).is_none(), "adopted over a known order");
+        let signed = adoption.side.signed(adoption.cumulative_filled);
+        prop_assert_eq!(after.net_position(), book.net_position() + signed);
+        let slot_before = book.slot(adoption.level).map_or(Decimal::ZERO, Slot::position);
+        prop_assert_eq!(
+            after.slot(adoption.level).map(Slot::position),
+            Some(slot_before + signed)
+        );
+        let order = after.order(adoption.order_id).expect("a tombstone");
+        prop_assert!(order.status().is_finished() && order.is_adopted());
+        prop_assert_eq!(order.filled(), adoption.cumulative_filled);
+        prop_assert_eq!(after.live_orders(), book.live_orders(), "live orders unchanged");
+        prop_assert_eq!(after.adopted_position(), book.adopted_position());
+        let others = |book: &Book| -> Vec<Order> {
+            book.orders_by_id()
+                .into_iter()
+                .filter(|order| order.id() != adoption.order_id)
+                .cloned()
+                .collect()
+        };
+        // Purging (by this command's move of the retention clock) may drop other tombstones;
+        // every order still there is unchanged.
+        let kept = others(&after);
+        let before: Vec<Order> = others(&book)
+            .into_iter()
+            .filter(|order| kept.iter().any(|kept| kept.id() == order.id()))
+            .collect();
+        prop_assert_eq!(kept, before);
+        after.check_invariants().map_err(|violation| TestCaseError::fail(violation.to_string()))?;
+        let once = after.clone();
+        prop_assert_eq!(after.apply(&command), Ok(Applied::Duplicate));
+        prop_assert_eq!(after, once);
     }
 }
