@@ -21,8 +21,9 @@ pub struct StartupAnswers {
     pub fills: Result<Option<FillHistory>, QueryError>,
     /// The position query.
     pub position: Result<PositionReport, QueryError>,
-    /// The targeted queries, by order id; an order of [`orders_to_query`] missing here was not
-    /// asked (beyond [`StartupConfig::max_order_queries`]).
+    /// The targeted queries, by order id; an order of [`orders_to_query`] or
+    /// [`unknown_orders_to_query`] missing here was not asked (beyond
+    /// [`StartupConfig::max_order_queries`]).
     pub orders: BTreeMap<OrderId, Result<OrderLookup, QueryError>>,
 }
 
@@ -69,10 +70,35 @@ pub fn orders_to_query<S: Storage>(book: &Book<S>, open_orders: &VenueReport) ->
         .collect()
 }
 
+/// The orders the fill history has fills of that the book does not know and the open-orders
+/// answer does not list, by id: each is asked for by id, so that a finished order the listing
+/// left out (a venue may omit an order that closed moments ago, and list it again later) is
+/// adopted as an order rather than folded into the position, where the continuous diff would
+/// count its fills a second time once the venue lists it.
+pub fn unknown_orders_to_query<S: Storage>(
+    book: &Book<S>,
+    open_orders: &VenueReport,
+    history: &FillHistory,
+) -> Vec<OrderId> {
+    let listed: BTreeSet<OrderId> = open_orders
+        .orders
+        .iter()
+        .map(|order| order.order_id)
+        .collect();
+    let unknown: BTreeSet<OrderId> = history
+        .fills
+        .iter()
+        .map(|fill| fill.order_id)
+        .filter(|order_id| !listed.contains(order_id) && book.order(*order_id).is_none())
+        .collect();
+    unknown.into_iter().collect()
+}
+
 /// Asks `venue` every startup query for `book`: the open orders, the fill history since
 /// [`fill_cursor`] (at most [`StartupConfig::max_fill_pages`] pages), the position, and each
-/// order of [`orders_to_query`] (at most [`StartupConfig::max_order_queries`]). Errors are kept
-/// as answers' errors, never turned into empty answers.
+/// order of [`orders_to_query`] then of [`unknown_orders_to_query`] (at most
+/// [`StartupConfig::max_order_queries`] in all). Errors are kept as answers' errors, never
+/// turned into empty answers.
 pub fn ask<S: Storage>(
     venue: &mut impl Venue,
     book: &Book<S>,
@@ -86,8 +112,13 @@ pub fn ask<S: Storage>(
     let position = venue.position();
     let mut orders = BTreeMap::new();
     if let Ok(report) = &open_orders {
+        let unknown = match &fills {
+            Ok(Some(history)) => unknown_orders_to_query(book, report, history),
+            _ => Vec::new(),
+        };
         for order_id in orders_to_query(book, report)
             .into_iter()
+            .chain(unknown)
             .take(config.max_order_queries)
         {
             orders.insert(order_id, venue.order_status(order_id));

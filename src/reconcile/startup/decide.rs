@@ -116,7 +116,11 @@ pub fn decide<S: Storage>(
                         }
                     }
                 }
-                _ => unknown_fills += fills_by_order.get(&order_id).copied().unwrap_or(0),
+                _ => {
+                    position_blocked |=
+                        unknown_unanswered(order_id, view, answers, config, &mut decision);
+                    unknown_fills += fills_by_order.get(&order_id).copied().unwrap_or(0);
+                }
             },
         }
     }
@@ -429,6 +433,39 @@ fn adopt<S: Storage>(
         expected: slot.map_or(Revision::ABSENT, |slot| slot.revision()),
         at: now,
     })))
+}
+
+/// An order the book does not know, with fills in the history, that the listing left out and
+/// no targeted answer found: its fills go to the position only once the venue has answered
+/// "not found" for it (it keeps no record of the order, so will not list it again). A query
+/// that failed, or was not asked, leaves it unresolved: the venue may list it later, and its
+/// fills would then be explained twice. Returns whether the position must wait.
+fn unknown_unanswered(
+    order_id: OrderId,
+    view: &VenueView<'_>,
+    answers: &StartupAnswers,
+    config: &StartupConfig,
+    decision: &mut Decision,
+) -> bool {
+    if view.order.is_some() || view.not_found_as_of.is_some() || view.filled.is_zero() {
+        return false;
+    }
+    match view.error {
+        Some(error) if error.is_unsupported() && config.accept_unsupported => {
+            decision.findings.push(StartupFinding::UnsupportedQuery {
+                query: error.query(),
+            });
+            false
+        }
+        error => {
+            debug_assert!(error.is_some() || !answers.orders.contains_key(&order_id));
+            decision.unresolved.push(Unresolved::OrderUnanswered {
+                order_id,
+                error: error.cloned(),
+            });
+            true
+        }
+    }
 }
 
 /// An adoption of a finished venue order the book never knew, with fills, as a tombstone of

@@ -605,6 +605,89 @@ fn a_finished_unknown_order_off_the_levels_is_adopted_as_position_with_a_finding
     );
 }
 
+/// The book knows order 1 (so the history is read); the history has fills of order 6, which
+/// the book does not know and the listing leaves out (it closed moments ago); the venue's
+/// position is 1's 2 plus 6's 10 plus 3 older.
+fn venue_omitting_a_just_closed_order(
+    answer: Result<OrderLookup, QueryError>,
+) -> (Book, ScriptedVenue) {
+    let mut book = book();
+    place(&mut book, 1, true, 2);
+    let mut venue = ScriptedVenue::new(
+        vec![venue_order(1, 2, VenueOrderStatus::PartiallyFilled)],
+        Some(15),
+    );
+    venue.fills = Ok(vec![fill(10, 1, 2), fill(60, 6, 4), fill(61, 6, 10)]);
+    venue.orders.insert(OrderId(6), answer);
+    (book, venue)
+}
+
+#[test]
+fn an_unknown_order_with_fills_the_listing_left_out_is_asked_for_and_adopted() {
+    let closed = venue_order(6, 10, VenueOrderStatus::Filled);
+    let (mut book, mut venue) = venue_omitting_a_just_closed_order(Ok(OrderLookup::Found(closed)));
+    let report = pass(&mut venue, &mut book);
+    assert!(report.is_complete(), "{:?}", report.unresolved);
+    assert_eq!(venue.order_queries, vec![OrderId(6)]);
+    assert_eq!(report.adopted_finished_orders(), 1);
+    assert_eq!(report.adopted_position(), quantity(3));
+    assert_eq!(status(&book, 6), OrderStatus::Filled);
+    // Once the venue lists it again, the continuous diff finds it in the book.
+    let listed = vec![
+        venue_order(1, 2, VenueOrderStatus::PartiallyFilled),
+        venue_order(6, 10, VenueOrderStatus::Filled),
+    ];
+    let answer = VenueReport {
+        as_of: now(),
+        orders: listed,
+        net_position: Some(quantity(15)),
+    };
+    let config = crate::reconcile::ReconcileConfig::default();
+    let evidence = crate::reconcile::Evidence::new();
+    let reconciliation = crate::reconcile::reconcile(&book, &answer, &config, now(), &evidence);
+    assert!(
+        reconciliation.findings.is_empty(),
+        "{:?}",
+        reconciliation.findings
+    );
+}
+
+#[test]
+fn an_unknown_order_the_venue_does_not_find_is_adopted_as_position() {
+    let not_found = Ok(OrderLookup::NotFound { as_of: now() });
+    let (mut book, mut venue) = venue_omitting_a_just_closed_order(not_found);
+    let report = pass(&mut venue, &mut book);
+    assert!(report.is_complete(), "{:?}", report.unresolved);
+    assert_eq!(report.adopted_finished_orders(), 0);
+    assert_eq!(report.adopted_position(), quantity(13));
+    assert!(book.order(OrderId(6)).is_none());
+}
+
+#[test]
+fn an_unanswered_query_for_an_unknown_order_leaves_the_position_waiting() {
+    let failed = Err(QueryError::Failed {
+        query: QueryKind::Order,
+        reason: "down".to_owned(),
+    });
+    let (mut book, mut venue) = venue_omitting_a_just_closed_order(failed);
+    let report = pass(&mut venue, &mut book);
+    assert!(!report.is_complete());
+    assert!(
+        report
+            .unresolved
+            .contains(&Unresolved::PositionAwaitingOrders)
+    );
+    assert!(matches!(
+        report.unresolved.first(),
+        Some(Unresolved::OrderUnanswered {
+            order_id: OrderId(6),
+            error: Some(_)
+        })
+    ));
+    assert_eq!(report.adopted_position(), Decimal::ZERO);
+    assert_eq!(book.net_position(), quantity(2));
+}
+
 #[test]
 fn a_pending_order_listed_open_is_acknowledged() {
     let mut book = book();
