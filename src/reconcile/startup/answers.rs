@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::book::{Book, OrderId, Storage};
+use crate::time::Timestamp;
 use crate::venue::{
     FillCursor, OpenOrdersError, OrderLookup, PositionReport, QueryError, Venue, VenueFill,
     VenueReport,
@@ -16,8 +17,8 @@ use super::StartupConfig;
 pub struct StartupAnswers {
     /// The open-orders query.
     pub open_orders: Result<VenueReport, OpenOrdersError>,
-    /// The fill history since [`fill_cursor`]; `Ok(None)` when the book knows no order, so
-    /// that no fill can be one it missed and nothing was asked.
+    /// The fill history since [`fill_cursor`]; `Ok(None)` when nothing was asked (a cold start
+    /// whose open-orders query failed), or a cold start's venue keeps no history.
     pub fills: Result<Option<FillHistory>, QueryError>,
     /// The position query.
     pub position: Result<PositionReport, QueryError>,
@@ -41,16 +42,30 @@ pub struct FillHistory {
     pub oldest_kept_trade_id: Option<u64>,
 }
 
-/// Where the fill history must start for the book: at the earliest placement of any order it
-/// knows (live or tombstoned), since no fill of those orders can be older. `None` when it knows
-/// none (a cold start): a fill then can only be of an order the book does not hold, which the
-/// position check covers.
+/// Where the fill history must start: at the earliest placement of any order the book knows
+/// (live or tombstoned), since no fill of those orders can be older, and at the latest the
+/// book's tombstone retention before `as_of` (the open-orders answer's time, when there is
+/// one). `None` when the book knows no order and there is no answer.
 ///
 /// Not the newest trade id the book has applied: updates arrive out of order, so a fill
 /// missed before the crash can be older than the newest one applied.
-pub fn fill_cursor<S: Storage>(book: &Book<S>) -> Option<FillCursor> {
+///
+/// The recent window is for the orders the book does not know: a finished order the venue
+/// still lists, or left out of this answer and lists again later (a venue may omit an order
+/// that closed moments ago), must be adopted as an order rather than folded into the
+/// position, or the continuous diff would count its fills a second time; the history names
+/// the ones the listing left out ([`unknown_orders_to_query`]). The venue lists a finished
+/// order for less time than the book keeps a tombstone (the diff relies on that too), so the
+/// orders it may still list finished within the retention, and their last fills are in this
+/// window. (The book's own orders do not bound it: those it adopted carry the adoption's
+/// time as their placement.) An order that rested longer than the retention after its last
+/// fill and was cancelled within it is the exception: if the listing left it out, it is
+/// folded into the position.
+pub fn fill_cursor<S: Storage>(book: &Book<S>, as_of: Option<Timestamp>) -> Option<FillCursor> {
+    let recent = as_of.map(|as_of| as_of.saturating_sub(book.config().tombstone_retention));
     book.orders_unordered()
         .map(|order| order.placed_at())
+        .chain(recent)
         .min()
         .map(FillCursor::Since)
 }
@@ -105,9 +120,18 @@ pub fn ask<S: Storage>(
     config: &StartupConfig,
 ) -> StartupAnswers {
     let open_orders = venue.open_orders();
-    let fills = match fill_cursor(book) {
+    let as_of = open_orders.as_ref().ok().map(|report| report.as_of);
+    let cursor = fill_cursor(book, as_of);
+    let cold = book.orders_unordered().next().is_none();
+    let fills = match cursor.map(|cursor| read_fill_history(venue, cursor, config)) {
         None => Ok(None),
-        Some(cursor) => read_fill_history(venue, cursor, config).map(Some),
+        // A cold start needs no history to be right (no fill can be of an order the book
+        // knows); the history only finds orders the listing left out. A venue that keeps none
+        // must not keep a cold start from completing: nothing was learnt, as if not asked. A
+        // failed query still leaves the pass incomplete (it is retried), since the next answer
+        // may well find such an order.
+        Some(Err(error)) if cold && error.is_unsupported() => Ok(None),
+        Some(history) => history.map(Some),
     };
     let position = venue.position();
     let mut orders = BTreeMap::new();

@@ -436,10 +436,11 @@ fn adopt<S: Storage>(
 }
 
 /// An order the book does not know, with fills in the history, that the listing left out and
-/// no targeted answer found: its fills go to the position only once the venue has answered
-/// "not found" for it (it keeps no record of the order, so will not list it again). A query
-/// that failed, or was not asked, leaves it unresolved: the venue may list it later, and its
-/// fills would then be explained twice. Returns whether the position must wait.
+/// no targeted answer found: its fills go to the position once the venue has answered "not
+/// found" for it (it keeps no record of the order, so will not list it again). A query that
+/// failed leaves it unresolved: the venue may list it later, and its fills would then be
+/// explained twice. One not asked (beyond the query limit) is a finding. Returns whether the
+/// position must wait.
 fn unknown_unanswered(
     order_id: OrderId,
     view: &VenueView<'_>,
@@ -457,13 +458,22 @@ fn unknown_unanswered(
             });
             false
         }
-        error => {
-            debug_assert!(error.is_some() || !answers.orders.contains_key(&order_id));
+        Some(error) => {
             decision.unresolved.push(Unresolved::OrderUnanswered {
                 order_id,
-                error: error.cloned(),
+                error: Some(error.clone()),
             });
             true
+        }
+        // Beyond the query limit: its fills are known, so the position can be adopted; only
+        // the continuous diff may suspect the position if the venue lists the order later.
+        // Blocking would keep a venue with a long recent history from ever completing.
+        None => {
+            debug_assert!(!answers.orders.contains_key(&order_id));
+            decision
+                .findings
+                .push(StartupFinding::UnknownOrderNotQueried { order_id });
+            false
         }
     }
 }

@@ -4,7 +4,8 @@
 //! # Procedure
 //!
 //! 1. **Ask.** Load one snapshot. Ask the venue for its open orders, its fills since the
-//!    earliest placement of any order the book knows ([`fill_cursor`]: paged, at most
+//!    earliest placement of any order the book knows, and at least those of the book's
+//!    tombstone retention before the answer ([`fill_cursor`]: paged, at most
 //!    [`StartupConfig::max_fill_pages`] pages), and its position. Then ask for each live order
 //!    of the book that the open-orders answer does not list at all ([`orders_to_query`]: the
 //!    orders placed and never acknowledged, and any acknowledged order the venue left out), and

@@ -92,6 +92,15 @@ pub enum StartupFinding {
         /// Why.
         reason: &'static str,
     },
+    /// An order the book does not know, with fills in the history, that the open-orders
+    /// answer left out and that was not asked for (beyond
+    /// [`StartupConfig::max_order_queries`](super::StartupConfig::max_order_queries)): its
+    /// fills count towards the position check, and if the venue lists it later the continuous
+    /// reconciliation may suspect the position.
+    UnknownOrderNotQueried {
+        /// The order.
+        order_id: OrderId,
+    },
     /// Fills of orders the book does not know and the venue no longer works (or that could
     /// not be adopted); they count only towards the position check.
     FillsOfUnknownOrders {
@@ -144,6 +153,12 @@ impl fmt::Display for StartupFinding {
                 write!(
                     f,
                     "order {order_id}: finished at the venue, not adoptable ({reason}); its fills count towards the position"
+                )
+            }
+            StartupFinding::UnknownOrderNotQueried { order_id } => {
+                write!(
+                    f,
+                    "order {order_id}: unknown, with fills, not listed and not queried (over the limit)"
                 )
             }
             StartupFinding::FillsOfUnknownOrders { fills } => {
