@@ -187,9 +187,7 @@ impl Run {
     fn command(&mut self, input: &mut Unstructured<'_>) -> Result<BookCommand> {
         Ok(match input.int_in_range(0_u8..=19)? {
             19 => BookCommand::AdoptPosition(self.position_adoption(input)?),
-            18 => BookCommand::Correct(Correction::AdoptFinished(
-                self.finished_adoption(input)?,
-            )),
+            18 => BookCommand::Correct(Correction::AdoptFinished(self.finished_adoption(input)?)),
             kind => match kind % 10 {
                 0 | 1 => BookCommand::Place(self.place(input)?),
                 2 => BookCommand::Acknowledge(self.status(input)?),
