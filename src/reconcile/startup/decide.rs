@@ -117,8 +117,7 @@ pub fn decide<S: Storage>(
                     }
                 }
                 _ => {
-                    position_blocked |=
-                        unknown_unanswered(order_id, view, answers, config, &mut decision);
+                    position_blocked |= unknown_unanswered(order_id, view, answers, &mut decision);
                     unknown_fills += fills_by_order.get(&order_id).copied().unwrap_or(0);
                 }
             },
@@ -438,21 +437,23 @@ fn adopt<S: Storage>(
 /// An order the book does not know, with fills in the history, that the listing left out and
 /// no targeted answer found: its fills go to the position once the venue has answered "not
 /// found" for it (it keeps no record of the order, so will not list it again). A query that
-/// failed leaves it unresolved: the venue may list it later, and its fills would then be
-/// explained twice. One not asked (beyond the query limit) is a finding. Returns whether the
-/// position must wait.
+/// failed or timed out leaves it unresolved: the venue may list it later, and its fills would
+/// then be explained twice. One the venue cannot answer (unsupported) or not asked (beyond the
+/// query limit) is a finding. Returns whether the position must wait.
 fn unknown_unanswered(
     order_id: OrderId,
     view: &VenueView<'_>,
     answers: &StartupAnswers,
-    config: &StartupConfig,
     decision: &mut Decision,
 ) -> bool {
     if view.order.is_some() || view.not_found_as_of.is_some() || view.filled.is_zero() {
         return false;
     }
     match view.error {
-        Some(error) if error.is_unsupported() && config.accept_unsupported => {
+        // A venue that cannot answer about one order never will: waiting would keep the pass
+        // from completing for what is at worst a position the continuous diff suspects for a
+        // while (the fills are known, so the position adopted is right either way).
+        Some(error) if error.is_unsupported() => {
             decision.findings.push(StartupFinding::UnsupportedQuery {
                 query: error.query(),
             });

@@ -664,6 +664,20 @@ fn an_unknown_order_the_venue_does_not_find_is_adopted_as_position() {
 }
 
 #[test]
+fn an_unknown_order_the_venue_cannot_be_asked_about_is_adopted_as_position_with_a_finding() {
+    let unsupported = Err(QueryError::Unsupported {
+        query: QueryKind::Order,
+    });
+    let (mut book, mut venue) = venue_omitting_a_just_closed_order(unsupported);
+    let report = pass(&mut venue, &mut book);
+    assert!(report.is_complete(), "{:?}", report.unresolved);
+    assert_eq!(report.adopted_position(), quantity(13));
+    assert!(report.findings.contains(&StartupFinding::UnsupportedQuery {
+        query: QueryKind::Order
+    }));
+}
+
+#[test]
 fn an_unanswered_query_for_an_unknown_order_leaves_the_position_waiting() {
     let failed = Err(QueryError::Failed {
         query: QueryKind::Order,
