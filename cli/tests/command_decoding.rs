@@ -65,7 +65,7 @@ fn command_json() -> impl Strategy<Value = Value> {
                 _ => json!({"type": "correct", "correction": "adopt_finished",
                             "order_id": order_id, "level": level, "side": "buy", "price": price,
                             "quantity": quantity, "cumulative_filled": quantity,
-                            "status": "filled", "at": at}),
+                            "status": "filled", "expected": 0, "at": at}),
             }
         },
     )

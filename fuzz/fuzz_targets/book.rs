@@ -257,6 +257,14 @@ impl Run {
             ])?,
             _ => *input.choose(&OrderStatus::ALL)?,
         };
+        // Mostly the slot's revision it will find, so that it applies.
+        let expected = match input.int_in_range(0_u8..=3)? {
+            0..=2 => self
+                .persistent
+                .slot(level)
+                .map_or(Revision::ABSENT, Slot::revision),
+            _ => Revision(input.int_in_range(0..=8)?),
+        };
         Ok(FinishedAdoption {
             order_id: order_id(input)?,
             level,
@@ -265,6 +273,7 @@ impl Run {
             quantity,
             cumulative_filled,
             status,
+            expected,
             at: self.time(input)?,
         })
     }

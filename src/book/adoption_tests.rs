@@ -27,6 +27,7 @@ fn adoption(id: u64, filled: i64, status: OrderStatus) -> FinishedAdoption {
         quantity: dec(10),
         cumulative_filled: dec(filled),
         status,
+        expected: Revision::ABSENT,
         at: Timestamp::from_millis(5_000),
     }
 }
@@ -65,44 +66,58 @@ fn a_finished_adoption_is_a_tombstone_whose_fills_are_in_its_slot_and_the_net_po
 }
 
 #[test]
-fn the_same_finished_adoption_again_is_a_duplicate_and_a_known_order_is_stale() {
+fn the_same_finished_adoption_again_is_stale_and_so_is_one_for_a_known_order() {
     let mut book = book();
     let command = adopt(adoption(1, 10, OrderStatus::Filled));
     book.apply(&command).unwrap();
     let before = book.clone();
-    assert_eq!(book.apply(&command), Ok(Applied::Duplicate));
-    // Decided on another basis (another time, other fills): the order is known, so the
-    // precondition (an unknown order) fails.
-    let other = adoption(1, 10, OrderStatus::Filled);
-    let later = FinishedAdoption {
-        at: Timestamp::from_millis(6_000),
-        ..other
-    };
+    // The order is known now.
     assert_eq!(
-        book.apply(&adopt(later)),
+        book.apply(&command),
         Err(Rejection::StalePrecondition {
             target: GuardTarget::Order(OrderId(1)),
             expected: Revision::ABSENT,
             actual: Revision(1),
         })
     );
-    // An order the book placed itself is never adopted over.
-    book.apply(&BookCommand::Place(Place {
-        order_id: OrderId(2),
-        level: Level(-1),
-        side: Side::Buy,
-        price: dec(99),
-        quantity: dec(1),
-        at: Timestamp::from_millis(5_000),
-    }))
-    .unwrap();
-    let placed = book.clone();
-    assert!(matches!(
-        book.apply(&adopt(adoption(2, 0, OrderStatus::Cancelled))),
-        Err(Rejection::StalePrecondition { .. })
-    ));
-    assert_eq!(book, placed);
+    // Another order computed from the same slot before: the slot has moved on.
+    assert_eq!(
+        book.apply(&adopt(adoption(3, 10, OrderStatus::Filled))),
+        Err(Rejection::StalePrecondition {
+            target: GuardTarget::Slot(Level(2)),
+            expected: Revision::ABSENT,
+            actual: Revision(1),
+        })
+    );
+    // Chained on the slot's revision, it applies.
+    let next = FinishedAdoption {
+        expected: Revision(1),
+        ..adoption(3, 10, OrderStatus::Filled)
+    };
+    assert!(book.apply(&adopt(next)).is_ok());
+    assert_eq!(book.slot(Level(2)).map(Slot::position), Some(dec(-20)));
     assert_ne!(book, before);
+}
+
+#[test]
+fn a_purged_adoption_sent_again_is_stale_and_counts_nothing_twice() {
+    let grid = Grid::new(dec(100), dec(1), Level(-10), Level(10)).expect("valid grid");
+    let mut config = BookConfig::new(grid);
+    config.max_tombstones = 0;
+    let mut book = Book::new(config);
+    let command = adopt(adoption(1, 4, OrderStatus::Cancelled));
+    book.apply(&command).unwrap();
+    assert!(book.order(OrderId(1)).is_none(), "purged at once");
+    let before = book.clone();
+    assert!(matches!(
+        book.apply(&command),
+        Err(Rejection::StalePrecondition {
+            target: GuardTarget::Slot(_),
+            ..
+        })
+    ));
+    assert_eq!(book, before);
+    assert_eq!(book.net_position(), dec(-4));
 }
 
 #[test]
@@ -118,8 +133,12 @@ fn a_finished_adoption_keeps_the_live_order_and_side_of_its_slot() {
     }))
     .unwrap();
     let live = book.live_orders().into_iter().cloned().collect::<Vec<_>>();
-    book.apply(&adopt(adoption(1, 10, OrderStatus::Filled)))
-        .unwrap();
+    let expected = book.slot(Level(2)).unwrap().revision();
+    book.apply(&adopt(FinishedAdoption {
+        expected,
+        ..adoption(1, 10, OrderStatus::Filled)
+    }))
+    .unwrap();
     let slot = book.slot(Level(2)).unwrap();
     assert_eq!(slot.live_order(), Some(OrderId(7)));
     assert_eq!(slot.side(), Side::Buy);

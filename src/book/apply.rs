@@ -318,6 +318,7 @@ impl<S: Storage> Book<S> {
             quantity,
             cumulative_filled,
             status,
+            expected,
             at,
         } = *adoption;
         check_positive_quantity(quantity)?;
@@ -354,28 +355,34 @@ impl<S: Storage> Book<S> {
             quantity,
             at,
         };
-        let mut order = new_order(&place, cumulative_filled, status, true);
-        order.set_finished_at(at);
-        // The precondition: the book does not know the order. The same adoption again finds
-        // the tombstone it made, unchanged: a duplicate.
+        // The preconditions: the book does not know the order, and the slot is as the
+        // adoption found it (which refuses the same adoption again, even once its tombstone
+        // is purged).
         if let Ok((_, known)) = self.find_order(order_id) {
-            if *known == order {
-                return Ok(Applied::Duplicate);
-            }
             return Err(Rejection::StalePrecondition {
                 target: GuardTarget::Order(order_id),
                 expected: Revision::ABSENT,
                 actual: known.revision,
             });
         }
+        let slot = self.slots.get(level);
+        let actual = slot.map_or(Revision::ABSENT, |slot| slot.revision);
+        if actual != expected {
+            return Err(Rejection::StalePrecondition {
+                target: GuardTarget::Slot(level),
+                expected,
+                actual,
+            });
+        }
         exact_sub(quantity, cumulative_filled)?;
         let signed = side.signed(cumulative_filled);
-        let slot_position = self.slots.get(level).map_or(Decimal::ZERO, Slot::position);
+        let slot_position = slot.map_or(Decimal::ZERO, Slot::position);
         let position = exact_add(slot_position, signed)?;
         let net_position = exact_add(self.net_position, signed)?;
 
         // Nothing can fail from here on. A new slot takes the order's side; an existing one
         // keeps its own (its live order's, or its latest order's).
+        let order = new_order(&place, cumulative_filled, status, true);
         let slot = self
             .slots
             .get_or_insert_with(level, || Slot::new(level, slot_price, side));

@@ -259,14 +259,15 @@ pub struct Adoption {
 /// it in the book with the same fills instead of counting its fills again as explained by an
 /// order the book does not know; and the tombstone is purged like any other.
 ///
-/// **Precondition**: the book does not know the order (its revision is
-/// [`Revision::ABSENT`], which [`Correction::expected`] returns). The same adoption again, while
-/// the tombstone is kept and unchanged, is a duplicate that changes nothing; against an order
-/// the book knows otherwise it is refused as
-/// [`Rejection::StalePrecondition`](super::Rejection::StalePrecondition). Unlike
-/// [`Adoption`], it needs no vacant slot and carries no slot revision: a finished order takes
-/// no place in its slot, so any number of them can be adopted into one slot in one round, and
-/// a live order there stays as it is.
+/// **Preconditions**, each refused as
+/// [`Rejection::StalePrecondition`](super::Rejection::StalePrecondition): the book does not
+/// know the order, and its slot's revision is still `expected`. The slot guard is what makes
+/// the adoption idempotent: applied, it moves the slot's revision, so the same adoption again
+/// is stale, even once its tombstone has been purged and the order is unknown again. Unlike
+/// [`Adoption`], it needs no vacant slot: a finished order takes no place in its slot, and a
+/// live order there stays as it is. Each adoption moves its slot's revision by exactly one, so
+/// the startup pass adopts several finished orders into one slot in one round with expected
+/// revisions `r`, `r + 1`, … in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct FinishedAdoption {
@@ -298,6 +299,9 @@ pub struct FinishedAdoption {
     /// whole, `rejected` only with nothing filled); otherwise
     /// [`Rejection::InconsistentFinishedAdoption`](super::Rejection::InconsistentFinishedAdoption).
     pub status: OrderStatus,
+    /// The slot's revision the adoption was computed for ([`Revision::ABSENT`] if the slot did
+    /// not exist).
+    pub expected: Revision,
     /// When the correction was decided (its placement and finishing time in the book).
     pub at: Timestamp,
 }
@@ -325,15 +329,14 @@ impl Correction {
         }
     }
 
-    /// The revision precondition it carries: an order's or a slot's, and for
-    /// [`Correction::AdoptFinished`] [`Revision::ABSENT`] (the order must be unknown).
+    /// The revision precondition it carries: an order's, or for an adoption its slot's.
     pub fn expected(&self) -> Revision {
         match self {
             Correction::MissedFill { expected, .. }
             | Correction::MissedAcknowledge { expected, .. }
             | Correction::MarkLost { expected, .. } => *expected,
             Correction::Adopt(adoption) => adoption.expected,
-            Correction::AdoptFinished(_) => Revision::ABSENT,
+            Correction::AdoptFinished(adoption) => adoption.expected,
         }
     }
 

@@ -317,6 +317,7 @@ struct FinishedAdoptionImage {
     cumulative_filled: DecimalImage,
     /// Index into [`OrderStatus::ALL`].
     status: u8,
+    expected: u64,
     at: u64,
 }
 
@@ -479,6 +480,7 @@ impl CorrectionImage {
                 quantity: DecimalImage::of(adoption.quantity),
                 cumulative_filled: DecimalImage::of(adoption.cumulative_filled),
                 status: status_index(adoption.status),
+                expected: adoption.expected.0,
                 at: adoption.at.as_nanos(),
             }),
         }
@@ -533,6 +535,7 @@ impl CorrectionImage {
                 quantity: adoption.quantity.decimal()?,
                 cumulative_filled: adoption.cumulative_filled.decimal()?,
                 status: status_of(adoption.status)?,
+                expected: Revision(adoption.expected),
                 at: Timestamp::from_nanos(adoption.at),
             }),
         })

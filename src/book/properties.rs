@@ -51,22 +51,25 @@ fn expecting(correction: Correction, expected: Revision) -> Correction {
             expected,
             ..adoption
         }),
-        // Its precondition is fixed (the order is unknown): it carries no revision to set.
-        adoption @ Correction::AdoptFinished(_) => adoption,
+        Correction::AdoptFinished(adoption) => Correction::AdoptFinished(FinishedAdoption {
+            expected,
+            ..adoption
+        }),
     }
 }
 
 /// What `correction`'s precondition is about, and its revision in `book` now (`None` for an
 /// order the book does not know).
 fn guarded_revision(book: &Book, correction: &Correction) -> (GuardTarget, Option<Revision>) {
+    let slot = |level: Level| {
+        (
+            GuardTarget::Slot(level),
+            Some(book.slot(level).map_or(Revision::ABSENT, Slot::revision)),
+        )
+    };
     match correction {
-        Correction::Adopt(adoption) => (
-            GuardTarget::Slot(adoption.level),
-            Some(
-                book.slot(adoption.level)
-                    .map_or(Revision::ABSENT, Slot::revision),
-            ),
-        ),
+        Correction::Adopt(adoption) => slot(adoption.level),
+        Correction::AdoptFinished(adoption) => slot(adoption.level),
         other => (
             GuardTarget::Order(other.order_id()),
             book.order(other.order_id()).map(Order::revision),
@@ -258,9 +261,6 @@ proptest! {
         by in 1_u64..4,
         behind in any::<bool>(),
     ) {
-        // A finished-order adoption carries no revision to make stale: its precondition (an
-        // unknown order) has its own laws, below.
-        prop_assume!(!matches!(correction, Correction::AdoptFinished(_)));
         let (book, _) = replay::<Persistent>(&history);
         let (target, current) = guarded_revision(&book, &correction);
         let now = current.unwrap_or(Revision::ABSENT).0;
@@ -437,6 +437,10 @@ proptest! {
         adoption in finished_adoption(),
     ) {
         let (book, _) = replay::<Persistent>(&history);
+        let adoption = FinishedAdoption {
+            expected: book.slot(adoption.level).map_or(Revision::ABSENT, Slot::revision),
+            ..adoption
+        };
         let command = BookCommand::Correct(Correction::AdoptFinished(adoption.clone()));
         let mut after = book.clone();
         let result = after.apply(&command);
@@ -478,8 +482,10 @@ proptest! {
             .collect();
         prop_assert_eq!(kept, before);
         after.check_invariants().map_err(|violation| TestCaseError::fail(violation.to_string()))?;
+        // Sent again, it is stale (the order is known, or its slot has moved on).
         let once = after.clone();
-        prop_assert_eq!(after.apply(&command), Ok(Applied::Duplicate));
+        let again = after.apply(&command);
+        prop_assert!(matches!(again, Err(Rejection::StalePrecondition { .. })), "{:?}", again);
         prop_assert_eq!(after, once);
     }
 }

@@ -161,10 +161,11 @@ pub(super) fn finished_adoption() -> impl Strategy<Value = FinishedAdoption> {
         prop_oneof![12 => (0_i64..12).prop_map(Decimal::from), 1 => Just(Decimal::MAX)],
         prop::sample::select(&OrderStatus::ALL[..]),
         any::<bool>(),
+        (0_u64..6).prop_map(Revision),
         at(),
     )
         .prop_map(
-            |(order_id, level, side, on_grid, quantity, filled, status, whole, at)| {
+            |(order_id, level, side, on_grid, quantity, filled, status, whole, expected, at)| {
                 // Half of them filled in whole, so that `filled` adoptions often fit.
                 let cumulative_filled = if whole { quantity } else { filled };
                 FinishedAdoption {
@@ -175,6 +176,7 @@ pub(super) fn finished_adoption() -> impl Strategy<Value = FinishedAdoption> {
                     quantity,
                     cumulative_filled,
                     status,
+                    expected,
                     at,
                 }
             },

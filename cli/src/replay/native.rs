@@ -129,7 +129,7 @@ mod tests {
         assert!(matches!(without_position, Record::VenueSnapshot(report)
             if report.net_position.is_none()));
         let adopt_finished = parse(
-            r#"{"type":"correct","correction":"adopt_finished","order_id":4,"level":-2,"side":"buy","price":"99","quantity":"3","cumulative_filled":"3","status":"filled","at":7}"#,
+            r#"{"type":"correct","correction":"adopt_finished","order_id":4,"level":-2,"side":"buy","price":"99","quantity":"3","cumulative_filled":"3","status":"filled","expected":0,"at":7}"#,
         )
         .expect("a finished-order adoption");
         assert!(

@@ -22,9 +22,9 @@ use super::{StartupAnswers, StartupConfig};
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Decision {
     /// The commands, each with what it does: the commands about orders the book knows and the
-    /// adoptions of live orders sorted by order id, then the adoptions of finished orders by
-    /// order id (after the live ones, whose slot precondition a finished adoption into the
-    /// same slot would move), the position last.
+    /// adoptions of live orders, sorted by order id; or, in a round with none of those, the
+    /// adoptions of finished orders by order id; or, in a round with none at all, the
+    /// position.
     pub commands: Vec<(ActionKind, BookCommand)>,
     /// What it leaves for continuous reconciliation.
     pub findings: Vec<StartupFinding>,
@@ -102,10 +102,7 @@ pub fn decide<S: Storage>(
                 }
                 Some(venue) if view.filled > Decimal::ZERO => {
                     match adopt_finished(book, venue, view.filled, now) {
-                        Ok(command) => finished_adoptions.push((
-                            ActionKind::AdoptFinishedOrder,
-                            BookCommand::Correct(Correction::AdoptFinished(command)),
-                        )),
+                        Ok(adoption) => finished_adoptions.push(adoption),
                         Err(reason) => {
                             // Its fills stay for the position adoption, as those of an order
                             // the venue no longer lists do.
@@ -123,7 +120,24 @@ pub fn decide<S: Storage>(
             },
         }
     }
-    decision.commands.append(&mut finished_adoptions);
+    // Finished orders are adopted only in a round with no other order command, so that no
+    // command before them moves their slots' revisions: each adoption moves its slot's by
+    // one, so several in one slot carry `r`, `r + 1`, … (in order-id order).
+    if decision.commands.is_empty() {
+        let mut next: BTreeMap<Level, Revision> = BTreeMap::new();
+        for mut adoption in finished_adoptions {
+            let expected = next.entry(adoption.level).or_insert_with(|| {
+                book.slot(adoption.level)
+                    .map_or(Revision::ABSENT, |slot| slot.revision())
+            });
+            adoption.expected = *expected;
+            expected.bump();
+            decision.commands.push((
+                ActionKind::AdoptFinishedOrder,
+                BookCommand::Correct(Correction::AdoptFinished(adoption)),
+            ));
+        }
+    }
     decision.fills_already_known = fills
         .values()
         .filter(|fill| {
@@ -482,7 +496,7 @@ fn unknown_unanswered(
 /// An adoption of a finished venue order the book never knew, with fills, as a tombstone of
 /// its slot: when its price is exactly a level's and its fills and status fit its quantity;
 /// otherwise why not. No slot needs to be vacant, and any number can go into one slot in one
-/// round (see [`FinishedAdoption`]).
+/// round (see [`FinishedAdoption`]); `decide` sets their slot preconditions.
 fn adopt_finished<S: Storage>(
     book: &Book<S>,
     venue: &VenueOrder,
@@ -512,6 +526,8 @@ fn adopt_finished<S: Storage>(
         quantity: venue.quantity,
         cumulative_filled: filled,
         status,
+        // Set when the round's adoptions are chained (`decide`).
+        expected: Revision::ABSENT,
         at: now,
     })
 }

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 
 use crate::book::{
     Applied, Book, BookCommand, BookConfig, Correction, FillReport, Grid, Level, OrderId,
-    OrderStatus, Place, Side, StatusReport,
+    OrderStatus, Place, Rejection, Side, StatusReport,
 };
 use crate::time::Timestamp;
 use crate::venue::{
@@ -548,12 +548,16 @@ fn a_finished_unknown_order_is_adopted_as_a_tombstone_and_only_the_rest_as_posit
         assert_eq!(book.slot(level).and_then(|slot| slot.live_order()), None);
     }
     book.check_invariants().unwrap();
-    // A second restart adopts nothing again; the same adoption sent again is a duplicate.
+    // A second restart adopts nothing again; the same adoption sent again is stale.
     let again = pass(&mut venue, &mut book);
     assert!(again.is_complete() && again.actions.is_empty(), "{again:?}");
     let before = book.clone();
     for action in report.actions_of(ActionKind::AdoptFinishedOrder) {
-        assert_eq!(book.apply(&action.command), Ok(Applied::Duplicate));
+        let result = book.apply(&action.command);
+        assert!(
+            matches!(result, Err(Rejection::StalePrecondition { .. })),
+            "{result:?}"
+        );
     }
     assert_eq!(book, before);
 }
