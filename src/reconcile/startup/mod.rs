@@ -46,7 +46,7 @@
 //! 4. A position repair touches no slot and no order: working orders survive it.
 //! 5. A second pass over the same answers plans nothing: everything the first applied is in
 //!    the book, and a repeated position adoption has the same id and is a duplicate (a
-//!    repeated finished-order adoption finds its tombstone: a duplicate too).
+//!    repeated finished-order adoption finds its slot moved on: stale, changing nothing).
 //! 6. Cold and warm starts from the same answers reach the same trading state: the same live
 //!    orders with the same fills and statuses, and the same net position.
 //! 7. What the pass adopts, the continuous diff does not explain again: a finished venue order
