@@ -42,7 +42,7 @@ fn hostile_value() -> impl Strategy<Value = Value> {
 
 /// A command as JSON, valid for a grid of levels −5..=5 at 100 + level, or close to it.
 fn command_json() -> impl Strategy<Value = Value> {
-    (0_usize..8, 1_u64..6, -6_i32..7, 0_i64..6, 0_u64..1_000).prop_map(
+    (0_usize..9, 1_u64..6, -6_i32..7, 0_i64..6, 0_u64..1_000).prop_map(
         |(kind, order_id, level, quantity, at)| {
             let price = (100 + i64::from(level)).to_string();
             let quantity = quantity.to_string();
@@ -59,9 +59,13 @@ fn command_json() -> impl Strategy<Value = Value> {
                 5 => json!({"type": "expire", "order_id": order_id, "venue_seq": at, "at": at}),
                 6 => json!({"type": "correct", "correction": "missed_fill", "order_id": order_id,
                             "expected": at % 4, "cumulative_filled": quantity, "at": at}),
-                _ => json!({"type": "correct", "correction": "adopt", "order_id": order_id,
+                7 => json!({"type": "correct", "correction": "adopt", "order_id": order_id,
                             "level": level, "side": "sell", "price": price, "quantity": quantity,
                             "cumulative_filled": "0", "expected": 0, "at": at}),
+                _ => json!({"type": "correct", "correction": "adopt_finished",
+                            "order_id": order_id, "level": level, "side": "buy", "price": price,
+                            "quantity": quantity, "cumulative_filled": quantity,
+                            "status": "filled", "expected": 0, "at": at}),
             }
         },
     )

@@ -7,7 +7,8 @@
 //! 96-bit mantissas at any scale) or one used before (so that huge and tiny orders fill
 //! completely), and a time can be any `u64` of nanoseconds, far in the future included. The
 //! grid, the tombstone limits and the clock step vary too. Position adoptions mostly carry
-//! the revision they will find and the id the startup pass would derive.
+//! the revision they will find and the id the startup pass would derive; finished-order
+//! adoptions mostly a finished status that fits their fills.
 //!
 //! After every command it checks:
 //! * `check_invariants()` holds;
@@ -31,9 +32,9 @@ use arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use rust_decimal::Decimal;
 use snapstate::book::{
-    Adoption, Applied, Book, BookCommand, BookConfig, Correction, FillReport, Grid, Level, Order,
-    OrderId, Persistent, Place, PositionAdoption, PositionAdoptionId, Rejection, Revision, Side,
-    Slot, Standard, StatusReport,
+    Adoption, Applied, Book, BookCommand, BookConfig, Correction, FillReport, FinishedAdoption,
+    Grid, Level, Order, OrderId, OrderStatus, Persistent, Place, PositionAdoption,
+    PositionAdoptionId, Rejection, Revision, Side, Slot, Standard, StatusReport,
 };
 use snapstate::engine::StateMachine;
 use snapstate::time::Timestamp;
@@ -181,11 +182,12 @@ impl Run {
     /// One command of any kind, built from `input` with the book so far in view.
     ///
     /// The kind is the first byte modulo 20, read modulo 10 as before position adoptions
-    /// existed, except 19 (was a correction), so that most inputs of the regressions keep the
-    /// commands they were found with.
+    /// existed, except 19 and 18 (were corrections), so that most inputs of the regressions
+    /// keep the commands they were found with.
     fn command(&mut self, input: &mut Unstructured<'_>) -> Result<BookCommand> {
         Ok(match input.int_in_range(0_u8..=19)? {
             19 => BookCommand::AdoptPosition(self.position_adoption(input)?),
+            18 => BookCommand::Correct(Correction::AdoptFinished(self.finished_adoption(input)?)),
             kind => match kind % 10 {
                 0 | 1 => BookCommand::Place(self.place(input)?),
                 2 => BookCommand::Acknowledge(self.status(input)?),
@@ -231,6 +233,46 @@ impl Run {
         Ok(PositionAdoption {
             id,
             quantity,
+            expected,
+            at: self.time(input)?,
+        })
+    }
+
+    /// A finished-order adoption: mostly of a finished status, filled in whole half of the
+    /// time (so that `filled` adoptions often fit), at the grid's price; sometimes anything.
+    fn finished_adoption(&mut self, input: &mut Unstructured<'_>) -> Result<FinishedAdoption> {
+        let level = level(input)?;
+        let quantity = self.decimal(input)?;
+        let cumulative_filled = if input.arbitrary()? {
+            quantity
+        } else {
+            self.decimal(input)?
+        };
+        let status = match input.int_in_range(0_u8..=7)? {
+            0..=5 => *input.choose(&[
+                OrderStatus::Filled,
+                OrderStatus::Cancelled,
+                OrderStatus::Expired,
+                OrderStatus::Lost,
+            ])?,
+            _ => *input.choose(&OrderStatus::ALL)?,
+        };
+        // Mostly the slot's revision it will find, so that it applies.
+        let expected = match input.int_in_range(0_u8..=3)? {
+            0..=2 => self
+                .persistent
+                .slot(level)
+                .map_or(Revision::ABSENT, Slot::revision),
+            _ => Revision(input.int_in_range(0..=8)?),
+        };
+        Ok(FinishedAdoption {
+            order_id: order_id(input)?,
+            level,
+            side: side(input)?,
+            price: self.price(input, level)?,
+            quantity,
+            cumulative_filled,
+            status,
             expected,
             at: self.time(input)?,
         })

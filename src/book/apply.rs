@@ -6,7 +6,9 @@ use rust_decimal::Decimal;
 use crate::time::Timestamp;
 
 use super::Book;
-use super::command::{Adoption, BookCommand, Correction, FillReport, Place, StatusReport};
+use super::command::{
+    Adoption, BookCommand, Correction, FillReport, FinishedAdoption, Place, StatusReport,
+};
 use super::exact::{exact_add, exact_sub};
 use super::outcome::{Applied, GuardTarget, Rejection, StaleReason};
 use super::storage::{LevelMapOps, MapOps, QueueOps, Storage};
@@ -228,6 +230,7 @@ impl<S: Storage> Book<S> {
                 self.change_status(order_id, location, from, Event::MarkLost, None, at)?
             }
             Correction::Adopt(ref adoption) => self.adopt(adoption)?,
+            Correction::AdoptFinished(ref adoption) => self.adopt_finished(adoption)?,
         };
         Ok(match applied {
             Applied::Filled { .. } | Applied::StatusChanged { .. } | Applied::Placed => corrected,
@@ -298,6 +301,96 @@ impl<S: Storage> Book<S> {
         // filled to the tombstones) exactly as it would for any other order.
         self.status_counts[OrderStatus::Open.index()] += 1;
         self.settle(OrderStatus::Open, status, finished, at);
+        Ok(Applied::Placed)
+    }
+
+    /// Adopts a finished venue order the book never knew as a tombstone of its slot (see
+    /// [`FinishedAdoption`]): validates everything first, then goes the way any order that
+    /// finishes goes (its fills into its slot's and the net position, the order stamped
+    /// finished and handed to `settle` for the tombstones), without touching the slot's live
+    /// order or its side.
+    fn adopt_finished(&mut self, adoption: &FinishedAdoption) -> Result<Applied, Rejection> {
+        let FinishedAdoption {
+            order_id,
+            level,
+            side,
+            price,
+            quantity,
+            cumulative_filled,
+            status,
+            expected,
+            at,
+        } = *adoption;
+        check_positive_quantity(quantity)?;
+        if cumulative_filled < Decimal::ZERO {
+            return Err(Rejection::NegativeFill(cumulative_filled));
+        }
+        if cumulative_filled > quantity {
+            return Err(Rejection::FillExceedsQuantity {
+                order_id,
+                cumulative: cumulative_filled,
+                quantity,
+            });
+        }
+        // The states the book itself reaches: a `filled` order is filled in whole, a
+        // `rejected` one never filled (a cancelled or expired one may be filled in whole, by a
+        // fill that raced its cancel).
+        let consistent = status.is_finished()
+            && (status != OrderStatus::Filled || cumulative_filled == quantity)
+            && (status != OrderStatus::Rejected || cumulative_filled.is_zero());
+        if !consistent {
+            return Err(Rejection::InconsistentFinishedAdoption {
+                order_id,
+                status,
+                cumulative_filled,
+                quantity,
+            });
+        }
+        let slot_price = self.slot_price(level, price)?;
+        let place = Place {
+            order_id,
+            level,
+            side,
+            price,
+            quantity,
+            at,
+        };
+        // The preconditions: the book does not know the order, and the slot is as the
+        // adoption found it (which refuses the same adoption again, even once its tombstone
+        // is purged).
+        if let Ok((_, known)) = self.find_order(order_id) {
+            return Err(Rejection::StalePrecondition {
+                target: GuardTarget::Order(order_id),
+                expected: Revision::ABSENT,
+                actual: known.revision,
+            });
+        }
+        let slot = self.slots.get(level);
+        let actual = slot.map_or(Revision::ABSENT, |slot| slot.revision);
+        if actual != expected {
+            return Err(Rejection::StalePrecondition {
+                target: GuardTarget::Slot(level),
+                expected,
+                actual,
+            });
+        }
+        exact_sub(quantity, cumulative_filled)?;
+        let signed = side.signed(cumulative_filled);
+        let slot_position = slot.map_or(Decimal::ZERO, Slot::position);
+        let position = exact_add(slot_position, signed)?;
+        let net_position = exact_add(self.net_position, signed)?;
+
+        // Nothing can fail from here on. A new slot takes the order's side; an existing one
+        // keeps its own (its live order's, or its latest order's).
+        let order = new_order(&place, cumulative_filled, status, true);
+        let slot = self
+            .slots
+            .get_or_insert_with(level, || Slot::new(level, slot_price, side));
+        slot.set_position(position);
+        let order = vacate(slot, order, at);
+        self.net_position = net_position;
+        self.status_counts[status.index()] += 1;
+        self.settle(status, status, Some(order), at);
         Ok(Applied::Placed)
     }
 

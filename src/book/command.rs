@@ -3,7 +3,7 @@
 use crate::time::Timestamp;
 
 use super::position::PositionAdoption;
-use super::types::{Level, OrderId, Price, Quantity, Revision, Side};
+use super::types::{Level, OrderId, OrderStatus, Price, Quantity, Revision, Side};
 
 /// One command for the position book.
 ///
@@ -207,6 +207,10 @@ pub enum Correction {
     /// The venue lists a live order in the grid that the book does not know: adopt it into its
     /// slot.
     Adopt(Adoption),
+    /// The venue lists a *finished* order in the grid that the book never knew, with fills:
+    /// adopt it as a tombstone of its slot, so that its fills are in the slot's and the net
+    /// position and the book knows what they belong to (see [`FinishedAdoption`]).
+    AdoptFinished(FinishedAdoption),
 }
 
 /// A venue order to adopt into its slot (see [`Correction::Adopt`]).
@@ -244,6 +248,64 @@ pub struct Adoption {
     pub at: Timestamp,
 }
 
+/// A finished venue order to adopt as a tombstone of its slot (see
+/// [`Correction::AdoptFinished`]).
+///
+/// The startup reconciliation sends one for each finished order, at a level's exact price,
+/// that the venue still lists with fills and the book never knew (its placement was lost with a
+/// journal's tail, or it finished before the book existed). The book then holds the order as it
+/// would had it seen the order trade: finished, in its slot, its fills in the slot's position
+/// and the net position. So the continuous diff, while the venue still lists the order, finds
+/// it in the book with the same fills instead of counting its fills again as explained by an
+/// order the book does not know; and the tombstone is purged like any other.
+///
+/// **Preconditions**, each refused as
+/// [`Rejection::StalePrecondition`](super::Rejection::StalePrecondition): the book does not
+/// know the order, and its slot's revision is still `expected`. The slot guard is what makes
+/// the adoption idempotent: applied, it moves the slot's revision, so the same adoption again
+/// is stale, even once its tombstone has been purged and the order is unknown again. Unlike
+/// [`Adoption`], it needs no vacant slot: a finished order takes no place in its slot, and a
+/// live order there stays as it is. Each adoption moves its slot's revision by exactly one, so
+/// the startup pass adopts several finished orders into one slot in one round with expected
+/// revisions `r`, `r + 1`, … in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct FinishedAdoption {
+    /// The venue order's (client) id.
+    pub order_id: OrderId,
+    /// The slot it belongs to.
+    pub level: Level,
+    /// Its side.
+    pub side: Side,
+    /// Its price; must equal the slot's price.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::decimal::serde::deserialize")
+    )]
+    pub price: Price,
+    /// Its quantity; must be positive.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::decimal::serde::deserialize")
+    )]
+    pub quantity: Quantity,
+    /// What the venue says has filled, at most `quantity`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::decimal::serde::deserialize")
+    )]
+    pub cumulative_filled: Quantity,
+    /// Its final status: a finished one that fits its fills (`filled` only when filled in
+    /// whole, `rejected` only with nothing filled); otherwise
+    /// [`Rejection::InconsistentFinishedAdoption`](super::Rejection::InconsistentFinishedAdoption).
+    pub status: OrderStatus,
+    /// The slot's revision the adoption was computed for ([`Revision::ABSENT`] if the slot did
+    /// not exist).
+    pub expected: Revision,
+    /// When the correction was decided (its placement and finishing time in the book).
+    pub at: Timestamp,
+}
+
 impl Correction {
     /// The order the correction is about.
     pub fn order_id(&self) -> OrderId {
@@ -252,6 +314,7 @@ impl Correction {
             | Correction::MissedAcknowledge { order_id, .. }
             | Correction::MarkLost { order_id, .. } => *order_id,
             Correction::Adopt(adoption) => adoption.order_id,
+            Correction::AdoptFinished(adoption) => adoption.order_id,
         }
     }
 
@@ -262,16 +325,18 @@ impl Correction {
             | Correction::MissedAcknowledge { at, .. }
             | Correction::MarkLost { at, .. } => *at,
             Correction::Adopt(adoption) => adoption.at,
+            Correction::AdoptFinished(adoption) => adoption.at,
         }
     }
 
-    /// The revision precondition it carries.
+    /// The revision precondition it carries: an order's, or for an adoption its slot's.
     pub fn expected(&self) -> Revision {
         match self {
             Correction::MissedFill { expected, .. }
             | Correction::MissedAcknowledge { expected, .. }
             | Correction::MarkLost { expected, .. } => *expected,
             Correction::Adopt(adoption) => adoption.expected,
+            Correction::AdoptFinished(adoption) => adoption.expected,
         }
     }
 
@@ -282,6 +347,7 @@ impl Correction {
             Correction::MissedAcknowledge { .. } => "missed_acknowledge",
             Correction::MarkLost { .. } => "mark_lost",
             Correction::Adopt(_) => "adopt",
+            Correction::AdoptFinished(_) => "adopt_finished",
         }
     }
 }

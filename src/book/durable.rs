@@ -12,6 +12,12 @@
 //! * timestamps are nanoseconds since the epoch, levels and ids their integers.
 //!
 //! Any change to an image type is a format change: bump [`FORMAT`](Durable::FORMAT).
+//!
+//! Format history: `snapstate.book/1`, the first; `snapstate.book/2` appended the correction
+//! `AdoptFinished` (variant 4 of the correction image). A `/2` decoder reads every `/1`
+//! record, but the journal matches the format name exactly, so a `/1` directory is refused
+//! as another format rather than read by a decoder that was not written for it, and a `/1`
+//! binary refuses a `/2` directory by name instead of failing on the first new record.
 
 use std::time::Duration;
 
@@ -21,14 +27,16 @@ use serde::{Deserialize, Serialize};
 use crate::journal::{CodecError, Durable};
 use crate::time::Timestamp;
 
-use super::command::{Adoption, BookCommand, Correction, FillReport, Place, StatusReport};
+use super::command::{
+    Adoption, BookCommand, Correction, FillReport, FinishedAdoption, Place, StatusReport,
+};
 use super::position::{AdoptedPosition, PositionAdoption, PositionAdoptionId};
 use super::storage::{LevelMapOps, MapOps};
 use super::types::{Grid, Level, Order, OrderFields, OrderId, OrderStatus, Revision, Side, Slot};
 use super::{Book, BookConfig};
 
 impl Durable for Book {
-    const FORMAT: &'static str = "snapstate.book/1";
+    const FORMAT: &'static str = "snapstate.book/2";
 
     type Config = BookConfig;
 
@@ -295,6 +303,22 @@ enum CorrectionImage {
         at: u64,
     },
     Adopt(AdoptionImage),
+    /// Appended in `snapstate.book/2`.
+    AdoptFinished(FinishedAdoptionImage),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct FinishedAdoptionImage {
+    order_id: u64,
+    level: i32,
+    side: SideImage,
+    price: DecimalImage,
+    quantity: DecimalImage,
+    cumulative_filled: DecimalImage,
+    /// Index into [`OrderStatus::ALL`].
+    status: u8,
+    expected: u64,
+    at: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -393,6 +417,19 @@ impl CommandImage {
     }
 }
 
+/// A status as its index into [`OrderStatus::ALL`].
+fn status_index(status: OrderStatus) -> u8 {
+    u8::try_from(status.index()).unwrap_or(u8::MAX)
+}
+
+/// The status at `index` in [`OrderStatus::ALL`].
+fn status_of(index: u8) -> Result<OrderStatus, CodecError> {
+    OrderStatus::ALL
+        .get(usize::from(index))
+        .copied()
+        .ok_or_else(|| CodecError::new("unknown order status"))
+}
+
 impl CorrectionImage {
     fn of(correction: &Correction) -> Self {
         match correction {
@@ -432,6 +469,17 @@ impl CorrectionImage {
                 price: DecimalImage::of(adoption.price),
                 quantity: DecimalImage::of(adoption.quantity),
                 cumulative_filled: DecimalImage::of(adoption.cumulative_filled),
+                expected: adoption.expected.0,
+                at: adoption.at.as_nanos(),
+            }),
+            Correction::AdoptFinished(adoption) => Self::AdoptFinished(FinishedAdoptionImage {
+                order_id: adoption.order_id.0,
+                level: adoption.level.0,
+                side: SideImage::of(adoption.side),
+                price: DecimalImage::of(adoption.price),
+                quantity: DecimalImage::of(adoption.quantity),
+                cumulative_filled: DecimalImage::of(adoption.cumulative_filled),
+                status: status_index(adoption.status),
                 expected: adoption.expected.0,
                 at: adoption.at.as_nanos(),
             }),
@@ -476,6 +524,17 @@ impl CorrectionImage {
                 price: adoption.price.decimal()?,
                 quantity: adoption.quantity.decimal()?,
                 cumulative_filled: adoption.cumulative_filled.decimal()?,
+                expected: Revision(adoption.expected),
+                at: Timestamp::from_nanos(adoption.at),
+            }),
+            Self::AdoptFinished(adoption) => Correction::AdoptFinished(FinishedAdoption {
+                order_id: OrderId(adoption.order_id),
+                level: Level(adoption.level),
+                side: adoption.side.side(),
+                price: adoption.price.decimal()?,
+                quantity: adoption.quantity.decimal()?,
+                cumulative_filled: adoption.cumulative_filled.decimal()?,
+                status: status_of(adoption.status)?,
                 expected: Revision(adoption.expected),
                 at: Timestamp::from_nanos(adoption.at),
             }),
@@ -554,7 +613,7 @@ impl OrderImage {
             price: DecimalImage::of(fields.price),
             quantity: DecimalImage::of(fields.quantity),
             filled: DecimalImage::of(fields.filled),
-            status: u8::try_from(fields.status.index()).unwrap_or(u8::MAX),
+            status: status_index(fields.status),
             revision: fields.revision.0,
             venue_seq: fields.venue_seq,
             placed_at: fields.placed_at.as_nanos(),
@@ -568,9 +627,7 @@ impl OrderImage {
     }
 
     fn order(self) -> Result<Order, CodecError> {
-        let status = *OrderStatus::ALL
-            .get(usize::from(self.status))
-            .ok_or_else(|| CodecError::new("unknown order status"))?;
+        let status = status_of(self.status)?;
         Ok(Order::from(OrderFields {
             id: OrderId(self.id),
             level: Level(self.level),

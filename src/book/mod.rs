@@ -131,6 +131,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(test)]
+mod adoption_tests;
 mod apply;
 mod command;
 mod compact;
@@ -165,7 +167,9 @@ use crate::time::Timestamp;
 use ids::IdMapOps;
 use storage::{LevelMapOps, QueueOps};
 
-pub use command::{Adoption, BookCommand, Correction, FillReport, Place, StatusReport};
+pub use command::{
+    Adoption, BookCommand, Correction, FillReport, FinishedAdoption, Place, StatusReport,
+};
 pub use digest::StateDigest;
 pub use exact::ArithmeticError;
 pub use invariants::InvariantViolation;

@@ -171,6 +171,22 @@ pub enum Rejection {
     /// many digits after the point). The book never rounds a position.
     #[error("a quantity or position would need more digits than a decimal holds")]
     InexactArithmetic,
+    /// A finished-order adoption ([`Correction::AdoptFinished`](super::Correction::AdoptFinished))
+    /// whose status is not a finished one, or does not fit its fills: `filled` needs the whole
+    /// quantity filled, `rejected` needs nothing filled.
+    #[error(
+        "order {order_id}: cannot adopt as finished in status {status} with {cumulative_filled} of {quantity} filled"
+    )]
+    InconsistentFinishedAdoption {
+        /// The order.
+        order_id: OrderId,
+        /// The status it was to be adopted in.
+        status: OrderStatus,
+        /// Its cumulative filled quantity.
+        cumulative_filled: Quantity,
+        /// Its quantity.
+        quantity: Quantity,
+    },
 }
 
 impl Rejection {
@@ -181,6 +197,12 @@ impl Rejection {
             self,
             Rejection::ArithmeticOverflow | Rejection::InexactArithmetic
         )
+    }
+
+    /// Whether the command was refused because its precondition no longer holds (it was
+    /// computed from a state that has moved on, or is a replay of one that took effect).
+    pub fn is_stale_precondition(&self) -> bool {
+        matches!(self, Rejection::StalePrecondition { .. })
     }
 }
 
@@ -209,6 +231,7 @@ impl Labelled for Rejection {
         "arithmetic_overflow",
         "zero_position_adoption",
         "inexact_arithmetic",
+        "inconsistent_finished_adoption",
     ];
 
     fn label_index(&self) -> usize {
@@ -227,6 +250,7 @@ impl Labelled for Rejection {
             Rejection::ArithmeticOverflow => 11,
             Rejection::ZeroPositionAdoption => 12,
             Rejection::InexactArithmetic => 13,
+            Rejection::InconsistentFinishedAdoption { .. } => 14,
         }
     }
 }

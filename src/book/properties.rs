@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 
 use super::storage::MapOps;
 use super::strategies::{
-    at, command, config, correction, level, order_id, replay, replay_with, side,
+    at, command, config, correction, finished_adoption, level, order_id, replay, replay_with, side,
 };
 use super::*;
 
@@ -52,20 +52,25 @@ fn expecting(correction: Correction, expected: Revision) -> Correction {
             expected,
             ..adoption
         }),
+        Correction::AdoptFinished(adoption) => Correction::AdoptFinished(FinishedAdoption {
+            expected,
+            ..adoption
+        }),
     }
 }
 
 /// What `correction`'s precondition is about, and its revision in `book` now (`None` for an
 /// order the book does not know).
 fn guarded_revision(book: &Book, correction: &Correction) -> (GuardTarget, Option<Revision>) {
+    let slot = |level: Level| {
+        (
+            GuardTarget::Slot(level),
+            Some(book.slot(level).map_or(Revision::ABSENT, Slot::revision)),
+        )
+    };
     match correction {
-        Correction::Adopt(adoption) => (
-            GuardTarget::Slot(adoption.level),
-            Some(
-                book.slot(adoption.level)
-                    .map_or(Revision::ABSENT, Slot::revision),
-            ),
-        ),
+        Correction::Adopt(adoption) => slot(adoption.level),
+        Correction::AdoptFinished(adoption) => slot(adoption.level),
         other => (
             GuardTarget::Order(other.order_id()),
             book.order(other.order_id()).map(Order::revision),
@@ -301,6 +306,11 @@ proptest! {
         correction in correction(),
     ) {
         let (book, _) = replay::<Persistent>(&history);
+        // A finished-order adoption is computed only for an order the book does not know.
+        prop_assume!(!matches!(
+            &correction,
+            Correction::AdoptFinished(adoption) if book.order(adoption.order_id).is_some()
+        ));
         let (_, current) = guarded_revision(&book, &correction);
         let command = BookCommand::Correct(expecting(correction, current.unwrap_or(Revision::ABSENT)));
         let result = book.clone().apply(&command);
@@ -420,5 +430,63 @@ proptest! {
             book.check_invariants()
                 .map_err(|violation| TestCaseError::fail(format!("after {command:?}: {violation}")))
         })?;
+    }
+
+    #[test]
+    fn prop_a_finished_adoption_adds_its_fills_and_leaves_every_other_order_as_it_is(
+        history in prop::collection::vec(command(), 0..60),
+        adoption in finished_adoption(),
+    ) {
+        let (book, _) = replay::<Persistent>(&history);
+        let adoption = FinishedAdoption {
+            expected: book.slot(adoption.level).map_or(Revision::ABSENT, Slot::revision),
+            ..adoption
+        };
+        let command = BookCommand::Correct(Correction::AdoptFinished(adoption.clone()));
+        let mut after = book.clone();
+        let result = after.apply(&command);
+        if !changed(&result) {
+            prop_assert_eq!(&after, &book, "{:?} changed the book", result);
+            // Refused or a duplicate only for a reason: the order is known, or the adoption
+            // itself is invalid.
+            if book.order(adoption.order_id).is_none() {
+                prop_assert!(result.is_err(), "{:?}", result);
+            }
+            return Ok(());
+        }
+        prop_assert!(book.order(adoption.order_id).is_none(), "adopted over a known order");
+        let signed = adoption.side.signed(adoption.cumulative_filled);
+        prop_assert_eq!(after.net_position(), book.net_position() + signed);
+        let slot_before = book.slot(adoption.level).map_or(Decimal::ZERO, Slot::position);
+        prop_assert_eq!(
+            after.slot(adoption.level).map(Slot::position),
+            Some(slot_before + signed)
+        );
+        let order = after.order(adoption.order_id).expect("a tombstone");
+        prop_assert!(order.status().is_finished() && order.is_adopted());
+        prop_assert_eq!(order.filled(), adoption.cumulative_filled);
+        prop_assert_eq!(after.live_orders(), book.live_orders(), "live orders unchanged");
+        prop_assert_eq!(after.adopted_position(), book.adopted_position());
+        let others = |book: &Book| -> Vec<Order> {
+            book.orders_by_id()
+                .into_iter()
+                .filter(|order| order.id() != adoption.order_id)
+                .cloned()
+                .collect()
+        };
+        // Purging (by this command's move of the retention clock) may drop other tombstones;
+        // every order still there is unchanged.
+        let kept = others(&after);
+        let before: Vec<Order> = others(&book)
+            .into_iter()
+            .filter(|order| kept.iter().any(|kept| kept.id() == order.id()))
+            .collect();
+        prop_assert_eq!(kept, before);
+        after.check_invariants().map_err(|violation| TestCaseError::fail(violation.to_string()))?;
+        // Sent again, it is stale (the order is known, or its slot has moved on).
+        let once = after.clone();
+        let again = after.apply(&command);
+        prop_assert!(matches!(again, Err(Rejection::StalePrecondition { .. })), "{:?}", again);
+        prop_assert_eq!(after, once);
     }
 }

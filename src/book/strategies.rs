@@ -145,7 +145,42 @@ pub(super) fn correction() -> impl Strategy<Value = Correction> {
                     })
                 }
             ),
+        finished_adoption().prop_map(Correction::AdoptFinished),
     ]
+}
+
+/// A finished-order adoption: mostly consistent (a finished status that fits its fills, on
+/// the grid), sometimes not (a live status, `filled` short of the quantity, off the grid).
+pub(super) fn finished_adoption() -> impl Strategy<Value = FinishedAdoption> {
+    (
+        order_id(),
+        level(),
+        side(),
+        prop::bool::weighted(0.9),
+        quantity(),
+        prop_oneof![12 => (0_i64..12).prop_map(Decimal::from), 1 => Just(Decimal::MAX)],
+        prop::sample::select(&OrderStatus::ALL[..]),
+        any::<bool>(),
+        (0_u64..6).prop_map(Revision),
+        at(),
+    )
+        .prop_map(
+            |(order_id, level, side, on_grid, quantity, filled, status, whole, expected, at)| {
+                // Half of them filled in whole, so that `filled` adoptions often fit.
+                let cumulative_filled = if whole { quantity } else { filled };
+                FinishedAdoption {
+                    order_id,
+                    level,
+                    side,
+                    price: price_for(level, on_grid),
+                    quantity,
+                    cumulative_filled,
+                    status,
+                    expected,
+                    at,
+                }
+            },
+        )
 }
 
 /// Any command, valid or not: unknown ids, off-grid levels and prices, bad quantities, fills

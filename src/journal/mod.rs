@@ -89,7 +89,7 @@ fn parse_numbered_name(name: &str, suffix: &str) -> Option<Seq> {
 ///   grid and the limits); recovery refuses a journal written under another one.
 pub trait Durable: StateMachine {
     /// The name and version of the payload format, stored in every segment and checkpoint,
-    /// e.g. `"snapstate.book/1"`.
+    /// e.g. `"snapstate.book/2"`.
     const FORMAT: &'static str;
 
     /// The configuration a journal must be recovered with.

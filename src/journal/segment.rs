@@ -13,7 +13,7 @@
 //! 12      4     header length H in bytes, checksum included
 //! 16      8     first sequence number (equals the name's)
 //! 24      2     length n of the state machine's format name
-//! 26      n     the format name (UTF-8), e.g. "snapstate.book/1"
+//! 26      n     the format name (UTF-8), e.g. "snapstate.book/2"
 //! 26+n    4     length m of the configuration
 //! 30+n    m     the state machine's configuration, as its `Durable` codec encodes it
 //! H-4     4     CRC-32C of bytes 0..H-4

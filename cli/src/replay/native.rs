@@ -128,6 +128,16 @@ mod tests {
             .expect("a snapshot without a net position");
         assert!(matches!(without_position, Record::VenueSnapshot(report)
             if report.net_position.is_none()));
+        let adopt_finished = parse(
+            r#"{"type":"correct","correction":"adopt_finished","order_id":4,"level":-2,"side":"buy","price":"99","quantity":"3","cumulative_filled":"3","status":"filled","expected":0,"at":7}"#,
+        )
+        .expect("a finished-order adoption");
+        assert!(
+            matches!(adopt_finished, Record::Command(BookCommand::Correct(
+            snapstate::book::Correction::AdoptFinished(adoption)))
+            if adoption.order_id == OrderId(4)
+                && adoption.status == snapstate::book::OrderStatus::Filled)
+        );
     }
 
     #[test]

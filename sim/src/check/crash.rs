@@ -158,7 +158,8 @@ pub struct CrashFigures {
     /// Placements whose journal record was lost (the venue still had the orders).
     pub placements_lost: u64,
     /// Venue updates refused as about an unknown order: orders whose placement was lost and
-    /// that the venue finished before the startup pass (which adopts only live orders).
+    /// that the venue finished before the startup pass and that it did not adopt (it adopts
+    /// live orders, and finished ones with fills that the venue still lists).
     pub updates_unknown_after_crash: u64,
     /// Startup passes run (one per crash, plus retries).
     pub startup_passes: u64,

@@ -21,9 +21,11 @@ use crate::run::compare;
 /// * no order in the book, live or finished, is unknown to the venue.
 ///
 /// `placements_lost` are orders whose placement a crash took from the journal: the venue
-/// worked them while the book never heard of them. One the venue has finished may stay
-/// unknown to the book (the startup reconciliation adopts only live orders); its fills must
-/// still be in the book's net position, which the startup pass adopts.
+/// worked them while the book never heard of them. The startup reconciliation adopts those
+/// still live, and those finished with fills that the venue still lists (as tombstones); one
+/// the venue finished and no longer listed at the startup pass, or finished with nothing
+/// filled, may stay unknown to the book: its fills must still be in the book's net position,
+/// which the startup pass adopts as position.
 pub(crate) fn differences(
     book: &Book,
     venue: &SimulatedVenue,

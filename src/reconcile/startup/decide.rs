@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use rust_decimal::Decimal;
 
 use crate::book::{
-    Adoption, Book, BookCommand, Correction, Level, Order, OrderId, PositionAdoption,
-    PositionAdoptionId, Quantity, Revision, Storage,
+    Adoption, Book, BookCommand, Correction, FinishedAdoption, Level, Order, OrderId, OrderStatus,
+    PositionAdoption, PositionAdoptionId, Quantity, Revision, Storage,
 };
 use crate::time::Timestamp;
 use crate::venue::{
@@ -21,7 +21,10 @@ use super::{StartupAnswers, StartupConfig};
 /// adoption only in a round with no order command), what it saw, and what it cannot settle.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Decision {
-    /// The commands, each with what it does, sorted by order id (the position last).
+    /// The commands, each with what it does: the commands about orders the book knows and the
+    /// adoptions of live orders, sorted by order id; or, in a round with none of those, the
+    /// adoptions of finished orders by order id; or, in a round with none at all, the
+    /// position.
     pub commands: Vec<(ActionKind, BookCommand)>,
     /// What it leaves for continuous reconciliation.
     pub findings: Vec<StartupFinding>,
@@ -71,6 +74,7 @@ pub fn decide<S: Storage>(
     let mut claimed_slots = BTreeSet::new();
     let mut unknown_live_position = Decimal::ZERO;
     let mut unknown_fills = 0;
+    let mut finished_adoptions = Vec::new();
     for (&order_id, view) in &views {
         match book.order(order_id) {
             Some(order) => {
@@ -96,8 +100,42 @@ pub fn decide<S: Storage>(
                         }
                     }
                 }
-                _ => unknown_fills += fills_by_order.get(&order_id).copied().unwrap_or(0),
+                Some(venue) if view.filled > Decimal::ZERO => {
+                    match adopt_finished(book, venue, view.filled, now) {
+                        Ok(adoption) => finished_adoptions.push(adoption),
+                        Err(reason) => {
+                            // Its fills stay for the position adoption, as those of an order
+                            // the venue no longer lists do.
+                            decision
+                                .findings
+                                .push(StartupFinding::FinishedNotAdoptable { order_id, reason });
+                            unknown_fills += fills_by_order.get(&order_id).copied().unwrap_or(0);
+                        }
+                    }
+                }
+                _ => {
+                    position_blocked |= unknown_unanswered(order_id, view, answers, &mut decision);
+                    unknown_fills += fills_by_order.get(&order_id).copied().unwrap_or(0);
+                }
             },
+        }
+    }
+    // Finished orders are adopted only in a round with no other order command, so that no
+    // command before them moves their slots' revisions: each adoption moves its slot's by
+    // one, so several in one slot carry `r`, `r + 1`, … (in order-id order).
+    if decision.commands.is_empty() {
+        let mut next: BTreeMap<Level, Revision> = BTreeMap::new();
+        for mut adoption in finished_adoptions {
+            let expected = next.entry(adoption.level).or_insert_with(|| {
+                book.slot(adoption.level)
+                    .map_or(Revision::ABSENT, |slot| slot.revision())
+            });
+            adoption.expected = *expected;
+            expected.bump();
+            decision.commands.push((
+                ActionKind::AdoptFinishedOrder,
+                BookCommand::Correct(Correction::AdoptFinished(adoption)),
+            ));
         }
     }
     decision.fills_already_known = fills
@@ -408,6 +446,90 @@ fn adopt<S: Storage>(
         expected: slot.map_or(Revision::ABSENT, |slot| slot.revision()),
         at: now,
     })))
+}
+
+/// An order the book does not know, with fills in the history, that the listing left out and
+/// no targeted answer found: its fills go to the position once the venue has answered "not
+/// found" for it (it keeps no record of the order, so will not list it again). A query that
+/// failed or timed out leaves it unresolved: the venue may list it later, and its fills would
+/// then be explained twice. One the venue cannot answer (unsupported) or not asked (beyond the
+/// query limit) is a finding. Returns whether the position must wait.
+fn unknown_unanswered(
+    order_id: OrderId,
+    view: &VenueView<'_>,
+    answers: &StartupAnswers,
+    decision: &mut Decision,
+) -> bool {
+    if view.order.is_some() || view.not_found_as_of.is_some() || view.filled.is_zero() {
+        return false;
+    }
+    match view.error {
+        // A venue that cannot answer about one order never will: waiting would keep the pass
+        // from completing for what is at worst a position the continuous diff suspects for a
+        // while (the fills are known, so the position adopted is right either way).
+        Some(error) if error.is_unsupported() => {
+            decision.findings.push(StartupFinding::UnsupportedQuery {
+                query: error.query(),
+            });
+            false
+        }
+        Some(error) => {
+            decision.unresolved.push(Unresolved::OrderUnanswered {
+                order_id,
+                error: Some(error.clone()),
+            });
+            true
+        }
+        // Beyond the query limit: its fills are known, so the position can be adopted; only
+        // the continuous diff may suspect the position if the venue lists the order later.
+        // Blocking would keep a venue with a long recent history from ever completing.
+        None => {
+            debug_assert!(!answers.orders.contains_key(&order_id));
+            decision
+                .findings
+                .push(StartupFinding::UnknownOrderNotQueried { order_id });
+            false
+        }
+    }
+}
+
+/// An adoption of a finished venue order the book never knew, with fills, as a tombstone of
+/// its slot: when its price is exactly a level's and its fills and status fit its quantity;
+/// otherwise why not. No slot needs to be vacant, and any number can go into one slot in one
+/// round (see [`FinishedAdoption`]); `decide` sets their slot preconditions.
+fn adopt_finished<S: Storage>(
+    book: &Book<S>,
+    venue: &VenueOrder,
+    filled: Quantity,
+    now: Timestamp,
+) -> Result<FinishedAdoption, &'static str> {
+    let Some(level) = book.config().grid.level_of(venue.price) else {
+        return Err("not at a level's price");
+    };
+    if filled > venue.quantity || venue.quantity <= Decimal::ZERO {
+        return Err("fills above its quantity");
+    }
+    let status = venue.status.to_book_status();
+    let fits = match status {
+        OrderStatus::Filled => filled == venue.quantity,
+        OrderStatus::Rejected => false,
+        _ => true,
+    };
+    if !fits {
+        return Err("its status does not fit its fills");
+    }
+    Ok(FinishedAdoption {
+        order_id: venue.order_id,
+        level,
+        side: venue.side,
+        price: venue.price,
+        quantity: venue.quantity,
+        cumulative_filled: filled,
+        status,
+        // Set when the round's adoptions are chained (`decide`).
+        expected: Revision::ABSENT,
+        at: now,
+    })
 }
 
 /// The position check, in a round with no order command: adopts what the venue reports beyond

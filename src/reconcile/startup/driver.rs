@@ -222,6 +222,7 @@ fn log(report: &StartupReport) {
     if report.is_complete() {
         tracing::info!(
             adopted_orders = report.adopted_orders(),
+            adopted_finished_orders = report.adopted_finished_orders(),
             corrected_orders = report.corrected_orders(),
             adopted_position = %report.adopted_position(),
             findings = report.findings.len(),

@@ -4,21 +4,28 @@
 //! # Procedure
 //!
 //! 1. **Ask.** Load one snapshot. Ask the venue for its open orders, its fills since the
-//!    earliest placement of any order the book knows ([`fill_cursor`]: paged, at most
+//!    earliest placement of any order the book knows, and at least those of the book's
+//!    tombstone retention before the answer ([`fill_cursor`]: paged, at most
 //!    [`StartupConfig::max_fill_pages`] pages), and its position. Then ask for each live order
 //!    of the book that the open-orders answer does not list at all ([`orders_to_query`]: the
-//!    orders placed and never acknowledged, and any acknowledged order the venue left out), by
-//!    id, at most [`StartupConfig::max_order_queries`] of them.
+//!    orders placed and never acknowledged, and any acknowledged order the venue left out), and
+//!    for each order the history has fills of that the book does not know and the answer
+//!    does not list ([`unknown_orders_to_query`]: a venue may leave out an order that closed
+//!    moments ago), by id, at most [`StartupConfig::max_order_queries`] of them.
 //! 2. **Decide** ([`decide`], pure: book, answers, configuration and `now` in, commands and
 //!    findings out). Per order, the venue's cumulative fill is the largest of the listing, the
 //!    targeted answer and the fill history (deduplicated by trade id); a fill at or below the
 //!    book's cumulative quantity is already counted and changes nothing, so a fill recorded
 //!    before the crash is never counted twice. One guarded correction per order and round:
 //!    a missed fill, a missed acknowledgement, an order the venue has finished or positively
-//!    does not know marked lost, an unknown live venue order adopted into its vacant slot.
+//!    does not know marked lost, an unknown live venue order adopted into its vacant slot, an
+//!    unknown finished venue order with fills adopted as a tombstone of its slot
+//!    ([`Correction::AdoptFinished`](crate::book::Correction::AdoptFinished)), so that the
+//!    continuous diff later finds it in the book rather than counting its fills again.
 //!    Only in a round with no order correction left is the position checked: what the venue
 //!    reports beyond the book's net position and the fills of live venue orders the book does
-//!    not hold is adopted with one [`BookCommand::AdoptPosition`] carrying a deterministic id.
+//!    not hold (what no listed order explains) is adopted with one
+//!    [`BookCommand::AdoptPosition`] carrying a deterministic id.
 //! 3. **Apply and repeat.** The commands go through the writer (or straight into a book);
 //!    the pass decides again on the new state with the same answers, until a round plans
 //!    nothing ([`StartupConfig::max_rounds`] at most).
@@ -38,9 +45,13 @@
 //!    duplicates by trade id.
 //! 4. A position repair touches no slot and no order: working orders survive it.
 //! 5. A second pass over the same answers plans nothing: everything the first applied is in
-//!    the book, and a repeated position adoption has the same id and is a duplicate.
+//!    the book, and a repeated position adoption has the same id and is a duplicate (a
+//!    repeated finished-order adoption finds its slot moved on: stale, changing nothing).
 //! 6. Cold and warm starts from the same answers reach the same trading state: the same live
 //!    orders with the same fills and statuses, and the same net position.
+//! 7. What the pass adopts, the continuous diff does not explain again: a finished venue order
+//!    the venue still lists is adopted as an order, never folded into the position adoption
+//!    (unless it cannot be: off the grid's levels, or inconsistent, a finding).
 //!
 //! # Example
 //!
@@ -80,7 +91,9 @@ mod tests;
 
 use std::time::Duration;
 
-pub use answers::{FillHistory, StartupAnswers, ask, fill_cursor, orders_to_query};
+pub use answers::{
+    FillHistory, StartupAnswers, ask, fill_cursor, orders_to_query, unknown_orders_to_query,
+};
 pub use decide::{Decision, decide};
 #[cfg(not(loom))]
 pub use driver::{StartupError, run, run_on_book};

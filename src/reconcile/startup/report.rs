@@ -15,6 +15,9 @@ pub enum ActionKind {
     CorrectOrder,
     /// Adopts a position no fill explains.
     AdoptPosition,
+    /// Adopts a finished venue order the book never knew, with its fills, as a tombstone of
+    /// its slot.
+    AdoptFinishedOrder,
 }
 
 impl ActionKind {
@@ -24,6 +27,7 @@ impl ActionKind {
             ActionKind::AdoptOrder => "adopt_order",
             ActionKind::CorrectOrder => "correct_order",
             ActionKind::AdoptPosition => "adopt_position",
+            ActionKind::AdoptFinishedOrder => "adopt_finished_order",
         }
     }
 }
@@ -78,8 +82,27 @@ pub enum StartupFinding {
         /// Why.
         reason: &'static str,
     },
-    /// Fills of orders the book does not know and the venue no longer works; they count only
-    /// towards the position check.
+    /// A finished venue order the book never knew, with fills, that cannot be adopted as a
+    /// tombstone (off the grid's levels, or its fills do not fit its quantity or status): its
+    /// fills count towards the position check, and while the venue still lists it the
+    /// continuous reconciliation may suspect the position.
+    FinishedNotAdoptable {
+        /// The order.
+        order_id: OrderId,
+        /// Why.
+        reason: &'static str,
+    },
+    /// An order the book does not know, with fills in the history, that the open-orders
+    /// answer left out and that was not asked for (beyond
+    /// [`StartupConfig::max_order_queries`](super::StartupConfig::max_order_queries)): its
+    /// fills count towards the position check, and if the venue lists it later the continuous
+    /// reconciliation may suspect the position.
+    UnknownOrderNotQueried {
+        /// The order.
+        order_id: OrderId,
+    },
+    /// Fills of orders the book does not know and the venue no longer works (or that could
+    /// not be adopted); they count only towards the position check.
     FillsOfUnknownOrders {
         /// How many distinct fills (by trade id).
         fills: usize,
@@ -124,6 +147,18 @@ impl fmt::Display for StartupFinding {
                 write!(
                     f,
                     "order {order_id}: live at the venue, not adoptable ({reason})"
+                )
+            }
+            StartupFinding::FinishedNotAdoptable { order_id, reason } => {
+                write!(
+                    f,
+                    "order {order_id}: finished at the venue, not adoptable ({reason}); its fills count towards the position"
+                )
+            }
+            StartupFinding::UnknownOrderNotQueried { order_id } => {
+                write!(
+                    f,
+                    "order {order_id}: unknown, with fills, not listed and not queried (over the limit)"
                 )
             }
             StartupFinding::FillsOfUnknownOrders { fills } => {
@@ -276,6 +311,11 @@ impl StartupReport {
         self.actions_of(ActionKind::AdoptOrder).count()
     }
 
+    /// Finished orders adopted as tombstones.
+    pub fn adopted_finished_orders(&self) -> usize {
+        self.actions_of(ActionKind::AdoptFinishedOrder).count()
+    }
+
     /// Orders corrected.
     pub fn corrected_orders(&self) -> usize {
         self.actions_of(ActionKind::CorrectOrder).count()
@@ -336,8 +376,9 @@ impl fmt::Display for StartupReport {
         )?;
         writeln!(
             f,
-            "  done: {} orders adopted, {} order corrections, position adopted {}; book position {}",
+            "  done: {} orders adopted, {} finished orders adopted, {} order corrections, position adopted {}; book position {}",
             self.adopted_orders(),
+            self.adopted_finished_orders(),
             self.corrected_orders(),
             self.adopted_position(),
             self.book_position,

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 
 use crate::book::{
     Applied, Book, BookCommand, BookConfig, Correction, FillReport, Grid, Level, OrderId,
-    OrderStatus, Place, Side, StatusReport,
+    OrderStatus, Place, Rejection, Side, StatusReport,
 };
 use crate::time::Timestamp;
 use crate::venue::{
@@ -490,6 +490,220 @@ fn an_unknown_live_order_is_adopted_and_its_fills_are_not_adopted_again_as_posit
     );
     assert_eq!(book.net_position(), quantity(10));
     assert_eq!(status(&book, 3), OrderStatus::PartiallyFilled);
+}
+
+/// The venue's listing: orders 4 (filled in whole) and 5 (cancelled after 6 of 10), both
+/// finished and never known to the book, at their levels' prices; and a position of 19: their
+/// 16 and 3 older than any fill the venue keeps.
+fn venue_with_finished_unknown_orders() -> ScriptedVenue {
+    let listed = vec![
+        venue_order(4, 10, VenueOrderStatus::Filled),
+        venue_order(5, 6, VenueOrderStatus::Cancelled),
+    ];
+    ScriptedVenue::new(listed, Some(19))
+}
+
+/// The regression of `docs/durability.md`'s false position alarm: the startup pass folded the
+/// fills of finished venue orders the book never knew into one position adoption, and the
+/// continuous diff, while the venue still listed those orders, counted their fills again as
+/// explained by orders the book does not know, and suspected the position although the net
+/// positions agreed.
+#[test]
+fn after_a_startup_adoption_the_continuous_diff_finds_no_position_difference() {
+    let mut book = book();
+    let mut venue = venue_with_finished_unknown_orders();
+    let report = pass(&mut venue, &mut book);
+    assert!(report.is_complete(), "{:?}", report.unresolved);
+    assert_eq!(book.net_position(), quantity(19));
+    let answer = venue.open_orders().unwrap();
+    let config = crate::reconcile::ReconcileConfig::default();
+    let evidence = crate::reconcile::Evidence::new();
+    let first = crate::reconcile::reconcile(&book, &answer, &config, now(), &evidence);
+    assert!(first.findings.is_empty(), "{:?}", first.findings);
+    let later = now().saturating_add(Duration::from_secs(10));
+    let second = crate::reconcile::reconcile(&book, &answer, &config, later, &first.evidence);
+    assert!(second.findings.is_empty(), "{:?}", second.findings);
+}
+
+#[test]
+fn a_finished_unknown_order_is_adopted_as_a_tombstone_and_only_the_rest_as_position() {
+    let mut book = book();
+    let mut venue = venue_with_finished_unknown_orders();
+    let report = pass(&mut venue, &mut book);
+    assert!(report.is_complete(), "{:?}", report.unresolved);
+    assert_eq!(report.adopted_finished_orders(), 2, "{report:?}");
+    assert_eq!(report.adopted_position(), quantity(3), "19 − 10 − 6");
+    assert_eq!(book.adopted_position().total(), quantity(3));
+    for (id, filled, finished) in [(4, 10, OrderStatus::Filled), (5, 6, OrderStatus::Cancelled)] {
+        let order = book.order(OrderId(id)).expect("adopted");
+        assert_eq!(
+            (order.status(), order.filled(), order.is_adopted()),
+            (finished, quantity(filled), true)
+        );
+        let level = Level(-(id as i32));
+        assert_eq!(
+            book.slot(level).map(|slot| slot.position()),
+            Some(quantity(filled))
+        );
+        assert_eq!(book.slot(level).and_then(|slot| slot.live_order()), None);
+    }
+    book.check_invariants().unwrap();
+    // A second restart adopts nothing again; the same adoption sent again is stale.
+    let again = pass(&mut venue, &mut book);
+    assert!(again.is_complete() && again.actions.is_empty(), "{again:?}");
+    let before = book.clone();
+    for action in report.actions_of(ActionKind::AdoptFinishedOrder) {
+        let result = book.apply(&action.command);
+        assert!(
+            matches!(result, Err(Rejection::StalePrecondition { .. })),
+            "{result:?}"
+        );
+    }
+    assert_eq!(book, before);
+}
+
+#[test]
+fn a_finished_adoption_leaves_a_live_order_in_its_slot_as_it_is() {
+    let mut book = book();
+    // The book works order 4 at level −4; the venue also lists order 40, finished there.
+    place(&mut book, 4, true, 0);
+    let earlier = VenueOrder {
+        order_id: OrderId(40),
+        ..venue_order(4, 10, VenueOrderStatus::Filled)
+    };
+    let listed = vec![venue_order(4, 0, VenueOrderStatus::Open), earlier];
+    let mut venue = ScriptedVenue::new(listed, Some(10));
+    let working: Vec<_> = book.live_orders().into_iter().cloned().collect();
+    let report = pass(&mut venue, &mut book);
+    assert!(report.is_complete(), "{:?}", report.unresolved);
+    assert_eq!(report.adopted_finished_orders(), 1);
+    assert_eq!(report.adopted_position(), Decimal::ZERO);
+    let after: Vec<_> = book.live_orders().into_iter().cloned().collect();
+    assert_eq!(after, working);
+    assert_eq!(
+        book.slot(Level(-4)).map(|slot| slot.position()),
+        Some(quantity(10))
+    );
+    book.check_invariants().unwrap();
+}
+
+#[test]
+fn a_finished_unknown_order_off_the_levels_is_adopted_as_position_with_a_finding() {
+    let mut book = book();
+    let off_grid = VenueOrder {
+        price: Decimal::new(9_950, 2),
+        ..venue_order(4, 10, VenueOrderStatus::Filled)
+    };
+    let mut venue = ScriptedVenue::new(vec![off_grid], Some(10));
+    let report = pass(&mut venue, &mut book);
+    assert!(report.is_complete(), "{:?}", report.unresolved);
+    assert_eq!(report.adopted_finished_orders(), 0);
+    assert_eq!(report.adopted_position(), quantity(10));
+    assert!(
+        report
+            .findings
+            .contains(&StartupFinding::FinishedNotAdoptable {
+                order_id: OrderId(4),
+                reason: "not at a level's price",
+            })
+    );
+}
+
+/// The book knows order 1 (so the history is read); the history has fills of order 6, which
+/// the book does not know and the listing leaves out (it closed moments ago); the venue's
+/// position is 1's 2 plus 6's 10 plus 3 older.
+fn venue_omitting_a_just_closed_order(
+    answer: Result<OrderLookup, QueryError>,
+) -> (Book, ScriptedVenue) {
+    let mut book = book();
+    place(&mut book, 1, true, 2);
+    let mut venue = ScriptedVenue::new(
+        vec![venue_order(1, 2, VenueOrderStatus::PartiallyFilled)],
+        Some(15),
+    );
+    venue.fills = Ok(vec![fill(10, 1, 2), fill(60, 6, 4), fill(61, 6, 10)]);
+    venue.orders.insert(OrderId(6), answer);
+    (book, venue)
+}
+
+#[test]
+fn an_unknown_order_with_fills_the_listing_left_out_is_asked_for_and_adopted() {
+    let closed = venue_order(6, 10, VenueOrderStatus::Filled);
+    let (mut book, mut venue) = venue_omitting_a_just_closed_order(Ok(OrderLookup::Found(closed)));
+    let report = pass(&mut venue, &mut book);
+    assert!(report.is_complete(), "{:?}", report.unresolved);
+    assert_eq!(venue.order_queries, vec![OrderId(6)]);
+    assert_eq!(report.adopted_finished_orders(), 1);
+    assert_eq!(report.adopted_position(), quantity(3));
+    assert_eq!(status(&book, 6), OrderStatus::Filled);
+    // Once the venue lists it again, the continuous diff finds it in the book.
+    let listed = vec![
+        venue_order(1, 2, VenueOrderStatus::PartiallyFilled),
+        venue_order(6, 10, VenueOrderStatus::Filled),
+    ];
+    let answer = VenueReport {
+        as_of: now(),
+        orders: listed,
+        net_position: Some(quantity(15)),
+    };
+    let config = crate::reconcile::ReconcileConfig::default();
+    let evidence = crate::reconcile::Evidence::new();
+    let reconciliation = crate::reconcile::reconcile(&book, &answer, &config, now(), &evidence);
+    assert!(
+        reconciliation.findings.is_empty(),
+        "{:?}",
+        reconciliation.findings
+    );
+}
+
+#[test]
+fn an_unknown_order_the_venue_does_not_find_is_adopted_as_position() {
+    let not_found = Ok(OrderLookup::NotFound { as_of: now() });
+    let (mut book, mut venue) = venue_omitting_a_just_closed_order(not_found);
+    let report = pass(&mut venue, &mut book);
+    assert!(report.is_complete(), "{:?}", report.unresolved);
+    assert_eq!(report.adopted_finished_orders(), 0);
+    assert_eq!(report.adopted_position(), quantity(13));
+    assert!(book.order(OrderId(6)).is_none());
+}
+
+#[test]
+fn an_unknown_order_the_venue_cannot_be_asked_about_is_adopted_as_position_with_a_finding() {
+    let unsupported = Err(QueryError::Unsupported {
+        query: QueryKind::Order,
+    });
+    let (mut book, mut venue) = venue_omitting_a_just_closed_order(unsupported);
+    let report = pass(&mut venue, &mut book);
+    assert!(report.is_complete(), "{:?}", report.unresolved);
+    assert_eq!(report.adopted_position(), quantity(13));
+    assert!(report.findings.contains(&StartupFinding::UnsupportedQuery {
+        query: QueryKind::Order
+    }));
+}
+
+#[test]
+fn an_unanswered_query_for_an_unknown_order_leaves_the_position_waiting() {
+    let failed = Err(QueryError::Failed {
+        query: QueryKind::Order,
+        reason: "down".to_owned(),
+    });
+    let (mut book, mut venue) = venue_omitting_a_just_closed_order(failed);
+    let report = pass(&mut venue, &mut book);
+    assert!(!report.is_complete());
+    assert!(
+        report
+            .unresolved
+            .contains(&Unresolved::PositionAwaitingOrders)
+    );
+    assert!(matches!(
+        report.unresolved.first(),
+        Some(Unresolved::OrderUnanswered {
+            order_id: OrderId(6),
+            error: Some(_)
+        })
+    ));
+    assert_eq!(report.adopted_position(), Decimal::ZERO);
+    assert_eq!(book.net_position(), quantity(2));
 }
 
 #[test]

@@ -38,26 +38,8 @@ impl Simulation<'_> {
             // Once the book has agreed, an update on its way may show as a suspected difference;
             // nothing may be confirmed, and with nothing on its way nothing may differ at all.
             let agreed_before = agreeing_since.is_some_and(|since| since < cycle);
-            // After a crash the startup pass adopts, as a position, the fills of orders whose
-            // placement was lost and that the venue had finished; while the venue still lists
-            // those orders, the continuous diff explains the same fills again and suspects the
-            // position (report-only). Where the net positions agree, that finding is this
-            // known double explanation (docs/durability.md), not a difference.
-            let books_agree = found.is_empty();
-            let counts = |finding: &&snapstate::reconcile::Finding| {
-                !(self.crash.is_some()
-                    && books_agree
-                    && finding.class() == snapstate::reconcile::MismatchClass::PositionDiffers)
-            };
-            let confirmed = report
-                .reconciliation
-                .confirmed()
-                .any(|finding| counts(&finding));
-            let unclean = report
-                .reconciliation
-                .findings
-                .iter()
-                .any(|finding| counts(&finding));
+            let confirmed = report.reconciliation.confirmed().next().is_some();
+            let unclean = !report.reconciliation.findings.is_empty();
             let unexplained = !in_flight && (!found.is_empty() || unclean);
             if agreed_before && (confirmed || unexplained) {
                 let findings: Vec<String> = report
