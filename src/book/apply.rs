@@ -249,30 +249,12 @@ impl<S: Storage> Book<S> {
             expected,
             at,
         } = *adoption;
-        check_positive_quantity(quantity)?;
-        if cumulative_filled < Decimal::ZERO {
-            return Err(Rejection::NegativeFill(cumulative_filled));
-        }
-        if cumulative_filled > quantity {
-            return Err(Rejection::FillExceedsQuantity {
-                order_id,
-                cumulative: cumulative_filled,
-                quantity,
-            });
-        }
+        check_adopted_fills(order_id, quantity, cumulative_filled)?;
         let slot_price = self.slot_price(level, price)?;
         if self.is_known(order_id) {
             return Err(Rejection::DuplicateOrderId(order_id));
         }
-        let slot = self.slots.get(level);
-        let actual = slot.map_or(Revision::ABSENT, |slot| slot.revision);
-        if actual != expected {
-            return Err(Rejection::StalePrecondition {
-                target: GuardTarget::Slot(level),
-                expected,
-                actual,
-            });
-        }
+        let slot = self.guard_slot(level, expected)?;
         let slot_position = check_vacant(level, slot)?;
         exact_sub(quantity, cumulative_filled)?;
         let signed = side.signed(cumulative_filled);
@@ -321,17 +303,7 @@ impl<S: Storage> Book<S> {
             expected,
             at,
         } = *adoption;
-        check_positive_quantity(quantity)?;
-        if cumulative_filled < Decimal::ZERO {
-            return Err(Rejection::NegativeFill(cumulative_filled));
-        }
-        if cumulative_filled > quantity {
-            return Err(Rejection::FillExceedsQuantity {
-                order_id,
-                cumulative: cumulative_filled,
-                quantity,
-            });
-        }
+        check_adopted_fills(order_id, quantity, cumulative_filled)?;
         // The states the book itself reaches: a `filled` order is filled in whole, a
         // `rejected` one never filled (a cancelled or expired one may be filled in whole, by a
         // fill that raced its cancel).
@@ -365,15 +337,7 @@ impl<S: Storage> Book<S> {
                 actual: known.revision,
             });
         }
-        let slot = self.slots.get(level);
-        let actual = slot.map_or(Revision::ABSENT, |slot| slot.revision);
-        if actual != expected {
-            return Err(Rejection::StalePrecondition {
-                target: GuardTarget::Slot(level),
-                expected,
-                actual,
-            });
-        }
+        let slot = self.guard_slot(level, expected)?;
         exact_sub(quantity, cumulative_filled)?;
         let signed = side.signed(cumulative_filled);
         let slot_position = slot.map_or(Decimal::ZERO, Slot::position);
@@ -392,6 +356,21 @@ impl<S: Storage> Book<S> {
         self.status_counts[status.index()] += 1;
         self.settle(status, status, Some(order), at);
         Ok(Applied::Placed)
+    }
+
+    /// Checks an adoption's precondition: the slot's revision is still `expected`
+    /// ([`Revision::ABSENT`]: there is no slot yet). Returns the slot, if there is one.
+    fn guard_slot(&self, level: Level, expected: Revision) -> Result<Option<&Slot>, Rejection> {
+        let slot = self.slots.get(level);
+        let actual = slot.map_or(Revision::ABSENT, |slot| slot.revision);
+        if actual != expected {
+            return Err(Rejection::StalePrecondition {
+                target: GuardTarget::Slot(level),
+                expected,
+                actual,
+            });
+        }
+        Ok(slot)
     }
 
     /// Checks a correction's precondition: the order's revision is still `expected`. Returns
@@ -739,4 +718,25 @@ fn check_positive_price(price: Price) -> Result<(), Rejection> {
     } else {
         Err(Rejection::NonPositivePrice(price))
     }
+}
+
+/// The fills an adopted order arrives with: a positive quantity, and a cumulative fill from
+/// zero to that quantity.
+fn check_adopted_fills(
+    order_id: OrderId,
+    quantity: Quantity,
+    cumulative_filled: Quantity,
+) -> Result<(), Rejection> {
+    check_positive_quantity(quantity)?;
+    if cumulative_filled < Decimal::ZERO {
+        return Err(Rejection::NegativeFill(cumulative_filled));
+    }
+    if cumulative_filled > quantity {
+        return Err(Rejection::FillExceedsQuantity {
+            order_id,
+            cumulative: cumulative_filled,
+            quantity,
+        });
+    }
+    Ok(())
 }
