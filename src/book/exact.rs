@@ -81,7 +81,13 @@ pub(crate) fn exact_sub(a: Decimal, b: Decimal) -> Result<Decimal, ArithmeticErr
 /// ten and the other's aligned mantissa is a multiple of ten, so the exact sum needs scale `s`
 /// exactly, at a mantissa beyond `i128` (and so beyond 96 bits). With equal scales nothing is
 /// aligned, and two 96-bit mantissas cannot overflow an `i128`.
+#[inline]
 fn aligned_sum(a: Decimal, b: Decimal) -> Option<(i128, u32)> {
+    if a.scale() == b.scale() {
+        // The common case (quantities of one instrument share a scale): nothing to align, and
+        // two mantissas below 2^96 cannot overflow an `i128`.
+        return Some((a.mantissa() + b.mantissa(), a.scale()));
+    }
     let scale = a.scale().max(b.scale());
     let align = |value: Decimal| {
         value
@@ -93,7 +99,20 @@ fn aligned_sum(a: Decimal, b: Decimal) -> Option<(i128, u32)> {
 
 /// The decimal `mantissa × 10^-scale`, dropping trailing zeros only where the mantissa would
 /// not fit otherwise; `None` if it is not representable.
-fn from_exact(mut mantissa: i128, mut scale: u32) -> Option<Decimal> {
+#[inline]
+fn from_exact(mantissa: i128, scale: u32) -> Option<Decimal> {
+    if mantissa.unsigned_abs() < MANTISSA_LIMIT.unsigned_abs() {
+        return Decimal::try_from_i128_with_scale(mantissa, scale).ok();
+    }
+    from_exact_dropping_zeros(mantissa, scale)
+}
+
+/// [`from_exact`] for a mantissa beyond 96 bits. Apart, and cold, so that the common path
+/// carries no 128-bit division: the compiler was computing `mantissa % 10` speculatively on
+/// every sum (`__divti3` in the writer's profile).
+#[cold]
+#[inline(never)]
+fn from_exact_dropping_zeros(mut mantissa: i128, mut scale: u32) -> Option<Decimal> {
     while mantissa.abs() >= MANTISSA_LIMIT && scale > 0 && mantissa % 10 == 0 {
         mantissa /= 10;
         scale -= 1;
