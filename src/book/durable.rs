@@ -14,10 +14,11 @@
 //! Any change to an image type is a format change: bump [`FORMAT`](Durable::FORMAT).
 //!
 //! Format history: `snapstate.book/1`, the first; `snapstate.book/2` appended the correction
-//! `AdoptFinished` (variant 4 of the correction image). A `/2` decoder reads every `/1`
-//! record, but the journal matches the format name exactly, so a `/1` directory is refused
-//! as another format rather than read by a decoder that was not written for it, and a `/1`
-//! binary refuses a `/2` directory by name instead of failing on the first new record.
+//! `AdoptFinished` (variant 4 of the correction image) and changed nothing else. So a `/2`
+//! decoder reads every `/1` record and checkpoint, and recovery accepts a `/1` directory
+//! ([`Durable::EARLIER_FORMATS`]): an upgraded binary recovers the journal the previous one
+//! wrote. What it writes after recovery is `/2` (a new segment, `/2` checkpoints), so a `/1`
+//! binary refuses it by name instead of failing on the first new record.
 
 use std::time::Duration;
 
@@ -37,6 +38,9 @@ use super::{Book, BookConfig};
 
 impl Durable for Book {
     const FORMAT: &'static str = "snapstate.book/2";
+    /// `/2` only appended a correction variant: every `/1` record and checkpoint decodes as it
+    /// did.
+    const EARLIER_FORMATS: &'static [&'static str] = &["snapstate.book/1"];
 
     type Config = BookConfig;
 

@@ -92,6 +92,20 @@ pub trait Durable: StateMachine {
     /// e.g. `"snapstate.book/2"`.
     const FORMAT: &'static str;
 
+    /// Earlier formats that this codec reads as they are: every record and checkpoint written
+    /// in one of them decodes to what it meant then (a format that only appended new variants,
+    /// for instance). Recovery accepts files in these formats beside [`FORMAT`](Self::FORMAT);
+    /// a recovered engine writes only `FORMAT` (it starts a new segment, and its checkpoints
+    /// carry `FORMAT`), so a binary that knows only the earlier format refuses what was added
+    /// since by name. Empty by default.
+    const EARLIER_FORMATS: &'static [&'static str] = &[];
+
+    /// Whether recovery reads files written in `format`: [`FORMAT`](Self::FORMAT) or one of
+    /// the [`EARLIER_FORMATS`](Self::EARLIER_FORMATS).
+    fn reads_format(format: &str) -> bool {
+        format == Self::FORMAT || Self::EARLIER_FORMATS.contains(&format)
+    }
+
     /// The configuration a journal must be recovered with.
     type Config: PartialEq + fmt::Debug + Send + Sync + 'static;
 

@@ -129,7 +129,7 @@ pub fn stored_config<S: Durable>(
             .map_err(|error| RecoveryError::io((*name).clone(), error))?;
         match decode_checkpoint(name, &bytes) {
             Ok(body) => {
-                if body.format != S::FORMAT {
+                if !S::reads_format(&body.format) {
                     return Err(RecoveryError::FormatMismatch {
                         file: (*name).clone(),
                         expected: S::FORMAT,
@@ -158,7 +158,7 @@ pub fn stored_config<S: Durable>(
             .map_err(|error| RecoveryError::io((*name).clone(), error))?;
         match segment::decode_header(&bytes) {
             Ok(header) => {
-                if header.format_name != S::FORMAT {
+                if !S::reads_format(&header.format_name) {
                     return Err(RecoveryError::FormatMismatch {
                         file: (*name).clone(),
                         expected: S::FORMAT,
@@ -537,7 +537,7 @@ fn load_checkpoint<S: Durable>(
                 continue;
             }
         };
-        if body.format != S::FORMAT {
+        if !S::reads_format(&body.format) {
             return Err(RecoveryError::FormatMismatch {
                 file: name.clone(),
                 expected: S::FORMAT,
@@ -597,7 +597,7 @@ fn check_header<S: Durable>(
             "first sequence number differs from the name",
         ));
     }
-    if header.format_name != S::FORMAT {
+    if !S::reads_format(&header.format_name) {
         return Err(RecoveryError::FormatMismatch {
             file: name.to_owned(),
             expected: S::FORMAT,
@@ -737,9 +737,50 @@ mod tests {
         }
     }
 
-    /// Journals `commands` through an engine (small batches, small segments, no checkpoints)
-    /// and returns its final snapshot.
-    fn journal(storage: &SimulatedStorage, commands: &[u64]) -> Arc<Snapshot<Sum>> {
+    /// `Sum` under a later format, whose codec (the same) reads `test.sum/1` as it is.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    struct LaterSum(Sum);
+
+    impl StateMachine for LaterSum {
+        type Command = u64;
+        type Applied = Added;
+        type Rejected = Odd;
+        fn apply(&mut self, command: &u64) -> Result<Added, Odd> {
+            self.0.apply(command)
+        }
+    }
+
+    impl Durable for LaterSum {
+        const FORMAT: &'static str = "test.sum/2";
+        const EARLIER_FORMATS: &'static [&'static str] = &["test.sum/1"];
+        type Config = ();
+        fn config(&self) {}
+        fn encode_config((): &(), out: &mut Vec<u8>) -> Result<(), CodecError> {
+            Sum::encode_config(&(), out)
+        }
+        fn decode_config(bytes: &[u8]) -> Result<(), CodecError> {
+            Sum::decode_config(bytes)
+        }
+        fn encode_command(command: &u64, out: &mut Vec<u8>) -> Result<(), CodecError> {
+            Sum::encode_command(command, out)
+        }
+        fn decode_command(bytes: &[u8]) -> Result<u64, CodecError> {
+            Sum::decode_command(bytes)
+        }
+        fn encode_state(&self, out: &mut Vec<u8>) -> Result<(), CodecError> {
+            self.0.encode_state(out)
+        }
+        fn decode_state(bytes: &[u8], (): &()) -> Result<Self, CodecError> {
+            Sum::decode_state(bytes, &()).map(LaterSum)
+        }
+    }
+
+    /// Journals `commands` through an engine (small batches, small segments, no checkpoints),
+    /// recovering what `storage` already holds first, and returns its final snapshot.
+    fn journal<S: Durable<Command = u64> + Default>(
+        storage: &SimulatedStorage,
+        commands: &[u64],
+    ) -> Arc<Snapshot<S>> {
         let mut journal = JournalConfig::with_storage(Arc::new(storage.clone()));
         journal.segment_bytes = 4096;
         journal.checkpoint_every_commands = None;
@@ -750,7 +791,7 @@ mod tests {
             record_metrics: false,
             ..EngineConfig::default()
         };
-        let (engine, _) = Engine::recover(Sum::default(), config).expect("a fresh journal");
+        let (engine, _) = Engine::recover(S::default(), config).expect("the journal recovers");
         let writer = engine.write_handle();
         for &command in commands {
             writer.submit(command).expect("submit");
@@ -765,7 +806,7 @@ mod tests {
         let storage = SimulatedStorage::new();
         // Even, odd (rejected) and multiples of 13 (panicking), over several segments.
         let commands: Vec<u64> = (1..=700).map(|index| index * 7 % 1_000).collect();
-        let journaled = journal(&storage, &commands);
+        let journaled = journal::<Sum>(&storage, &commands);
         assert!(
             journaled.counters().panicked() > 0,
             "the journal has panics"
@@ -802,6 +843,43 @@ mod tests {
             assert_eq!(report.records_replayed, commands.len() as u64, "{case}");
             assert!(report.segments_read > 1, "{case}: several segments");
             assert_eq!(tail.next_seq, Seq(commands.len() as u64 + 1), "{case}");
+        }
+    }
+
+    #[test]
+    fn recovery_reads_an_earlier_format_the_codec_declares_and_writes_only_its_own() {
+        let storage = SimulatedStorage::new();
+        let (first, then): (Vec<u64>, Vec<u64>) = ((1..=40).collect(), (41..=80).collect());
+        let earlier = journal::<Sum>(&storage, &first);
+
+        // The later codec recovers the earlier format's journal and continues it.
+        let later = journal::<LaterSum>(&storage, &then);
+        // `Sum` adds the even commands, refuses the odd ones and panics on multiples of 13.
+        let expected: u64 = first
+            .iter()
+            .chain(&then)
+            .filter(|command| *command % 2 == 0 && *command % 13 != 0)
+            .sum();
+        assert_eq!(
+            later.state().0,
+            Sum(expected),
+            "every command of both formats counted"
+        );
+        assert_eq!(later.last_seq(), Seq(80));
+        assert!(earlier.last_seq() < later.last_seq());
+        let (recovered, report) =
+            recover_read_only(&storage, LaterSum::default()).expect("both formats read back");
+        assert_eq!(recovered.state(), later.state());
+        assert_eq!(report.last_seq, Seq(80));
+
+        // What it wrote is in its own format: the earlier codec refuses it by name.
+        match recover_read_only(&storage, Sum::default()) {
+            Err(RecoveryError::FormatMismatch {
+                expected, found, ..
+            }) => {
+                assert_eq!((expected, found.as_str()), ("test.sum/1", "test.sum/2"));
+            }
+            other => panic!("expected a format mismatch, got {other:?}"),
         }
     }
 }
