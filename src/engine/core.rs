@@ -707,43 +707,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-
-    /// Sums its commands; refuses odd ones; panics on 13.
-    #[derive(Clone, Default)]
-    struct Sum(u64);
-
-    #[derive(Debug)]
-    struct Added;
-    impl Labelled for Added {
-        const LABELS: &'static [&'static str] = &["added"];
-        fn label_index(&self) -> usize {
-            0
-        }
-    }
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("odd")]
-    struct Odd;
-    impl Labelled for Odd {
-        const LABELS: &'static [&'static str] = &["odd"];
-        fn label_index(&self) -> usize {
-            0
-        }
-    }
-
-    impl StateMachine for Sum {
-        type Command = u64;
-        type Applied = Added;
-        type Rejected = Odd;
-        fn apply(&mut self, command: &u64) -> Result<Added, Odd> {
-            assert_ne!(*command, 13, "unlucky");
-            if command % 2 == 1 {
-                return Err(Odd);
-            }
-            self.0 += command;
-            Ok(Added)
-        }
-    }
+    use crate::engine::test_machine::Sum;
 
     fn config() -> EngineConfig {
         EngineConfig {

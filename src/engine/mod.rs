@@ -114,6 +114,8 @@ mod outcome;
 mod recover;
 mod signal;
 mod snapshot;
+#[cfg(test)]
+pub(crate) mod test_machine;
 mod writer;
 
 pub use config::{EngineConfig, WaitStrategy};
