@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use snapstate::book::{Book, BookCommand};
 use snapstate::engine::{
-    ApplyError, Engine, EngineConfig, EngineStatus, InlineWriter, ReadHandle, Seq, Snapshot,
+    ApplyError, Engine, EngineConfig, EngineStatus, Health, InlineWriter, ReadHandle, Seq, Snapshot,
 };
 use snapstate::journal::{
     DurableWaitError, JournalConfig, RecoveryError, RecoveryReport, SimulatedStorage, SyncPolicy,
@@ -79,10 +79,10 @@ impl Journaled {
         }
     }
 
-    fn status(&self) -> EngineStatus {
+    fn health(&self) -> Health {
         match self {
-            Self::Threaded(engine) => engine.health().status,
-            Self::Inline(writer) => writer.health().status,
+            Self::Threaded(engine) => engine.health(),
+            Self::Inline(writer) => writer.health(),
         }
     }
 
@@ -220,8 +220,9 @@ fn a_torn_tail_is_truncated_for_each_writer() {
                 // One command per batch, so that each write is one record.
                 assert!(!writer.run(std::slice::from_ref(command)));
             }
-            let (survivor, _) = storage.crash(Some(tear));
+            let (survivor, loss) = storage.crash(Some(tear));
             drop(writer);
+            assert!(loss.unsynced_bytes_kept > 0, "{kind} at {tear}: {loss:?}");
             let (recovered, report) =
                 Journaled::recover(kind, engine_config(journal_config(&survivor)))
                     .expect("recover");
@@ -232,6 +233,10 @@ fn a_torn_tail_is_truncated_for_each_writer() {
                 "{kind} at {tear}: {report:?}"
             );
             let prefix = usize::try_from(report.last_seq.0).expect("small");
+            assert!(
+                prefix < commands.len(),
+                "{kind} at {tear}: the crash lost the tail"
+            );
             assert_eq!(
                 recovered.read_handle().load().state().state_digest(),
                 reference(&commands[..prefix]).state_digest(),
@@ -264,7 +269,15 @@ fn a_full_disk_fails_each_writer_visibly_and_it_refuses_rather_than_panics() {
             refused,
             "{kind}: once the journal failed, commands are refused"
         );
-        assert_eq!(writer.status(), EngineStatus::Failed, "{kind}");
+        let health = writer.health();
+        assert_eq!(health.status, EngineStatus::Failed, "{kind}");
+        assert!(
+            health
+                .failure
+                .as_deref()
+                .is_some_and(|failure| failure.contains("journal")),
+            "{kind}: {health:?}"
+        );
         assert!(
             matches!(
                 writer.flush_durable(),

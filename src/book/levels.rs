@@ -296,6 +296,12 @@ impl<V> LevelArray<V> {
 }
 
 impl<V> LevelArray<V> {
+    /// How many leaves are allocated (for tests of when a leaf is dropped).
+    #[cfg(test)]
+    pub(super) fn leaf_count(&self) -> usize {
+        self.leaves().count()
+    }
+
     /// Every leaf, lowest offsets first.
     fn leaves(&self) -> Leaves<'_, V> {
         let mut stack = Vec::with_capacity(8);

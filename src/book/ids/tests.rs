@@ -232,8 +232,10 @@ fn a_removal_that_empties_a_leaf_drops_it_but_a_clone_keeps_it() {
     for id in 0..LEAF_LEN as u64 {
         map.remove(&OrderId(id));
     }
+    assert_eq!(published.ring.leaf_count(), 1, "the filled leaf");
     assert!(map.is_empty());
-    assert_eq!(map.ring.entries().count(), 0);
+    assert_eq!(map.ring.leaf_count(), 0, "the emptied leaf is dropped");
+    assert_eq!(published.ring.leaf_count(), 1, "the clone keeps it");
     assert_eq!(published.len(), LEAF_LEN);
     assert_eq!(published.get(&OrderId(3)), Some(&3));
 }

@@ -15,13 +15,23 @@ struct Planned {
     finished: bool,
 }
 
-/// Ids mostly dense from 1, some sparse or huge; levels on the test grid (-10..=10).
+/// Three cases in four, a book of dense ids from 1 (the walk's case, once the list covers
+/// half the test grid's 21 slots); otherwise ids mostly dense with some sparse or huge ones
+/// (one is enough to make the list sparse, so the diff looks each order up). Levels on the
+/// test grid (-10..=10).
 fn planned() -> impl Strategy<Value = Vec<Planned>> {
-    let id = prop_oneof![
+    let mixed = prop_oneof![
         8 => 1_u64..40,
         1 => 40_u64..10_000,
         1 => prop_oneof![Just(u64::MAX), Just(u64::MAX - 3), Just(1_u64 << 40)],
     ];
+    prop_oneof![
+        3 => orders(1_u64..40),
+        1 => orders(mixed),
+    ]
+}
+
+fn orders(id: impl Strategy<Value = u64>) -> impl Strategy<Value = Vec<Planned>> {
     prop::collection::vec(
         (id, -10_i32..=10, any::<bool>()).prop_map(|(id, level, finished)| Planned {
             id,
@@ -30,6 +40,15 @@ fn planned() -> impl Strategy<Value = Vec<Planned>> {
         }),
         0..40,
     )
+}
+
+/// The venue's extra ids (unknown or finished orders it lists): three cases in four dense,
+/// otherwise any.
+fn extra_ids() -> impl Strategy<Value = Vec<u64>> {
+    prop_oneof![
+        3 => prop::collection::vec(1_u64..60, 0..20),
+        1 => prop::collection::vec(prop_oneof![1_u64..60, any::<u64>()], 0..20),
+    ]
 }
 
 /// Builds the book (skipping orders whose id or slot is taken) and a venue list of the given
@@ -115,7 +134,7 @@ proptest! {
     #[test]
     fn prop_walking_the_slots_finds_what_a_lookup_per_listed_order_finds(
         planned in planned(),
-        extra in prop::collection::vec(prop_oneof![1_u64..60, any::<u64>()], 0..20),
+        extra in extra_ids(),
         all_live in any::<bool>(),
     ) {
         let (book, listed) = book_and_list(&planned, &extra, all_live);
@@ -129,7 +148,7 @@ proptest! {
     #[test]
     fn prop_a_reconciliation_is_the_same_whether_the_diff_walks_the_slots_or_looks_up_each_order(
         planned in planned(),
-        extra in prop::collection::vec(prop_oneof![1_u64..60, any::<u64>()], 0..20),
+        extra in extra_ids(),
         all_live in any::<bool>(),
         every in 1_usize..5,
         net_offset in -3_i64..3,
