@@ -380,8 +380,8 @@ pub type PersistentRecords<V> = Records<V, Arc<V>, PersistentIds<Arc<V>>>;
 /// it, as before the ring. The ring pays off for persistent storage, where a hash trie's change
 /// copies nodes after every publication; in place, a hash map's insert and remove are already
 /// cheap, and it is the cheapest to deep-copy (one allocation, the records copied in a row; a
-/// ring of boxed records made `rwlock_deep_copy`'s copy 2.5 times as slow, see
-/// `docs/benchmarks.md`).
+/// ring of boxed records made `rwlock_deep_copy`'s copy 2.5 times as slow, measured on a
+/// version not kept: `docs/decisions.md`, decision 32).
 pub type StandardRecords<V> = HashMap<OrderId, V, BookHasher>;
 
 impl<V: Value> IdMapOps<V> for HashMap<OrderId, V, BookHasher> {
