@@ -77,8 +77,32 @@ pub(crate) struct PublishedBatch<'batch, C> {
 /// Commands rejected or panicked are included: replaying the batch through the same `apply`
 /// reproduces the same outcomes, so a journal records every command, not only the applied ones.
 /// The hook runs inside the writer's loop: whatever it blocks on delays the next batch (never a
-/// reader). A panic in the hook is a writer failure, as any panic outside `apply` is.
-pub(crate) type PublishHook<C> = Box<dyn FnMut(PublishedBatch<'_, C>) + Send>;
+/// reader). A panic in the hook is a writer failure, as any panic outside `apply` is; an `Err`
+/// (the journal thread is gone) makes [`WriterCore::run_batch`] return
+/// [`JournalFailed::AfterPublishing`].
+pub(crate) type PublishHook<C> = Box<dyn FnMut(PublishedBatch<'_, C>) -> Result<(), String> + Send>;
+
+/// Why [`WriterCore::run_batch`] stopped: the journal the writer feeds has failed, and an
+/// engine that journals never runs on unjournaled. The failure is already in the writer's
+/// health; the caller fails the writer its own way (the threaded writer's thread stops, the
+/// inline writer refuses from then on and returns an error, never a panic, to its caller).
+#[derive(Debug)]
+pub(crate) enum JournalFailed {
+    /// Found before applying anything: the batch is untouched, still in the core's batch.
+    BeforeApplying(String),
+    /// The published batch could not be handed to the journal thread: it is applied and
+    /// visible, its outcome records delivered, but it is not journaled.
+    AfterPublishing(String),
+}
+
+impl JournalFailed {
+    /// The failure, as the writer's health words it.
+    pub(crate) fn message(&self) -> &str {
+        match self {
+            Self::BeforeApplying(message) | Self::AfterPublishing(message) => message,
+        }
+    }
+}
 
 /// The publication path, shared by the threaded and the inline writer. Only the thread that
 /// drives the writer touches it.
@@ -269,12 +293,20 @@ impl<S: StateMachine> WriterCore<S> {
     ///
     /// `queue_depth` is reported as a metric when given (see
     /// [`records_metrics`](Self::records_metrics)).
+    ///
+    /// # Errors
+    ///
+    /// [`JournalFailed`] once the journal has failed: before applying (the batch untouched) or
+    /// after publishing (the journal thread gone).
     pub(crate) fn run_batch(
         &mut self,
         queue_depth: Option<usize>,
         published: impl FnOnce(Version),
-    ) {
-        self.refuse_if_journal_failed();
+    ) -> Result<(), JournalFailed> {
+        if let Some(message) = self.journal_failure() {
+            self.note_failure(&message);
+            return Err(JournalFailed::BeforeApplying(message));
+        }
         self.in_batch = true;
         let commands = self.batch.len();
         let mut replaced = None;
@@ -289,20 +321,20 @@ impl<S: StateMachine> WriterCore<S> {
             }
         }
         published(self.published.version);
-        self.finish_batch(first_seq, replaced);
+        let handed = self.finish_batch(first_seq, replaced);
         self.in_batch = false;
+        handed.map_err(|message| {
+            self.note_failure(&message);
+            JournalFailed::AfterPublishing(message)
+        })
     }
 
-    /// Stops the writer, before it applies anything more, once the journal has failed: an
-    /// engine that journals never runs on unjournaled. The panic is a writer failure (the
-    /// engine's health turns failed, submits are refused, readers keep the last snapshot).
-    fn refuse_if_journal_failed(&self) {
-        if let Some(message) = self.journal_failure() {
-            self.health.update(|health| {
-                health.failure.get_or_insert_with(|| message.clone());
-            });
-            std::panic::panic_any(message);
-        }
+    /// Records why the writer must stop, unless a failure is recorded already (the journal
+    /// thread records its own first).
+    fn note_failure(&self, message: &str) {
+        self.health.update(|health| {
+            health.failure.get_or_insert_with(|| message.to_owned());
+        });
     }
 
     /// Why the writer must not apply anything more, if the journal it feeds has failed; the
@@ -426,12 +458,17 @@ impl<S: StateMachine> WriterCore<S> {
 
     /// Completes a published batch: delivers its outcome records, hands its commands to the
     /// hook, empties the batch and releases the version it replaced.
-    fn finish_batch(&mut self, first_seq: Seq, replaced: Option<Arc<Snapshot<S>>>) {
+    fn finish_batch(
+        &mut self,
+        first_seq: Seq,
+        replaced: Option<Arc<Snapshot<S>>>,
+    ) -> Result<(), String> {
         self.deliver_outcomes();
+        let mut handed = Ok(());
         if !self.batch.is_empty()
             && let Some(hook) = &mut self.hook
         {
-            hook(PublishedBatch {
+            handed = hook(PublishedBatch {
                 commands: &mut self.batch,
                 first_seq,
                 last_seq: Seq(self.next_seq),
@@ -439,6 +476,7 @@ impl<S: StateMachine> WriterCore<S> {
         }
         self.batch.clear();
         self.release(replaced);
+        handed
     }
 
     /// Publishes the final counts if anything changed since the last publication (outcome
@@ -731,6 +769,7 @@ mod tests {
             sink.lock()
                 .expect("hook log")
                 .push((commands, batch.first_seq.0, batch.last_seq.0));
+            Ok(())
         }));
         (core, seen)
     }
@@ -738,7 +777,8 @@ mod tests {
     fn run(core: &mut WriterCore<Sum>, commands: &[u64]) -> Version {
         core.batch_mut().extend_from_slice(commands);
         let mut visible = None;
-        core.run_batch(None, |version| visible = Some(version));
+        core.run_batch(None, |version| visible = Some(version))
+            .expect("no journal to fail");
         visible.expect("the callback runs once per batch")
     }
 
@@ -782,5 +822,45 @@ mod tests {
         assert_eq!(last.state().0, 6);
         assert_eq!(last.counters().panicked(), 1);
         assert_eq!(core.health().read().panicked_commands, 1);
+    }
+
+    #[test]
+    fn a_failed_journal_stops_a_batch_before_it_applies_and_leaves_the_batch_untouched() {
+        let mut core = WriterCore::new(Sum::default(), &config(), None, false);
+        let durable = DurableState::new(Seq(0));
+        core.set_journal(Arc::clone(&durable));
+        durable.fail("disk full".to_owned());
+        core.batch_mut().push(2);
+        let ran = core.run_batch(None, |_| panic!("nothing is published"));
+        assert!(
+            matches!(&ran, Err(JournalFailed::BeforeApplying(message)) if message.contains("disk full")),
+            "{ran:?}"
+        );
+        assert_eq!(
+            core.batch_mut().as_slice(),
+            &[2],
+            "the command is still there"
+        );
+        assert_eq!(core.published().last_seq(), Seq(0));
+        let failure = core.health().read().failure;
+        assert!(failure.is_some_and(|failure| failure.contains("disk full")));
+    }
+
+    #[test]
+    fn a_hook_that_cannot_hand_a_batch_on_fails_it_after_its_publication_without_a_panic() {
+        let mut core = WriterCore::new(Sum::default(), &config(), None, false);
+        core.set_publish_hook(Box::new(|_: PublishedBatch<'_, u64>| {
+            Err("journal: the journal thread stopped".to_owned())
+        }));
+        core.batch_mut().push(2);
+        let ran = core.run_batch(None, |_| {});
+        assert!(
+            matches!(&ran, Err(JournalFailed::AfterPublishing(_))),
+            "{ran:?}"
+        );
+        assert_eq!(core.published().last_seq(), Seq(1), "applied and visible");
+        assert_eq!(core.published().state().0, 2);
+        assert!(core.batch_mut().is_empty());
+        assert!(core.health().read().failure.is_some());
     }
 }

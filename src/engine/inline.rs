@@ -26,7 +26,7 @@ use std::time::Duration;
 use crate::journal::{Durable, DurableWaitError, RecoveryError, RecoveryReport};
 use crate::sync::Arc;
 
-use super::core::WriterCore;
+use super::core::{JournalFailed, WriterCore};
 use super::error::{ApplyError, ShutdownError, StartError};
 use super::handle::{JournalRuntime, ReadHandle};
 use super::outcome::Health;
@@ -195,7 +195,19 @@ impl<S: StateMachine> InlineWriter<S> {
         }
         self.core.batch_mut().clear();
         self.core.batch_mut().push(command);
-        self.core.run_batch(None, |_| {});
+        if let Err(failed) = self.core.run_batch(None, |_| {}) {
+            // Before applying, the batch is untouched: the command goes back to the caller.
+            let refused = match failed {
+                JournalFailed::BeforeApplying(_) => self.core.batch_mut().pop(),
+                JournalFailed::AfterPublishing(_) => None,
+            };
+            self.fail_for_journal(&failed);
+            if let Some(command) = refused {
+                return Err(ApplyError::Failed(command));
+            }
+            // After publishing, it was applied and is visible, but not journaled: the writer
+            // refuses everything after it, and `flush_durable` reports the failure.
+        }
         let record = self.core.records_mut().pop();
         debug_assert!(
             self.core.records_mut().is_empty(),
@@ -210,7 +222,11 @@ impl<S: StateMachine> InlineWriter<S> {
     ///
     /// # Errors
     ///
-    /// [`ApplyError::Failed`], with the iterator untouched, once the writer has failed.
+    /// [`ApplyError::Failed`], with the iterator untouched, once the writer has failed. If the
+    /// journal fails during the call, the error carries the rest of the iterator: the batches
+    /// applied before stay applied (their records are appended), and the commands taken for
+    /// the batch that found the failure are dropped unapplied and counted in
+    /// [`Health::unapplied_on_failure`].
     ///
     /// # Panics
     ///
@@ -259,7 +275,11 @@ impl<S: StateMachine> InlineWriter<S> {
                 return Ok(());
             }
             let full = self.core.batch_mut().len() == limit;
-            self.core.run_batch(None, |_| {});
+            if let Err(failed) = self.core.run_batch(None, |_| {}) {
+                self.fail_for_journal(&failed);
+                records.append(self.core.records_mut());
+                return Err(ApplyError::Failed(commands));
+            }
             records.append(self.core.records_mut());
             if !full {
                 return Ok(());
@@ -317,14 +337,27 @@ impl<S: StateMachine> InlineWriter<S> {
         ShutdownError::check(Arc::clone(self.core.published()), self.core.health().read())
     }
 
+    /// Fails the writer for a journal failure found inside a batch: the commands of a batch
+    /// found before applying are counted unapplied (`apply` hands its one command back; those
+    /// `apply_all` took from its iterator for that batch are dropped, and counted).
+    fn fail_for_journal(&mut self, failed: &JournalFailed) {
+        let unapplied = match failed {
+            JournalFailed::BeforeApplying(_) => self.core.batch_mut().len() as u64,
+            JournalFailed::AfterPublishing(_) => 0,
+        };
+        self.core.fail(unapplied, failed.message());
+        self.failed = true;
+        self.closed = true;
+    }
+
     /// Whether the writer refuses work because it failed; marks it failed the first time a
     /// batch is found to have unwound through the core.
     fn refuses(&mut self) -> bool {
         if !self.failed
             && let Some(failure) = self.core.journal_failure()
         {
-            // Checked here rather than left to the core, whose check panics (on the threaded
-            // writer's own thread): the caller gets a refusal, not a panic.
+            // Checked before a call takes anything: the core checks again before each batch
+            // (and returns the failure rather than panicking) for a journal that fails after.
             self.core.fail(0, &failure);
             self.failed = true;
             self.closed = true;

@@ -157,10 +157,8 @@ fn install_hook<S: Durable>(core: &mut WriterCore<S>, sender: JournalSender<S::C
             first_seq: batch.first_seq,
             commands,
         });
-        if handed.is_err() {
-            // The journal thread stopped (it failed, and said why in the health record): the
-            // writer must not go on without it.
-            std::panic::panic_any("journal: the journal thread stopped".to_owned());
-        }
+        // The journal thread stopped (it failed, and said why in the health record): the
+        // writer must not go on without it.
+        handed.map_err(|_| "journal: the journal thread stopped".to_owned())
     }));
 }

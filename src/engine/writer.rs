@@ -96,11 +96,17 @@ impl<S: StateMachine> Writer<S> {
             // Read only for the metric: the writer needs no queue depth of its own.
             let queue_depth = self.core.records_metrics().then(|| self.receiver.len());
             let barriers = &mut self.barriers;
-            self.core.run_batch(queue_depth, |version| {
+            let ran = self.core.run_batch(queue_depth, |version| {
                 for reply in barriers.drain(..) {
                     reply.answer(version);
                 }
             });
+            if let Err(failed) = ran {
+                // A writer failure, as any panic outside `apply` is: the engine's health turns
+                // failed, submits are refused, readers keep the last snapshot, and waiting
+                // barriers are told.
+                std::panic::panic_any(failed.message().to_owned());
+            }
             if disconnected {
                 break;
             }

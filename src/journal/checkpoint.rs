@@ -320,7 +320,7 @@ mod tests {
             venue_seq: None,
             at: Timestamp::EPOCH,
         }));
-        core.run_batch(None, |_| {});
+        core.run_batch(None, |_| {}).expect("no journal");
         core.cell().load_full()
     }
 
