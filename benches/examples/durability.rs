@@ -35,13 +35,13 @@
 //!   the time is mostly loading the checkpoint, not replaying records.
 
 use std::error::Error;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use snapstate::book::{Book, BookCommand};
 use snapstate::engine::{Engine, EngineConfig};
-use snapstate::journal::{JournalConfig, RecoveryReport, SyncPolicy};
+use snapstate::journal::{RecoveryReport, SyncPolicy};
+use snapstate_bench::journal::{JournalSettings, TemporaryJournal};
 use snapstate_bench::probe::{self, PublicationProbe};
 use snapstate_bench::workload::Workload;
 
@@ -151,18 +151,21 @@ fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// Journals the workload once, then times recovering it, three times each way.
+/// Journals the workload once, then times recovering it: `recover_read_only` five times, then
+/// `Engine::recover` once.
 fn recovery_only(commands: usize) -> Result<(), Box<dyn Error>> {
     let workload = Workload::new(SLOTS);
-    let directory = TempDirectory::new()?;
-    let mut journal = JournalConfig::new(&directory.0)?;
-    journal.sync = SyncPolicy::Os;
-    journal.checkpoint_every_commands = None;
-    journal.checkpoint_interval = None;
-    let config = EngineConfig {
-        journal: Some(journal.clone()),
-        ..EngineConfig::default()
-    };
+    let directory = TemporaryJournal::create()?;
+    let config = JournalSettings {
+        sync: SyncPolicy::Os,
+        checkpoint_every_commands: None,
+    }
+    .apply(EngineConfig::default(), directory.path())?;
+    let journal_storage = config
+        .journal
+        .as_ref()
+        .map(|journal| journal.storage.clone())
+        .ok_or("the configuration journals")?;
     let book = Book::new(workload.book_config().clone());
     let (engine, _) = Engine::recover(book.clone(), config.clone())?;
     let writer = engine.write_handle();
@@ -188,7 +191,7 @@ fn recovery_only(commands: usize) -> Result<(), Box<dyn Error>> {
         let process_before = process_cpu_time();
         let started = Instant::now();
         let (snapshot, report) =
-            snapstate::journal::recover_read_only(journal.storage.as_ref(), book.clone())?;
+            snapstate::journal::recover_read_only(journal_storage.as_ref(), book.clone())?;
         let wall = started.elapsed();
         let cpu = cpu_before
             .zip(thread_cpu_time())
@@ -260,18 +263,18 @@ fn run(
     journal: Option<(SyncPolicy, Option<u64>)>,
     probe: &PublicationProbe,
 ) -> Result<Measured, Box<dyn Error>> {
-    let directory = TempDirectory::new()?;
+    let directory = TemporaryJournal::create()?;
     let config =
         |journal: Option<(SyncPolicy, Option<u64>)>| -> Result<EngineConfig, Box<dyn Error>> {
-            let mut config = EngineConfig::default();
-            if let Some((policy, checkpoint)) = journal {
-                let mut journal = JournalConfig::new(&directory.0)?;
-                journal.sync = policy;
-                journal.checkpoint_every_commands = checkpoint;
-                journal.checkpoint_interval = None;
-                config.journal = Some(journal);
-            }
-            Ok(config)
+            let config = EngineConfig::default();
+            Ok(match journal {
+                Some((sync, checkpoint_every_commands)) => JournalSettings {
+                    sync,
+                    checkpoint_every_commands,
+                }
+                .apply(config, directory.path())?,
+                None => config,
+            })
         };
     let book = Book::new(workload.book_config().clone());
     let engine = if journal.is_some() {
@@ -346,29 +349,4 @@ fn process_cpu_time() -> Option<Duration> {
 /// Nanoseconds as microseconds, for printing.
 fn micros(nanos: u64) -> String {
     format!("{:.0} µs", nanos as f64 / 1e3)
-}
-
-/// A directory under the system's temporary directory, removed when dropped.
-struct TempDirectory(PathBuf);
-
-impl TempDirectory {
-    fn new() -> std::io::Result<Self> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        let path = std::env::temp_dir().join(format!(
-            "snapstate-durability-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&path)?;
-        Ok(Self(path))
-    }
-}
-
-impl Drop for TempDirectory {
-    fn drop(&mut self) {
-        // A leftover temporary directory is harmless; the run's figures are already printed.
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

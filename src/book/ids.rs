@@ -75,7 +75,7 @@ pub trait RingOps<V>: Clone + Send + Sync + 'static {
     fn get_mut(&mut self, position: u32) -> Option<&mut (OrderId, V)>;
     /// Puts `entry` at `position`, replacing what was there.
     fn set(&mut self, position: u32, entry: (OrderId, V));
-    /// Empties `position`.
+    /// Empties `position`, which holds an entry.
     fn remove(&mut self, position: u32);
     /// How many positions hold an entry.
     fn len(&self) -> usize;
@@ -110,7 +110,7 @@ impl<V: Value> RingOps<V> for LevelArray<(OrderId, V)> {
     }
     #[inline]
     fn remove(&mut self, position: u32) {
-        LevelArray::remove(self, level_of(position));
+        LevelArray::remove_present(self, level_of(position));
     }
     fn len(&self) -> usize {
         LevelMapOps::len(self)

@@ -216,17 +216,20 @@ impl<V: Clone> LevelArray<V> {
         *entry = Some(value);
     }
 
-    /// Removes the value at `level`, if any. A leaf that this empties is dropped (a clone that
-    /// shares it keeps it), so that a map whose values move along its range, as the order-id
-    /// ring's do, holds only the leaves in use. (Branches are kept: at most one per
+    /// Removes the value at `level`, which holds one (the order-id ring checks its entry's id
+    /// first, so a second walk to look would be wasted; on an empty level this would copy the
+    /// path there, and a debug build asserts). A leaf that this empties is dropped (a clone
+    /// that shares it keeps it), so that a map whose values move along its range, as the
+    /// order-id ring's do, holds only the leaves in use. (Branches are kept: at most one per
     /// `LEAF_LEN * BRANCH_LEN` offsets.)
-    pub(super) fn remove(&mut self, level: Level) {
+    pub(super) fn remove_present(&mut self, level: Level) {
         let Some(offset) = self.range.offset(level) else {
             return;
         };
-        if self.find(offset).is_none() {
-            return;
-        }
+        debug_assert!(
+            self.find(offset).is_some(),
+            "remove_present of an empty level"
+        );
         let mut shift = self.root_shift;
         let mut branch = Arc::make_mut(&mut self.root);
         loop {

@@ -198,16 +198,13 @@ pub(crate) fn replay<S: Durable>(
         large: REPLAY_BATCH_COMMANDS.max(config.max_batch),
         after_panic: config.max_batch,
     };
-    replay_in_batches(storage, initial, config, repair, batch, PIPELINED)
+    replay_in_batches(storage, initial, config, repair, batch, PIPELINE)
 }
 
-/// Whether replay decodes on a thread of its own. Not under loom: recovery runs inside the
-/// loom models (on their simulated storage), where a thread must be one of the model's.
-const PIPELINED: bool = !cfg!(loom);
-
-/// Commands the decoding thread hands over at once.
-#[cfg(not(loom))]
-const PIPELINE_CHUNK_COMMANDS: usize = 4_096;
+/// How many commands the decoding thread hands over at once; `None`: replay decodes on the
+/// applying thread. Not pipelined under loom: recovery runs inside the loom models (on their
+/// simulated storage), where a thread must be one of the model's.
+const PIPELINE: Option<usize> = if cfg!(loom) { None } else { Some(4_096) };
 
 /// Chunks in flight between the decoding thread and the applying one: enough that neither
 /// waits for the other's jitter, few enough that the decoded commands held stay small.
@@ -225,14 +222,15 @@ struct BatchSizes {
     after_panic: usize,
 }
 
-/// [`replay`] with the batch sizes given, decoding on a thread of its own if `pipelined`.
+/// [`replay`] with the batch sizes given, decoding on a thread of its own that hands over
+/// chunks of `pipeline` commands (on the applying thread if `None`).
 fn replay_in_batches<S: Durable>(
     storage: &dyn Storage,
     initial: S,
     config: &EngineConfig,
     repair: bool,
     batch: BatchSizes,
-    pipelined: bool,
+    pipeline: Option<usize>,
 ) -> Result<(WriterCore<S>, RecoveryReport, Tail), RecoveryError> {
     let started = Instant::now();
     let names = storage
@@ -279,13 +277,13 @@ fn replay_in_batches<S: Durable>(
         max_batch: batch.large,
         replayed: 0,
     };
-    let expected = if pipelined {
-        scan.run_pipelined(&mut report, &mut replayer)?
-    } else {
-        scan.run(&mut report, |command| {
+    let expected = match pipeline {
+        #[cfg(not(loom))]
+        Some(chunk_commands) => scan.run_pipelined(&mut report, &mut replayer, chunk_commands)?,
+        _ => scan.run(&mut report, |command| {
             replayer.push(command);
             Ok(())
-        })?
+        })?,
     };
     replayer.finish();
     report.records_replayed = replayer.replayed;
@@ -416,20 +414,19 @@ impl<S: Durable> Scan<'_, S> {
         self,
         report: &mut RecoveryReport,
         replayer: &mut Replayer<'_, S>,
+        chunk_commands: usize,
     ) -> Result<Seq, RecoveryError> {
         let (sender, receiver) = crate::sync::channel::bounded::<Vec<S::Command>>(PIPELINE_CHUNKS);
         crate::sync::thread::scope(|scope| {
             let scanner = crate::sync::thread::Builder::new()
                 .name("snapstate-replay-scan".to_owned())
                 .spawn_scoped(scope, move || {
-                    let mut chunk = Vec::with_capacity(PIPELINE_CHUNK_COMMANDS);
+                    let mut chunk = Vec::with_capacity(chunk_commands);
                     let scanned = self.run(report, |command| {
                         chunk.push(command);
-                        if chunk.len() >= PIPELINE_CHUNK_COMMANDS {
-                            let full = std::mem::replace(
-                                &mut chunk,
-                                Vec::with_capacity(PIPELINE_CHUNK_COMMANDS),
-                            );
+                        if chunk.len() >= chunk_commands {
+                            let full =
+                                std::mem::replace(&mut chunk, Vec::with_capacity(chunk_commands));
                             // Refused only if the applying thread unwound (a non-deterministic
                             // state machine); its panic is what recovery reports.
                             sender.send(full).map_err(|_| {
@@ -455,19 +452,6 @@ impl<S: Durable> Scan<'_, S> {
             scanner
                 .join()
                 .unwrap_or_else(|payload| std::panic::resume_unwind(payload))
-        })
-    }
-
-    /// Under loom, [`run`](Self::run) on this thread (see [`PIPELINED`]).
-    #[cfg(loom)]
-    fn run_pipelined(
-        self,
-        report: &mut RecoveryReport,
-        replayer: &mut Replayer<'_, S>,
-    ) -> Result<Seq, RecoveryError> {
-        self.run(report, |command| {
-            replayer.push(command);
-            Ok(())
         })
     }
 }
@@ -755,18 +739,20 @@ mod tests {
             (4096, 4096),
             (usize::MAX, 7),
         ];
-        for ((large, after_panic), pipelined) in sizes
+        // On the applying thread, and on a decoding thread handing over chunks of one, of a
+        // size that does not divide the journal, and larger than it.
+        let pipelines = [None, Some(1), Some(7), Some(4_096)];
+        for ((large, after_panic), pipeline) in sizes
             .into_iter()
-            .flat_map(|sizes| [(sizes, false), (sizes, true)])
+            .flat_map(|sizes| pipelines.map(|pipeline| (sizes, pipeline)))
         {
             let sizes = BatchSizes { large, after_panic };
             let (core, report, tail) =
-                replay_in_batches(&storage, Sum::default(), &config, false, sizes, pipelined)
+                replay_in_batches(&storage, Sum::default(), &config, false, sizes, pipeline)
                     .expect("recovery");
             let recovered = core.cell().load_full();
             let case = format!(
-                "batches of {large}, {after_panic} after a panic, decoding on its own thread: \
-                 {pipelined}"
+                "batches of {large}, {after_panic} after a panic, chunks handed over: {pipeline:?}"
             );
             assert_eq!(recovered.state(), journaled.state(), "{case}");
             assert_eq!(recovered.last_seq(), journaled.last_seq(), "{case}");

@@ -426,12 +426,10 @@ fn adopt<S: Storage>(
             .push(StartupFinding::NotAdoptable { order_id, reason });
         None
     };
-    let Some(level) = book.config().grid.level_of(venue.price) else {
-        return not_adoptable(decision, "not at a level's price");
+    let level = match adoptable_level(book, venue, filled) {
+        Ok(level) => level,
+        Err(reason) => return not_adoptable(decision, reason),
     };
-    if filled > venue.quantity || venue.quantity <= Decimal::ZERO {
-        return not_adoptable(decision, "fills above its quantity");
-    }
     let slot = book.slot(level);
     if slot.is_some_and(|slot| slot.live_order().is_some()) || !claimed_slots.insert(level) {
         return not_adoptable(decision, "its slot is occupied");
@@ -493,6 +491,25 @@ fn unknown_unanswered(
     }
 }
 
+/// The level a venue order can be adopted into, live or finished: its price must be a level's,
+/// its quantity positive and its fills within it; otherwise why not.
+fn adoptable_level<S: Storage>(
+    book: &Book<S>,
+    venue: &VenueOrder,
+    filled: Quantity,
+) -> Result<Level, &'static str> {
+    let Some(level) = book.config().grid.level_of(venue.price) else {
+        return Err("not at a level's price");
+    };
+    if venue.quantity <= Decimal::ZERO {
+        return Err("its quantity is not positive");
+    }
+    if filled > venue.quantity {
+        return Err("fills above its quantity");
+    }
+    Ok(level)
+}
+
 /// An adoption of a finished venue order the book never knew, with fills, as a tombstone of
 /// its slot: when its price is exactly a level's and its fills and status fit its quantity;
 /// otherwise why not. No slot needs to be vacant, and any number can go into one slot in one
@@ -503,12 +520,7 @@ fn adopt_finished<S: Storage>(
     filled: Quantity,
     now: Timestamp,
 ) -> Result<FinishedAdoption, &'static str> {
-    let Some(level) = book.config().grid.level_of(venue.price) else {
-        return Err("not at a level's price");
-    };
-    if filled > venue.quantity || venue.quantity <= Decimal::ZERO {
-        return Err("fills above its quantity");
-    }
+    let level = adoptable_level(book, venue, filled)?;
     let status = venue.status.to_book_status();
     let fits = match status {
         OrderStatus::Filled => filled == venue.quantity,

@@ -75,7 +75,7 @@ pub enum StartupFinding {
         quantity: Quantity,
     },
     /// A live venue order the book does not know that cannot be adopted: off the grid's
-    /// levels, its slot occupied, or its fills above its quantity.
+    /// levels, its slot occupied, its quantity not positive, or its fills above its quantity.
     NotAdoptable {
         /// The order.
         order_id: OrderId,
