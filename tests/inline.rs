@@ -294,3 +294,69 @@ fn reclaim_frees_a_replaced_version_once_its_reader_lets_go_without_applying_any
         "reclaim publishes nothing"
     );
 }
+
+/// The writer reuses a replaced version no reader holds (`EngineConfig::reuse_limit`): it
+/// applies the batch to it again and writes the next batch to it in place. A version a reader
+/// holds must never be written: every snapshot held here keeps exactly the entries up to its
+/// own `last_seq`, however many calls came after it.
+#[test]
+fn snapshots_held_while_the_writer_reuses_replaced_versions_keep_their_state() {
+    let mut writer = start();
+    let reader = writer.read_handle();
+    let mut held = Vec::new();
+    for command in (2..600_u64).step_by(2) {
+        writer.apply(command).expect("the writer runs");
+        if command % 3 == 0 {
+            held.push(reader.load());
+        }
+        if command % 10 == 0 {
+            // Let one go again, so that the writer both reuses and retires versions.
+            held.pop();
+        }
+    }
+    writer
+        .apply_all((600..640).step_by(2))
+        .expect("the writer runs");
+    assert!(held.len() > 30, "{} snapshots held", held.len());
+    for snapshot in held {
+        let applied = usize::try_from(snapshot.last_seq().0).expect("a small count");
+        let expected: Vec<u64> = (2..).step_by(2).take(applied).collect();
+        assert_eq!(snapshot.state().logged(), expected, "{snapshot:?}");
+    }
+    let last = writer.shutdown().expect("clean shutdown");
+    assert_eq!(
+        last.state().logged(),
+        (2..640).step_by(2).collect::<Vec<u64>>()
+    );
+}
+
+/// With the replaced version reused, every command is applied twice, once after its
+/// publication: a state machine whose second application panics fails the writer even when
+/// nothing else in its call panicked. The command was published already (that is when it
+/// is applied again), so readers keep the version that includes it.
+#[test]
+fn a_command_that_panics_when_applied_again_to_the_replaced_version_fails_the_writer() {
+    quiet_panics();
+    let mut writer = start();
+    let reader = writer.read_handle();
+    writer.apply(2).expect("the writer runs");
+    let unwound = catch_unwind(AssertUnwindSafe(|| writer.apply(FLAKY)));
+    assert!(
+        unwound.is_err(),
+        "the second application's panic reaches the caller"
+    );
+    let refused = writer
+        .apply(4)
+        .expect_err("a failed writer applies nothing");
+    assert_eq!(refused.into_inner(), 4);
+    let health = writer.health();
+    assert_eq!(health.status, EngineStatus::Failed);
+    assert!(
+        health
+            .failure
+            .as_deref()
+            .is_some_and(|failure| failure.contains("non-deterministic")),
+        "{health:?}"
+    );
+    assert_eq!(reader.load().state().logged(), vec![2, FLAKY]);
+}

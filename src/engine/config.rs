@@ -60,6 +60,30 @@ pub struct EngineConfig {
     pub max_batch: usize,
     /// How the idle writer waits. Default [`WaitStrategy::Block`].
     pub wait_strategy: WaitStrategy,
+    /// The largest batch after which the writer reuses the version the batch replaced, when no
+    /// reader holds it: it applies the batch to that version again and makes it the working
+    /// state, instead of writing the next batch to a clone of the published version. `0` turns
+    /// reuse off. Default 1,024 (below about 2,000 commands a batch, the second application costs less
+    /// than the copies it saves: docs/benchmarks.md, "Reusing the replaced version").
+    ///
+    /// A clone of the published version shares all its structure with it, so the first write
+    /// to each node after a publication copies the node (and the path above it), and freeing
+    /// the replaced version frees the previous batch's copies. The replaced version is a
+    /// complete state one batch behind that no one else holds: applied to again, it writes
+    /// nodes that only it owns, in place, and nothing is copied or freed. Every command is
+    /// applied twice, once before its publication and once after it (outside the time to
+    /// visibility), so the trade pays for small batches, where the copies dominate (one
+    /// update per call of the [`InlineWriter`](super::InlineWriter), the threaded writer below
+    /// saturation), and not for large ones, where one copy of a node serves many commands.
+    ///
+    /// The price is memory: the writer keeps a second copy of every node the batches write, up
+    /// to the size of the state. A reader that holds the replaced version (a long
+    /// reconciliation) is never waited for: the writer falls back to the clone for that batch.
+    /// Requires what the journal already requires of [`StateMachine::apply`]: a deterministic
+    /// function of the state and the command.
+    ///
+    /// [`StateMachine::apply`]: super::StateMachine::apply
+    pub reuse_limit: usize,
     /// Capacity of the optional outcome stream; `None` (the default) creates none. When the
     /// stream's consumer falls behind, the writer does not wait for it: the record is dropped
     /// and counted in [`Counters::outcomes_dropped`](super::Counters::outcomes_dropped) (drops are
@@ -102,6 +126,7 @@ impl Default for EngineConfig {
             queue_capacity: 65_536,
             max_batch: 4_096,
             wait_strategy: WaitStrategy::Block,
+            reuse_limit: 1_024,
             outcome_capacity: None,
             clock: Arc::new(SystemClock),
             thread_name: "snapstate-writer".to_owned(),

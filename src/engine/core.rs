@@ -15,16 +15,20 @@
 //!    outcome.
 //! 3. [`WriterCore::publish`] stores the working state as the next [`Version`] with one store
 //!    into the publication cell.
-//! 4. [`WriterCore::finish_batch`] delivers the batch's outcome records, calls the
-//!    [publish hook](PublishHook) with the batch's commands, empties the batch and frees replaced
-//!    versions that no reader holds any more.
+//! 4. [`WriterCore::finish_batch`] delivers the batch's outcome records, reuses the version
+//!    the batch replaced if it can ([`WriterCore::reuse`]: applies the batch to it again and
+//!    makes it the working state), calls the [publish hook](PublishHook) with the batch's
+//!    commands, empties the batch and frees replaced versions that no reader holds any more.
 //!
 //! [`WriterCore::run_batch`] does all four in order, with a callback between 3 and 4 for the
 //! threaded writer's barriers.
 //!
 //! # Invariants
 //!
-//! * The working state equals the published state between batches (it shares its structure).
+//! * The working state equals the published state between batches: a clone of it (sharing its
+//!   structure) or the replaced version brought up to date (sharing only what neither wrote).
+//! * A version is written in place only when the writer holds its only reference: no reader
+//!   holds it and the cell no longer points at it.
 //! * Every command of a batch gets exactly one sequence number and one outcome, counted in the
 //!   tally before the snapshot that includes it is published, so each snapshot's counters
 //!   account for exactly the commands up to its `last_seq` (asserted in debug builds).
@@ -122,8 +126,15 @@ pub(crate) struct WriterCore<S: StateMachine> {
     record_metrics: bool,
     /// The last published snapshot: the base to re-derive from after a panic.
     published: Arc<Snapshot<S>>,
-    /// The working copy. Equal to `published.state` between batches; shares its structure.
+    /// The working copy. Equal to `published.state` between batches: either a clone of it
+    /// (sharing its structure, so the next batch copies what it writes) or the replaced
+    /// version, brought up to date in place (see [`reuse`](Self::reuse)).
     working: S,
+    /// The largest batch after which the writer reuses the version it replaced
+    /// ([`EngineConfig::reuse_limit`]).
+    reuse_limit: usize,
+    /// The positions in the batch of the commands that panicked, which a re-application skips.
+    panicked: Vec<usize>,
     next_seq: u64,
     tally: Tally,
     batch: Vec<S::Command>,
@@ -190,6 +201,8 @@ impl<S: StateMachine> WriterCore<S> {
             metrics: None,
             record_metrics: config.record_metrics,
             working: first.state.clone(),
+            reuse_limit: config.reuse_limit,
+            panicked: Vec::new(),
             published: first,
             next_seq: last_seq.0,
             tally: Tally::new(counters),
@@ -347,7 +360,7 @@ impl<S: StateMachine> WriterCore<S> {
     /// Applies every command of the batch to the working state, in order, numbering each.
     fn apply_batch(&mut self) {
         let version = self.published.version.next();
-        let mut panicked: Vec<usize> = Vec::new();
+        self.panicked.clear();
         for index in 0..self.batch.len() {
             self.next_seq += 1;
             let seq = Seq(self.next_seq);
@@ -373,8 +386,8 @@ impl<S: StateMachine> WriterCore<S> {
                     let message = panic_message(payload.as_ref());
                     self.tally.panicked();
                     self.report_panic(seq, &message);
-                    panicked.push(index);
-                    self.rederive(index, &panicked);
+                    self.panicked.push(index);
+                    self.rederive(index);
                     Outcome::Panicked { message }
                 }
             };
@@ -390,17 +403,30 @@ impl<S: StateMachine> WriterCore<S> {
 
     /// After a panic the working state may be torn: rebuild it from the last published version
     /// by re-applying the batch's commands before `upto`, except those that panicked.
-    fn rederive(&mut self, upto: usize, panicked: &[usize]) {
+    fn rederive(&mut self, upto: usize) {
         self.working = self.published.state.clone();
-        for index in (0..upto).filter(|index| !panicked.contains(index)) {
+        Self::reapply(
+            &mut self.working,
+            &self.batch[..upto],
+            &self.panicked,
+            &self.health,
+        );
+    }
+
+    /// Applies `commands` again to `state`, skipping the positions in `panicked`, whose outcomes
+    /// were recorded the first time (`apply` is deterministic).
+    fn reapply(state: &mut S, commands: &[S::Command], panicked: &[usize], health: &HealthCell) {
+        for (index, command) in commands.iter().enumerate() {
+            if panicked.contains(&index) {
+                continue;
+            }
             let replay = catch_unwind(AssertUnwindSafe(|| {
-                // The outcome was recorded the first time; `apply` is deterministic.
-                let _ = self.working.apply(&self.batch[index]);
+                let _ = state.apply(command);
             }));
             if let Err(payload) = replay {
                 // A command that applied cleanly once now panics: `apply` is not deterministic,
                 // so no state this writer could publish is trustworthy. Fail loudly.
-                self.health.update(|health| {
+                health.update(|health| {
                     health.failure = Some(format!(
                         "non-deterministic state machine: a command that applied cleanly \
                          panicked when re-applied: {}",
@@ -410,6 +436,36 @@ impl<S: StateMachine> WriterCore<S> {
                 resume_unwind(payload);
             }
         }
+    }
+
+    /// Makes the version the batch replaced the working state, brought up to date by applying
+    /// the batch to it again, when the batch has at most `reuse_limit` commands and no reader
+    /// holds that version; otherwise hands it back for [`release`](Self::release).
+    ///
+    /// Why: the working state cloned from the published one shares all its structure with it,
+    /// so the next batch copies every node it writes (a leaf and the path above it, per
+    /// structure, per distinct place written), and freeing the replaced version frees the
+    /// previous batch's copies. The replaced version is a complete state one batch behind that
+    /// no one else holds: applying the batch to it again writes mostly nodes that only it
+    /// owns, in place, and nothing is freed. For a small batch, applying it twice costs less
+    /// than the copies (docs/benchmarks.md, "Reusing the replaced version"); the price is
+    /// memory, up to a second copy of whatever the batches write (docs/decisions.md).
+    ///
+    /// Only the writer holds a reference to a replaced version once no reader does: the cell no
+    /// longer points at it, so a count of one cannot rise again, and `try_unwrap` is decisive.
+    fn reuse(&mut self, replaced: Arc<Snapshot<S>>) -> Option<Arc<Snapshot<S>>> {
+        if self.batch.len() > self.reuse_limit {
+            return Some(replaced);
+        }
+        let mut state = match Arc::try_unwrap(replaced) {
+            Ok(snapshot) => snapshot.state,
+            Err(held) => return Some(held),
+        };
+        Self::reapply(&mut state, &self.batch, &self.panicked, &self.health);
+        // The clone it replaces shared the published version's structure; dropping it leaves
+        // that version the only owner of its nodes, so it can be reused in turn.
+        self.working = state;
+        None
     }
 
     fn report_panic(&self, seq: Seq, message: &str) {
@@ -464,6 +520,7 @@ impl<S: StateMachine> WriterCore<S> {
         replaced: Option<Arc<Snapshot<S>>>,
     ) -> Result<(), String> {
         self.deliver_outcomes();
+        let replaced = replaced.and_then(|replaced| self.reuse(replaced));
         let mut handed = Ok(());
         if !self.batch.is_empty()
             && let Some(hook) = &mut self.hook
@@ -822,6 +879,94 @@ mod tests {
         assert_eq!(last.state().0, 6);
         assert_eq!(last.counters().panicked(), 1);
         assert_eq!(core.health().read().panicked_commands, 1);
+    }
+
+    /// Runs `batches` on a core with `reuse_limit`, holding the snapshot published after each
+    /// batch whose position is in `hold`, and returns every published snapshot.
+    fn published_after(
+        batches: &[&[u64]],
+        reuse_limit: usize,
+        hold: &[usize],
+    ) -> Vec<Arc<Snapshot<Sum>>> {
+        let config = EngineConfig {
+            reuse_limit,
+            ..config()
+        };
+        let mut core = WriterCore::new(Sum::default(), &config, None, false);
+        let mut published = Vec::new();
+        for (position, batch) in batches.iter().enumerate() {
+            run(&mut core, batch);
+            let snapshot = core.cell().load_full();
+            if hold.contains(&position) {
+                published.push(Arc::clone(&snapshot));
+            } else {
+                // Not held: the writer may take this version back after the next batch.
+                published.push(Arc::new(Snapshot {
+                    state: snapshot.state.clone(),
+                    counters: snapshot.counters.clone(),
+                    ..*snapshot
+                }));
+            }
+        }
+        published
+    }
+
+    #[test]
+    fn reusing_the_replaced_version_publishes_exactly_what_cloning_the_published_one_does() {
+        // Rejected (odd) and panicking (multiples of 13) commands among applied ones, in
+        // batches below and above the limit of 3.
+        let batches: &[&[u64]] = &[
+            &[2],
+            &[4, 13],
+            &[3, 6],
+            &[26, 8, 39],
+            &[10, 12, 14, 16],
+            &[18],
+            &[],
+            &[20, 65, 22],
+            &[1],
+        ];
+        for hold in [&[][..], &[0, 2, 3][..], &[1, 4, 5, 7][..]] {
+            let cloning = published_after(batches, 0, hold);
+            let reusing = published_after(batches, 3, hold);
+            for (cloned, reused) in cloning.iter().zip(&reusing) {
+                assert_eq!(cloned.state, reused.state, "held: {hold:?}");
+                assert_eq!(cloned.version, reused.version);
+                assert_eq!(cloned.last_seq, reused.last_seq);
+                assert_eq!(cloned.counters, reused.counters);
+            }
+            assert_eq!(
+                reusing.last().map(|last| last.state.0),
+                Some(2 + 4 + 6 + 8 + (10 + 12 + 14 + 16) + 18 + (20 + 22))
+            );
+        }
+    }
+
+    #[test]
+    fn a_held_version_is_never_reused_and_keeps_its_state() {
+        let config = EngineConfig {
+            reuse_limit: 8,
+            ..config()
+        };
+        let mut core = WriterCore::new(Sum::default(), &config, None, false);
+        run(&mut core, &[2]);
+        let held = core.cell().load_full();
+        run(&mut core, &[4]);
+        run(&mut core, &[6]);
+        assert_eq!(held.state.0, 2, "the version a reader holds is untouched");
+        assert_eq!(
+            core.retired.len(),
+            1,
+            "the held version waits in `retired` for its reader to let go"
+        );
+        let taken_back = Arc::downgrade(&core.cell().load_full());
+        run(&mut core, &[8]);
+        assert!(
+            taken_back.upgrade().is_none(),
+            "a version no one holds is taken back (reused), not kept"
+        );
+        assert_eq!(core.published().state.0, 20);
+        assert_eq!(core.working, core.published().state);
     }
 
     #[test]

@@ -141,7 +141,11 @@ pub type OutcomeRecordOf<S> =
 /// * `apply` is a pure function of the state and the command: the same state and command give
 ///   the same result and the same new state. The engine relies on this to recover from a panic
 ///   (it re-derives the working state from the last published version by re-applying the batch
-///   up to the command that panicked).
+///   up to the command that panicked), to keep a second copy of the state up to date (it applies
+///   each small batch again to the version the batch replaced, and writes the next batch to
+///   that copy: [`EngineConfig::reuse_limit`]), and to recover from a journal. A command that
+///   panics only when applied again fails the writer (named a non-deterministic state machine
+///   in its health).
 /// * A rejected command (`Err`) changes nothing.
 /// * `Clone` is cheap: persistent collections share structure, so a clone is a few reference
 ///   count increments, whatever the state's size.

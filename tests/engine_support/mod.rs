@@ -7,7 +7,7 @@
     reason = "each test binary compiles this module and uses a different part of it"
 )]
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use snapstate::engine::{Labelled, StateMachine};
@@ -29,6 +29,11 @@ pub struct Log {
 struct Gate {
     entered: mpsc::SyncSender<()>,
     release: Arc<Mutex<mpsc::Receiver<()>>>,
+    /// How many `WAIT` commands have been let through, shared by every clone. The writer
+    /// applies a command again (to the replaced version it reuses, or after a panic in its
+    /// batch); only a `WAIT`'s first application is held, so a test opens the gate once per
+    /// `WAIT` it submits.
+    passed: Arc<AtomicUsize>,
 }
 
 pub const PANIC: u64 = 1_000_000;
@@ -67,8 +72,12 @@ impl StateMachine for Log {
             }
             WAIT => {
                 if let Some(gate) = &self.gate {
-                    let _ = gate.entered.send(());
-                    let _ = gate.release.lock().expect("gate lock").recv();
+                    let earlier = self.entries.iter().filter(|&&entry| entry == WAIT).count();
+                    if gate.passed.load(Ordering::SeqCst) <= earlier {
+                        let _ = gate.entered.send(());
+                        let _ = gate.release.lock().expect("gate lock").recv();
+                        gate.passed.store(earlier + 1, Ordering::SeqCst);
+                    }
                 }
                 self.entries.push_back(WAIT);
                 Ok(Logged)
@@ -107,6 +116,7 @@ pub fn gated() -> (Log, mpsc::Receiver<()>, mpsc::Sender<()>) {
         gate: Some(Gate {
             entered: entered_sender,
             release: Arc::new(Mutex::new(release_receiver)),
+            passed: Arc::default(),
         }),
         ..Log::default()
     };
