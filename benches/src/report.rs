@@ -40,10 +40,12 @@ pub struct Figures {
     pub memory_bytes: Option<u64>,
     /// Extra bytes kept alive by one snapshot held during N further updates.
     pub memory_held_bytes: Option<u64>,
+    /// Bytes the design holds after the workload, settled, with no snapshot held.
+    pub memory_settled_bytes: Option<u64>,
 }
 
 /// The names of the figures, in output order.
-pub const FIGURE_NAMES: [&str; 13] = [
+pub const FIGURE_NAMES: [&str; 14] = [
     "updates_per_sec",
     "writer_stall_us_max",
     "writer_stall_us_p999",
@@ -57,6 +59,7 @@ pub const FIGURE_NAMES: [&str; 13] = [
     "reconcile_ms",
     "memory_bytes",
     "memory_held_bytes",
+    "memory_settled_bytes",
 ];
 
 impl Figures {
@@ -89,6 +92,7 @@ impl Figures {
             reconcile_ms: measured.reconciles.value_at_quantile(0.5) as f64 / 1e6,
             memory_bytes: measured.memory_bytes,
             memory_held_bytes: measured.memory_held_bytes,
+            memory_settled_bytes: measured.memory_settled_bytes,
         }
     }
 
@@ -108,6 +112,7 @@ impl Figures {
             "reconcile_ms" => Some(self.reconcile_ms),
             "memory_bytes" => self.memory_bytes.map(|bytes| bytes as f64),
             "memory_held_bytes" => self.memory_held_bytes.map(|bytes| bytes as f64),
+            "memory_settled_bytes" => self.memory_settled_bytes.map(|bytes| bytes as f64),
             _ => None,
         }
     }
@@ -500,6 +505,7 @@ mod tests {
             reconcile_ms: 8.0,
             memory_bytes: Some(9),
             memory_held_bytes: None,
+            memory_settled_bytes: Some(10),
         }
     }
 

@@ -5,7 +5,8 @@
 //!    snapshot while the producer sends N further updates (`memory_held_bytes`).
 //! 2. **workload**: one producer sends updates as fast as it can; one reader takes a snapshot
 //!    every 10 ms and checks an invariant on it; a reconciler reconciles every 100 ms.
-//! 3. **reconcile**: with the producer idle, time single reconciliations (`reconcile_ms`).
+//! 3. **reconcile**: with the producer idle, time single reconciliations (`reconcile_ms`);
+//!    then read what the settled design holds (`memory_settled_bytes`).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -82,6 +83,10 @@ pub struct Measured {
     pub memory_held_bytes: Option<u64>,
     /// How many updates the memory phase sent (N, unless the time ran out).
     pub memory_updates: u64,
+    /// Bytes the design holds after the workload and the quiet reconciliations, with no
+    /// snapshot held and everything it can free freed (its state, any second copy of it, the
+    /// versions it keeps, its queue); `None` without a counting allocator.
+    pub memory_settled_bytes: Option<u64>,
     /// Snapshots whose invariant check failed (must be zero).
     pub invariant_violations: u64,
 }
@@ -131,6 +136,10 @@ pub fn measure<C: Contender>(
     let batch_sizes = producer.take_batch_sizes();
 
     let reconciles = reconcile_quietly(reader.clone(), schedule.reconcile);
+    producer.reclaim();
+    let memory_settled_bytes = allocated
+        .zip(before)
+        .map(|(bytes, before)| bytes().saturating_sub(before) as u64);
     producer.finish();
     Measured {
         updates_per_sec: produced.updates as f64 / produced.elapsed.as_secs_f64(),
@@ -145,6 +154,7 @@ pub fn measure<C: Contender>(
         memory_bytes,
         memory_held_bytes,
         memory_updates,
+        memory_settled_bytes,
         invariant_violations: violations,
     }
 }
