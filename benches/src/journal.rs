@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use snapstate::engine::EngineConfig;
-use snapstate::journal::{JournalConfig, SyncPolicy};
+use snapstate::journal::{JournalConfig, RecoveryError, RecoveryReport, SyncPolicy};
 
 /// What a snapstate contender journals, if anything.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +36,28 @@ impl JournalSettings {
             journal: Some(journal),
             ..config
         })
+    }
+
+    /// Starts a contender's journaled writer: a fresh [`TemporaryJournal`], `config` with a
+    /// journal there under these settings, and `recover` (`Engine::recover` or
+    /// `InlineWriter::recover`) on the empty directory, as a journaled writer always starts.
+    /// Drop the directory only after the writer has stopped.
+    ///
+    /// # Panics
+    ///
+    /// If the directory cannot be made or the writer does not start: the comparison cannot
+    /// run the contender without them.
+    pub fn start_writer<W>(
+        &self,
+        config: EngineConfig,
+        recover: impl FnOnce(EngineConfig) -> Result<(W, RecoveryReport), RecoveryError>,
+    ) -> (W, TemporaryJournal) {
+        let directory = TemporaryJournal::create().expect("a temporary journal directory");
+        let config = self
+            .apply(config, directory.path())
+            .expect("the journal directory opens");
+        let (writer, _) = recover(config).expect("the journaled writer starts");
+        (writer, directory)
     }
 }
 
@@ -87,6 +109,26 @@ impl Drop for TemporaryJournal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_started_writer_journals_into_its_temporary_directory_until_dropped() {
+        use snapstate::engine::Engine;
+
+        let settings = JournalSettings {
+            sync: SyncPolicy::Os,
+            checkpoint_every_commands: None,
+        };
+        let book = crate::workload::Workload::new(10).initial_book();
+        let (engine, directory) = settings.start_writer(EngineConfig::default(), |config| {
+            Engine::recover(book, config)
+        });
+        let path = directory.path().to_owned();
+        let files = std::fs::read_dir(&path).expect("the directory").count();
+        assert!(files > 0, "the journal's files are in {}", path.display());
+        engine.shutdown().expect("the engine stops");
+        drop(directory);
+        assert!(!path.exists());
+    }
 
     #[test]
     fn a_temporary_journal_is_removed_with_its_files_when_dropped() {
