@@ -6,18 +6,14 @@
 //! contender finishes ([`TemporaryJournal`]): nothing is recovered, nothing is kept.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use snapstate::engine::EngineConfig;
-use snapstate::journal::{JournalConfig, SyncPolicy};
-
-/// The longest interval `interval:PERIOD` accepts: one hour.
-pub const MAX_SYNC_INTERVAL: Duration = Duration::from_secs(60 * 60);
+use snapstate::journal::{JournalConfig, RecoveryError, RecoveryReport, SyncPolicy};
 
 /// What a snapstate contender journals, if anything.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct JournalSettings {
-    /// When the journal thread syncs (`--journal`).
+    /// When the journal thread syncs (`--journal`, in [`SyncPolicy`]'s spelling).
     pub sync: SyncPolicy,
     /// A checkpoint every this many commands (`--checkpoint-every`); `None`: no checkpoints
     /// (the interval trigger is off too, so that a run without this option measures the
@@ -41,64 +37,28 @@ impl JournalSettings {
             ..config
         })
     }
-}
 
-/// A sync policy as `--journal` spells it: `every_batch`, `os`, `interval:PERIOD` (the period
-/// in whole `us`, `ms` or `s`, e.g. `interval:10ms`).
-pub fn sync_policy_name(policy: SyncPolicy) -> String {
-    match policy {
-        SyncPolicy::EveryBatch => "every_batch".to_owned(),
-        SyncPolicy::Os => "os".to_owned(),
-        SyncPolicy::Interval(period) => {
-            let micros = period.as_micros();
-            if micros % 1_000_000 == 0 {
-                format!("interval:{}s", micros / 1_000_000)
-            } else if micros % 1_000 == 0 {
-                format!("interval:{}ms", micros / 1_000)
-            } else {
-                format!("interval:{micros}us")
-            }
-        }
+    /// Starts a contender's journaled writer: a fresh [`TemporaryJournal`], `config` with a
+    /// journal there under these settings, and `recover` (`Engine::recover` or
+    /// `InlineWriter::recover`) on the empty directory, as a journaled writer always starts.
+    /// Drop the directory only after the writer has stopped.
+    ///
+    /// # Panics
+    ///
+    /// If the directory cannot be made or the writer does not start: the comparison cannot
+    /// run the contender without them.
+    pub fn start_writer<W>(
+        &self,
+        config: EngineConfig,
+        recover: impl FnOnce(EngineConfig) -> Result<(W, RecoveryReport), RecoveryError>,
+    ) -> (W, TemporaryJournal) {
+        let directory = TemporaryJournal::create().expect("a temporary journal directory");
+        let config = self
+            .apply(config, directory.path())
+            .expect("the journal directory opens");
+        let (writer, _) = recover(config).expect("the journaled writer starts");
+        (writer, directory)
     }
-}
-
-/// Parses a sync policy as [`sync_policy_name`] writes it.
-///
-/// # Errors
-///
-/// Anything else, in words: an unknown policy, a period without a unit, of zero, or over
-/// [`MAX_SYNC_INTERVAL`].
-pub fn parse_sync_policy(text: &str) -> Result<SyncPolicy, String> {
-    match text {
-        "every_batch" => return Ok(SyncPolicy::EveryBatch),
-        "os" => return Ok(SyncPolicy::Os),
-        _ => {}
-    }
-    let period = text
-        .strip_prefix("interval:")
-        .ok_or_else(|| format!("`{text}` is not every_batch, os or interval:PERIOD"))?;
-    let split = period
-        .find(|character: char| !character.is_ascii_digit())
-        .unwrap_or(period.len());
-    let (number, unit) = period.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{period}` is not a whole number with a unit (us, ms, s)"))?;
-    let micros_per_unit = match unit {
-        "us" => 1,
-        "ms" => 1_000,
-        "s" => 1_000_000,
-        _ => return Err(format!("`{period}` has no unit of us, ms or s")),
-    };
-    let interval = number
-        .checked_mul(micros_per_unit)
-        .map(Duration::from_micros)
-        .filter(|interval| *interval <= MAX_SYNC_INTERVAL)
-        .ok_or_else(|| format!("`{period}` is longer than an hour"))?;
-    if interval.is_zero() {
-        return Err("a sync interval must be longer than zero".to_owned());
-    }
-    Ok(SyncPolicy::Interval(interval))
 }
 
 /// A fresh journal directory under the system's temporary directory, removed (with what the
@@ -151,39 +111,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sync_policies_parse_back_from_their_names() {
-        for policy in [
-            SyncPolicy::EveryBatch,
-            SyncPolicy::Os,
-            SyncPolicy::Interval(Duration::from_millis(10)),
-            SyncPolicy::Interval(Duration::from_secs(2)),
-            SyncPolicy::Interval(Duration::from_micros(250)),
-        ] {
-            assert_eq!(parse_sync_policy(&sync_policy_name(policy)), Ok(policy));
-        }
-        assert_eq!(
-            sync_policy_name(SyncPolicy::Interval(Duration::from_millis(10))),
-            "interval:10ms"
-        );
-    }
+    fn a_started_writer_journals_into_its_temporary_directory_until_dropped() {
+        use snapstate::engine::Engine;
 
-    #[test]
-    fn bad_sync_policies_are_refused_in_words() {
-        for text in [
-            "",
-            "every-batch",
-            "interval",
-            "interval:",
-            "interval:10",
-            "interval:ms",
-            "interval:0ms",
-            "interval:1.5s",
-            "interval:2h",
-            "interval:3601s",
-            "interval:99999999999999999999s",
-        ] {
-            assert!(parse_sync_policy(text).is_err(), "{text:?}");
-        }
+        let settings = JournalSettings {
+            sync: SyncPolicy::Os,
+            checkpoint_every_commands: None,
+        };
+        let book = crate::workload::Workload::new(10).initial_book();
+        let (engine, directory) = settings.start_writer(EngineConfig::default(), |config| {
+            Engine::recover(book, config)
+        });
+        let path = directory.path().to_owned();
+        let files = std::fs::read_dir(&path).expect("the directory").count();
+        assert!(files > 0, "the journal's files are in {}", path.display());
+        engine.shutdown().expect("the engine stops");
+        drop(directory);
+        assert!(!path.exists());
     }
 
     #[test]

@@ -198,7 +198,8 @@ pub struct RunShape {
 /// The journal of a run (`--journal`, `--checkpoint-every`), as the JSON output shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct JournalShape {
-    /// The sync policy, as `--journal` spells it (`every_batch`, `os`, `interval:10ms`).
+    /// The sync policy in [`SyncPolicy`](snapstate::journal::SyncPolicy)'s spelling, as
+    /// `--journal` takes it (`every_batch`, `os`, `interval:10ms`).
     pub sync: String,
     /// A checkpoint every this many commands; `None` (JSON `null`): no checkpoints.
     pub checkpoint_every_commands: Option<u64>,
@@ -208,7 +209,7 @@ impl JournalShape {
     /// The settings' shape.
     pub fn of(settings: &super::journal::JournalSettings) -> Self {
         Self {
-            sync: super::journal::sync_policy_name(settings.sync),
+            sync: settings.sync.to_string(),
             checkpoint_every_commands: settings.checkpoint_every_commands,
         }
     }
@@ -407,7 +408,7 @@ fn check_run_shape(run: Option<&serde_json::Value>) -> Result<(), String> {
                 .get("sync")
                 .and_then(serde_json::Value::as_str)
                 .ok_or("no `run.journal.sync` string")?;
-            super::journal::parse_sync_policy(sync)
+            sync.parse::<snapstate::journal::SyncPolicy>()
                 .map_err(|problem| format!("`run.journal.sync`: {problem}"))?;
             if !journal
                 .get("checkpoint_every_commands")

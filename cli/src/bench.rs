@@ -44,10 +44,10 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub inline_batch: u32,
     /// Journal snapstate's two writers (threaded and inline) at this sync policy:
-    /// `every_batch`, `os` or `interval:PERIOD` (e.g. `interval:10ms`; us, ms or s). Each run
+    /// `every_batch`, `os` or `interval:PERIOD` (e.g. `interval:10ms`; ns, us, ms or s). Each run
     /// journals into a fresh temporary directory, removed afterwards; the policy is shown in
     /// the table and in `--json` (`run.journal`). Default: no journal.
-    #[arg(long, value_parser = snapstate_bench::journal::parse_sync_policy)]
+    #[arg(long)]
     pub journal: Option<snapstate::journal::SyncPolicy>,
     /// With --journal: a checkpoint every N commands (written by the checkpointer's thread
     /// from a held snapshot; compare `writer_stall_us_max` and the publication gaps with and

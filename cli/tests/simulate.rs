@@ -132,9 +132,15 @@ fn options_that_cannot_make_a_run_are_refused_with_a_reason() {
     assert_eq!(output.status.code(), Some(2), "a usage error");
     assert!(text(&output.stderr).contains("--journal <DIR>"));
 
-    let output = snapstate(&["simulate", "--journal", ".", "--journal-sync", "often"]);
-    assert_eq!(output.status.code(), Some(2), "a usage error");
-    assert!(text(&output.stderr).contains("expected every-batch, os or a period"));
+    for (policy, reason) in [
+        ("often", "`often` is not every_batch, os or interval:PERIOD"),
+        ("every-batch", "`every-batch` is not every_batch"),
+        ("interval:0ms", "longer than zero"),
+    ] {
+        let output = snapstate(&["simulate", "--journal", ".", "--journal-sync", policy]);
+        assert_eq!(output.status.code(), Some(2), "a usage error");
+        assert!(text(&output.stderr).contains(reason), "{policy}");
+    }
 
     let output = snapstate(&["simulate", "--grace", "100ms"]);
     assert_eq!(output.status.code(), Some(1));
@@ -275,7 +281,7 @@ fn is_digest(value: &Value) -> bool {
 #[test]
 fn a_journaled_run_reports_its_journal_and_the_next_run_recovers_it() {
     let directory = journal_directory("simulate-journal-twice");
-    let first = journaled_run(&directory, "every-batch");
+    let first = journaled_run(&directory, "every_batch");
     let journal = &first["journal"];
     assert_eq!(journal["sync"], "every_batch", "{journal}");
     let last_seq = count(&journal["last_seq"]);
@@ -362,7 +368,7 @@ fn a_run_killed_mid_trade_is_recovered_by_the_next_run() {
     let read_only: Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert!(count(&read_only["last_seq"]) > 0, "{read_only}");
 
-    let report = journaled_run(&directory, "every-batch");
+    let report = journaled_run(&directory, "every_batch");
     assert_eq!(report["book_equals_venue"], true);
     let journal = &report["journal"];
     let recovery = &journal["recovery"];

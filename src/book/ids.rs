@@ -27,14 +27,13 @@
 //! leaves hold entries inline; after a publication the first change to a leaf copies it and the
 //! branches above it once) for [`Persistent`](super::Persistent), and [`LeafVec`] (a `Vec` of
 //! boxed leaves, deep-copied on clone) for [`Standard`](super::Standard). Persistent records
-//! (finished orders) are stored behind an `Arc` each ([`Records`]), so that a leaf entry is an
-//! id and a pointer; [`Standard`](super::Standard) keeps its records in a `HashMap`
-//! ([`StandardRecords`]).
+//! (finished orders) are stored behind an `Arc` each ([`PersistentRecords`]), so that a leaf
+//! entry is an id and a pointer; [`Standard`](super::Standard) keeps its records in a
+//! `HashMap` ([`StandardRecords`]).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
-use std::ops::Deref;
 
 use crate::sync::Arc;
 
@@ -348,34 +347,14 @@ impl<V: Value, R: RingOps<V>, F: MapOps<OrderId, V>> fmt::Debug for IdMap<V, R, 
     }
 }
 
-/// A pointer a record map keeps each record behind: [`Arc`] (persistent: a held snapshot
-/// shares every record that did not change).
-pub trait RecordPointer<V>: Deref<Target = V> + Value {
-    /// `value` behind a new pointer.
-    fn new(value: V) -> Self;
-    /// The record, mutably (for an `Arc` a snapshot shares, a copy first).
-    fn make_mut(&mut self) -> &mut V;
+/// The record map of [`Persistent`](super::Persistent) storage: an order-id map of records,
+/// each behind its own [`Arc`], so that a ring entry is an id and a pointer (copying a leaf
+/// after a publication copies 16 bytes per entry, not a record), and a held snapshot shares
+/// every record that did not change.
+pub struct PersistentRecords<V> {
+    map: PersistentIds<Arc<V>>,
 }
 
-impl<V: Value> RecordPointer<V> for Arc<V> {
-    fn new(value: V) -> Self {
-        Arc::new(value)
-    }
-    #[inline]
-    fn make_mut(&mut self) -> &mut V {
-        Arc::make_mut(self)
-    }
-}
-
-/// An order-id map of records, each behind its own pointer `P`, so that a ring entry is an id
-/// and a pointer (copying a leaf after a publication copies 16 bytes per entry, not a record).
-pub struct Records<V, P, M> {
-    map: M,
-    record: PhantomData<fn() -> (V, P)>,
-}
-
-/// The record map of [`Persistent`](super::Persistent) storage.
-pub type PersistentRecords<V> = Records<V, Arc<V>, PersistentIds<Arc<V>>>;
 /// The record map of [`Standard`](super::Standard) storage: a `HashMap` of records stored in
 /// it, as before the ring. The ring pays off for persistent storage, where a hash trie's change
 /// copies nodes after every publication; in place, a hash map's insert and remove are already
@@ -390,37 +369,35 @@ impl<V: Value> IdMapOps<V> for HashMap<OrderId, V, BookHasher> {
     }
 }
 
-impl<V, P, M: Clone> Clone for Records<V, P, M> {
+impl<V> Clone for PersistentRecords<V> {
     fn clone(&self) -> Self {
         Self {
             map: self.map.clone(),
-            record: PhantomData,
         }
     }
 }
 
-impl<V, P, M: PartialEq> PartialEq for Records<V, P, M> {
+impl<V: Value> PartialEq for PersistentRecords<V> {
     fn eq(&self, other: &Self) -> bool {
         self.map == other.map
     }
 }
 
-impl<V, P, M: fmt::Debug> fmt::Debug for Records<V, P, M> {
+impl<V: Value> fmt::Debug for PersistentRecords<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.map.fmt(f)
     }
 }
 
-impl<V: Value, P: RecordPointer<V>, M: IdMapOps<P>> IdMapOps<V> for Records<V, P, M> {
+impl<V: Value> IdMapOps<V> for PersistentRecords<V> {
     fn for_expected(expected: usize) -> Self {
         Self {
-            map: M::for_expected(expected),
-            record: PhantomData,
+            map: PersistentIds::for_expected(expected),
         }
     }
 }
 
-impl<V: Value, P: RecordPointer<V>, M: IdMapOps<P>> MapOps<OrderId, V> for Records<V, P, M> {
+impl<V: Value> MapOps<OrderId, V> for PersistentRecords<V> {
     fn empty() -> Self {
         Self::for_expected(0)
     }
@@ -430,11 +407,11 @@ impl<V: Value, P: RecordPointer<V>, M: IdMapOps<P>> MapOps<OrderId, V> for Recor
     }
     #[inline]
     fn get_mut(&mut self, key: &OrderId) -> Option<&mut V> {
-        self.map.get_mut(key).map(P::make_mut)
+        self.map.get_mut(key).map(Arc::make_mut)
     }
     #[inline]
     fn insert(&mut self, key: OrderId, value: V) {
-        self.map.insert(key, P::new(value));
+        self.map.insert(key, Arc::new(value));
     }
     #[inline]
     fn remove(&mut self, key: &OrderId) {

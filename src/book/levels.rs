@@ -184,9 +184,11 @@ fn entry<V: Clone>(root: &mut Arc<Branch<V>>, root_shift: u32, offset: u32) -> &
 }
 
 impl<V: Clone> LevelArray<V> {
-    /// The leaf entry at `offset`, mutably, if its leaf exists. Copies the path where it is
-    /// shared (a miss may copy the branches above the missing child; it changes no value).
-    fn existing_entry(&mut self, offset: u32) -> Option<&mut Option<V>> {
+    /// The slot that holds the leaf of `offset` (`None` in it: no leaf there), mutably, if
+    /// the branches above it exist. Copies the path where it is shared (a miss may copy the
+    /// branches above the missing child; it changes no value). The leaf itself is not copied:
+    /// a caller that drops it need not pay for the copy.
+    fn existing_leaf(&mut self, offset: u32) -> Option<&mut Option<Arc<Leaf<V>>>> {
         let mut shift = self.root_shift;
         let mut branch = Arc::make_mut(&mut self.root);
         loop {
@@ -196,12 +198,16 @@ impl<V: Clone> LevelArray<V> {
                     shift -= BRANCH_BITS;
                     branch = Arc::make_mut(children[index].as_mut()?);
                 }
-                Branch::Bottom(leaves) => {
-                    let leaf = leaf_mut(leaves[index].as_mut()?);
-                    return Some(&mut leaf[leaf_index(offset)]);
-                }
+                Branch::Bottom(leaves) => return Some(&mut leaves[index]),
             }
         }
+    }
+
+    /// The leaf entry at `offset`, mutably, if its leaf exists. Copies the path where it is
+    /// shared, as [`existing_leaf`](Self::existing_leaf) does, and the leaf.
+    fn existing_entry(&mut self, offset: u32) -> Option<&mut Option<V>> {
+        let leaf = self.existing_leaf(offset)?.as_mut()?;
+        Some(&mut leaf_mut(leaf)[leaf_index(offset)])
     }
 }
 
@@ -230,38 +236,24 @@ impl<V: Clone> LevelArray<V> {
             self.find(offset).is_some(),
             "remove_present of an empty level"
         );
-        let mut shift = self.root_shift;
-        let mut branch = Arc::make_mut(&mut self.root);
-        loop {
-            let index = child_index(offset, shift);
-            match branch {
-                Branch::Inner(children) => {
-                    shift -= BRANCH_BITS;
-                    let Some(child) = children[index].as_mut() else {
-                        return;
-                    };
-                    branch = Arc::make_mut(child);
-                }
-                Branch::Bottom(leaves) => {
-                    let Some(leaf) = leaves[index].as_mut() else {
-                        return;
-                    };
-                    let at = leaf_index(offset);
-                    let last = leaf
-                        .iter()
-                        .enumerate()
-                        .all(|(index, entry)| index == at || entry.is_none());
-                    if last {
-                        // Dropping the leaf rather than copying it to clear one entry.
-                        leaves[index] = None;
-                    } else {
-                        leaf_mut(leaf)[at] = None;
-                    }
-                    self.len -= 1;
-                    return;
-                }
-            }
+        let Some(slot) = self.existing_leaf(offset) else {
+            return;
+        };
+        let Some(leaf) = slot.as_mut() else {
+            return;
+        };
+        let at = leaf_index(offset);
+        let last = leaf
+            .iter()
+            .enumerate()
+            .all(|(index, entry)| index == at || entry.is_none());
+        if last {
+            // Dropping the leaf rather than copying it to clear one entry.
+            *slot = None;
+        } else {
+            leaf_mut(leaf)[at] = None;
         }
+        self.len -= 1;
     }
 }
 
@@ -287,11 +279,9 @@ impl<V> LevelArray<V> {
 
     /// Every level and its value, lowest level first.
     pub fn iter(&self) -> Iter<'_, V> {
-        let mut stack = Vec::with_capacity(8);
-        stack.push(Frame::new(&self.root, 0, self.root_shift));
         Iter {
             range: self.range,
-            stack,
+            leaves: self.leaves(),
             leaf: None,
             remaining: self.len,
         }
@@ -313,14 +303,15 @@ impl<V> LevelArray<V> {
     }
 }
 
-/// The leaves of a [`LevelArray`], lowest offsets first.
+/// The leaves of a [`LevelArray`], lowest offsets first, each with its first offset: the walk
+/// that [`Iter`] reads the entries of.
 struct Leaves<'a, V> {
     /// The branches from the root down to the one being walked.
     stack: Vec<Frame<'a, V>>,
 }
 
 impl<'a, V> Iterator for Leaves<'a, V> {
-    type Item = &'a Leaf<V>;
+    type Item = (u64, &'a Leaf<V>);
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
@@ -337,9 +328,11 @@ impl<'a, V> Iterator for Leaves<'a, V> {
                         *shift - BRANCH_BITS,
                     ))
                 }),
-                Frame::Bottom { leaves, .. } => {
-                    if let Some(leaf) = leaves.find_map(|(_, leaf)| leaf.as_deref()) {
-                        return Some(leaf);
+                Frame::Bottom { base, leaves } => {
+                    if let Some((index, leaf)) =
+                        leaves.find_map(|(index, leaf)| leaf.as_deref().map(|leaf| (index, leaf)))
+                    {
+                        return Some((*base + ((index as u64) << LEAF_BITS), leaf));
                     }
                     None
                 }
@@ -421,7 +414,7 @@ impl<V: crate::book::storage::Value> LevelMapOps<V> for LevelArray<V> {
     {
         // Leaf by leaf, without working out each value's level (which the reconciler's walk
         // of the slots and every other walk of the values do not need).
-        LevelArray::leaves(self).flat_map(|leaf| leaf.iter().flatten())
+        LevelArray::leaves(self).flat_map(|(_, leaf)| leaf.iter().flatten())
     }
 }
 
@@ -441,7 +434,7 @@ impl<V: fmt::Debug> fmt::Debug for LevelArray<V> {
     }
 }
 
-/// One branch being walked by [`Iter`]: its children not yet visited.
+/// One branch being walked by [`Leaves`]: its children not yet visited.
 enum Frame<'a, V> {
     Inner {
         base: u64,
@@ -474,8 +467,8 @@ impl<'a, V> Frame<'a, V> {
 /// The levels and values of a [`LevelArray`], lowest level first.
 pub struct Iter<'a, V> {
     range: Range,
-    /// The branches from the root down to the one being walked.
-    stack: Vec<Frame<'a, V>>,
+    /// The leaves not yet visited.
+    leaves: Leaves<'a, V>,
     /// The leaf being walked: its first offset and its entries not yet visited.
     leaf: Option<(u64, std::iter::Enumerate<std::slice::Iter<'a, Option<V>>>)>,
     remaining: usize,
@@ -493,39 +486,9 @@ impl<'a, V> Iterator for Iter<'a, V> {
                         return Some((self.range.level(*base + index as u64), value));
                     }
                 }
-                self.leaf = None;
             }
-            let next = match self.stack.last_mut()? {
-                Frame::Inner {
-                    base,
-                    shift,
-                    children,
-                } => children.find_map(|(index, child)| {
-                    let child = child.as_deref()?;
-                    let child_shift = *shift - BRANCH_BITS;
-                    Some(Frame::new(
-                        child,
-                        *base + ((index as u64) << *shift),
-                        child_shift,
-                    ))
-                }),
-                Frame::Bottom { base, leaves } => {
-                    if let Some((index, leaf)) =
-                        leaves.find_map(|(index, leaf)| leaf.as_deref().map(|leaf| (index, leaf)))
-                    {
-                        let first = *base + ((index as u64) << LEAF_BITS);
-                        self.leaf = Some((first, leaf.iter().enumerate()));
-                        continue;
-                    }
-                    None
-                }
-            };
-            match next {
-                Some(frame) => self.stack.push(frame),
-                None => {
-                    self.stack.pop();
-                }
-            }
+            let (first, leaf) = self.leaves.next()?;
+            self.leaf = Some((first, leaf.iter().enumerate()));
         }
     }
 

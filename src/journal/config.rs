@@ -4,13 +4,33 @@
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use crate::sync::Arc;
 
+use super::error::ParseSyncPolicyError;
 use super::storage::{FileStorage, Storage};
 
 /// When the journal makes what it wrote durable, and so what `durable_seq` promises.
+///
+/// # Text
+///
+/// Its one spelling, which the `snapstate` command's options take and its reports show, is
+/// `every_batch`, `os` or `interval:PERIOD`, the period a whole number of `ns`, `us`, `ms` or
+/// `s` (e.g. `interval:10ms`). [`Display`](fmt::Display) writes that spelling (the period in
+/// the largest unit that divides it) and [`FromStr`] reads it back:
+///
+/// ```
+/// use std::time::Duration;
+/// use snapstate::journal::SyncPolicy;
+///
+/// let policy: SyncPolicy = "interval:10ms".parse()?;
+/// assert_eq!(policy, SyncPolicy::Interval(Duration::from_millis(10)));
+/// assert_eq!(policy.to_string(), "interval:10ms");
+/// assert!("every-batch".parse::<SyncPolicy>().is_err());
+/// # Ok::<(), snapstate::journal::ParseSyncPolicyError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum SyncPolicy {
     /// One `fdatasync` per group of batches the journal thread takes at once (group commit).
@@ -25,6 +45,78 @@ pub enum SyncPolicy {
     /// once a record is handed to the operating system: it survives the process being killed,
     /// not the machine losing power.
     Os,
+}
+
+impl SyncPolicy {
+    /// The longest interval [`FromStr`] accepts: one hour.
+    pub const MAX_INTERVAL: Duration = Duration::from_secs(60 * 60);
+}
+
+/// The units a period may be written in, largest first, with their length in nanoseconds.
+const PERIOD_UNITS: [(&str, u64); 4] = [
+    ("s", 1_000_000_000),
+    ("ms", 1_000_000),
+    ("us", 1_000),
+    ("ns", 1),
+];
+
+impl fmt::Display for SyncPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::EveryBatch => f.write_str("every_batch"),
+            Self::Os => f.write_str("os"),
+            Self::Interval(period) => {
+                let nanos = period.as_nanos();
+                // The largest unit that divides the period exactly, so that the text parses
+                // back to the same period; zero falls through to nanoseconds.
+                let (unit, per_unit) = PERIOD_UNITS
+                    .into_iter()
+                    .find(|&(_, per_unit)| nanos != 0 && nanos % u128::from(per_unit) == 0)
+                    .unwrap_or(("ns", 1));
+                write!(f, "interval:{}{unit}", nanos / u128::from(per_unit))
+            }
+        }
+    }
+}
+
+impl FromStr for SyncPolicy {
+    type Err = ParseSyncPolicyError;
+
+    /// Reads the spelling [`Display`](fmt::Display) writes.
+    ///
+    /// # Errors
+    ///
+    /// A [`ParseSyncPolicyError`]: an unknown policy, a period without a whole number or a
+    /// known unit, of zero, or longer than [`SyncPolicy::MAX_INTERVAL`].
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "every_batch" => return Ok(Self::EveryBatch),
+            "os" => return Ok(Self::Os),
+            _ => {}
+        }
+        let period = text
+            .strip_prefix("interval:")
+            .ok_or_else(|| ParseSyncPolicyError::UnknownPolicy(text.to_owned()))?;
+        let split = period
+            .find(|character: char| !character.is_ascii_digit())
+            .unwrap_or(period.len());
+        let (number, unit) = period.split_at(split);
+        let number: u64 = number
+            .parse()
+            .map_err(|_| ParseSyncPolicyError::NoNumber(period.to_owned()))?;
+        let (_, per_unit) = PERIOD_UNITS
+            .into_iter()
+            .find(|&(name, _)| name == unit)
+            .ok_or_else(|| ParseSyncPolicyError::UnknownUnit(period.to_owned()))?;
+        let nanos = number
+            .checked_mul(per_unit)
+            .filter(|&nanos| u128::from(nanos) <= Self::MAX_INTERVAL.as_nanos())
+            .ok_or_else(|| ParseSyncPolicyError::TooLong(period.to_owned()))?;
+        if nanos == 0 {
+            return Err(ParseSyncPolicyError::Zero);
+        }
+        Ok(Self::Interval(Duration::from_nanos(nanos)))
+    }
 }
 
 /// Configuration of an engine's journal ([`EngineConfig::journal`]).
@@ -110,5 +202,124 @@ impl fmt::Debug for JournalConfig {
             .field("checkpoint_interval", &self.checkpoint_interval)
             .field("checkpoints_kept", &self.checkpoints_kept)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+
+    use super::{ParseSyncPolicyError, SyncPolicy};
+
+    #[test]
+    fn sync_policies_have_one_spelling() {
+        for (policy, text) in [
+            (SyncPolicy::EveryBatch, "every_batch"),
+            (SyncPolicy::Os, "os"),
+            (
+                SyncPolicy::Interval(Duration::from_millis(10)),
+                "interval:10ms",
+            ),
+            (SyncPolicy::Interval(Duration::from_secs(2)), "interval:2s"),
+            (
+                SyncPolicy::Interval(Duration::from_micros(250)),
+                "interval:250us",
+            ),
+            (
+                SyncPolicy::Interval(Duration::from_nanos(1_500)),
+                "interval:1500ns",
+            ),
+            (
+                SyncPolicy::Interval(Duration::from_millis(1_500)),
+                "interval:1500ms",
+            ),
+            (
+                SyncPolicy::Interval(SyncPolicy::MAX_INTERVAL),
+                "interval:3600s",
+            ),
+        ] {
+            assert_eq!(policy.to_string(), text);
+            assert_eq!(text.parse(), Ok(policy), "{text}");
+        }
+    }
+
+    #[test]
+    fn bad_sync_policies_are_refused_with_typed_errors() {
+        let unknown = |text: &str| ParseSyncPolicyError::UnknownPolicy(text.to_owned());
+        let no_number = |text: &str| ParseSyncPolicyError::NoNumber(text.to_owned());
+        let unknown_unit = |text: &str| ParseSyncPolicyError::UnknownUnit(text.to_owned());
+        let too_long = |text: &str| ParseSyncPolicyError::TooLong(text.to_owned());
+        for (text, error) in [
+            ("", unknown("")),
+            ("every-batch", unknown("every-batch")),
+            ("EveryBatch", unknown("EveryBatch")),
+            ("10ms", unknown("10ms")),
+            ("interval", unknown("interval")),
+            (" os", unknown(" os")),
+            ("interval:", no_number("")),
+            ("interval:ms", no_number("ms")),
+            ("interval:-1ms", no_number("-1ms")),
+            ("interval:10", unknown_unit("10")),
+            ("interval:1.5s", unknown_unit("1.5s")),
+            ("interval:2h", unknown_unit("2h")),
+            ("interval:10 ms", unknown_unit("10 ms")),
+            ("interval:0ms", ParseSyncPolicyError::Zero),
+            ("interval:3601s", too_long("3601s")),
+            ("interval:3600000001us", too_long("3600000001us")),
+            (
+                "interval:99999999999999999999s",
+                no_number("99999999999999999999s"),
+            ),
+            (
+                "interval:18446744073709551615s",
+                too_long("18446744073709551615s"),
+            ),
+        ] {
+            assert_eq!(text.parse::<SyncPolicy>(), Err(error), "{text:?}");
+        }
+        assert!(unknown("x").is_unknown_policy());
+        assert!(!ParseSyncPolicyError::Zero.is_unknown_policy());
+    }
+
+    fn policies() -> impl Strategy<Value = SyncPolicy> {
+        let max_nanos = u64::try_from(SyncPolicy::MAX_INTERVAL.as_nanos()).unwrap_or(u64::MAX);
+        prop_oneof![
+            Just(SyncPolicy::EveryBatch),
+            Just(SyncPolicy::Os),
+            (1..=max_nanos).prop_map(|nanos| SyncPolicy::Interval(Duration::from_nanos(nanos))),
+            (1..=3_600_u64).prop_map(|seconds| SyncPolicy::Interval(Duration::from_secs(seconds))),
+            (1..=3_600_000_u64)
+                .prop_map(|millis| SyncPolicy::Interval(Duration::from_millis(millis))),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(crate::test_cases::cases(256, 64)))]
+
+        #[test]
+        fn prop_sync_policy_display_parses_back(policy in policies()) {
+            prop_assert_eq!(policy.to_string().parse::<SyncPolicy>(), Ok(policy));
+        }
+
+        #[test]
+        fn prop_parsed_sync_policy_displays_as_its_shortest_spelling(
+            number in 1..=3_600_000_u64,
+            unit in prop_oneof![Just("ns"), Just("us"), Just("ms"), Just("s")],
+        ) {
+            let text = format!("interval:{number}{unit}");
+            match text.parse::<SyncPolicy>() {
+                Ok(policy) => {
+                    let shown = policy.to_string();
+                    prop_assert!(shown.len() <= text.len(), "{} from {}", shown, text);
+                    prop_assert_eq!(shown.parse::<SyncPolicy>(), Ok(policy));
+                }
+                Err(error) => prop_assert!(
+                    matches!(error, ParseSyncPolicyError::TooLong(_)),
+                    "{} from {}", error, text
+                ),
+            }
+        }
     }
 }

@@ -173,3 +173,30 @@ impl DurableWaitError {
         matches!(self, Self::Timeout)
     }
 }
+
+/// Why a sync policy's text was refused ([`SyncPolicy`](super::SyncPolicy)'s `FromStr`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseSyncPolicyError {
+    /// Neither `every_batch`, `os` nor `interval:PERIOD`.
+    #[error("`{0}` is not every_batch, os or interval:PERIOD")]
+    UnknownPolicy(String),
+    /// The period does not start with a whole number.
+    #[error("`{0}` is not a whole number with a unit (ns, us, ms or s)")]
+    NoNumber(String),
+    /// The period's unit is not `ns`, `us`, `ms` or `s`.
+    #[error("`{0}` has no unit of ns, us, ms or s")]
+    UnknownUnit(String),
+    /// The period is longer than [`SyncPolicy::MAX_INTERVAL`](super::SyncPolicy::MAX_INTERVAL).
+    #[error("`{0}` is longer than an hour")]
+    TooLong(String),
+    /// The period is zero.
+    #[error("a sync interval must be longer than zero")]
+    Zero,
+}
+
+impl ParseSyncPolicyError {
+    /// Whether the policy's name was not recognised (rather than its period refused).
+    pub fn is_unknown_policy(&self) -> bool {
+        matches!(self, Self::UnknownPolicy(_))
+    }
+}

@@ -53,7 +53,7 @@ use crate::engine::StateMachine;
 pub(crate) use appender::{DurableState, JournalBatch, JournalSender, WaitEnd, spawn_appender};
 pub(crate) use checkpoint::spawn_checkpointer;
 pub use config::{JournalConfig, SyncPolicy};
-pub use error::{CodecError, DurableWaitError, RecoveryError};
+pub use error::{CodecError, DurableWaitError, ParseSyncPolicyError, RecoveryError};
 pub use format::{FRAME_HEADER_BYTES, MAX_PAYLOAD_BYTES};
 pub(crate) use recovery::replay;
 pub use recovery::{RecoveryReport, recover_read_only, stored_config};

@@ -127,26 +127,18 @@ pub fn stored_config<S: Durable>(
         let bytes = storage
             .read(name)
             .map_err(|error| RecoveryError::io((*name).clone(), error))?;
-        match decode_checkpoint(name, &bytes) {
-            Ok(body) => {
-                if !S::reads_format(&body.format) {
-                    return Err(RecoveryError::FormatMismatch {
-                        file: (*name).clone(),
-                        expected: S::FORMAT,
-                        found: body.format,
-                    });
-                }
-                match S::decode_config(&body.config) {
-                    Ok(config) => return Ok(Some(config)),
-                    Err(error) => {
-                        first_damage.get_or_insert(corrupt(
-                            name,
-                            20,
-                            &format!("configuration: {error}"),
-                        ));
-                    }
-                }
-            }
+        let config = decode_checkpoint(name, &bytes).and_then(|body| {
+            file_config::<S>(
+                name,
+                &body.format,
+                &body.config,
+                CHECKPOINT_BODY_OFFSET,
+                None,
+            )
+        });
+        match config {
+            Ok(config) => return Ok(Some(config)),
+            Err(error @ RecoveryError::FormatMismatch { .. }) => return Err(error),
             Err(error) => {
                 first_damage.get_or_insert(error);
             }
@@ -156,30 +148,26 @@ pub fn stored_config<S: Durable>(
         let bytes = storage
             .read(name)
             .map_err(|error| RecoveryError::io((*name).clone(), error))?;
-        match segment::decode_header(&bytes) {
-            Ok(header) => {
-                if !S::reads_format(&header.format_name) {
-                    return Err(RecoveryError::FormatMismatch {
-                        file: (*name).clone(),
-                        expected: S::FORMAT,
-                        found: header.format_name,
-                    });
-                }
-                match S::decode_config(&header.config) {
-                    Ok(config) => return Ok(Some(config)),
-                    Err(error) => {
-                        first_damage.get_or_insert(corrupt(
-                            name,
-                            26,
-                            &format!("configuration: {error}"),
-                        ));
-                    }
-                }
-            }
+        let header = match segment::decode_header(&bytes) {
+            Ok(header) => header,
             // A blank segment (a crash while starting one) holds no configuration.
-            Err(BadHeader::Blank) => {}
+            Err(BadHeader::Blank) => continue,
             Err(BadHeader::Invalid(reason)) => {
                 first_damage.get_or_insert(corrupt(name, 0, reason));
+                continue;
+            }
+        };
+        match file_config::<S>(
+            name,
+            &header.format_name,
+            &header.config,
+            SEGMENT_FORMAT_OFFSET,
+            None,
+        ) {
+            Ok(config) => return Ok(Some(config)),
+            Err(error @ RecoveryError::FormatMismatch { .. }) => return Err(error),
+            Err(error) => {
+                first_damage.get_or_insert(error);
             }
         }
     }
@@ -524,31 +512,27 @@ fn load_checkpoint<S: Durable>(
                 continue;
             }
         };
-        if !S::reads_format(&body.format) {
-            return Err(RecoveryError::FormatMismatch {
-                file: name.clone(),
-                expected: S::FORMAT,
-                found: body.format,
-            });
-        }
         if body.seq != seq.0 {
             return Err(corrupt(
                 name,
-                20,
+                CHECKPOINT_BODY_OFFSET,
                 "checkpoint sequence differs from its name",
             ));
         }
-        let found_config = S::decode_config(&body.config)
-            .map_err(|error| corrupt(name, 20, &format!("configuration: {error}")))?;
-        if &found_config != expected_config {
-            return Err(RecoveryError::ConfigMismatch {
-                file: name.clone(),
-                expected: format!("{expected_config:?}"),
-                found: format!("{found_config:?}"),
-            });
-        }
-        let state = S::decode_state(&body.state, &found_config)
-            .map_err(|error| corrupt(name, 20, &format!("state image: {error}")))?;
+        let found_config = file_config::<S>(
+            name,
+            &body.format,
+            &body.config,
+            CHECKPOINT_BODY_OFFSET,
+            Some(expected_config),
+        )?;
+        let state = S::decode_state(&body.state, &found_config).map_err(|error| {
+            corrupt(
+                name,
+                CHECKPOINT_BODY_OFFSET,
+                &format!("state image: {error}"),
+            )
+        })?;
         let counters = body.counters.restore(
             <S::Applied as Labelled>::LABELS,
             <S::Rejected as Labelled>::LABELS,
@@ -556,7 +540,7 @@ fn load_checkpoint<S: Durable>(
         if counters.total() != seq.0 {
             return Err(corrupt(
                 name,
-                20,
+                CHECKPOINT_BODY_OFFSET,
                 "checkpoint counters do not add up to its sequence",
             ));
         }
@@ -584,23 +568,58 @@ fn check_header<S: Durable>(
             "first sequence number differs from the name",
         ));
     }
-    if !S::reads_format(&header.format_name) {
+    file_config::<S>(
+        name,
+        &header.format_name,
+        &header.config,
+        SEGMENT_FORMAT_OFFSET,
+        Some(expected_config),
+    )
+    .map(drop)
+}
+
+/// Where a checkpoint's body starts (see `checkpoint`): errors about its fields name this
+/// offset.
+const CHECKPOINT_BODY_OFFSET: u64 = 20;
+/// Where a segment header's format name starts, the configuration after it (see `segment`):
+/// errors about either name this offset.
+const SEGMENT_FORMAT_OFFSET: u64 = 26;
+
+/// The configuration a journal file (a checkpoint or a segment header) was written with,
+/// checked: written in a format `S` reads, decoded, and, given `expected`, equal to it.
+/// `config_offset` is where in `file` the configuration is, for the error.
+///
+/// # Errors
+///
+/// [`RecoveryError::FormatMismatch`] for another format, [`RecoveryError::Corrupt`] for a
+/// configuration that does not decode, [`RecoveryError::ConfigMismatch`] for one that differs
+/// from `expected`.
+fn file_config<S: Durable>(
+    file: &str,
+    format: &str,
+    config: &[u8],
+    config_offset: u64,
+    expected: Option<&S::Config>,
+) -> Result<S::Config, RecoveryError> {
+    if !S::reads_format(format) {
         return Err(RecoveryError::FormatMismatch {
-            file: name.to_owned(),
+            file: file.to_owned(),
             expected: S::FORMAT,
-            found: header.format_name.clone(),
+            found: format.to_owned(),
         });
     }
-    let found = S::decode_config(&header.config)
-        .map_err(|error| corrupt(name, 26, &format!("configuration: {error}")))?;
-    if &found != expected_config {
+    let found = S::decode_config(config)
+        .map_err(|error| corrupt(file, config_offset, &format!("configuration: {error}")))?;
+    if let Some(expected) = expected
+        && &found != expected
+    {
         return Err(RecoveryError::ConfigMismatch {
-            file: name.to_owned(),
-            expected: format!("{expected_config:?}"),
+            file: file.to_owned(),
+            expected: format!("{expected:?}"),
             found: format!("{found:?}"),
         });
     }
-    Ok(())
+    Ok(found)
 }
 
 /// Zeroes a torn record's bytes and syncs, so the segment ends cleanly where the last good
@@ -651,6 +670,56 @@ mod tests {
     use crate::engine::Engine;
     use crate::engine::test_machine::{Added, Odd, Sum};
     use crate::journal::{CodecError, JournalConfig, SimulatedStorage};
+
+    #[test]
+    fn a_files_configuration_must_be_in_a_known_format_decode_and_match() {
+        use crate::book::{Book, BookConfig, Grid};
+        use rust_decimal::Decimal;
+
+        let config = |levels| {
+            let grid = Grid::centred(Decimal::new(100, 0), Decimal::new(1, 2), levels);
+            BookConfig::new(grid.expect("a grid"))
+        };
+        let (ours, theirs) = (config(10), config(20));
+        let mut bytes = Vec::new();
+        Book::encode_config(&ours, &mut bytes).expect("encodes");
+        let check = |format: &str, bytes: &[u8], expected: Option<&BookConfig>| {
+            file_config::<Book>("file", format, bytes, 7, expected)
+        };
+
+        assert_eq!(check(Book::FORMAT, &bytes, None).ok(), Some(ours.clone()));
+        assert_eq!(
+            check(Book::FORMAT, &bytes, Some(&ours)).ok(),
+            Some(ours.clone())
+        );
+        match check("another.machine/1", &bytes, Some(&ours)) {
+            Err(RecoveryError::FormatMismatch { file, found, .. }) => {
+                assert_eq!(
+                    (file.as_str(), found.as_str()),
+                    ("file", "another.machine/1")
+                );
+            }
+            other => panic!("expected a format mismatch, got {other:?}"),
+        }
+        match check(Book::FORMAT, &[0xff; 3], None) {
+            Err(RecoveryError::Corrupt {
+                file,
+                offset,
+                reason,
+            }) => {
+                assert_eq!((file.as_str(), offset), ("file", 7));
+                assert!(reason.starts_with("configuration: "), "{reason}");
+            }
+            other => panic!("expected a corrupt configuration, got {other:?}"),
+        }
+        match check(Book::FORMAT, &bytes, Some(&theirs)) {
+            Err(error @ RecoveryError::ConfigMismatch { .. }) => {
+                assert!(error.is_mismatch());
+                assert_eq!(error.file(), Some("file"));
+            }
+            other => panic!("expected a configuration mismatch, got {other:?}"),
+        }
+    }
 
     /// `Sum` under a later format, whose codec (the same) reads `test.sum/1` as it is.
     #[derive(Clone, Debug, Default, PartialEq)]

@@ -182,8 +182,18 @@ pub(super) fn listed_positions<S: Storage>(
     Some(position_of)
 }
 
+/// In which order [`for_each_local`] visited the listed orders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Visits {
+    /// By position, lowest first.
+    InListOrder,
+    /// The listed orders that slots hold first, in level order, then the others by position.
+    SlotsFirst,
+}
+
 /// Calls `visit(position, local)` once for each listed order, with the book's order for it as
-/// [`Book::order`] answers (`None` where the book does not know it).
+/// [`Book::order`] answers (`None` where the book does not know it), and says in which order
+/// it did.
 ///
 /// A lookup per listed order walks the order index and then the slot array at a random place
 /// each time, and the comparison then reads the order there. In the steady state the venue
@@ -193,22 +203,22 @@ pub(super) fn listed_positions<S: Storage>(
 /// the cache, and the venue's list, a plain array, at random instead); then it visits the
 /// listed orders no slot holds (finished in the book, or unknown), looked up by id, in the
 /// list's order. The answer is the lookup's, since a live order is exactly its slot's live
-/// order (the book's invariant 4); only the order of the visits differs. Otherwise, and with
-/// [`Walk::Never`], all lookups come first and all visits after, in the list's order: the
-/// lookups do not depend on one another, so the processor overlaps their cache misses
-/// (measured: a third less time for 10,000 orders than looking up and comparing one order at
-/// a time).
+/// order (the book's invariant 4); only the order of the visits differs
+/// ([`Visits::SlotsFirst`]). Otherwise, and with [`Walk::Never`], all lookups come first and
+/// all visits after, in the list's order ([`Visits::InListOrder`]): the lookups do not depend
+/// on one another, so the processor overlaps their cache misses (measured: a third less time
+/// for 10,000 orders than looking up and comparing one order at a time).
 pub(super) fn for_each_local<'b, S: Storage>(
     book: &'b Book<S>,
     listed: &[&VenueOrder],
     walk: Walk,
     mut visit: impl FnMut(usize, Option<&'b Order>),
-) {
+) -> Visits {
     let positions = match walk {
         Walk::WhenDense => listed_positions(book, listed),
         Walk::Never => None,
     };
-    let (Some(position_of), Some(first)) = (positions, listed.first()) else {
+    let (Some(mut position_of), Some(first)) = (positions, listed.first()) else {
         let locals: Vec<Option<&Order>> = listed
             .iter()
             .map(|venue| book.order(venue.order_id))
@@ -216,35 +226,37 @@ pub(super) fn for_each_local<'b, S: Storage>(
         for (position, local) in locals.into_iter().enumerate() {
             visit(position, local);
         }
-        return;
+        return Visits::InListOrder;
     };
     let first = first.order_id.0;
-    let mut visited = vec![false; listed.len()];
+    let offset_of = |id: OrderId| {
+        id.0.checked_sub(first)
+            .and_then(|offset| usize::try_from(offset).ok())
+    };
     // Internal iteration (`for_each`): the slots of persistent storage are nested (leaves of
-    // a tree), and a fold walks nested iterators without re-entering them per item.
+    // a tree), and a fold walks nested iterators without re-entering them per item. A visited
+    // order's entry in `position_of` is cleared, so that the entries left afterwards are the
+    // listed orders still to visit.
     book.slots_unordered()
         .filter_map(|slot| slot.live())
         .for_each(|order| {
-            let position = order
-                .id()
-                .0
-                .checked_sub(first)
-                .and_then(|offset| usize::try_from(offset).ok())
-                .and_then(|offset| position_of.get(offset))
-                .and_then(|&position| (position as usize).checked_sub(1));
-            if let Some(position) = position
-                && let Some(seen) = visited.get_mut(position)
-                && !*seen
+            if let Some(entry) =
+                offset_of(order.id()).and_then(|offset| position_of.get_mut(offset))
+                && let Some(position) = (*entry as usize).checked_sub(1)
             {
-                *seen = true;
+                *entry = 0;
                 visit(position, Some(order));
             }
         });
     for (position, venue) in listed.iter().enumerate() {
-        if !visited[position] {
+        let unvisited = offset_of(venue.order_id)
+            .and_then(|offset| position_of.get(offset))
+            .is_some_and(|&entry| entry != 0);
+        if unvisited {
             visit(position, book.order(venue.order_id));
         }
     }
+    Visits::SlotsFirst
 }
 
 fn find_listed<'a>(listed: &[&'a VenueOrder], order_id: OrderId) -> Option<&'a VenueOrder> {
@@ -308,11 +320,13 @@ impl<S: Storage> Diff<'_, S> {
     /// walks the slots for live orders the venue left out, if the counts say there are any.
     fn look_up_listed(&mut self, listed: &[&VenueOrder], as_of: Timestamp, walk: Walk) {
         let book = self.book;
-        for_each_local(book, listed, walk, |position, local| {
+        let visits = for_each_local(book, listed, walk, |position, local| {
             self.compare(position, listed[position], local);
         });
         let mut explained_by = std::mem::take(&mut self.explained_by);
-        explained_by.sort_unstable_by_key(|&(position, _)| position);
+        if visits == Visits::SlotsFirst {
+            explained_by.sort_unstable_by_key(|&(position, _)| position);
+        }
         for (_, part) in explained_by {
             self.explained = self.explained.saturating_add(part);
         }

@@ -56,11 +56,7 @@ pub fn start_journaled(
     config: EngineConfig,
     journal: JournalSettings,
 ) -> (EngineProducer, EngineReader) {
-    let directory = TemporaryJournal::create().expect("a temporary journal directory");
-    let config = journal
-        .apply(config, directory.path())
-        .expect("the journal directory opens");
-    let (engine, _) = Engine::recover(state, config).expect("the journaled engine starts");
+    let (engine, directory) = journal.start_writer(config, |config| Engine::recover(state, config));
     let (mut producer, reader) = producer_for(engine);
     producer.journal_directory = Some(directory);
     (producer, reader)

@@ -37,12 +37,9 @@ impl Contender for SnapstateInline {
         // journaled writer always does; the directory goes when the producer finishes.
         let (writer, journal_directory) = match settings.journal {
             Some(journal) => {
-                let directory = TemporaryJournal::create().expect("a temporary journal directory");
-                let config = journal
-                    .apply(engine_config(), directory.path())
-                    .expect("the journal directory opens");
-                let (writer, _) =
-                    InlineWriter::recover(state, config).expect("the journaled writer starts");
+                let (writer, directory) = journal.start_writer(engine_config(), |config| {
+                    InlineWriter::recover(state, config)
+                });
                 (writer, Some(directory))
             }
             None => (

@@ -88,28 +88,12 @@ pub struct SimulateArgs {
     /// report adds the final last_seq, durable_seq and state digest.
     #[arg(long, value_name = "DIR")]
     pub journal: Option<PathBuf>,
-    /// When the journal syncs: `every-batch` (one fdatasync per group of batches: what is
+    /// When the journal syncs: `every_batch` (one fdatasync per group of batches: what is
     /// durable survives a power loss), `os` (never; survives a killed process, not a power
-    /// loss), or a period such as `10ms` (at most one fdatasync per period).
-    #[arg(long, value_name = "POLICY", default_value = "every-batch", requires = "journal", value_parser = parse_sync_policy)]
+    /// loss), or `interval:PERIOD` such as `interval:10ms` (at most one fdatasync per period;
+    /// ns, us, ms or s).
+    #[arg(long, value_name = "POLICY", default_value_t = SyncPolicy::EveryBatch, requires = "journal")]
     pub journal_sync: SyncPolicy,
-}
-
-/// Reads `--journal-sync`: `every-batch`, `os`, or a positive period.
-///
-/// # Errors
-///
-/// A message naming the accepted forms.
-pub fn parse_sync_policy(text: &str) -> Result<SyncPolicy, String> {
-    match text {
-        "every-batch" => Ok(SyncPolicy::EveryBatch),
-        "os" => Ok(SyncPolicy::Os),
-        period => parse_positive_duration(period)
-            .map(SyncPolicy::Interval)
-            .map_err(|error| {
-                format!("expected every-batch, os or a period such as 10ms ({error})")
-            }),
-    }
 }
 
 /// Why `simulate` failed.

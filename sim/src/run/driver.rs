@@ -436,7 +436,7 @@ fn journal_report(journaled: Journaled, last: &Snapshot<Book>, durable_seq: u64)
         || recovery.torn_bytes_truncated > 0;
     JournalReport {
         directory: directory.display().to_string(),
-        sync: sync_name(sync),
+        sync: sync.to_string(),
         last_seq: last.last_seq().0,
         durable_seq,
         state_digest: last.state().state_digest().to_string(),
@@ -453,15 +453,6 @@ fn journal_report(journaled: Journaled, last: &Snapshot<Book>, durable_seq: u64)
             corrected_orders: startup.corrected_orders(),
             complete: startup.is_complete(),
         },
-    }
-}
-
-/// How the report names a sync policy: `every_batch`, `os`, or `interval` and its period.
-fn sync_name(sync: SyncPolicy) -> String {
-    match sync {
-        SyncPolicy::EveryBatch => "every_batch".to_owned(),
-        SyncPolicy::Interval(period) => format!("interval {period:?}"),
-        SyncPolicy::Os => "os".to_owned(),
     }
 }
 

@@ -174,7 +174,8 @@ pub struct Report {
 pub struct JournalReport {
     /// The journal's directory.
     pub directory: String,
-    /// The journal's sync policy: `every_batch`, `os`, or `interval` and its period.
+    /// The journal's sync policy in [`SyncPolicy`](snapstate::journal::SyncPolicy)'s spelling:
+    /// `every_batch`, `os` or `interval:PERIOD`.
     pub sync: String,
     /// The sequence number of the last command the engine applied.
     pub last_seq: u64,

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use super::super::diff::{Walk, for_each_local, listed_positions, reconcile_with};
+use super::super::diff::{Visits, Walk, for_each_local, listed_positions, reconcile_with};
 use super::*;
 use crate::book::Order;
 
@@ -95,20 +95,29 @@ fn book_and_list(planned: &[Planned], extra: &[u64], all_live: bool) -> (Book, V
     (book, listed)
 }
 
-/// What [`for_each_local`] visits, by position; panics if it visits a position twice.
+/// What [`for_each_local`] visits, by position; panics if it visits a position twice, or out
+/// of the list's order when it says it visited in the list's order.
 fn visited<'b>(
     book: &'b Book,
     listed: &[&VenueOrder],
     walk: Walk,
 ) -> Vec<Option<Option<&'b Order>>> {
     let mut seen: Vec<Option<Option<&Order>>> = vec![None; listed.len()];
-    for_each_local(book, listed, walk, |position, local| {
+    let mut order = Vec::with_capacity(listed.len());
+    let visits = for_each_local(book, listed, walk, |position, local| {
         assert!(
             seen[position].is_none(),
             "position {position} visited twice"
         );
         seen[position] = Some(local);
+        order.push(position);
     });
+    if visits == Visits::InListOrder {
+        assert!(order.is_sorted(), "visits said to be in the list's order");
+    }
+    if walk == Walk::Never {
+        assert_eq!(visits, Visits::InListOrder, "no walk");
+    }
     seen
 }
 
@@ -190,6 +199,10 @@ fn a_dense_list_of_every_live_order_is_walked_and_a_sparse_one_looked_up() {
         .map(|venue| Some(book.order(venue.order_id)))
         .collect();
     assert_eq!(visited(&book, &listed, Walk::WhenDense), expected);
+    assert_eq!(
+        for_each_local(&book, &listed, Walk::WhenDense, |_, _| {}),
+        Visits::SlotsFirst
+    );
     assert!(expected.contains(&Some(None)), "25 is unknown");
     assert!(
         expected
