@@ -60,6 +60,9 @@ pub struct Settings {
     /// The journal both snapstate writers write (`--journal`, `--checkpoint-every`); `None`:
     /// none, the engine's default.
     pub journal: Option<JournalSettings>,
+    /// The largest batch after which both snapstate writers reuse the version it replaced
+    /// (`--reuse-limit`; `EngineConfig::reuse_limit`, 0: never).
+    pub reuse_limit: usize,
 }
 
 /// The inline writer's default batch: every update applied and published on its own, so that
@@ -72,6 +75,7 @@ impl Default for Settings {
             wait_strategy: WaitStrategy::default(),
             inline_batch: DEFAULT_INLINE_BATCH,
             journal: None,
+            reuse_limit: snapstate::engine::EngineConfig::default().reuse_limit,
         }
     }
 }

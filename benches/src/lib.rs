@@ -58,6 +58,9 @@ pub struct BenchOptions {
     /// The journal snapstate's two writers write, each run into a fresh temporary directory
     /// removed afterwards; `None` (the default): none.
     pub journal: Option<journal::JournalSettings>,
+    /// The largest batch after which snapstate's writers reuse the version it replaced
+    /// (`EngineConfig::reuse_limit`; 0: never).
+    pub reuse_limit: usize,
 }
 
 impl BenchOptions {
@@ -81,6 +84,7 @@ impl BenchOptions {
                 wait_strategy: self.wait_strategy,
                 inline_batch: self.inline_batch,
                 journal: self.journal,
+                reuse_limit: self.reuse_limit,
             },
         }
     }
@@ -144,6 +148,7 @@ pub fn run(args: &BenchOptions, allocated: Option<fn() -> usize>) -> Result<(), 
             rate: args.rate,
             wait_strategy: wait_strategy_name(args.wait_strategy),
             inline_batch: args.inline_batch,
+            reuse_limit: args.reuse_limit,
             journal: args.journal.as_ref().map(report::JournalShape::of),
         },
         contenders: measured
@@ -159,8 +164,9 @@ pub fn run(args: &BenchOptions, allocated: Option<fn() -> usize>) -> Result<(), 
             println!("producer paced to {rate} updates/s (not the workload's definition)");
         }
         println!(
-            "snapstate's wait strategy: {}; snapstate_inline applies up to {} update(s) per call",
-            report.run.wait_strategy, args.inline_batch
+            "snapstate's wait strategy: {}; snapstate_inline applies up to {} update(s) per call; \
+             both reuse the replaced version after batches of up to {} update(s)",
+            report.run.wait_strategy, args.inline_batch, args.reuse_limit
         );
         match &report.run.journal {
             Some(journal) => println!(
@@ -233,14 +239,15 @@ fn notes(report: &Report, measured: &[(&'static str, Measured)]) -> String {
         machine.load_average,
     );
     if let Some(probe) = probe::installed() {
-        // The last snapstate writer's steps per batch, over its whole run.
+        // The threaded writer's steps per batch, over its whole run (the inline writer runs
+        // with metrics off).
         let steps = probe.take_steps();
         if !steps.apply.is_empty() {
             let micros = |histogram: &hdrhistogram::Histogram<u64>, quantile: f64| {
                 histogram.value_at_quantile(quantile) as f64 / 1e3
             };
             out.push_str(&format!(
-                "the last snapstate writer's batches: apply p50 {:.2} µs, p99 {:.2} µs; free the \
+                "the threaded snapstate writer's batches: apply p50 {:.2} µs, p99 {:.2} µs; free the \
                  replaced versions p50 {:.2} µs, p99 {:.2} µs\n",
                 micros(&steps.apply, 0.5),
                 micros(&steps.apply, 0.99),

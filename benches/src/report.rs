@@ -191,6 +191,8 @@ pub struct RunShape {
     pub wait_strategy: String,
     /// The most updates the inline writer's producer applied in one call.
     pub inline_batch: usize,
+    /// The largest batch after which snapstate's writers reused the version it replaced.
+    pub reuse_limit: usize,
     /// The journal snapstate's two writers wrote; `None` (JSON `null`): none.
     pub journal: Option<JournalShape>,
 }
@@ -401,6 +403,12 @@ fn check_run_shape(run: Option<&serde_json::Value>) -> Result<(), String> {
     {
         return Err("no `run.inline_batch` number".to_owned());
     }
+    if !run
+        .get("reuse_limit")
+        .is_some_and(serde_json::Value::is_u64)
+    {
+        return Err("no `run.reuse_limit` number".to_owned());
+    }
     match run.get("journal") {
         Some(serde_json::Value::Null) => {}
         Some(serde_json::Value::Object(journal)) => {
@@ -519,6 +527,7 @@ mod tests {
                 rate: Some(100_000),
                 wait_strategy: "spin_then_block:100".to_owned(),
                 inline_batch: 1,
+                reuse_limit: 1_024,
                 journal: None,
             },
             contenders: names.iter().map(|name| (*name, figures())).collect(),

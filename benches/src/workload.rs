@@ -357,6 +357,11 @@ impl MonotonicClock {
         duration_nanos(self.origin.elapsed())
     }
 
+    /// The instant this clock read as `timestamp` (its start plus the timestamp's nanoseconds).
+    pub fn instant_at(&self, timestamp: Timestamp) -> Instant {
+        *self.origin + Duration::from_nanos(timestamp.as_nanos())
+    }
+
     /// Nanoseconds from the clock's start to `instant` (zero for an earlier instant).
     pub fn nanos_at(&self, instant: Instant) -> u64 {
         duration_nanos(instant.saturating_duration_since(*self.origin))

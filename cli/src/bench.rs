@@ -43,6 +43,11 @@ pub struct BenchArgs {
     /// producer pauses).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub inline_batch: u32,
+    /// The largest batch after which snapstate's two writers reuse the version the batch
+    /// replaced, applying the batch again there instead of copying what the next batch writes
+    /// (`EngineConfig::reuse_limit`; 0: never). Default: the engine's default.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub reuse_limit: Option<u32>,
     /// Journal snapstate's two writers (threaded and inline) at this sync policy:
     /// `every_batch`, `os` or `interval:PERIOD` (e.g. `interval:10ms`; ns, us, ms or s). Each run
     /// journals into a fresh temporary directory, removed afterwards; the policy is shown in
@@ -69,6 +74,10 @@ impl BenchArgs {
             contenders: self.contenders.clone(),
             wait_strategy: self.wait_strategy.unwrap_or_default(),
             inline_batch: self.inline_batch as usize,
+            reuse_limit: self.reuse_limit.map_or_else(
+                || snapstate::engine::EngineConfig::default().reuse_limit,
+                |limit| limit as usize,
+            ),
             journal: self
                 .journal
                 .map(|sync| snapstate_bench::journal::JournalSettings {

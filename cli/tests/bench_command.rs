@@ -69,14 +69,24 @@ fn bench_with_a_journal_gives_every_figure_and_names_the_policy() {
         value["run"]["journal"]["checkpoint_every_commands"], 5000,
         "{text}"
     );
-    for name in ["snapstate", "snapstate_inline"] {
-        let figures = &value["contenders"][name];
-        for figure in [
-            "updates_per_sec",
-            "writer_stall_us_max",
-            "publication_gap_us_max",
-        ] {
-            assert!(figures[figure].is_number(), "{name}.{figure}: {text}");
+    for (name, figures) in [
+        (
+            "snapstate",
+            &[
+                "updates_per_sec",
+                "writer_stall_us_max",
+                "publication_gap_us_max",
+            ][..],
+        ),
+        // The inline writer runs with metrics off: no stall (benches' snapstate_inline docs).
+        (
+            "snapstate_inline",
+            &["updates_per_sec", "publication_gap_us_max"][..],
+        ),
+    ] {
+        for figure in figures {
+            let value = &value["contenders"][name][figure];
+            assert!(value.is_number(), "{name}.{figure}: {text}");
         }
     }
 }

@@ -35,6 +35,7 @@ impl Contender for Snapstate {
     fn start_with_settings(state: Book, settings: &Settings) -> (EngineProducer, EngineReader) {
         let config = EngineConfig {
             wait_strategy: settings.wait_strategy,
+            reuse_limit: settings.reuse_limit,
             ..engine_config()
         };
         match settings.journal {

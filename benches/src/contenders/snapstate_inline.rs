@@ -1,19 +1,33 @@
 //! Contender 6: snapstate's inline writer — the engine's writer driven on the producer's own
 //! thread ([`InlineWriter`]): no queue, no second thread; the same snapshots, readers and
 //! publication as the threaded engine.
+//!
+//! It runs with the engine's metrics off, as the designs it is compared with (which apply on
+//! the producer's thread too) have none: with them on, each call reads the clock five times and
+//! records six figures into the benchmark's probe (four locks), about 0.5 µs a call on the
+//! benchmark machine, which a producer publishing every update pays per update
+//! (`docs/benchmarks.md`, "Reusing the replaced version"). It reports no writer stall (the
+//! writer never waits for a reader, and the publication's own time is a metric). Its updates
+//! become visible when the snapshot that includes them is stored into the cell: the producer
+//! reads that snapshot's `published_at` (stamped by the engine with the comparison's monotonic
+//! clock just before the store) after each call, which also gives the gaps between
+//! publications.
+
+use std::sync::Arc;
 
 use hdrhistogram::Histogram;
 use snapstate::book::{Book, BookCommand, Persistent};
-use snapstate::engine::{InlineWriter, OutcomeRecordOf};
+use snapstate::engine::{EngineConfig, InlineWriter, OutcomeRecordOf};
+use snapstate::time::Timestamp;
 
-use crate::contender::{Contender, Producer, Settings};
+use crate::contender::{Contender, Producer, Settings, nanos_histogram, record_nanos};
 use crate::contenders::{EngineReader, engine_config};
 use crate::journal::TemporaryJournal;
-use crate::probe::{self, Batches};
-use crate::workload::Workload;
+use crate::probe::VISIBLE_LOG_EVERY;
+use crate::workload::{MonotonicClock, Workload, duration_nanos};
 
 /// The inline writer with the comparison's engine configuration (the defaults, a monotonic
-/// clock); the producer applies on its own thread.
+/// clock), metrics off; the producer applies on its own thread.
 #[derive(Debug)]
 pub struct SnapstateInline;
 
@@ -35,22 +49,24 @@ impl Contender for SnapstateInline {
     fn start_with_settings(state: Book, settings: &Settings) -> (InlineProducer, EngineReader) {
         // With a journal, the writer starts through recovery on a fresh directory, as a
         // journaled writer always does; the directory goes when the producer finishes.
+        let clock = MonotonicClock::new();
+        let config = EngineConfig {
+            reuse_limit: settings.reuse_limit,
+            record_metrics: false,
+            clock: Arc::new(clock.clone()),
+            ..engine_config()
+        };
         let (writer, journal_directory) = match settings.journal {
             Some(journal) => {
-                let (writer, directory) = journal.start_writer(engine_config(), |config| {
-                    InlineWriter::recover(state, config)
-                });
+                let (writer, directory) =
+                    journal.start_writer(config, |config| InlineWriter::recover(state, config));
                 (writer, Some(directory))
             }
             None => (
-                InlineWriter::start(state, engine_config()).expect("the writer starts"),
+                InlineWriter::start(state, config).expect("the writer starts"),
                 None,
             ),
         };
-        if let Some(probe) = probe::installed() {
-            // Forget publications from any earlier writer in this process.
-            probe.reset();
-        }
         let reader = EngineReader::from(writer.read_handle());
         let batch = settings.inline_batch.max(1);
         let producer = InlineProducer {
@@ -58,7 +74,10 @@ impl Contender for SnapstateInline {
             batch,
             pending: Vec::with_capacity(batch),
             records: Vec::with_capacity(batch),
-            batch_sizes: None,
+            clock,
+            published: Vec::new(),
+            gaps: nanos_histogram(),
+            last_published: None,
             journal_directory,
         };
         (producer, reader)
@@ -75,16 +94,25 @@ impl Contender for SnapstateInline {
 /// with the messages one read from its venue connection delivered together.
 ///
 /// Visibility: the writer's published snapshot's `last_seq` (the producer is the only one, so
-/// its n-th command is `Seq(n)`), read from the writer itself — what a reader's next load sees.
+/// its n-th command is `Seq(n)`), read from the writer itself when the call returns — what a
+/// reader's next load sees.
 ///
-/// Stall: as for the threaded engine, the publication of each update's batch, as the writer
-/// reports it through `metrics` (see [`probe`]).
+/// Stall: none reported (the writer never waits for a reader; its metrics, which would time
+/// each publication, are off: see the module's docs).
 pub struct InlineProducer {
     writer: InlineWriter<Book>,
     batch: usize,
     pending: Vec<BookCommand>,
     records: Vec<OutcomeRecordOf<Book>>,
-    batch_sizes: Option<Batches>,
+    /// The clock the writer stamps its snapshots with.
+    clock: MonotonicClock,
+    /// `(last sequence number, publication)` of each published batch that includes a multiple
+    /// of [`VISIBLE_LOG_EVERY`], since last taken.
+    published: Vec<(u64, std::time::Instant)>,
+    /// Between consecutive publications, nanoseconds, since last taken.
+    gaps: Histogram<u64>,
+    /// The last publication's stamp.
+    last_published: Option<Timestamp>,
     /// The journal's directory, when the writer journals: declared after `writer`, so that it
     /// is removed only after the writer has stopped.
     journal_directory: Option<TemporaryJournal>,
@@ -104,20 +132,41 @@ impl InlineProducer {
         if self.pending.is_empty() {
             return;
         }
+        let first = self.writer.snapshot().last_seq().0 + 1;
         self.writer
             .apply_all_into(self.pending.drain(..), &mut self.records)
             .expect("the inline writer runs until the producer finishes");
         self.records.clear();
+        self.log_publication(first);
+    }
+
+    /// Records the gap since the previous publication, and logs when the batch that began with
+    /// sequence number `first` became visible if it includes a sampled update.
+    fn log_publication(&mut self, first: u64) {
+        let snapshot = self.writer.snapshot();
+        let published_at = snapshot.published_at();
+        if let Some(previous) = self.last_published.replace(published_at) {
+            record_nanos(
+                &mut self.gaps,
+                duration_nanos(published_at.saturating_duration_since(previous)),
+            );
+        }
+        let last = snapshot.last_seq().0;
+        if last / VISIBLE_LOG_EVERY >= first.div_ceil(VISIBLE_LOG_EVERY) {
+            let published = self.clock.instant_at(published_at);
+            self.published.push((last, published));
+        }
     }
 }
 
 impl Producer for InlineProducer {
     fn send(&mut self, command: BookCommand) {
         if self.batch == 1 {
-            let _ = self
+            let record = self
                 .writer
                 .apply(command)
                 .expect("the inline writer runs until the producer finishes");
+            self.log_publication(record.seq.0);
             return;
         }
         self.pending.push(command);
@@ -144,21 +193,16 @@ impl Producer for InlineProducer {
     }
 
     fn take_stalls(&mut self) -> Option<Histogram<u64>> {
-        let (stalls, batch_sizes) = probe::installed()?.take();
-        self.batch_sizes = Some(batch_sizes);
-        Some(stalls)
+        None
     }
 
     fn publications(&mut self) -> Option<Vec<(u64, std::time::Instant)>> {
-        Some(probe::installed()?.take_visible())
+        Some(std::mem::take(&mut self.published))
     }
 
     fn take_publication_gaps(&mut self) -> Option<Histogram<u64>> {
-        Some(probe::installed()?.take_journal().gaps)
-    }
-
-    fn take_batch_sizes(&mut self) -> Option<Batches> {
-        self.batch_sizes.take()
+        self.last_published = None;
+        Some(std::mem::replace(&mut self.gaps, nanos_histogram()))
     }
 
     fn finish(mut self) {
