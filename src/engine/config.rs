@@ -28,9 +28,11 @@ pub(crate) const BATCH_PREALLOCATION: usize = 1_024;
 ///   commands (a poll is roughly 10–30 ns, so 1,000 spins is tens of microseconds) when the
 ///   core should rest during long quiet periods.
 /// * **One thread produces every command and latency comes first**: no wait strategy beats
-///   having no hand-off at all; use the [`InlineWriter`](super::InlineWriter) (2.5 µs median,
-///   10.5 µs p99 at 100,000 updates a second on the same machine:
-///   `cargo run --release -- bench --quick --rate 100000`, `docs/benchmarks.md`, "Paced").
+///   having no hand-off at all; use the [`InlineWriter`](super::InlineWriter) (1.2–1.5 µs
+///   median, 5.4–6.2 µs p99 at 100,000 updates a second on the same machine, against 60–90 µs
+///   and milliseconds for the threaded engine: `cargo run --release -- bench --quick --seconds
+///   1 --rate 100000 --contenders snapstate_inline`, `docs/benchmarks.md`, "Reusing the
+///   replaced version").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum WaitStrategy {
     /// Park the thread until a command arrives. The default: no CPU while idle.
