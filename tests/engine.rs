@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use engine_support::{Log, Logged, Odd, PANIC, WAIT, gated, quiet_panics};
+use engine_support::{FLAKY, Log, Logged, Odd, PANIC, WAIT, gated, quiet_panics};
 use snapstate::engine::{
     Engine, EngineConfig, EngineStatus, FlushError, Outcome, Seq, StateMachine, SubmitError,
     SubmitTimeoutError, TrySubmitError, Version, WaitStrategy,
@@ -434,4 +434,35 @@ fn a_version_a_reader_held_is_freed_by_the_writer_after_the_reader_lets_go() {
     }
     drop(log);
     drop(engine.shutdown().expect("clean shutdown"));
+}
+
+/// The writer applies a small batch again to the version it replaced (`reuse_limit`); a
+/// command that panics only then fails the writer, after its batch was published, counted and
+/// handed on: none of it is reported unapplied, and readers keep the version that includes it.
+#[test]
+fn a_command_that_panics_when_applied_again_fails_the_writer_with_nothing_unapplied() {
+    quiet_panics();
+    let engine = start(Log::default(), EngineConfig::default());
+    let writer = engine.write_handle();
+    let reader = engine.read_handle();
+    writer.submit(2).expect("accepted");
+    writer.flush().expect("flushed");
+    writer.submit(FLAKY).expect("accepted");
+    let stopped = reader
+        .wait_for_version(Version(100), Duration::from_secs(30))
+        .expect_err("the writer fails before version 100");
+    assert!(stopped.is_stopped(), "{stopped:?}");
+    let health = engine.health();
+    assert_eq!(health.status, EngineStatus::Failed);
+    assert_eq!(health.unapplied_on_failure, 0, "{health:?}");
+    assert!(
+        health
+            .failure
+            .as_deref()
+            .is_some_and(|failure| failure.contains("non-deterministic")),
+        "{health:?}"
+    );
+    let last = reader.load();
+    assert_eq!(last.state().logged(), vec![2, FLAKY]);
+    assert_eq!(last.counters().applied(), 2);
 }

@@ -358,5 +358,10 @@ fn a_command_that_panics_when_applied_again_to_the_replaced_version_fails_the_wr
             .is_some_and(|failure| failure.contains("non-deterministic")),
         "{health:?}"
     );
+    assert_eq!(
+        health.unapplied_on_failure, 0,
+        "the command was applied, counted and published before its second application"
+    );
     assert_eq!(reader.load().state().logged(), vec![2, FLAKY]);
+    assert_eq!(reader.load().counters().applied(), 2);
 }

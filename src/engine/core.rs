@@ -34,6 +34,7 @@
 //!   account for exactly the commands up to its `last_seq` (asserted in debug builds).
 //! * The hook sees each batch once, after its snapshot is visible, in sequence order.
 
+use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 // The metrics' durations are read from the processor's time-stamp counter where it is
@@ -56,6 +57,10 @@ use super::{EngineConfig, EngineStatus, Labelled, Outcome, OutcomeRecord, StateM
 
 /// The most replaced versions the writer keeps for freeing itself (see [`WriterCore::release`]).
 const MAX_RETIRED: usize = 64;
+
+/// What [`WriterCore::reuse`] hands back: the replaced version when it was not reused (for
+/// release), or the payload of a panic in the second application.
+type Reused<S> = Result<Option<Arc<Snapshot<S>>>, Box<dyn Any + Send>>;
 
 /// One command's outcome record, for a state machine `S`.
 pub(crate) type Record<S> =
@@ -135,6 +140,9 @@ pub(crate) struct WriterCore<S: StateMachine> {
     reuse_limit: usize,
     /// The positions in the batch of the commands that panicked, which a re-application skips.
     panicked: Vec<usize>,
+    /// How many replaced versions the writer has reused (for the unit tests' teeth).
+    #[cfg(test)]
+    reused: u64,
     next_seq: u64,
     tally: Tally,
     batch: Vec<S::Command>,
@@ -203,6 +211,8 @@ impl<S: StateMachine> WriterCore<S> {
             working: first.state.clone(),
             reuse_limit: config.reuse_limit,
             panicked: Vec::new(),
+            #[cfg(test)]
+            reused: 0,
             published: first,
             next_seq: last_seq.0,
             tally: Tally::new(counters),
@@ -405,17 +415,32 @@ impl<S: StateMachine> WriterCore<S> {
     /// by re-applying the batch's commands before `upto`, except those that panicked.
     fn rederive(&mut self, upto: usize) {
         self.working = self.published.state.clone();
-        Self::reapply(
+        let replayed = Self::reapply(
             &mut self.working,
             &self.batch[..upto],
             &self.panicked,
             &self.health,
         );
+        if let Err(payload) = replayed {
+            resume_unwind(payload);
+        }
     }
 
     /// Applies `commands` again to `state`, skipping the positions in `panicked`, whose outcomes
     /// were recorded the first time (`apply` is deterministic).
-    fn reapply(state: &mut S, commands: &[S::Command], panicked: &[usize], health: &HealthCell) {
+    ///
+    /// # Errors
+    ///
+    /// The payload of a panic, after recording the writer's failure: a command that applied
+    /// cleanly once panicked when applied again, so `apply` is not deterministic and no state
+    /// this writer could publish is trustworthy. The caller unwinds with it, once it has left
+    /// the writer's bookkeeping consistent.
+    fn reapply(
+        state: &mut S,
+        commands: &[S::Command],
+        panicked: &[usize],
+        health: &HealthCell,
+    ) -> Result<(), Box<dyn Any + Send>> {
         for (index, command) in commands.iter().enumerate() {
             if panicked.contains(&index) {
                 continue;
@@ -424,8 +449,6 @@ impl<S: StateMachine> WriterCore<S> {
                 let _ = state.apply(command);
             }));
             if let Err(payload) = replay {
-                // A command that applied cleanly once now panics: `apply` is not deterministic,
-                // so no state this writer could publish is trustworthy. Fail loudly.
                 health.update(|health| {
                     health.failure = Some(format!(
                         "non-deterministic state machine: a command that applied cleanly \
@@ -433,9 +456,10 @@ impl<S: StateMachine> WriterCore<S> {
                         panic_message(payload.as_ref())
                     ));
                 });
-                resume_unwind(payload);
+                return Err(payload);
             }
         }
+        Ok(())
     }
 
     /// Makes the version the batch replaced the working state, brought up to date by applying
@@ -453,19 +477,29 @@ impl<S: StateMachine> WriterCore<S> {
     ///
     /// Only the writer holds a reference to a replaced version once no reader does: the cell no
     /// longer points at it, so a count of one cannot rise again, and `try_unwrap` is decisive.
-    fn reuse(&mut self, replaced: Arc<Snapshot<S>>) -> Option<Arc<Snapshot<S>>> {
+    ///
+    /// # Errors
+    ///
+    /// The payload of a panic in the second application (a non-deterministic state machine,
+    /// recorded in the health): the torn version is dropped and the working state stays the
+    /// clone of the published one; the caller finishes the batch, then unwinds.
+    fn reuse(&mut self, replaced: Arc<Snapshot<S>>) -> Reused<S> {
         if self.batch.len() > self.reuse_limit {
-            return Some(replaced);
+            return Ok(Some(replaced));
         }
         let mut state = match Arc::try_unwrap(replaced) {
             Ok(snapshot) => snapshot.state,
-            Err(held) => return Some(held),
+            Err(held) => return Ok(Some(held)),
         };
-        Self::reapply(&mut state, &self.batch, &self.panicked, &self.health);
+        Self::reapply(&mut state, &self.batch, &self.panicked, &self.health)?;
         // The clone it replaces shared the published version's structure; dropping it leaves
         // that version the only owner of its nodes, so it can be reused in turn.
         self.working = state;
-        None
+        #[cfg(test)]
+        {
+            self.reused += 1;
+        }
+        Ok(None)
     }
 
     fn report_panic(&self, seq: Seq, message: &str) {
@@ -488,8 +522,11 @@ impl<S: StateMachine> WriterCore<S> {
                 .journal
                 .as_ref()
                 .map_or(Seq(0), |journal| journal.durable_seq()),
-            published_at: self.clock.now(),
             counters: self.tally.freeze(),
+            // Last: the struct's fields are evaluated in this order, so the stamp comes as
+            // close to the store as the snapshot allows (only its allocation and the store
+            // follow).
+            published_at: self.clock.now(),
         });
         // Deliberately not worded "torn snapshot": under `snapstate_broken_publish` this fires
         // first in a debug build, and the loom models' teeth check must catch the torn snapshot
@@ -520,7 +557,11 @@ impl<S: StateMachine> WriterCore<S> {
         replaced: Option<Arc<Snapshot<S>>>,
     ) -> Result<(), String> {
         self.deliver_outcomes();
-        let replaced = replaced.and_then(|replaced| self.reuse(replaced));
+        let (replaced, non_deterministic) = match replaced.map(|replaced| self.reuse(replaced)) {
+            Some(Ok(replaced)) => (replaced, None),
+            Some(Err(payload)) => (None, Some(payload)),
+            None => (None, None),
+        };
         let mut handed = Ok(());
         if !self.batch.is_empty()
             && let Some(hook) = &mut self.hook
@@ -533,6 +574,11 @@ impl<S: StateMachine> WriterCore<S> {
         }
         self.batch.clear();
         self.release(replaced);
+        if let Some(payload) = non_deterministic {
+            // The batch is published, its outcomes delivered and its commands with the hook:
+            // nothing of it is lost. Unwinding leaves `in_batch` set, which fails the writer.
+            resume_unwind(payload);
+        }
         handed
     }
 
@@ -882,12 +928,13 @@ mod tests {
     }
 
     /// Runs `batches` on a core with `reuse_limit`, holding the snapshot published after each
-    /// batch whose position is in `hold`, and returns every published snapshot.
+    /// batch whose position is in `hold`, and returns every published snapshot and how many
+    /// replaced versions the writer reused.
     fn published_after(
         batches: &[&[u64]],
         reuse_limit: usize,
         hold: &[usize],
-    ) -> Vec<Arc<Snapshot<Sum>>> {
+    ) -> (Vec<Arc<Snapshot<Sum>>>, u64) {
         let config = EngineConfig {
             reuse_limit,
             ..config()
@@ -908,7 +955,7 @@ mod tests {
                 }));
             }
         }
-        published
+        (published, core.reused)
     }
 
     #[test]
@@ -927,8 +974,15 @@ mod tests {
             &[1],
         ];
         for hold in [&[][..], &[0, 2, 3][..], &[1, 4, 5, 7][..]] {
-            let cloning = published_after(batches, 0, hold);
-            let reusing = published_after(batches, 3, hold);
+            let (cloning, never) = published_after(batches, 0, hold);
+            let (reusing, reused) = published_after(batches, 3, hold);
+            assert_eq!(never, 0, "a limit of 0 never reuses");
+            if hold.is_empty() {
+                // Every batch but the empty one and the one above the limit.
+                assert_eq!(reused, 7);
+            } else {
+                assert!(reused > 0 && reused < 7, "held: {hold:?}, reused {reused}");
+            }
             for (cloned, reused) in cloning.iter().zip(&reusing) {
                 assert_eq!(cloned.state, reused.state, "held: {hold:?}");
                 assert_eq!(cloned.version, reused.version);
@@ -959,14 +1013,61 @@ mod tests {
             1,
             "the held version waits in `retired` for its reader to let go"
         );
-        let taken_back = Arc::downgrade(&core.cell().load_full());
+        // [2] reused version 0; [4] found version 1 held; [6] reused version 2.
+        assert_eq!(core.reused, 2);
         run(&mut core, &[8]);
-        assert!(
-            taken_back.upgrade().is_none(),
-            "a version no one holds is taken back (reused), not kept"
-        );
+        assert_eq!(core.reused, 3, "a version no one holds is reused");
         assert_eq!(core.published().state.0, 20);
         assert_eq!(core.working, core.published().state);
+    }
+
+    /// Applies cleanly once, and panics when applied again to the other copy: a
+    /// non-deterministic state machine.
+    #[derive(Clone, Default)]
+    struct Once(Arc<std::sync::atomic::AtomicBool>);
+
+    impl StateMachine for Once {
+        type Command = u64;
+        type Applied = crate::engine::test_machine::Added;
+        type Rejected = crate::engine::test_machine::Odd;
+        fn apply(&mut self, _: &u64) -> Result<Self::Applied, Self::Rejected> {
+            let again = self.0.swap(true, std::sync::atomic::Ordering::SeqCst);
+            assert!(!again, "deliberate: applied a second time");
+            Ok(crate::engine::test_machine::Added)
+        }
+    }
+
+    #[test]
+    fn a_panic_in_the_second_application_fails_the_writer_after_the_batch_is_handed_on() {
+        let mut core = WriterCore::new(Once::default(), &config(), None, false);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        core.set_publish_hook(Box::new(move |batch: PublishedBatch<'_, u64>| {
+            sink.lock()
+                .expect("hook log")
+                .extend(batch.commands.drain(..));
+            Ok(())
+        }));
+        core.batch_mut().push(7);
+        let unwound = catch_unwind(AssertUnwindSafe(|| core.run_batch(None, |_| {})));
+        assert!(unwound.is_err(), "the second application's panic unwinds");
+        assert_eq!(
+            *seen.lock().expect("hook log"),
+            vec![7],
+            "the published batch reached the hook (the journal)"
+        );
+        assert!(
+            core.batch_mut().is_empty(),
+            "nothing is left to count as unapplied"
+        );
+        assert!(core.batch_unwound(), "the writer is failed");
+        assert_eq!(core.published().last_seq(), Seq(1));
+        assert!(
+            core.health()
+                .read()
+                .failure
+                .is_some_and(|failure| failure.contains("non-deterministic"))
+        );
     }
 
     #[test]

@@ -85,8 +85,9 @@ pub fn start_with(state: Book, config: EngineConfig) -> (EngineProducer, EngineR
 fn producer_for(engine: Engine<Book>) -> (EngineProducer, EngineReader) {
     let read_handle = engine.read_handle();
     if let Some(probe) = probe::installed() {
-        // Forget publications from any earlier engine in this process.
-        let _ = probe.take();
+        // Forget publications from any earlier engine in this process: its new writer's first
+        // update is `Seq(1)` again.
+        probe.reset();
     }
     let producer = EngineProducer {
         writer: engine.write_handle(),

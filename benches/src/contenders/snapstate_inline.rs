@@ -10,8 +10,8 @@
 //! writer never waits for a reader, and the publication's own time is a metric). Its updates
 //! become visible when the snapshot that includes them is stored into the cell: the producer
 //! reads that snapshot's `published_at` (stamped by the engine with the comparison's monotonic
-//! clock just before the store) after each call, which also gives the gaps between
-//! publications.
+//! clock as the last step of building the snapshot, before its allocation and the store) after
+//! each call, which also gives the gaps between publications.
 
 use std::sync::Arc;
 
@@ -47,15 +47,20 @@ impl Contender for SnapstateInline {
     }
 
     fn start_with_settings(state: Book, settings: &Settings) -> (InlineProducer, EngineReader) {
-        // With a journal, the writer starts through recovery on a fresh directory, as a
-        // journaled writer always does; the directory goes when the producer finishes.
+        let batch = settings.inline_batch.max(1);
         let clock = MonotonicClock::new();
+        let defaults = engine_config();
         let config = EngineConfig {
+            // One call, one publication, also for `--inline-batch` above the default
+            // `max_batch`: the visibility log has one entry per call.
+            max_batch: defaults.max_batch.max(batch),
             reuse_limit: settings.reuse_limit,
             record_metrics: false,
             clock: Arc::new(clock.clone()),
-            ..engine_config()
+            ..defaults
         };
+        // With a journal, the writer starts through recovery on a fresh directory, as a
+        // journaled writer always does; the directory goes when the producer finishes.
         let (writer, journal_directory) = match settings.journal {
             Some(journal) => {
                 let (writer, directory) =
@@ -68,7 +73,6 @@ impl Contender for SnapstateInline {
             ),
         };
         let reader = EngineReader::from(writer.read_handle());
-        let batch = settings.inline_batch.max(1);
         let producer = InlineProducer {
             writer,
             batch,
