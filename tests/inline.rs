@@ -7,9 +7,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::thread;
 use std::time::Duration;
 
-use engine_support::{FLAKY, Log, Logged, Odd, PANIC, quiet_panics};
+use engine_support::{
+    FLAKY, Log, Logged, Odd, PANIC, assert_failed_as_non_deterministic, quiet_panics,
+};
 use snapstate::engine::{
-    EngineConfig, EngineStatus, InlineWriter, Outcome, Seq, ShutdownError, StartError, Version,
+    EngineConfig, EngineStatus, Health, InlineWriter, Outcome, Seq, ShutdownError, StartError,
+    Version,
 };
 
 fn config() -> EngineConfig {
@@ -21,6 +24,24 @@ fn config() -> EngineConfig {
 
 fn start() -> InlineWriter<Log> {
     InlineWriter::start(Log::default(), config()).expect("the writer starts")
+}
+
+/// Makes `call`, which must pass the state machine's panic on to the caller, then checks that
+/// the failed writer refuses the next command (handing it back) and returns its health.
+fn fails<R>(
+    writer: &mut InlineWriter<Log>,
+    call: impl FnOnce(&mut InlineWriter<Log>) -> R,
+) -> Health {
+    let unwound = catch_unwind(AssertUnwindSafe(|| call(writer)));
+    assert!(
+        unwound.is_err(),
+        "the state machine's panic reaches the caller"
+    );
+    let refused = writer
+        .apply(4)
+        .expect_err("a failed writer applies nothing");
+    assert_eq!(refused.into_inner(), 4);
+    writer.health()
 }
 
 #[test]
@@ -120,23 +141,8 @@ fn a_non_deterministic_state_machine_fails_the_writer_and_later_calls_hand_comma
         thread::spawn(move || reader.wait_for_version(Version(100), Duration::MAX))
     };
     // FLAKY applies; PANIC makes the core re-apply FLAKY, which now panics: a writer failure.
-    let unwound = catch_unwind(AssertUnwindSafe(|| writer.apply_all([FLAKY, PANIC])));
-    assert!(
-        unwound.is_err(),
-        "the state machine's panic reaches the caller"
-    );
-    let refused = writer
-        .apply(4)
-        .expect_err("a failed writer applies nothing");
-    assert_eq!(refused.into_inner(), 4);
-    let health = writer.health();
-    assert_eq!(health.status, EngineStatus::Failed);
-    assert!(
-        health
-            .failure
-            .as_deref()
-            .is_some_and(|failure| failure.contains("non-deterministic"))
-    );
+    let health = fails(&mut writer, |writer| writer.apply_all([FLAKY, PANIC]));
+    assert_failed_as_non_deterministic(&health);
     assert_eq!(
         reader.load().state().logged(),
         vec![2],
@@ -340,24 +346,8 @@ fn a_command_that_panics_when_applied_again_to_the_replaced_version_fails_the_wr
     let mut writer = start();
     let reader = writer.read_handle();
     writer.apply(2).expect("the writer runs");
-    let unwound = catch_unwind(AssertUnwindSafe(|| writer.apply(FLAKY)));
-    assert!(
-        unwound.is_err(),
-        "the second application's panic reaches the caller"
-    );
-    let refused = writer
-        .apply(4)
-        .expect_err("a failed writer applies nothing");
-    assert_eq!(refused.into_inner(), 4);
-    let health = writer.health();
-    assert_eq!(health.status, EngineStatus::Failed);
-    assert!(
-        health
-            .failure
-            .as_deref()
-            .is_some_and(|failure| failure.contains("non-deterministic")),
-        "{health:?}"
-    );
+    let health = fails(&mut writer, |writer| writer.apply(FLAKY));
+    assert_failed_as_non_deterministic(&health);
     assert_eq!(
         health.unapplied_on_failure, 0,
         "the command was applied, counted and published before its second application"

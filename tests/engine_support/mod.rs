@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
-use snapstate::engine::{Labelled, StateMachine};
+use snapstate::engine::{EngineStatus, Health, Labelled, StateMachine};
 
 /// Even numbers are logged; odd numbers are refused; [`PANIC`] logs itself and then panics (so
 /// a torn state would show it); [`WAIT`] blocks on the gate (see [`gated`]) before logging;
@@ -139,4 +139,17 @@ pub fn quiet_panics() {
             }
         }));
     });
+}
+
+/// Asserts that `health` is a failed writer's whose failure names a non-deterministic state
+/// machine (a command that applied cleanly once and panicked when applied again).
+pub fn assert_failed_as_non_deterministic(health: &Health) {
+    assert_eq!(health.status, EngineStatus::Failed, "{health:?}");
+    assert!(
+        health
+            .failure
+            .as_deref()
+            .is_some_and(|failure| failure.contains("non-deterministic")),
+        "{health:?}"
+    );
 }
