@@ -27,7 +27,8 @@ fn start() -> InlineWriter<Log> {
 }
 
 /// Makes `call`, which must pass the state machine's panic on to the caller, then checks that
-/// the failed writer refuses the next command (handing it back) and returns its health.
+/// the writer is failed at once and refuses the next command (handing it back), and returns
+/// its health.
 fn fails<R>(
     writer: &mut InlineWriter<Log>,
     call: impl FnOnce(&mut InlineWriter<Log>) -> R,
@@ -36,6 +37,11 @@ fn fails<R>(
     assert!(
         unwound.is_err(),
         "the state machine's panic reaches the caller"
+    );
+    assert_eq!(
+        writer.health().status,
+        EngineStatus::Failed,
+        "failed as the call unwinds, not at the next call"
     );
     let refused = writer
         .apply(4)

@@ -21,6 +21,7 @@
 //! hand out [`ReadHandle`]s, both shut down into the final snapshot.
 
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::time::Duration;
 
 use crate::journal::{Durable, DurableWaitError, RecoveryError, RecoveryReport};
@@ -198,7 +199,7 @@ impl<S: StateMachine> InlineWriter<S> {
         }
         self.core.batch_mut().clear();
         self.core.batch_mut().push(command);
-        if let Err(failed) = self.core.run_batch(None, |_| {}) {
+        if let Err(failed) = self.run_batch() {
             // Before applying, the batch is untouched: the command goes back to the caller.
             let refused = match failed {
                 JournalFailed::BeforeApplying(_) => self.core.batch_mut().pop(),
@@ -278,7 +279,7 @@ impl<S: StateMachine> InlineWriter<S> {
                 return Ok(());
             }
             let full = self.core.batch_mut().len() == limit;
-            if let Err(failed) = self.core.run_batch(None, |_| {}) {
+            if let Err(failed) = self.run_batch() {
                 self.fail_for_journal(&failed);
                 records.append(self.core.records_mut());
                 return Err(ApplyError::Failed(commands));
@@ -351,6 +352,19 @@ impl<S: StateMachine> InlineWriter<S> {
         self.core.fail(unapplied, failed.message());
         self.failed = true;
         self.closed = true;
+    }
+
+    /// Runs the core's batch. A panic that unwinds through the core (a non-deterministic state
+    /// machine) fails the writer before it reaches the caller, so that its health and its
+    /// readers' waiters learn it at once, not at the next call.
+    fn run_batch(&mut self) -> Result<(), JournalFailed> {
+        match catch_unwind(AssertUnwindSafe(|| self.core.run_batch(None, |_| {}))) {
+            Ok(ran) => ran,
+            Err(payload) => {
+                self.refuses();
+                resume_unwind(payload)
+            }
+        }
     }
 
     /// Whether the writer refuses work because it failed; marks it failed the first time a
