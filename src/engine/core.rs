@@ -133,8 +133,11 @@ pub(crate) struct WriterCore<S: StateMachine> {
     published: Arc<Snapshot<S>>,
     /// The working copy. Equal to `published.state` between batches: either a clone of it
     /// (sharing its structure, so the next batch copies what it writes) or the replaced
-    /// version, brought up to date in place (see [`reuse`](Self::reuse)).
-    working: S,
+    /// version, brought up to date in place (see [`reuse`](Self::reuse)). `None` only inside
+    /// a batch, from its publication (which moves the working copy into the snapshot instead
+    /// of cloning it) until the batch's end provides the next one; applying clones the
+    /// published state if it is ever missing.
+    working: Option<S>,
     /// The largest batch after which the writer reuses the version it replaced
     /// ([`EngineConfig::reuse_limit`]).
     reuse_limit: usize,
@@ -208,7 +211,7 @@ impl<S: StateMachine> WriterCore<S> {
             clock: Arc::clone(&config.clock),
             metrics: None,
             record_metrics: config.record_metrics,
-            working: first.state.clone(),
+            working: Some(first.state.clone()),
             reuse_limit: config.reuse_limit,
             panicked: Vec::new(),
             #[cfg(test)]
@@ -382,7 +385,11 @@ impl<S: StateMachine> WriterCore<S> {
             if index + 1 == self.batch.len() {
                 self.publish();
             }
-            let result = catch_unwind(AssertUnwindSafe(|| self.working.apply(&self.batch[index])));
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                self.working
+                    .get_or_insert_with(|| self.published.state.clone())
+                    .apply(&self.batch[index])
+            }));
             let outcome = match result {
                 Ok(Ok(applied)) => {
                     self.tally.applied(applied.label_index());
@@ -414,13 +421,8 @@ impl<S: StateMachine> WriterCore<S> {
     /// After a panic the working state may be torn: rebuild it from the last published version
     /// by re-applying the batch's commands before `upto`, except those that panicked.
     fn rederive(&mut self, upto: usize) {
-        self.working = self.published.state.clone();
-        let replayed = Self::reapply(
-            &mut self.working,
-            &self.batch[..upto],
-            &self.panicked,
-            &self.health,
-        );
+        let working = self.working.insert(self.published.state.clone());
+        let replayed = Self::reapply(working, &self.batch[..upto], &self.panicked, &self.health);
         if let Err(payload) = replayed {
             resume_unwind(payload);
         }
@@ -481,8 +483,8 @@ impl<S: StateMachine> WriterCore<S> {
     /// # Errors
     ///
     /// The payload of a panic in the second application (a non-deterministic state machine,
-    /// recorded in the health): the torn version is dropped and the working state stays the
-    /// clone of the published one; the caller finishes the batch, then unwinds.
+    /// recorded in the health): the torn version is dropped, the caller makes the working
+    /// state a clone of the published one, finishes the batch, then unwinds.
     fn reuse(&mut self, replaced: Arc<Snapshot<S>>) -> Reused<S> {
         if self.batch.len() > self.reuse_limit {
             return Ok(Some(replaced));
@@ -492,9 +494,7 @@ impl<S: StateMachine> WriterCore<S> {
             Err(held) => return Ok(Some(held)),
         };
         Self::reapply(&mut state, &self.batch, &self.panicked, &self.health)?;
-        // The clone it replaces shared the published version's structure; dropping it leaves
-        // that version the only owner of its nodes, so it can be reused in turn.
-        self.working = state;
+        self.working = Some(state);
         #[cfg(test)]
         {
             self.reused += 1;
@@ -512,10 +512,20 @@ impl<S: StateMachine> WriterCore<S> {
 
     /// Makes the working state the next version, visible to readers with one store, and
     /// returns the version it replaces (for [`release`](Self::release)).
+    ///
+    /// The working state moves into the snapshot: the batch's end provides the next one, the
+    /// replaced version reused or else a clone of this one ([`finish_batch`](Self::finish_batch)).
+    /// Moving instead of cloning leaves this version the only owner of its structure, so that
+    /// it can be reused in turn, and saves a clone and its drop (a reference count up and down
+    /// per collection) on every publication.
     fn publish(&mut self) -> Arc<Snapshot<S>> {
         let version = self.published.version.next();
+        let state = self
+            .working
+            .take()
+            .unwrap_or_else(|| self.published.state.clone());
         let snapshot = Arc::new(Snapshot {
-            state: self.working.clone(),
+            state,
             version,
             last_seq: Seq(self.next_seq),
             durable_seq: self
@@ -562,6 +572,10 @@ impl<S: StateMachine> WriterCore<S> {
             Some(Err(payload)) => (None, Some(payload)),
             None => (None, None),
         };
+        // Not reused: the next batch writes to a clone of this version, made here rather than
+        // inside the next batch's time to visibility.
+        self.working
+            .get_or_insert_with(|| self.published.state.clone());
         let mut handed = Ok(());
         if !self.batch.is_empty()
             && let Some(hook) = &mut self.hook
@@ -589,6 +603,7 @@ impl<S: StateMachine> WriterCore<S> {
             // Outcome records dropped after the last publication: publish the final counts, so
             // the final snapshot accounts for every record.
             let replaced = self.publish();
+            self.working = Some(self.published.state.clone());
             self.release(Some(replaced));
         }
         // A failure recorded by another thread (the journal's) stays: stopping cleanly after it
@@ -1018,7 +1033,7 @@ mod tests {
         run(&mut core, &[8]);
         assert_eq!(core.reused, 3, "a version no one holds is reused");
         assert_eq!(core.published().state.0, 20);
-        assert_eq!(core.working, core.published().state);
+        assert_eq!(core.working.as_ref(), Some(&core.published().state));
     }
 
     /// Applies cleanly once, and panics when applied again to the other copy: a
