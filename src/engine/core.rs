@@ -131,13 +131,17 @@ pub(crate) struct WriterCore<S: StateMachine> {
     record_metrics: bool,
     /// The last published snapshot: the base to re-derive from after a panic.
     published: Arc<Snapshot<S>>,
-    /// The working copy. Equal to `published.state` between batches: either a clone of it
-    /// (sharing its structure, so the next batch copies what it writes) or the replaced
-    /// version, brought up to date in place (see [`reuse`](Self::reuse)). `None` only inside
-    /// a batch, from its publication (which moves the working copy into the snapshot instead
-    /// of cloning it) until the batch's end provides the next one; applying clones the
-    /// published state if it is ever missing.
-    working: Option<S>,
+    /// The next version, unpublished: its `state` is the working copy, its other fields are
+    /// filled in by [`publish`](Self::publish), which then stores this very allocation into the
+    /// cell. Between batches its state equals `published.state`: either a clone of it (sharing
+    /// its structure, so the next batch copies what it writes) or the replaced version, brought
+    /// up to date in place (see [`reuse`](Self::reuse)).
+    ///
+    /// It is only ever written through `Arc::make_mut`, so a version anyone else holds is never
+    /// written: where `working` is shared (with the published version, right after a
+    /// publication, until the batch's end provides the next working copy), writing first
+    /// clones it.
+    working: Arc<Snapshot<S>>,
     /// The largest batch after which the writer reuses the version it replaced
     /// ([`EngineConfig::reuse_limit`]).
     reuse_limit: usize,
@@ -211,7 +215,7 @@ impl<S: StateMachine> WriterCore<S> {
             clock: Arc::clone(&config.clock),
             metrics: None,
             record_metrics: config.record_metrics,
-            working: Some(first.state.clone()),
+            working: Arc::clone(&first),
             reuse_limit: config.reuse_limit,
             panicked: Vec::new(),
             #[cfg(test)]
@@ -374,6 +378,8 @@ impl<S: StateMachine> WriterCore<S> {
     fn apply_batch(&mut self) {
         let version = self.published.version.next();
         self.panicked.clear();
+        // Made unique once per batch, and again only where the loop replaces it.
+        let mut working = &mut Arc::make_mut(&mut self.working).state;
         for index in 0..self.batch.len() {
             self.next_seq += 1;
             let seq = Seq(self.next_seq);
@@ -384,12 +390,9 @@ impl<S: StateMachine> WriterCore<S> {
             #[cfg(all(loom, snapstate_broken_publish))]
             if index + 1 == self.batch.len() {
                 self.publish();
+                working = &mut Arc::make_mut(&mut self.working).state;
             }
-            let result = catch_unwind(AssertUnwindSafe(|| {
-                self.working
-                    .get_or_insert_with(|| self.published.state.clone())
-                    .apply(&self.batch[index])
-            }));
+            let result = catch_unwind(AssertUnwindSafe(|| working.apply(&self.batch[index])));
             let outcome = match result {
                 Ok(Ok(applied)) => {
                     self.tally.applied(applied.label_index());
@@ -405,6 +408,7 @@ impl<S: StateMachine> WriterCore<S> {
                     self.report_panic(seq, &message);
                     self.panicked.push(index);
                     self.rederive(index);
+                    working = &mut Arc::make_mut(&mut self.working).state;
                     Outcome::Panicked { message }
                 }
             };
@@ -421,7 +425,8 @@ impl<S: StateMachine> WriterCore<S> {
     /// After a panic the working state may be torn: rebuild it from the last published version
     /// by re-applying the batch's commands before `upto`, except those that panicked.
     fn rederive(&mut self, upto: usize) {
-        let working = self.working.insert(self.published.state.clone());
+        self.working = Arc::clone(&self.published);
+        let working = &mut Arc::make_mut(&mut self.working).state;
         let replayed = Self::reapply(working, &self.batch[..upto], &self.panicked, &self.health);
         if let Err(payload) = replayed {
             resume_unwind(payload);
@@ -478,7 +483,9 @@ impl<S: StateMachine> WriterCore<S> {
     /// memory, up to a second copy of whatever the batches write (docs/decisions.md).
     ///
     /// Only the writer holds a reference to a replaced version once no reader does: the cell no
-    /// longer points at it, so a count of one cannot rise again, and `try_unwrap` is decisive.
+    /// longer points at it, so a count of one cannot rise again, and `get_mut` is decisive.
+    /// The version's allocation is reused too: the next publication fills in its fields and
+    /// stores it.
     ///
     /// # Errors
     ///
@@ -489,12 +496,17 @@ impl<S: StateMachine> WriterCore<S> {
         if self.batch.len() > self.reuse_limit {
             return Ok(Some(replaced));
         }
-        let mut state = match Arc::try_unwrap(replaced) {
-            Ok(snapshot) => snapshot.state,
-            Err(held) => return Ok(Some(held)),
+        let mut replaced = replaced;
+        let Some(snapshot) = Arc::get_mut(&mut replaced) else {
+            return Ok(Some(replaced));
         };
-        Self::reapply(&mut state, &self.batch, &self.panicked, &self.health)?;
-        self.working = Some(state);
+        Self::reapply(
+            &mut snapshot.state,
+            &self.batch,
+            &self.panicked,
+            &self.health,
+        )?;
+        self.working = replaced;
         #[cfg(test)]
         {
             self.reused += 1;
@@ -513,31 +525,29 @@ impl<S: StateMachine> WriterCore<S> {
     /// Makes the working state the next version, visible to readers with one store, and
     /// returns the version it replaces (for [`release`](Self::release)).
     ///
-    /// The working state moves into the snapshot: the batch's end provides the next one, the
-    /// replaced version reused or else a clone of this one ([`finish_batch`](Self::finish_batch)).
-    /// Moving instead of cloning leaves this version the only owner of its structure, so that
-    /// it can be reused in turn, and saves a clone and its drop (a reference count up and down
-    /// per collection) on every publication.
+    /// The unpublished snapshot that holds the working state is itself published: its header
+    /// is filled in and the same allocation stored, so nothing is cloned, moved or allocated
+    /// for the state. The batch's end provides the next working state, the replaced version
+    /// reused or else a clone of this one ([`finish_batch`](Self::finish_batch)). Not cloning
+    /// leaves this version the only owner of its structure, so that it can be reused in turn.
     fn publish(&mut self) -> Arc<Snapshot<S>> {
         let version = self.published.version.next();
-        let state = self
-            .working
-            .take()
-            .unwrap_or_else(|| self.published.state.clone());
-        let snapshot = Arc::new(Snapshot {
-            state,
-            version,
-            last_seq: Seq(self.next_seq),
-            durable_seq: self
-                .journal
-                .as_ref()
-                .map_or(Seq(0), |journal| journal.durable_seq()),
-            counters: self.tally.freeze(),
-            // Last: the struct's fields are evaluated in this order, so the stamp comes as
-            // close to the store as the snapshot allows (only its allocation and the store
-            // follow).
-            published_at: self.clock.now(),
-        });
+        let last_seq = Seq(self.next_seq);
+        let durable_seq = self
+            .journal
+            .as_ref()
+            .map_or(Seq(0), |journal| journal.durable_seq());
+        let counters = self.tally.freeze();
+        let next = Arc::make_mut(&mut self.working);
+        next.version = version;
+        next.last_seq = last_seq;
+        next.durable_seq = durable_seq;
+        next.counters = counters;
+        // Last, so that the stamp comes as close to the store as it can.
+        next.published_at = self.clock.now();
+        // Until the batch's end provides the next working copy, `working` shares the new
+        // version (a reference count, no clone), so that it is never written.
+        let snapshot = Arc::clone(&self.working);
         // Deliberately not worded "torn snapshot": under `snapstate_broken_publish` this fires
         // first in a debug build, and the loom models' teeth check must catch the torn snapshot
         // with their own assertions (docs/verification.md), so it runs in release only.
@@ -574,8 +584,7 @@ impl<S: StateMachine> WriterCore<S> {
         };
         // Not reused: the next batch writes to a clone of this version, made here rather than
         // inside the next batch's time to visibility.
-        self.working
-            .get_or_insert_with(|| self.published.state.clone());
+        Arc::make_mut(&mut self.working);
         let mut handed = Ok(());
         if !self.batch.is_empty()
             && let Some(hook) = &mut self.hook
@@ -603,7 +612,6 @@ impl<S: StateMachine> WriterCore<S> {
             // Outcome records dropped after the last publication: publish the final counts, so
             // the final snapshot accounts for every record.
             let replaced = self.publish();
-            self.working = Some(self.published.state.clone());
             self.release(Some(replaced));
         }
         // A failure recorded by another thread (the journal's) stays: stopping cleanly after it
@@ -1033,7 +1041,7 @@ mod tests {
         run(&mut core, &[8]);
         assert_eq!(core.reused, 3, "a version no one holds is reused");
         assert_eq!(core.published().state.0, 20);
-        assert_eq!(core.working.as_ref(), Some(&core.published().state));
+        assert_eq!(core.working.state, core.published().state);
     }
 
     /// Applies cleanly once, and panics when applied again to the other copy: a

@@ -159,7 +159,9 @@ fn labelled<'a>(
 ///
 /// A snapshot is never mutated after publication: holding it costs memory only for what the
 /// writer has changed since (the persistent state shares everything else), and it never blocks
-/// the writer or other readers.
+/// the writer or other readers. Cloning one copies its header and clones its state (for a
+/// persistent state, a few reference counts).
+#[derive(Clone)]
 pub struct Snapshot<S> {
     pub(crate) state: S,
     pub(crate) version: Version,
