@@ -537,12 +537,11 @@ impl<S: StateMachine> WriterCore<S> {
             .journal
             .as_ref()
             .map_or(Seq(0), |journal| journal.durable_seq());
-        let counters = self.tally.freeze();
         let next = Arc::make_mut(&mut self.working);
+        self.tally.freeze_into(&mut next.counters);
         next.version = version;
         next.last_seq = last_seq;
         next.durable_seq = durable_seq;
-        next.counters = counters;
         // Last, so that the stamp comes as close to the store as it can.
         next.published_at = self.clock.now();
         // Until the batch's end provides the next working copy, `working` shares the new
@@ -761,16 +760,22 @@ impl Tally {
         self.changed = true;
     }
 
-    /// The counters as of now; copies a per-class array only when it changed.
-    fn freeze(&mut self) -> Counters {
+    /// Makes `target` (the next snapshot's counters) the counters as of now. A per-class array
+    /// is copied only when it changed, into `target`'s own array where no one else holds it (a
+    /// reused version's, two publications old), so that a publication allocates none.
+    fn freeze_into(&mut self, target: &mut Counters) {
         if self.changed {
-            self.applied
-                .freeze_into(&mut self.counters.applied_by_label);
-            self.rejected
-                .freeze_into(&mut self.counters.rejected_by_label);
+            self.applied.freeze_into(
+                &mut self.counters.applied_by_label,
+                &mut target.applied_by_label,
+            );
+            self.rejected.freeze_into(
+                &mut self.counters.rejected_by_label,
+                &mut target.rejected_by_label,
+            );
             self.changed = false;
         }
-        self.counters.clone()
+        target.clone_from(&self.counters);
     }
 }
 
@@ -801,10 +806,17 @@ impl ClassCounts {
         self.unexported = true;
     }
 
-    /// Replaces `frozen` with a copy of the counts if they changed since the last copy.
-    fn freeze_into(&mut self, frozen: &mut Arc<[u64]>) {
+    /// Replaces `frozen` with a copy of the counts if they changed since the last copy: written
+    /// into `spare` if no one else holds it, else into a new array.
+    fn freeze_into(&mut self, frozen: &mut Arc<[u64]>, spare: &mut Arc<[u64]>) {
         if self.unfrozen {
-            *frozen = self.counts.as_slice().into();
+            match Arc::get_mut(spare) {
+                Some(array) if array.len() == self.counts.len() => {
+                    array.copy_from_slice(&self.counts);
+                    *frozen = Arc::clone(spare);
+                }
+                _ => *frozen = self.counts.as_slice().into(),
+            }
             self.unfrozen = false;
         }
     }
