@@ -319,7 +319,14 @@ fn snapshots_held_while_the_writer_reuses_replaced_versions_keep_their_state() {
     for command in (2..600_u64).step_by(2) {
         writer.apply(command).expect("the writer runs");
         if command % 3 == 0 {
-            held.push(reader.load());
+            let snapshot = reader.load();
+            let header = (
+                snapshot.version(),
+                snapshot.last_seq(),
+                snapshot.published_at(),
+                snapshot.counters().applied_by_label().collect::<Vec<_>>(),
+            );
+            held.push((snapshot, header));
         }
         if command % 10 == 0 {
             // Let one go again, so that the writer both reuses and retires versions.
@@ -330,10 +337,17 @@ fn snapshots_held_while_the_writer_reuses_replaced_versions_keep_their_state() {
         .apply_all((600..640).step_by(2))
         .expect("the writer runs");
     assert!(held.len() > 30, "{} snapshots held", held.len());
-    for snapshot in held {
+    for (snapshot, header) in held {
         let applied = usize::try_from(snapshot.last_seq().0).expect("a small count");
         let expected: Vec<u64> = (2..).step_by(2).take(applied).collect();
         assert_eq!(snapshot.state().logged(), expected, "{snapshot:?}");
+        let now = (
+            snapshot.version(),
+            snapshot.last_seq(),
+            snapshot.published_at(),
+            snapshot.counters().applied_by_label().collect::<Vec<_>>(),
+        );
+        assert_eq!(now, header, "the header of a held snapshot never changes");
     }
     let last = writer.shutdown().expect("clean shutdown");
     assert_eq!(

@@ -138,9 +138,9 @@ pub(crate) struct WriterCore<S: StateMachine> {
     /// up to date in place (see [`reuse`](Self::reuse)).
     ///
     /// It is only ever written through `Arc::make_mut`, so a version anyone else holds is never
-    /// written: where `working` is shared (with the published version, right after a
-    /// publication, until the batch's end provides the next working copy), writing first
-    /// clones it.
+    /// written: where `working` is shared (with the version just published, until the batch's
+    /// end provides the next working copy; a reused version is one no one else holds), writing
+    /// first clones it.
     working: Arc<Snapshot<S>>,
     /// The largest batch after which the writer reuses the version it replaced
     /// ([`EngineConfig::reuse_limit`]).
@@ -537,13 +537,22 @@ impl<S: StateMachine> WriterCore<S> {
             .journal
             .as_ref()
             .map_or(Seq(0), |journal| journal.durable_seq());
-        let next = Arc::make_mut(&mut self.working);
-        self.tally.freeze_into(&mut next.counters);
-        next.version = version;
-        next.last_seq = last_seq;
-        next.durable_seq = durable_seq;
+        // Every field of the header, named: a reused allocation holds the header of the version
+        // two publications back, and a field added to `Snapshot` must not keep it unnoticed.
+        let Snapshot {
+            state: _,
+            version: next_version,
+            last_seq: next_last_seq,
+            durable_seq: next_durable_seq,
+            published_at: next_published_at,
+            counters: next_counters,
+        } = Arc::make_mut(&mut self.working);
+        self.tally.freeze_into(next_counters);
+        *next_version = version;
+        *next_last_seq = last_seq;
+        *next_durable_seq = durable_seq;
         // Last, so that the stamp comes as close to the store as it can.
-        next.published_at = self.clock.now();
+        *next_published_at = self.clock.now();
         // Until the batch's end provides the next working copy, `working` shares the new
         // version (a reference count, no clone), so that it is never written.
         let snapshot = Arc::clone(&self.working);
@@ -787,6 +796,9 @@ struct ClassCounts {
     unfrozen: bool,
     /// Changed since last exported as metrics.
     unexported: bool,
+    /// How many frozen copies went into a reused array (for the unit tests' teeth).
+    #[cfg(test)]
+    arrays_reused: u64,
 }
 
 impl ClassCounts {
@@ -795,6 +807,8 @@ impl ClassCounts {
             counts: counts.to_vec(),
             unfrozen: false,
             unexported: false,
+            #[cfg(test)]
+            arrays_reused: 0,
         }
     }
 
@@ -814,6 +828,10 @@ impl ClassCounts {
                 Some(array) if array.len() == self.counts.len() => {
                     array.copy_from_slice(&self.counts);
                     *frozen = Arc::clone(spare);
+                    #[cfg(test)]
+                    {
+                        self.arrays_reused += 1;
+                    }
                 }
                 _ => *frozen = self.counts.as_slice().into(),
             }
@@ -965,32 +983,62 @@ mod tests {
     /// Runs `batches` on a core with `reuse_limit`, holding the snapshot published after each
     /// batch whose position is in `hold`, and returns every published snapshot and how many
     /// replaced versions the writer reused.
-    fn published_after(
-        batches: &[&[u64]],
-        reuse_limit: usize,
-        hold: &[usize],
-    ) -> (Vec<Arc<Snapshot<Sum>>>, u64) {
+    /// What [`published_after`] saw.
+    struct Published {
+        /// Every published snapshot, held or copied.
+        snapshots: Vec<Arc<Snapshot<Sum>>>,
+        /// How many replaced versions the writer reused.
+        reused: u64,
+        /// How many per-class arrays it wrote in place.
+        arrays_reused: u64,
+        /// Publications whose allocation was the one of the version two publications back.
+        allocations_reused: usize,
+    }
+
+    /// Runs `batches` on a core with `reuse_limit` and a clock that steps between batches,
+    /// holding the snapshot published after each batch whose position is in `hold` (the others
+    /// are copied, their arrays too, so that nothing but the writer holds them).
+    fn published_after(batches: &[&[u64]], reuse_limit: usize, hold: &[usize]) -> Published {
+        let clock = crate::time::ManualClock::new(crate::time::Timestamp::from_nanos(1));
         let config = EngineConfig {
             reuse_limit,
+            clock: Arc::new(clock.clone()),
             ..config()
         };
         let mut core = WriterCore::new(Sum::default(), &config, None, false);
-        let mut published = Vec::new();
+        let mut snapshots = Vec::new();
+        let mut addresses = Vec::new();
         for (position, batch) in batches.iter().enumerate() {
+            clock.advance(std::time::Duration::from_nanos(10));
             run(&mut core, batch);
             let snapshot = core.cell().load_full();
+            addresses.push(Arc::as_ptr(&snapshot));
             if hold.contains(&position) {
-                published.push(Arc::clone(&snapshot));
+                snapshots.push(Arc::clone(&snapshot));
             } else {
                 // Not held: the writer may take this version back after the next batch.
-                published.push(Arc::new(Snapshot {
+                let counters = Counters {
+                    applied_by_label: Arc::from(&snapshot.counters.applied_by_label[..]),
+                    rejected_by_label: Arc::from(&snapshot.counters.rejected_by_label[..]),
+                    ..snapshot.counters.clone()
+                };
+                snapshots.push(Arc::new(Snapshot {
                     state: snapshot.state.clone(),
-                    counters: snapshot.counters.clone(),
+                    counters,
                     ..*snapshot
                 }));
             }
         }
-        (published, core.reused)
+        let allocations_reused = addresses
+            .windows(3)
+            .filter(|window| window[0] == window[2] && window[1] != window[2])
+            .count();
+        Published {
+            snapshots,
+            reused: core.reused,
+            arrays_reused: core.tally.applied.arrays_reused + core.tally.rejected.arrays_reused,
+            allocations_reused,
+        }
     }
 
     #[test]
@@ -1009,23 +1057,38 @@ mod tests {
             &[1],
         ];
         for hold in [&[][..], &[0, 2, 3][..], &[1, 4, 5, 7][..]] {
-            let (cloning, never) = published_after(batches, 0, hold);
-            let (reusing, reused) = published_after(batches, 3, hold);
-            assert_eq!(never, 0, "a limit of 0 never reuses");
+            let cloning = published_after(batches, 0, hold);
+            let reusing = published_after(batches, 3, hold);
+            assert_eq!(cloning.reused, 0, "a limit of 0 never reuses");
+            assert_eq!(cloning.arrays_reused, 0);
+            assert_eq!(cloning.allocations_reused, 0);
             if hold.is_empty() {
                 // Every batch but the empty one and the one above the limit.
-                assert_eq!(reused, 7);
+                assert_eq!(reusing.reused, 7);
+                assert!(reusing.arrays_reused > 0, "the counters' arrays are reused");
+                assert!(
+                    reusing.allocations_reused > 0,
+                    "a publication stores the reused version's own allocation"
+                );
             } else {
-                assert!(reused > 0 && reused < 7, "held: {hold:?}, reused {reused}");
+                assert!(
+                    reusing.reused > 0 && reusing.reused < 7,
+                    "held: {hold:?}, reused {}",
+                    reusing.reused
+                );
             }
-            for (cloned, reused) in cloning.iter().zip(&reusing) {
+            for (cloned, reused) in cloning.snapshots.iter().zip(&reusing.snapshots) {
                 assert_eq!(cloned.state, reused.state, "held: {hold:?}");
                 assert_eq!(cloned.version, reused.version);
                 assert_eq!(cloned.last_seq, reused.last_seq);
+                assert_eq!(cloned.durable_seq, reused.durable_seq);
                 assert_eq!(cloned.counters, reused.counters);
+                // The clock stepped before each batch: a stale stamp in a reused allocation
+                // would differ.
+                assert_eq!(cloned.published_at, reused.published_at);
             }
             assert_eq!(
-                reusing.last().map(|last| last.state.0),
+                reusing.snapshots.last().map(|last| last.state.0),
                 Some(2 + 4 + 6 + 8 + (10 + 12 + 14 + 16) + 18 + (20 + 22))
             );
         }
