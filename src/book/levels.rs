@@ -68,7 +68,7 @@ fn empty_leaf<V>() -> Leaf<V> {
 /// used, clones the whole array by value (`<[_; N]>::clone` builds the array, then it is moved
 /// into the allocation): a leaf copy cost about 2,200 instructions, and this one about 1,100
 /// (`valgrind --tool=callgrind target/release/examples/apply_batches 10000 200000 4096`:
-/// `Book::apply` 448 M → 398 M instructions; decision 37). Before that, collecting
+/// `Book::apply` 448 M → 401 M instructions; decision 37). Before that, collecting
 /// `leaf.iter().cloned()` into an `Arc<[_]>` cloned each value into a temporary and copied it
 /// again (`perf` put a sixth of the writer's time in `memmove`).
 ///
@@ -77,11 +77,18 @@ fn empty_leaf<V>() -> Leaf<V> {
 #[inline]
 fn leaf_mut<V: Clone>(leaf: &mut Arc<Leaf<V>>) -> &mut Leaf<V> {
     if Arc::strong_count(leaf) != 1 {
-        let mut copy: Arc<Leaf<V>> = Arc::new(empty_leaf());
-        Arc::make_mut(&mut copy).clone_from_slice(&leaf[..]);
-        *leaf = copy;
+        copy_leaf(leaf);
     }
     Arc::make_mut(leaf)
+}
+
+/// Replaces `leaf` with a copy of its entries, made in place ([`leaf_mut`]). Kept out of line,
+/// so that the writes to a leaf the writer owns, the inline writer's usual case, stay small.
+#[inline(never)]
+fn copy_leaf<V: Clone>(leaf: &mut Arc<Leaf<V>>) {
+    let mut copy: Arc<Leaf<V>> = Arc::new(empty_leaf());
+    Arc::make_mut(&mut copy).clone_from_slice(&leaf[..]);
+    *leaf = copy;
 }
 
 /// The grid's levels as offsets: `lowest` is offset 0, the highest is `last_offset`.
