@@ -1006,11 +1006,24 @@ mod tests {
             ..config()
         };
         let mut core = WriterCore::new(Sum::default(), &config, None, false);
+        // A journal that makes everything published before each batch durable, as a syncing
+        // journal thread would: a stale durable_seq in a reused allocation would differ.
+        let durable = DurableState::new(Seq(0));
+        core.set_journal(Arc::clone(&durable));
         let mut snapshots = Vec::new();
         let mut addresses = Vec::new();
         for (position, batch) in batches.iter().enumerate() {
             clock.advance(std::time::Duration::from_nanos(10));
+            let durable_before = core.published().last_seq();
+            durable.advance(durable_before);
             run(&mut core, batch);
+            if !batch.is_empty() {
+                assert_eq!(
+                    core.published().durable_seq(),
+                    durable_before,
+                    "a publication records the journal's durable_seq as of then"
+                );
+            }
             let snapshot = core.cell().load_full();
             addresses.push(Arc::as_ptr(&snapshot));
             if hold.contains(&position) {
