@@ -4,6 +4,7 @@
 mod engine_support;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
@@ -316,8 +317,13 @@ fn snapshots_held_while_the_writer_reuses_replaced_versions_keep_their_state() {
     let mut writer = start();
     let reader = writer.read_handle();
     let mut held = Vec::new();
+    // Each publication's allocation: a version the writer reused is published again two calls
+    // later in the same allocation (a clone is made while the version two back is still
+    // alive, so it cannot land at that address).
+    let mut addresses = Vec::new();
     for command in (2..600_u64).step_by(2) {
         writer.apply(command).expect("the writer runs");
+        addresses.push(Arc::as_ptr(writer.snapshot()));
         if command % 3 == 0 {
             let snapshot = reader.load();
             let header = (
@@ -337,6 +343,15 @@ fn snapshots_held_while_the_writer_reuses_replaced_versions_keep_their_state() {
         .apply_all((600..640).step_by(2))
         .expect("the writer runs");
     assert!(held.len() > 30, "{} snapshots held", held.len());
+    let reused = addresses
+        .windows(3)
+        .filter(|window| window[0] == window[2] && window[1] != window[2])
+        .count();
+    assert!(
+        reused > 100,
+        "the writer reused the versions no one held ({reused} of {} calls)",
+        addresses.len()
+    );
     for (snapshot, header) in held {
         let applied = usize::try_from(snapshot.last_seq().0).expect("a small count");
         let expected: Vec<u64> = (2..).step_by(2).take(applied).collect();
