@@ -80,8 +80,9 @@ pub(crate) struct PublishedBatch<'batch, C> {
 
 /// The core's one extension point: called once per non-empty batch, on the writer's thread
 /// (the writer thread, or the inline writer's caller), after the batch's snapshot is published,
-/// its barriers are answered and its outcome records are delivered, and before replaced versions
-/// are freed.
+/// its barriers are answered, its outcome records are delivered and the batch is applied again
+/// to the replaced version if the writer reuses it (the hook may take the commands, which that
+/// second application needs), and before replaced versions are freed.
 ///
 /// Commands rejected or panicked are included: replaying the batch through the same `apply`
 /// reproduces the same outcomes, so a journal records every command, not only the applied ones.
