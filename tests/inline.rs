@@ -4,6 +4,7 @@
 mod engine_support;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
@@ -316,8 +317,13 @@ fn snapshots_held_while_the_writer_reuses_replaced_versions_keep_their_state() {
     let mut writer = start();
     let reader = writer.read_handle();
     let mut held = Vec::new();
+    // Each publication's allocation: a version the writer reused is published again two calls
+    // later in the same allocation (a clone is made while the version two back is still
+    // alive, so it cannot land at that address).
+    let mut addresses = Vec::new();
     for command in (2..600_u64).step_by(2) {
         writer.apply(command).expect("the writer runs");
+        addresses.push(Arc::as_ptr(writer.snapshot()));
         if command % 3 == 0 {
             let snapshot = reader.load();
             let header = (
@@ -337,6 +343,15 @@ fn snapshots_held_while_the_writer_reuses_replaced_versions_keep_their_state() {
         .apply_all((600..640).step_by(2))
         .expect("the writer runs");
     assert!(held.len() > 30, "{} snapshots held", held.len());
+    let reused = addresses
+        .windows(3)
+        .filter(|window| window[0] == window[2] && window[1] != window[2])
+        .count();
+    assert!(
+        reused > 100,
+        "the writer reused the versions no one held ({reused} of {} calls)",
+        addresses.len()
+    );
     for (snapshot, header) in held {
         let applied = usize::try_from(snapshot.last_seq().0).expect("a small count");
         let expected: Vec<u64> = (2..).step_by(2).take(applied).collect();
@@ -374,4 +389,62 @@ fn a_command_that_panics_when_applied_again_to_the_replaced_version_fails_the_wr
     );
     assert_eq!(reader.load().state().logged(), vec![2, FLAKY]);
     assert_eq!(reader.load().counters().applied(), 2);
+}
+
+/// Refused and panicking commands among the calls of a writer that reuses replaced versions,
+/// on a state that shares its structure between versions (`imbl::Vector`): the second
+/// application must skip exactly the commands that panicked the first time and apply the
+/// others, refused ones included, so that the two lineages stay equal. Every held snapshot
+/// and the final state hold exactly the commands up to their `last_seq` that were logged.
+#[test]
+fn refused_and_panicking_commands_keep_the_reused_lineage_equal_to_the_published_one() {
+    quiet_panics();
+    let mut writer = start();
+    let reader = writer.read_handle();
+    // What the log must hold after the n-th command: the even commands but PANIC, in order.
+    let mut expected_after = vec![Vec::new()];
+    let mut logged = Vec::new();
+    let mut held = Vec::new();
+    let mut addresses = Vec::new();
+    for call in 0..120_u64 {
+        // One to four commands a call: even ones, odd (refused) ones and PANIC.
+        let commands: Vec<u64> = (0..=call % 4)
+            .map(|index| match (call + index) % 7 {
+                3 => PANIC,
+                5 => 2 * call + 1,
+                _ => 2 * (call * 4 + index) + 2,
+            })
+            .collect();
+        for &command in &commands {
+            if command != PANIC && command % 2 == 0 {
+                logged.push(command);
+            }
+            expected_after.push(logged.clone());
+        }
+        writer.apply_all(commands).expect("the writer runs");
+        addresses.push(Arc::as_ptr(writer.snapshot()));
+        if call % 5 == 0 {
+            held.push(reader.load());
+        }
+    }
+    let reused = addresses
+        .windows(3)
+        .filter(|window| window[0] == window[2] && window[1] != window[2])
+        .count();
+    assert!(reused > 50, "the writer reused versions: {reused}");
+    assert!(writer.health().panicked_commands > 10);
+    for snapshot in held {
+        let last = usize::try_from(snapshot.last_seq().0).expect("a small count");
+        assert_eq!(
+            snapshot.state().logged(),
+            expected_after[last],
+            "{snapshot:?}"
+        );
+    }
+    let last = writer.shutdown().expect("clean shutdown");
+    assert_eq!(last.state().logged(), logged);
+    assert_eq!(
+        last.last_seq().0,
+        u64::try_from(expected_after.len() - 1).expect("a small count")
+    );
 }

@@ -65,16 +65,18 @@ pub struct EngineConfig {
     /// The largest batch after which the writer reuses the version the batch replaced, when no
     /// reader holds it: it applies the batch to that version again and makes it the working
     /// state, instead of writing the next batch to a clone of the published version. `0` turns
-    /// reuse off. Default 1,024 (below about 2,000 commands a batch, the second application costs less
-    /// than the copies it saves: docs/benchmarks.md, "Reusing the replaced version").
+    /// reuse off. Default 1,024 (below about 2,000 commands a batch, the second application
+    /// costs less than the copies it saves: docs/benchmarks.md, "Reusing the replaced
+    /// version").
     ///
     /// A clone of the published version shares all its structure with it, so the first write
     /// to each node after a publication copies the node (and the path above it), and freeing
     /// the replaced version frees the previous batch's copies. The replaced version is a
-    /// complete state one batch behind that no one else holds: applied to again, it writes
-    /// nodes that only it owns, in place, and nothing is copied or freed. Every command is
-    /// applied twice, once before its publication and once after it (outside the time to
-    /// visibility), so the trade pays for small batches, where the copies dominate (one
+    /// complete state one batch behind that no one else holds: applied to again, it writes in
+    /// place the nodes that only it owns (one still shared, with a held version or with the
+    /// published one, is copied first, so no published snapshot is ever written). Every
+    /// command is applied twice, once before its publication and once after it (outside the
+    /// time to visibility), so the trade pays for small batches, where the copies dominate (one
     /// update per call of the [`InlineWriter`](super::InlineWriter), the threaded writer below
     /// saturation), and not for large ones, where one copy of a node serves many commands.
     ///

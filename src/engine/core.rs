@@ -80,8 +80,9 @@ pub(crate) struct PublishedBatch<'batch, C> {
 
 /// The core's one extension point: called once per non-empty batch, on the writer's thread
 /// (the writer thread, or the inline writer's caller), after the batch's snapshot is published,
-/// its barriers are answered and its outcome records are delivered, and before replaced versions
-/// are freed.
+/// its barriers are answered, its outcome records are delivered and the batch is applied again
+/// to the replaced version if the writer reuses it (the hook may take the commands, which that
+/// second application needs), and before replaced versions are freed.
 ///
 /// Commands rejected or panicked are included: replaying the batch through the same `apply`
 /// reproduces the same outcomes, so a journal records every command, not only the applied ones.
@@ -1006,11 +1007,24 @@ mod tests {
             ..config()
         };
         let mut core = WriterCore::new(Sum::default(), &config, None, false);
+        // A journal that makes everything published before each batch durable, as a syncing
+        // journal thread would: a stale durable_seq in a reused allocation would differ.
+        let durable = DurableState::new(Seq(0));
+        core.set_journal(Arc::clone(&durable));
         let mut snapshots = Vec::new();
         let mut addresses = Vec::new();
         for (position, batch) in batches.iter().enumerate() {
             clock.advance(std::time::Duration::from_nanos(10));
+            let durable_before = core.published().last_seq();
+            durable.advance(durable_before);
             run(&mut core, batch);
+            if !batch.is_empty() {
+                assert_eq!(
+                    core.published().durable_seq(),
+                    durable_before,
+                    "a publication records the journal's durable_seq as of then"
+                );
+            }
             let snapshot = core.cell().load_full();
             addresses.push(Arc::as_ptr(&snapshot));
             if hold.contains(&position) {

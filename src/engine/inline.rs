@@ -120,7 +120,9 @@ impl<S: StateMachine> InlineWriter<S> {
     /// be.
     ///
     /// Of the configuration, it uses [`max_batch`](EngineConfig::max_batch) (a longer call
-    /// publishes once per `max_batch` commands), [`clock`](EngineConfig::clock) and
+    /// publishes once per `max_batch` commands), [`reuse_limit`](EngineConfig::reuse_limit)
+    /// (a batch of at most that many commands is applied again, after its publication, to the
+    /// version it replaced, when no one holds that version), [`clock`](EngineConfig::clock) and
     /// [`record_metrics`](EngineConfig::record_metrics) (registered now, on this thread).
     /// The queue's capacity, the wait strategy and the thread's name have no queue or thread to
     /// apply to and are ignored.

@@ -10,7 +10,7 @@
 //! writer never waits for a reader, and the publication's own time is a metric). Its updates
 //! become visible when the snapshot that includes them is stored into the cell: the producer
 //! reads that snapshot's `published_at` (stamped by the engine with the comparison's monotonic
-//! clock as the last step of building the snapshot, before its allocation and the store) after
+//! clock as the last step of filling in the snapshot, just before the store) after
 //! each call, which also gives the gaps between publications.
 
 use std::sync::Arc;
