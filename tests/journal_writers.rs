@@ -205,6 +205,50 @@ fn after_a_crash_each_writer_recovers_a_prefix_holding_everything_reported_durab
 }
 
 #[test]
+fn what_recovery_after_a_kill_counts_as_durable_survives_a_power_loss() {
+    let commands = workload(orders() / 4);
+    for kind in WRITER_KINDS {
+        let storage = SimulatedStorage::new();
+        // The first process never syncs; the operating system holds its records.
+        let never_syncs = JournalConfig {
+            sync: SyncPolicy::Os,
+            ..journal_config(&storage)
+        };
+        let (mut writer, _) = Journaled::recover(kind, engine_config(never_syncs)).expect("fresh");
+        assert!(!writer.run(&commands), "{kind}");
+        // Under `Os`, durable means handed to the operating system.
+        let handed = writer.flush_durable().expect("handed over");
+        assert_eq!(handed, Seq(commands.len() as u64), "{kind}");
+        // It is killed; the machine stays up, and the restart reads every record back.
+        let restarted = storage.kill();
+        drop(writer);
+        let (recovered, report) =
+            Journaled::recover(kind, engine_config(journal_config(&restarted))).expect("recover");
+        assert_eq!(report.last_seq, Seq(commands.len() as u64), "{kind}");
+        let durable = recovered
+            .read_handle()
+            .durable_seq()
+            .expect("a journaled writer");
+        assert_eq!(durable, report.last_seq, "{kind}");
+
+        // Then the power goes, before the restarted writer syncs anything of its own.
+        let (after, _) = restarted.crash(None);
+        drop(recovered);
+        let (book, again) = recover_read_only(&after, common::book(LEVELS)).expect("again");
+        assert!(
+            again.last_seq >= durable,
+            "{kind}: recovery counted seq {durable} durable; a power loss left {}",
+            again.last_seq
+        );
+        assert_eq!(
+            book.state().state_digest(),
+            reference(&commands).state_digest(),
+            "{kind}"
+        );
+    }
+}
+
+#[test]
 fn a_torn_tail_is_truncated_for_each_writer() {
     let commands = workload(orders() / 4);
     for kind in WRITER_KINDS {

@@ -20,6 +20,9 @@
 //!    naming file and offset as before) and hands the commands over in chunks through a bounded
 //!    channel, while the recovering thread applies them; nothing is applied out of order, and
 //!    an error in step 3 discards everything applied.
+//! 5. In repair mode, sync every segment read and the directory: the recovered writer counts
+//!    everything read back as durable, and after a process was killed (the machine staying up)
+//!    some of it may be only in the operating system's cache.
 //!
 //! # Replay's batches
 //!
@@ -175,7 +178,8 @@ pub fn stored_config<S: Durable>(
 }
 
 /// Recovers into a writer core (see the module documentation). With `repair`, truncates a torn
-/// tail and removes leftovers (a blank last segment, temporary checkpoint files).
+/// tail, removes leftovers (a blank last segment, temporary checkpoint files), and syncs the
+/// segments it read and the directory, so that everything recovered is durable.
 pub(crate) fn replay<S: Durable>(
     storage: &dyn Storage,
     initial: S,
@@ -389,7 +393,19 @@ impl<S: Durable> Scan<'_, S> {
                 if repair {
                     truncate(storage, name, offset, written)?;
                 }
+            } else if repair {
+                // What was read back may be written and not yet synced (the process was
+                // killed; the machine stayed up). The recovered writer counts all of it as
+                // durable, so it must be: a power loss after the restart may not take it.
+                sync_file(storage, name)?;
             }
+        }
+        if repair {
+            // The same for the names: a checkpoint renamed into place, a segment created or a
+            // file removed before the kill, or a leftover removed by this recovery.
+            storage
+                .sync_dir()
+                .map_err(|error| RecoveryError::io(storage.location(), error))?;
         }
         Ok(expected)
     }
@@ -635,6 +651,12 @@ fn truncate(
     let zeros = vec![0; usize::try_from(written).unwrap_or(usize::MAX)];
     file.write_at(offset, &zeros).map_err(io)?;
     file.sync_data().map_err(io)
+}
+
+/// Syncs `name`'s data.
+fn sync_file(storage: &dyn Storage, name: &str) -> Result<(), RecoveryError> {
+    let io = |error| RecoveryError::io(name.to_owned(), error);
+    storage.open(name).map_err(io)?.sync_data().map_err(io)
 }
 
 fn remove_temporaries(storage: &dyn Storage, names: &[String]) -> Result<(), RecoveryError> {

@@ -137,6 +137,23 @@ impl SimulatedStorage {
         (survivor, loss)
     }
 
+    /// Simulates the process being killed (`kill -9`) while the machine stays up: every file and
+    /// name stays as the process left it (the operating system keeps writes it has not yet
+    /// written back), nothing becomes durable that was not, and the lock is released. A later
+    /// [`crash`](Self::crash) still loses what no one synced.
+    ///
+    /// Returns a handle for the process that restarts; every handle from before fails from now
+    /// on, as after a crash.
+    pub fn kill(&self) -> SimulatedStorage {
+        let mut disk = self.disk();
+        disk.generation += 1;
+        disk.locked = false;
+        SimulatedStorage {
+            disk: Arc::clone(&self.disk),
+            generation: disk.generation,
+        }
+    }
+
     /// Flips bit `bit` (0 = least significant) of byte `offset` of `name`, in both its current
     /// and its durable content (a disk's bit rot).
     ///
@@ -379,6 +396,32 @@ mod tests {
             "the crashed process's handle is dead"
         );
         assert!(file.write_at(0, b"x").is_err(), "and so are its open files");
+    }
+
+    #[test]
+    fn a_kill_keeps_unsynced_writes_until_a_crash_loses_them() {
+        let storage = SimulatedStorage::new();
+        let _lock = storage.lock().expect("lock");
+        let mut file = storage.create("f").expect("create");
+        storage.sync_dir().expect("sync dir");
+        file.write_at(0, b"written").expect("write");
+        let _ = storage.create("unsynced-name").expect("create");
+        let killed = storage.kill();
+        assert!(
+            file.write_at(0, b"x").is_err(),
+            "the killed process's files are dead"
+        );
+        assert_eq!(killed.read("f").expect("read"), b"written");
+        assert_eq!(killed.list().expect("list").len(), 2);
+        killed.lock().expect("the kill released the lock");
+        let (crashed, loss) = killed.crash(None);
+        assert_eq!(loss.files_with_lost_writes, 1);
+        assert_eq!(
+            crashed.read("f").expect("read"),
+            b"",
+            "its data was never synced"
+        );
+        assert_eq!(crashed.list().expect("list"), vec!["f".to_owned()]);
     }
 
     #[test]
