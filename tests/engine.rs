@@ -8,7 +8,8 @@ use std::thread;
 use std::time::Duration;
 
 use engine_support::{
-    FLAKY, Log, Logged, Odd, PANIC, WAIT, assert_failed_as_non_deterministic, gated, quiet_panics,
+    FLAKY, Log, Logged, Odd, PANIC, SHIFTY, WAIT, assert_failed_as_non_deterministic, gated,
+    quiet_panics,
 };
 use snapstate::engine::{
     Engine, EngineConfig, EngineStatus, FlushError, Outcome, Seq, StateMachine, SubmitError,
@@ -459,5 +460,29 @@ fn a_command_that_panics_when_applied_again_fails_the_writer_with_nothing_unappl
     assert_eq!(health.unapplied_on_failure, 0, "{health:?}");
     let last = reader.load();
     assert_eq!(last.state().logged(), vec![2, FLAKY]);
+    assert_eq!(last.counters().applied(), 2);
+}
+
+/// A command applied the first time and refused when applied again to the replaced version
+/// fails the writer as non-deterministic (the reused lineage would otherwise lack it), with
+/// nothing unapplied and the version that includes it kept.
+#[test]
+fn a_command_refused_when_applied_again_fails_the_writer_with_nothing_unapplied() {
+    quiet_panics();
+    let engine = start(Log::default(), EngineConfig::default());
+    let writer = engine.write_handle();
+    let reader = engine.read_handle();
+    writer.submit(2).expect("accepted");
+    writer.flush().expect("flushed");
+    writer.submit(SHIFTY).expect("accepted");
+    let stopped = reader
+        .wait_for_version(Version(100), Duration::from_secs(30))
+        .expect_err("the writer fails before version 100");
+    assert!(stopped.is_stopped(), "{stopped:?}");
+    let health = engine.health();
+    assert_failed_as_non_deterministic(&health);
+    assert_eq!(health.unapplied_on_failure, 0, "{health:?}");
+    let last = reader.load();
+    assert_eq!(last.state().logged(), vec![2, SHIFTY]);
     assert_eq!(last.counters().applied(), 2);
 }

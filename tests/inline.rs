@@ -9,7 +9,7 @@ use std::thread;
 use std::time::Duration;
 
 use engine_support::{
-    FLAKY, Log, Logged, Odd, PANIC, assert_failed_as_non_deterministic, quiet_panics,
+    FLAKY, Log, Logged, Odd, PANIC, SHIFTY, assert_failed_as_non_deterministic, quiet_panics,
 };
 use snapstate::engine::{
     EngineConfig, EngineStatus, Health, InlineWriter, Outcome, Seq, ShutdownError, StartError,
@@ -388,6 +388,30 @@ fn a_command_that_panics_when_applied_again_to_the_replaced_version_fails_the_wr
         "the command was applied, counted and published before its second application"
     );
     assert_eq!(reader.load().state().logged(), vec![2, FLAKY]);
+    assert_eq!(reader.load().counters().applied(), 2);
+}
+
+/// A command that is applied the first time and refused when applied again to the replaced
+/// version would leave the reused lineage without it, silently: the next call would publish a
+/// state that lacks a command its counters count. The writer compares each command's second
+/// result with its first and fails instead, with the version that includes the command kept.
+#[test]
+fn a_command_refused_when_applied_again_fails_the_writer_instead_of_drifting() {
+    quiet_panics();
+    let mut writer = start();
+    let reader = writer.read_handle();
+    writer.apply(2).expect("the writer runs");
+    let health = fails(&mut writer, |writer| writer.apply(SHIFTY));
+    assert_failed_as_non_deterministic(&health);
+    assert!(
+        health
+            .failure
+            .as_deref()
+            .is_some_and(|failure| failure.contains("Rejected")),
+        "{health:?}"
+    );
+    assert_eq!(health.unapplied_on_failure, 0, "{health:?}");
+    assert_eq!(reader.load().state().logged(), vec![2, SHIFTY]);
     assert_eq!(reader.load().counters().applied(), 2);
 }
 

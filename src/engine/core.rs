@@ -58,6 +58,18 @@ use super::{EngineConfig, EngineStatus, Labelled, Outcome, OutcomeRecord, StateM
 /// The most replaced versions the writer keeps for freeing itself (see [`WriterCore::release`]).
 const MAX_RETIRED: usize = 64;
 
+/// What a command's first application gave, kept for the batch: applying the command again
+/// (to the version the batch replaced, or after a panic in the batch) must give the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FirstResult {
+    /// Applied, with this label index.
+    Applied(usize),
+    /// Refused, with this label index.
+    Rejected(usize),
+    /// Panicked: skipped when the batch is applied again.
+    Panicked,
+}
+
 /// What [`WriterCore::reuse`] hands back: the replaced version when it was not reused (for
 /// release), or the payload of a panic in the second application.
 type Reused<S> = Result<Option<Arc<Snapshot<S>>>, Box<dyn Any + Send>>;
@@ -146,8 +158,9 @@ pub(crate) struct WriterCore<S: StateMachine> {
     /// The largest batch after which the writer reuses the version it replaced
     /// ([`EngineConfig::reuse_limit`]).
     reuse_limit: usize,
-    /// The positions in the batch of the commands that panicked, which a re-application skips.
-    panicked: Vec<usize>,
+    /// What each command of the batch gave when it was applied, in order: a re-application
+    /// skips the ones that panicked and must give the same for the others.
+    first_results: Vec<FirstResult>,
     /// How many replaced versions the writer has reused (for the unit tests' teeth).
     #[cfg(test)]
     reused: u64,
@@ -218,7 +231,7 @@ impl<S: StateMachine> WriterCore<S> {
             record_metrics: config.record_metrics,
             working: Arc::clone(&first),
             reuse_limit: config.reuse_limit,
-            panicked: Vec::new(),
+            first_results: Vec::new(),
             #[cfg(test)]
             reused: 0,
             published: first,
@@ -378,7 +391,7 @@ impl<S: StateMachine> WriterCore<S> {
     /// Applies every command of the batch to the working state, in order, numbering each.
     fn apply_batch(&mut self) {
         let version = self.published.version.next();
-        self.panicked.clear();
+        self.first_results.clear();
         // Made unique once per batch, and again only where the loop replaces it.
         let mut working = &mut Arc::make_mut(&mut self.working).state;
         for index in 0..self.batch.len() {
@@ -397,18 +410,22 @@ impl<S: StateMachine> WriterCore<S> {
             let outcome = match result {
                 Ok(Ok(applied)) => {
                     self.tally.applied(applied.label_index());
+                    self.first_results
+                        .push(FirstResult::Applied(applied.label_index()));
                     Outcome::Applied(applied)
                 }
                 Ok(Err(rejected)) => {
                     self.tally.rejected(rejected.label_index());
+                    self.first_results
+                        .push(FirstResult::Rejected(rejected.label_index()));
                     Outcome::Rejected(rejected)
                 }
                 Err(payload) => {
                     let message = panic_message(payload.as_ref());
                     self.tally.panicked();
                     self.report_panic(seq, &message);
-                    self.panicked.push(index);
                     self.rederive(index);
+                    self.first_results.push(FirstResult::Panicked);
                     working = &mut Arc::make_mut(&mut self.working).state;
                     Outcome::Panicked { message }
                 }
@@ -428,44 +445,66 @@ impl<S: StateMachine> WriterCore<S> {
     fn rederive(&mut self, upto: usize) {
         self.working = Arc::clone(&self.published);
         let working = &mut Arc::make_mut(&mut self.working).state;
-        let replayed = Self::reapply(working, &self.batch[..upto], &self.panicked, &self.health);
+        let replayed = Self::reapply(
+            working,
+            &self.batch[..upto],
+            &self.first_results[..upto],
+            &self.health,
+        );
         if let Err(payload) = replayed {
             resume_unwind(payload);
         }
     }
 
-    /// Applies `commands` again to `state`, skipping the positions in `panicked`, whose outcomes
-    /// were recorded the first time (`apply` is deterministic).
+    /// Applies `commands` again to `state`, skipping those that panicked the first time, and
+    /// checks that each of the others gives what it gave the first time (`first`, one per
+    /// command): applied or refused, and under the same label.
     ///
     /// # Errors
     ///
-    /// The payload of a panic, after recording the writer's failure: a command that applied
-    /// cleanly once panicked when applied again, so `apply` is not deterministic and no state
-    /// this writer could publish is trustworthy. The caller unwinds with it, once it has left
-    /// the writer's bookkeeping consistent.
+    /// A panic payload (the command's own, or one naming the difference), after recording the
+    /// writer's failure: a command that panicked, or gave another result, when applied again
+    /// means that `apply` is not deterministic, and no state this writer could publish is
+    /// trustworthy (a command refused the second time after it was applied the first would
+    /// leave the re-applied state without it, silently). The caller unwinds with it, once it
+    /// has left the writer's bookkeeping consistent.
     fn reapply(
         state: &mut S,
         commands: &[S::Command],
-        panicked: &[usize],
+        first: &[FirstResult],
         health: &HealthCell,
     ) -> Result<(), Box<dyn Any + Send>> {
-        for (index, command) in commands.iter().enumerate() {
-            if panicked.contains(&index) {
+        debug_assert_eq!(commands.len(), first.len(), "one first result per command");
+        for (command, &first) in commands.iter().zip(first) {
+            if first == FirstResult::Panicked {
                 continue;
             }
-            let replay = catch_unwind(AssertUnwindSafe(|| {
-                let _ = state.apply(command);
+            let again = catch_unwind(AssertUnwindSafe(|| match state.apply(command) {
+                Ok(applied) => FirstResult::Applied(applied.label_index()),
+                Err(rejected) => FirstResult::Rejected(rejected.label_index()),
             }));
-            if let Err(payload) = replay {
-                health.update(|health| {
-                    health.failure = Some(format!(
+            let (failure, payload) = match again {
+                Ok(again) if again == first => continue,
+                Ok(again) => (
+                    format!(
+                        "non-deterministic state machine: a command applied again gave \
+                         {again:?} where it first gave {first:?}"
+                    ),
+                    None,
+                ),
+                Err(payload) => (
+                    format!(
                         "non-deterministic state machine: a command that applied cleanly \
                          panicked when re-applied: {}",
                         panic_message(payload.as_ref())
-                    ));
-                });
-                return Err(payload);
-            }
+                    ),
+                    Some(payload),
+                ),
+            };
+            health.update(|health| {
+                health.failure = Some(failure.clone());
+            });
+            return Err(payload.unwrap_or_else(|| Box::new(failure)));
         }
         Ok(())
     }
@@ -504,7 +543,7 @@ impl<S: StateMachine> WriterCore<S> {
         Self::reapply(
             &mut snapshot.state,
             &self.batch,
-            &self.panicked,
+            &self.first_results,
             &self.health,
         )?;
         self.working = replaced;

@@ -187,7 +187,8 @@ impl<S: StateMachine> InlineWriter<S> {
     /// # Panics
     ///
     /// When the state machine turns out not to be deterministic (a command that applied cleanly
-    /// panics when re-applied: during panic recovery, or when the writer applies the call's
+    /// panics, or gives another result, when re-applied: during panic recovery, or when the
+    /// writer applies the call's
     /// commands again to the version they replaced, after their publication, see
     /// [`EngineConfig::reuse_limit`]): the panic is the state machine's, passed on, and the
     /// writer is failed from then on. Readers keep the last good snapshot (in the second case,

@@ -144,8 +144,9 @@ pub type OutcomeRecordOf<S> =
 ///   up to the command that panicked), to keep a second copy of the state up to date (it applies
 ///   each small batch again to the version the batch replaced, and writes the next batch to
 ///   that copy: [`EngineConfig::reuse_limit`]), and to recover from a journal. A command that
-///   panics only when applied again fails the writer (named a non-deterministic state machine
-///   in its health).
+///   panics only when applied again, or gives another result then (applied once and refused
+///   the next time, or under another label), fails the writer (named a non-deterministic state
+///   machine in its health).
 /// * A rejected command (`Err`) changes nothing.
 /// * `Clone` is cheap: persistent collections share structure, so a clone is a few reference
 ///   count increments, whatever the state's size.

@@ -15,12 +15,15 @@ use snapstate::engine::{EngineStatus, Health, Labelled, StateMachine};
 /// Even numbers are logged; odd numbers are refused; [`PANIC`] logs itself and then panics (so
 /// a torn state would show it); [`WAIT`] blocks on the gate (see [`gated`]) before logging;
 /// [`FLAKY`] applies cleanly the first time and panics every time after (a non-deterministic
-/// state machine, which fails the writer during panic recovery).
+/// state machine, which fails the writer during panic recovery); [`SHIFTY`] is logged the first
+/// time and refused every time after (a non-deterministic state machine that never panics).
 #[derive(Clone, Default)]
 pub struct Log {
     pub entries: imbl::Vector<u64>,
     /// How often `FLAKY` was applied, shared by every clone.
     flaky_applied: Arc<AtomicU64>,
+    /// How often `SHIFTY` was applied, shared by every clone.
+    shifty_applied: Arc<AtomicU64>,
     gate: Option<Gate>,
 }
 
@@ -39,6 +42,7 @@ struct Gate {
 pub const PANIC: u64 = 1_000_000;
 pub const WAIT: u64 = 2_000_000;
 pub const FLAKY: u64 = 3_000_000;
+pub const SHIFTY: u64 = 4_000_000;
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Logged;
@@ -89,6 +93,13 @@ impl StateMachine for Log {
                     "deliberate non-determinism: FLAKY applies only once"
                 );
                 self.entries.push_back(FLAKY);
+                Ok(Logged)
+            }
+            SHIFTY => {
+                if self.shifty_applied.fetch_add(1, Ordering::SeqCst) > 0 {
+                    return Err(Odd);
+                }
+                self.entries.push_back(SHIFTY);
                 Ok(Logged)
             }
             even if even % 2 == 0 => {
