@@ -188,10 +188,9 @@ impl<S: StateMachine> InlineWriter<S> {
     ///
     /// When the state machine turns out not to be deterministic (a command that applied cleanly
     /// panics, or gives another result, when re-applied: during panic recovery, or when the
-    /// writer applies the call's
-    /// commands again to the version they replaced, after their publication, see
-    /// [`EngineConfig::reuse_limit`]): the panic is the state machine's, passed on, and the
-    /// writer is failed from then on. Readers keep the last good snapshot (in the second case,
+    /// writer applies the call's commands again to the version they replaced, after their
+    /// publication, see [`EngineConfig::reuse_limit`]): the panic is the state machine's, or
+    /// one naming the two results, passed on, and the writer is failed from then on. Readers keep the last good snapshot (in the second case,
     /// the one the call published: its commands are applied, counted and journaled).
     pub fn apply(
         &mut self,
