@@ -101,9 +101,13 @@ impl FromStr for SyncPolicy {
             .find(|character: char| !character.is_ascii_digit())
             .unwrap_or(period.len());
         let (number, unit) = period.split_at(split);
+        if number.is_empty() {
+            return Err(ParseSyncPolicyError::NoNumber(period.to_owned()));
+        }
+        // Digits only: the one way left to fail is a number beyond `u64`, far beyond the limit.
         let number: u64 = number
             .parse()
-            .map_err(|_| ParseSyncPolicyError::NoNumber(period.to_owned()))?;
+            .map_err(|_| ParseSyncPolicyError::TooLong(period.to_owned()))?;
         let (_, per_unit) = PERIOD_UNITS
             .into_iter()
             .find(|&(name, _)| name == unit)
@@ -270,7 +274,7 @@ mod tests {
             ("interval:3600000001us", too_long("3600000001us")),
             (
                 "interval:99999999999999999999s",
-                no_number("99999999999999999999s"),
+                too_long("99999999999999999999s"),
             ),
             (
                 "interval:18446744073709551615s",
