@@ -131,7 +131,7 @@ pub struct JournalConfig {
     /// Preallocated size of each segment file. Default 64 MiB.
     pub segment_bytes: u64,
     /// Published batches that may wait for the journal thread; when full, the writer waits
-    /// (never drops). Default 64.
+    /// (never drops). Default 64; at most [`MAX_QUEUE_BATCHES`](Self::MAX_QUEUE_BATCHES).
     pub queue_batches: usize,
     /// Checkpoint after this many commands since the last checkpoint; `None`: not by count.
     /// Default one million.
@@ -148,6 +148,9 @@ pub struct JournalConfig {
 impl JournalConfig {
     /// The default segment size.
     pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
+    /// The largest [`queue_batches`](Self::queue_batches): 2^20. The journal's two channels
+    /// allocate every slot when the journal starts.
+    pub const MAX_QUEUE_BATCHES: usize = 1 << 20;
 
     /// A journal in `directory` (created if missing) with default settings.
     ///
@@ -177,6 +180,11 @@ impl JournalConfig {
         }
         if self.queue_batches == 0 {
             return Err("journal queue_batches must be at least 1");
+        }
+        if self.queue_batches > Self::MAX_QUEUE_BATCHES {
+            return Err(
+                "journal queue_batches must be at most JournalConfig::MAX_QUEUE_BATCHES (2^20)",
+            );
         }
         if self.checkpoints_kept == 0 {
             return Err("journal checkpoints_kept must be at least 1");
