@@ -48,7 +48,11 @@ impl<R: BufRead> BoundedLines<R> {
     /// An I/O error from the underlying reader.
     pub fn next_line(&mut self) -> io::Result<Option<(usize, Line)>> {
         self.buffer.clear();
+        // The line ending's `\r` is not part of the line, so one byte past the limit is kept
+        // in case it is that `\r`.
+        let keep = self.max_line_bytes.saturating_add(1);
         let mut length = 0_usize;
+        let mut last_byte = None;
         let mut saw_any = false;
         loop {
             let available = self.reader.fill_buf()?;
@@ -61,7 +65,10 @@ impl<R: BufRead> BoundedLines<R> {
                 None => (available, available.len(), false),
             };
             length += chunk.len();
-            if length <= self.max_line_bytes {
+            if let Some(&byte) = chunk.last() {
+                last_byte = Some(byte);
+            }
+            if length <= keep {
                 self.buffer.extend_from_slice(chunk);
             }
             self.reader.consume(consumed);
@@ -73,11 +80,14 @@ impl<R: BufRead> BoundedLines<R> {
             return Ok(None);
         }
         self.number += 1;
+        if last_byte == Some(b'\r') {
+            length -= 1;
+            if length < keep {
+                self.buffer.pop();
+            }
+        }
         if length > self.max_line_bytes {
             return Ok(Some((self.number, Line::Oversized { length })));
-        }
-        if self.buffer.last() == Some(&b'\r') {
-            self.buffer.pop();
         }
         let line = match String::from_utf8(std::mem::take(&mut self.buffer)) {
             Ok(text) => Line::Text(text),
@@ -134,6 +144,22 @@ mod tests {
         assert_eq!(
             lines,
             vec![(1, Line::NotUtf8), (2, Line::Text("fine".into()))]
+        );
+    }
+
+    /// The `\r` of a CRLF line ending is not part of the line: it used to count against the
+    /// limit, so a CRLF file's line of exactly the limit was refused as one byte too long
+    /// (and its length reported one byte longer than the line).
+    #[test]
+    fn a_crlf_line_ending_does_not_count_against_the_limit() {
+        let lines = read_all(b"abcd\r\nabcde\r\nab\r", 4);
+        assert_eq!(
+            lines,
+            vec![
+                (1, Line::Text("abcd".into())),
+                (2, Line::Oversized { length: 5 }),
+                (3, Line::Text("ab".into())),
+            ]
         );
     }
 }
