@@ -267,11 +267,15 @@ fn write_text(out: &mut impl Write, report: &RecoverReport) -> io::Result<()> {
         "recovered {} read-only (nothing in it changed)",
         report.directory
     )?;
+    let skipped = match report.checkpoints_skipped {
+        1 => "1 damaged checkpoint skipped".to_owned(),
+        count => format!("{count} damaged checkpoints skipped"),
+    };
     match report.checkpoint_seq {
-        Some(seq) => writeln!(
+        Some(seq) => writeln!(out, "  checkpoint        {seq} ({skipped})")?,
+        None if report.checkpoints_skipped > 0 => writeln!(
             out,
-            "  checkpoint        {seq} ({} damaged newer ones skipped)",
-            report.checkpoints_skipped
+            "  checkpoint        none usable ({skipped}; replayed from an empty book)"
         )?,
         None => writeln!(
             out,

@@ -279,3 +279,30 @@ fn an_empty_directory_recovers_to_nothing_and_a_missing_one_fails() {
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("cannot open"));
 }
+
+/// A damaged checkpoint that recovery skipped was shown in `--json`'s `checkpoints_skipped`
+/// but not in the table when no checkpoint was left to start from: the table said "none
+/// (replayed from an empty book)" as if the directory had never held one.
+#[test]
+fn the_table_reports_a_damaged_checkpoint_even_when_none_was_usable() {
+    let directory = directory("damaged-checkpoint");
+    let commands = commands();
+    journal(&directory, &commands);
+    std::fs::write(
+        directory.join(format!("{:020}.checkpoint", commands.len())),
+        b"not a checkpoint",
+    )
+    .expect("write the damaged checkpoint");
+    let (code, report, stderr) = recover_json(&directory);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["checkpoints_skipped"], 1);
+    assert_eq!(report["checkpoint_seq"], Value::Null);
+    let output = snapstate(&["recover", directory.to_str().expect("utf-8")]);
+    assert_eq!(output.status.code(), Some(0));
+    let printed = text(&output.stdout);
+    assert!(
+        printed.contains("1 damaged checkpoint skipped"),
+        "{printed}"
+    );
+    std::fs::remove_dir_all(&directory).expect("clean up");
+}
