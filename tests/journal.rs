@@ -367,3 +367,24 @@ fn a_journal_queue_beyond_its_maximum_is_refused_before_anything_is_read() {
         "nothing created"
     );
 }
+
+/// A checkpoint interval of zero used to be accepted, where a count of zero is refused: the
+/// checkpointer then polled with a zero timeout, a busy loop on a core for as long as the
+/// engine ran, idle or not, writing a checkpoint after every durable batch.
+#[test]
+fn a_zero_checkpoint_interval_is_refused() {
+    let storage = SimulatedStorage::new();
+    let error = Engine::recover(
+        common::book(LEVELS),
+        engine_config(JournalConfig {
+            checkpoint_interval: Some(Duration::ZERO),
+            ..journal_config(&storage)
+        }),
+    )
+    .expect_err("refused");
+    assert!(error.to_string().contains("checkpoint_interval"), "{error}");
+    assert!(
+        storage.list().expect("listed").is_empty(),
+        "nothing created"
+    );
+}

@@ -137,7 +137,9 @@ pub struct JournalConfig {
     /// Default one million.
     pub checkpoint_every_commands: Option<u64>,
     /// Checkpoint after this long since the last checkpoint, if anything changed; `None`: not
-    /// by time. Default 5 minutes.
+    /// by time. Default 5 minutes. Positive: the checkpointer looks at the clock once per
+    /// interval (at least once per 100 ms, at most once per millisecond), so a zero interval
+    /// would keep it polling without a pause.
     pub checkpoint_interval: Option<Duration>,
     /// Checkpoints kept (at least 1); segments are removed once the oldest kept checkpoint
     /// covers them, so that recovery can fall back to an older checkpoint if the newest is
@@ -191,6 +193,12 @@ impl JournalConfig {
         }
         if self.checkpoint_every_commands == Some(0) {
             return Err("journal checkpoint_every_commands, when set, must be at least 1");
+        }
+        if self
+            .checkpoint_interval
+            .is_some_and(|interval| interval.is_zero())
+        {
+            return Err("journal checkpoint_interval, when set, must be positive");
         }
         if matches!(self.sync, SyncPolicy::Interval(interval) if interval.is_zero()) {
             return Err("journal sync interval must be positive");
