@@ -500,9 +500,8 @@ fn capacities_beyond_their_maximum_and_unusable_thread_names_are_refused() {
     ] {
         let error = Engine::start(Log::default(), config.clone()).expect_err("refused");
         assert!(error.to_string().contains(reason), "start: {error}");
-        let error = snapstate::engine::InlineWriter::start(Log::default(), config)
-            .err()
-            .expect("refused");
+        let error =
+            snapstate::engine::InlineWriter::start(Log::default(), config).expect_err("refused");
         assert!(error.to_string().contains(reason), "inline: {error}");
     }
     let largest = EngineConfig {

@@ -405,8 +405,7 @@ fn a_runner_thread_name_with_a_nul_byte_is_refused() {
         ..RunnerConfig::default()
     };
     let error = Runner::start(reconciler, engine.write_handle(), runner_config, waived())
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(error.to_string().contains("thread_name"), "{error}");
     engine.shutdown().expect("clean shutdown");
 }
