@@ -306,3 +306,35 @@ fn the_table_reports_a_damaged_checkpoint_even_when_none_was_usable() {
     );
     std::fs::remove_dir_all(&directory).expect("clean up");
 }
+
+/// Each reason is printed once, and says what is wrong with the path: the message used to
+/// repeat its cause on a `caused by:` line, and a directory that does not exist was reported
+/// as "not a directory".
+#[test]
+fn errors_name_their_cause_once_and_say_what_is_wrong_with_the_path() {
+    let directory = directory("messages");
+    let missing = directory.join("missing");
+    let file = directory.join("a-file");
+    std::fs::write(&file, b"not a directory").expect("write a file");
+    for (path, reason) in [(&missing, "does not exist"), (&file, "is not a directory")] {
+        let output = snapstate(&["recover", path.to_str().expect("utf-8")]);
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = text(&output.stderr);
+        assert_eq!(stderr.matches(reason).count(), 1, "{stderr}");
+    }
+    let damaged = directory.join("damaged");
+    std::fs::create_dir(&damaged).expect("create");
+    journal(&damaged, &commands());
+    let segment = segments(&damaged).into_iter().next().expect("a segment");
+    let mut bytes = std::fs::read(&segment).expect("read");
+    bytes[0] ^= 0xff;
+    std::fs::write(&segment, bytes).expect("write");
+    let output = snapstate(&["recover", damaged.to_str().expect("utf-8")]);
+    assert_eq!(output.status.code(), Some(EXIT_JOURNAL_REFUSED));
+    let stderr = text(&output.stderr);
+    assert_eq!(stderr.matches("bad magic").count(), 1, "{stderr}");
+    let (_, refusal, _) = recover_json(&damaged);
+    let message = refusal["error"].as_str().expect("the reason");
+    assert!(message.contains("bad magic"), "{message}");
+    std::fs::remove_dir_all(&directory).expect("clean up");
+}
