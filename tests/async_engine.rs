@@ -139,3 +139,24 @@ async fn after_shutdown_the_async_twins_refuse_with_closed_and_hand_the_command_
     assert!(matches!(refused, SubmitError::Closed(8)));
     assert_eq!(writer.flush_async().await, Err(FlushError::Closed));
 }
+
+/// The async twin of `waiting_for_a_change_after_the_last_version_times_out_or_stops`
+/// (tests/waiting.rs): no version comes after the last one, so the wait ends only when the
+/// engine stops.
+#[tokio::test]
+async fn an_async_wait_for_a_change_after_the_last_version_ends_only_when_the_engine_stops() {
+    let engine = Engine::start(Log::default(), config()).expect("starts");
+    let reader = engine.read_handle();
+    let pending = tokio::time::timeout(
+        Duration::from_millis(5),
+        reader.wait_for_change_async(Version(u64::MAX)),
+    )
+    .await;
+    assert!(pending.is_err(), "no version comes after the last");
+    drop(engine.shutdown().expect("clean shutdown"));
+    let stopped = reader
+        .wait_for_change_async(Version(u64::MAX))
+        .await
+        .expect_err("the engine stopped");
+    assert!(stopped.is_stopped());
+}

@@ -486,3 +486,56 @@ fn a_command_refused_when_applied_again_fails_the_writer_with_nothing_unapplied(
     assert_eq!(last.state().logged(), vec![2, SHIFTY]);
     assert_eq!(last.counters().applied(), 2);
 }
+
+/// A configuration the writer thread or its channels cannot be built from used to panic or
+/// abort inside `start` (a thread name with a NUL byte: a panic; a queue or outcome capacity
+/// too large to allocate: "capacity overflow", or the process aborted on the allocation),
+/// where a typed refusal belongs.
+#[test]
+fn capacities_beyond_their_maximum_and_unusable_thread_names_are_refused() {
+    for (config, reason) in [
+        (
+            EngineConfig {
+                queue_capacity: usize::MAX,
+                ..EngineConfig::default()
+            },
+            "queue_capacity",
+        ),
+        (
+            EngineConfig {
+                queue_capacity: EngineConfig::MAX_QUEUE_CAPACITY + 1,
+                ..EngineConfig::default()
+            },
+            "queue_capacity",
+        ),
+        (
+            EngineConfig {
+                outcome_capacity: Some(1 << 40),
+                ..EngineConfig::default()
+            },
+            "outcome_capacity",
+        ),
+        (
+            EngineConfig {
+                thread_name: "snap\0state".to_owned(),
+                ..EngineConfig::default()
+            },
+            "thread_name",
+        ),
+    ] {
+        let error = Engine::start(Log::default(), config.clone()).expect_err("refused");
+        assert!(error.to_string().contains(reason), "start: {error}");
+        let error =
+            snapstate::engine::InlineWriter::start(Log::default(), config).expect_err("refused");
+        assert!(error.to_string().contains(reason), "inline: {error}");
+    }
+    let largest = EngineConfig {
+        queue_capacity: 1 << 16,
+        outcome_capacity: Some(1 << 16),
+        ..EngineConfig::default()
+    };
+    Engine::start(Log::default(), largest)
+        .expect("ordinary capacities start")
+        .shutdown()
+        .expect("clean shutdown");
+}

@@ -345,3 +345,46 @@ fn a_failing_sync_fails_the_engine_and_the_barrier_reports_it() {
     );
     assert!(engine.shutdown().is_err());
 }
+
+/// A journal queue too large to allocate used to pass validation and reach the journal
+/// thread's channels, which allocate every slot (a "capacity overflow" panic, or the process
+/// aborted on the allocation), where a typed refusal of the configuration belongs, before
+/// anything is touched.
+#[test]
+fn a_journal_queue_beyond_its_maximum_is_refused_before_anything_is_read() {
+    let storage = SimulatedStorage::new();
+    let error = Engine::recover(
+        common::book(LEVELS),
+        engine_config(JournalConfig {
+            queue_batches: JournalConfig::MAX_QUEUE_BATCHES + 1,
+            ..journal_config(&storage)
+        }),
+    )
+    .expect_err("refused");
+    assert!(error.to_string().contains("queue_batches"), "{error}");
+    assert!(
+        storage.list().expect("listed").is_empty(),
+        "nothing created"
+    );
+}
+
+/// A checkpoint interval of zero used to be accepted, where a count of zero is refused: the
+/// checkpointer then polled with a zero timeout, a busy loop on a core for as long as the
+/// engine ran, idle or not, writing a checkpoint after every durable batch.
+#[test]
+fn a_zero_checkpoint_interval_is_refused() {
+    let storage = SimulatedStorage::new();
+    let error = Engine::recover(
+        common::book(LEVELS),
+        engine_config(JournalConfig {
+            checkpoint_interval: Some(Duration::ZERO),
+            ..journal_config(&storage)
+        }),
+    )
+    .expect_err("refused");
+    assert!(error.to_string().contains("checkpoint_interval"), "{error}");
+    assert!(
+        storage.list().expect("listed").is_empty(),
+        "nothing created"
+    );
+}

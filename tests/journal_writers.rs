@@ -6,6 +6,7 @@
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use snapstate::book::{Book, BookCommand};
 use snapstate::engine::{
@@ -353,4 +354,32 @@ fn the_inline_writer_refuses_a_journal_at_start_and_a_second_writer_on_a_journal
     let (writer, _) = InlineWriter::recover(common::book(LEVELS), config).expect("lock released");
     assert_eq!(writer.flush_durable(), Ok(Seq(0)));
     writer.shutdown().expect("shutdown");
+}
+
+/// A durability barrier with a limit too far away to represent used to panic computing its
+/// deadline (`Instant + Duration::MAX`: "overflow when adding duration to instant"), where
+/// `wait_for_version` treats such a limit as none. It now waits as `flush_durable` does.
+#[test]
+fn a_durability_barrier_with_an_unrepresentable_limit_waits_without_one() {
+    for kind in WRITER_KINDS {
+        let storage = SimulatedStorage::new();
+        let (mut writer, _) = Journaled::recover(kind, engine_config(journal_config(&storage)))
+            .unwrap_or_else(|error| panic!("{kind}: {error}"));
+        let commands = workload(3);
+        assert!(!writer.run(&commands), "{kind}: refused");
+        let durable = match &writer {
+            Journaled::Threaded(engine) => {
+                engine.write_handle().flush_durable_timeout(Duration::MAX)
+            }
+            Journaled::Inline(writer) => writer.flush_durable_timeout(Duration::MAX),
+        };
+        assert_eq!(
+            durable,
+            Ok(Seq(commands.len() as u64)),
+            "{kind}: everything is durable"
+        );
+        writer
+            .shutdown()
+            .unwrap_or_else(|error| panic!("{kind}: {error}"));
+    }
 }

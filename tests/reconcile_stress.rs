@@ -386,3 +386,26 @@ fn the_runner_stops_on_its_own_once_the_engine_shuts_down() {
     let reconciler = runner.stop().expect("runner stops cleanly");
     assert!(reconciler.totals().cycles > 0);
 }
+
+/// A runner thread name with a NUL byte used to panic inside `Runner::start` (std's "thread
+/// name may not contain interior null bytes"), where a typed refusal belongs.
+#[test]
+fn a_runner_thread_name_with_a_nul_byte_is_refused() {
+    let engine = Engine::start(Book::new(BookConfig::new(grid())), EngineConfig::default())
+        .expect("engine starts");
+    let (_release, released) = mpsc::sync_channel(1);
+    let venue = GatedVenue {
+        entered: None,
+        release: released,
+    };
+    let reconciler =
+        Reconciler::new(venue, ReconcileConfig::default(), CycleConfig::default()).expect("valid");
+    let runner_config = RunnerConfig {
+        thread_name: "snap\0state".to_owned(),
+        ..RunnerConfig::default()
+    };
+    let error = Runner::start(reconciler, engine.write_handle(), runner_config, waived())
+        .expect_err("refused");
+    assert!(error.to_string().contains("thread_name"), "{error}");
+    engine.shutdown().expect("clean shutdown");
+}

@@ -111,3 +111,23 @@ fn shutting_down_wakes_waiters_for_versions_that_will_never_come() {
         );
     }
 }
+
+/// Waiting for a change after the last representable version used to overflow computing the
+/// version after it: a panic in a debug build, and in a release build a wait for version 0,
+/// which returned at once with a snapshot no newer than the one asked about.
+#[test]
+fn waiting_for_a_change_after_the_last_version_times_out_or_stops() {
+    for kind in WRITER_KINDS {
+        let engine = Started::start(kind, Log::default(), config());
+        let reader = engine.read_handle();
+        let error = reader
+            .wait_for_change(Version(u64::MAX), Duration::from_millis(5))
+            .expect_err("no version comes after the last");
+        assert!(error.is_timeout(), "{kind}: {error:?}");
+        drop(engine.shutdown());
+        let error = reader
+            .wait_for_change(Version(u64::MAX), Duration::MAX)
+            .expect_err("the engine stopped");
+        assert!(error.is_stopped(), "{kind}: {error:?}");
+    }
+}

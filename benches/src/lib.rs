@@ -110,6 +110,11 @@ pub fn run(args: &BenchOptions, allocated: Option<fn() -> usize>) -> Result<(), 
             "warning: another metrics recorder is installed; snapstate's stall is unmeasured"
         );
     }
+    // The plot is drawn after every contender has run: a path it cannot be written to is
+    // refused now, not after the run.
+    if let Some(path) = &args.plot {
+        plot::check_writable(path)?;
+    }
     let machine = Machine::describe();
     if !machine.optimized {
         eprintln!("warning: this is a debug build; run with --release for meaningful figures");

@@ -26,6 +26,27 @@ const COLOURS: [RGBColor; 6] = [
     RGBColor(0xe6, 0xab, 0x02),
 ];
 
+/// Checks that a plot can be written to `path` before anything is measured, without changing
+/// a file already there (it is opened to append, and one created here is removed again).
+///
+/// # Errors
+///
+/// `cannot write the plot to PATH: …` when `path` cannot be opened for writing (a directory,
+/// a folder that does not exist, no permission).
+pub fn check_writable(path: &Path) -> Result<(), Box<dyn Error>> {
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|error| format!("cannot write the plot to {}: {error}", path.display()))?;
+    if !existed {
+        // A leftover empty file is harmless; the plot overwrites it at the end.
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
 /// Writes the plot to `path`.
 ///
 /// # Errors

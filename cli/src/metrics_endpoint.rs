@@ -243,6 +243,11 @@ fn read_header(stream: &mut TcpStream, limits: &EndpointLimits) -> Result<String
         };
         header.extend_from_slice(&buffer[..read]);
         if let Some(end) = header.windows(4).position(|window| window == b"\r\n\r\n") {
+            // The end may arrive in the read that crossed the limit: the header is measured
+            // whole, however it was split.
+            if end > limits.max_header_bytes {
+                return Err(HeaderError::TooLarge);
+            }
             header.truncate(end);
             return Ok(String::from_utf8_lossy(&header).into_owned());
         }
@@ -431,6 +436,23 @@ mod tests {
         let address = endpoint(test_limits());
         let mut request = b"GET /metrics HTTP/1.1\r\nX-Padding: ".to_vec();
         request.extend(std::iter::repeat_n(b'x', 4096));
+        let answer = exchange(address, &request);
+        assert!(
+            answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+            "{answer}"
+        );
+    }
+
+    /// A complete header over the limit used to be answered whenever its end arrived in the
+    /// read that crossed the limit (the end was looked for before the size was checked), so
+    /// the limit was in effect up to one read buffer (1 KiB) larger than configured.
+    #[test]
+    fn a_complete_header_over_the_limit_is_refused_however_it_arrives() {
+        let address = endpoint(test_limits());
+        let mut request = b"GET /metrics HTTP/1.1\r\nX-Padding: ".to_vec();
+        // Past the 1,024-byte limit by less than one read buffer, ended in the same send.
+        request.extend(std::iter::repeat_n(b'x', 1_200));
+        request.extend_from_slice(b"\r\n\r\n");
         let answer = exchange(address, &request);
         assert!(
             answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),

@@ -45,7 +45,7 @@ pub struct RecoverArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum RecoverError {
     /// The directory could not be opened.
-    #[error("cannot open the journal directory {directory}: {source}")]
+    #[error("cannot open the journal directory {}", directory.display())]
     Open {
         /// The directory given.
         directory: PathBuf,
@@ -53,7 +53,7 @@ pub enum RecoverError {
         source: io::Error,
     },
     /// Recovery refused the journal, or reading it failed.
-    #[error("cannot recover {}: {source}", directory.display())]
+    #[error("cannot recover {}", directory.display())]
     Recovery {
         /// The directory given.
         directory: PathBuf,
@@ -61,7 +61,7 @@ pub enum RecoverError {
         source: RecoveryError,
     },
     /// Writing the report failed.
-    #[error("writing the report: {0}")]
+    #[error("cannot write the report")]
     Output(#[from] io::Error),
 }
 
@@ -166,7 +166,7 @@ pub fn run(args: &RecoverArgs) -> Result<(), RecoverError> {
         Err(error) if args.json => {
             let refusal = serde_json::json!({
                 "directory": args.directory.display().to_string(),
-                "error": error.to_string(),
+                "error": with_causes(error),
                 "refused": error.is_refused(),
                 "file": error.file().map(|file| file.display().to_string()),
                 "offset": error.offset(),
@@ -177,6 +177,19 @@ pub fn run(args: &RecoverArgs) -> Result<(), RecoverError> {
         Err(_) => {}
     }
     result.map(|_| ())
+}
+
+/// An error's message followed by each of its causes, `: `-separated: the whole reason on one
+/// line, for `--json` (the terminal gets one `caused by:` line per cause instead).
+fn with_causes(error: &RecoverError) -> String {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
 }
 
 /// Recovers `directory` read-only into a report.
@@ -267,11 +280,15 @@ fn write_text(out: &mut impl Write, report: &RecoverReport) -> io::Result<()> {
         "recovered {} read-only (nothing in it changed)",
         report.directory
     )?;
+    let skipped = match report.checkpoints_skipped {
+        1 => "1 damaged checkpoint skipped".to_owned(),
+        count => format!("{count} damaged checkpoints skipped"),
+    };
     match report.checkpoint_seq {
-        Some(seq) => writeln!(
+        Some(seq) => writeln!(out, "  checkpoint        {seq} ({skipped})")?,
+        None if report.checkpoints_skipped > 0 => writeln!(
             out,
-            "  checkpoint        {seq} ({} damaged newer ones skipped)",
-            report.checkpoints_skipped
+            "  checkpoint        none usable ({skipped}; replayed from an empty book)"
         )?,
         None => writeln!(
             out,

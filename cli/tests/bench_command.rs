@@ -125,3 +125,36 @@ fn bad_bench_arguments_are_refused_with_a_message() {
         assert!(!stderr.contains("panicked"), "{arguments:?}: {stderr}");
     }
 }
+
+/// A plot path that cannot be written (a directory, a folder that does not exist) used to be
+/// found only after every contender had run (over a minute without `--quick`), when the plot
+/// was drawn. It is now refused before the first contender runs, and no file is left behind.
+#[test]
+fn a_plot_path_that_cannot_be_written_is_refused_before_anything_runs() {
+    let scratch = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let missing = scratch.join("no_such_folder").join("plot.svg");
+    for path in [scratch.to_path_buf(), missing.clone()] {
+        let output = Command::new(env!("CARGO_BIN_EXE_snapstate"))
+            .args([
+                "bench",
+                "--quick",
+                "--slots",
+                "300",
+                "--seconds",
+                "0.05",
+                "--plot",
+            ])
+            .arg(&path)
+            .output()
+            .expect("the snapstate binary runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("cannot write the plot"), "{stderr}");
+        assert!(
+            !stderr.contains("bench: snapstate"),
+            "no contender ran: {stderr}"
+        );
+        assert!(output.stdout.is_empty(), "no report");
+    }
+    assert!(!missing.exists());
+}

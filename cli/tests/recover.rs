@@ -279,3 +279,62 @@ fn an_empty_directory_recovers_to_nothing_and_a_missing_one_fails() {
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("cannot open"));
 }
+
+/// A damaged checkpoint that recovery skipped was shown in `--json`'s `checkpoints_skipped`
+/// but not in the table when no checkpoint was left to start from: the table said "none
+/// (replayed from an empty book)" as if the directory had never held one.
+#[test]
+fn the_table_reports_a_damaged_checkpoint_even_when_none_was_usable() {
+    let directory = directory("damaged-checkpoint");
+    let commands = commands();
+    journal(&directory, &commands);
+    std::fs::write(
+        directory.join(format!("{:020}.checkpoint", commands.len())),
+        b"not a checkpoint",
+    )
+    .expect("write the damaged checkpoint");
+    let (code, report, stderr) = recover_json(&directory);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["checkpoints_skipped"], 1);
+    assert_eq!(report["checkpoint_seq"], Value::Null);
+    let output = snapstate(&["recover", directory.to_str().expect("utf-8")]);
+    assert_eq!(output.status.code(), Some(0));
+    let printed = text(&output.stdout);
+    assert!(
+        printed.contains("1 damaged checkpoint skipped"),
+        "{printed}"
+    );
+    std::fs::remove_dir_all(&directory).expect("clean up");
+}
+
+/// Each reason is printed once, and says what is wrong with the path: the message used to
+/// repeat its cause on a `caused by:` line, and a directory that does not exist was reported
+/// as "not a directory".
+#[test]
+fn errors_name_their_cause_once_and_say_what_is_wrong_with_the_path() {
+    let directory = directory("messages");
+    let missing = directory.join("missing");
+    let file = directory.join("a-file");
+    std::fs::write(&file, b"not a directory").expect("write a file");
+    for (path, reason) in [(&missing, "does not exist"), (&file, "is not a directory")] {
+        let output = snapstate(&["recover", path.to_str().expect("utf-8")]);
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = text(&output.stderr);
+        assert_eq!(stderr.matches(reason).count(), 1, "{stderr}");
+    }
+    let damaged = directory.join("damaged");
+    std::fs::create_dir(&damaged).expect("create");
+    journal(&damaged, &commands());
+    let segment = segments(&damaged).into_iter().next().expect("a segment");
+    let mut bytes = std::fs::read(&segment).expect("read");
+    bytes[0] ^= 0xff;
+    std::fs::write(&segment, bytes).expect("write");
+    let output = snapstate(&["recover", damaged.to_str().expect("utf-8")]);
+    assert_eq!(output.status.code(), Some(EXIT_JOURNAL_REFUSED));
+    let stderr = text(&output.stderr);
+    assert_eq!(stderr.matches("bad magic").count(), 1, "{stderr}");
+    let (_, refusal, _) = recover_json(&damaged);
+    let message = refusal["error"].as_str().expect("the reason");
+    assert!(message.contains("bad magic"), "{message}");
+    std::fs::remove_dir_all(&directory).expect("clean up");
+}

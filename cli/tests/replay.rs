@@ -700,3 +700,44 @@ fn a_binance_event_the_book_refuses_changes_nothing() {
     );
     assert_eq!(report["book"]["net_position"], "0.00400000");
 }
+
+/// `--findings-out` naming the input itself used to truncate the input before it was read:
+/// the replay then read an empty stream and reported success, and the recording was lost.
+#[test]
+fn findings_out_naming_the_input_is_refused_and_the_input_kept() {
+    let contents = std::fs::read(example("native.jsonl")).expect("the example");
+    let input = scratch("findings_out_is_input.jsonl", &contents);
+    let path = input.to_str().expect("utf-8 path");
+    let output = snapstate(&["replay", path, "--findings-out", path]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("is the input"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(std::fs::read(&input).expect("the input"), contents);
+}
+
+/// The findings file is created only once the input is open: a replay that cannot read its
+/// input leaves a file already at the findings path as it was.
+#[test]
+fn a_missing_input_leaves_the_findings_file_untouched() {
+    let findings = scratch("findings_out_untouched.jsonl", b"kept\n");
+    let missing = Path::new(env!("CARGO_TARGET_TMPDIR")).join("no_such_recording.jsonl");
+    let output = snapstate(&[
+        "replay",
+        missing.to_str().expect("utf-8 path"),
+        "--findings-out",
+        findings.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("cannot open"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&findings).expect("the findings file"),
+        b"kept\n"
+    );
+}

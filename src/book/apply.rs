@@ -538,7 +538,9 @@ impl<S: Storage> Book<S> {
             && let Some(&(finished_at, order_id)) = self.tombstones.front()
         {
             unvisited -= 1;
-            let expired = finished_at.saturating_add(retention) <= self.latest_activity;
+            // The time since, not the expiry time: `finished_at + retention` saturates near the
+            // end of the timestamp range, where it would expire a tombstone at once.
+            let expired = self.latest_activity.saturating_duration_since(finished_at) >= retention;
             let over_limit = self.tombstones.len() > self.config.max_tombstones;
             if !expired && !over_limit {
                 break;

@@ -1065,3 +1065,25 @@ fn the_first_command_sets_the_retention_clock() {
     apply_ok(&mut book, &first);
     assert_eq!(book.latest_activity(), now);
 }
+
+/// A tombstone stamped within the retention of the last representable time used to expire at
+/// once: its expiry, `finished_at + retention`, saturated at `u64::MAX`, which the clock (set
+/// there by a first stamp at the end of time, as `snapstate replay` reads any recording) had
+/// already reached. A late duplicate of the order was then rejected as unknown.
+#[test]
+fn a_tombstone_near_the_end_of_time_is_kept_for_its_retention() {
+    let mut book = book();
+    let end = Timestamp::from_nanos(u64::MAX);
+    let stamped = |command: BookCommand| match command {
+        BookCommand::Place(place) => BookCommand::Place(Place { at: end, ..place }),
+        BookCommand::Fill(fill) => BookCommand::Fill(FillReport { at: end, ..fill }),
+        other => other,
+    };
+    apply_ok(&mut book, &stamped(place(1, 0, Side::Buy, 2)));
+    apply_ok(&mut book, &stamped(fill(1, 2)));
+    assert_eq!(book.latest_activity(), end);
+    assert_eq!(book.tombstone_count(), 1, "the tombstone is kept");
+    assert_no_change(&mut book, &stamped(fill(1, 2)), &Applied::Duplicate);
+    apply_ok(&mut book, &stamped(place(2, 1, Side::Buy, 1)));
+    assert!(book.order(OrderId(1)).is_some(), "still known");
+}

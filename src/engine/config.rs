@@ -54,7 +54,9 @@ pub enum WaitStrategy {
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
     /// Capacity of the bounded command queue. When full, `submit` blocks, `try_submit` returns
-    /// the command with [`TrySubmitError::Full`](super::TrySubmitError::Full). Default 65,536.
+    /// the command with [`TrySubmitError::Full`](super::TrySubmitError::Full). Default 65,536;
+    /// at most [`MAX_QUEUE_CAPACITY`](Self::MAX_QUEUE_CAPACITY), since every slot is allocated
+    /// when the engine starts.
     pub queue_capacity: usize,
     /// Most commands applied per published version. A larger batch shares one publication (and
     /// the path copies after it) between more commands; a smaller one publishes sooner.
@@ -93,11 +95,13 @@ pub struct EngineConfig {
     /// and counted in [`Counters::outcomes_dropped`](super::Counters::outcomes_dropped) (drops are
     /// learnt after a publication, so they show in the next one; the final snapshot after
     /// shutdown counts them all). The per-class counters in every snapshot stay complete either
-    /// way.
+    /// way. At most [`MAX_OUTCOME_CAPACITY`](Self::MAX_OUTCOME_CAPACITY): every slot is
+    /// allocated when the engine starts.
     pub outcome_capacity: Option<usize>,
     /// The clock that stamps each snapshot's publish time. Default [`SystemClock`].
     pub clock: Arc<dyn Clock>,
-    /// Name of the writer thread. Default `"snapstate-writer"`.
+    /// Name of the writer thread. Default `"snapstate-writer"`. It may not contain a NUL byte
+    /// (the operating system's thread names are C strings).
     pub thread_name: String,
     /// Record engine metrics (queue depth, batch size, apply, publish and reclaim time, outcomes by
     /// class) through the `metrics` facade. Default `true`.
@@ -141,15 +145,38 @@ impl Default for EngineConfig {
 }
 
 impl EngineConfig {
+    /// The largest [`queue_capacity`](Self::queue_capacity): 2^24 slots. The queue allocates
+    /// every slot when the engine starts (a slot holds one command and its channel's
+    /// bookkeeping), so a capacity is memory taken up front; a larger one fails to allocate or
+    /// holds more than any writer drains while a producer waits.
+    pub const MAX_QUEUE_CAPACITY: usize = 1 << 24;
+    /// The largest [`outcome_capacity`](Self::outcome_capacity): 2^24 records, allocated when
+    /// the engine starts, as for the queue.
+    pub const MAX_OUTCOME_CAPACITY: usize = 1 << 24;
+
     pub(crate) fn validate(&self) -> Result<(), &'static str> {
         if self.queue_capacity == 0 {
             return Err("queue_capacity must be at least 1");
+        }
+        if self.queue_capacity > Self::MAX_QUEUE_CAPACITY {
+            return Err("queue_capacity must be at most EngineConfig::MAX_QUEUE_CAPACITY (2^24)");
         }
         if self.max_batch == 0 {
             return Err("max_batch must be at least 1");
         }
         if self.outcome_capacity == Some(0) {
             return Err("outcome_capacity, when set, must be at least 1");
+        }
+        if self
+            .outcome_capacity
+            .is_some_and(|capacity| capacity > Self::MAX_OUTCOME_CAPACITY)
+        {
+            return Err(
+                "outcome_capacity must be at most EngineConfig::MAX_OUTCOME_CAPACITY (2^24)",
+            );
+        }
+        if self.thread_name.contains('\0') {
+            return Err("thread_name must not contain a NUL byte");
         }
         if let Some(journal) = &self.journal {
             journal.validate()?;

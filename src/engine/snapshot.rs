@@ -15,10 +15,13 @@ use super::{ClassOf, StateMachine};
 pub struct Version(pub u64);
 
 impl Version {
-    /// The version that follows this one.
+    /// The version that follows this one, saturating at `u64::MAX`: a writer that published
+    /// once a nanosecond would take 584 years to reach it, so no version ever follows it, and
+    /// a wait for a change after it (`wait_for_change(Version(u64::MAX), …)`) ends only by its
+    /// timeout or the engine's stop, never at once with a snapshot that is not newer.
     #[must_use]
     pub fn next(self) -> Self {
-        Self(self.0 + 1)
+        Self(self.0.saturating_add(1))
     }
 }
 

@@ -112,7 +112,8 @@ impl DurableState {
 
     /// Waits until `target` is durable, the journal fails or closes, or `timeout` passes.
     pub(crate) fn wait_for(&self, target: Seq, timeout: Option<Duration>) -> Result<Seq, WaitEnd> {
-        let deadline = timeout.map(|limit| Instant::now() + limit);
+        // A limit too far away to represent is no limit (as for `wait_for_version`).
+        let deadline = timeout.and_then(|limit| Instant::now().checked_add(limit));
         let mut status = self.lock();
         loop {
             let durable = self.durable_seq();

@@ -252,9 +252,10 @@ pub(crate) fn spawn_checkpointer<S: Durable>(
     let every = config.checkpoint_every_commands;
     let interval = config.checkpoint_interval;
     let kept = config.checkpoints_kept;
-    // Wake up often enough to notice the count, and never sleep past the interval.
+    // Wake up often enough to notice the count, and never sleep past the interval; but never
+    // poll without a pause, however short the interval.
     let poll = interval.map_or(Duration::from_millis(100), |interval| {
-        interval.min(Duration::from_millis(100))
+        interval.clamp(Duration::from_millis(1), Duration::from_millis(100))
     });
     let thread = crate::sync::spawn_named("snapstate-checkpoint".to_owned(), move || {
         let mut last_time = Instant::now();

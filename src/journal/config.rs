@@ -135,13 +135,15 @@ pub struct JournalConfig {
     /// Preallocated size of each segment file. Default 64 MiB.
     pub segment_bytes: u64,
     /// Published batches that may wait for the journal thread; when full, the writer waits
-    /// (never drops). Default 64.
+    /// (never drops). Default 64; at most [`MAX_QUEUE_BATCHES`](Self::MAX_QUEUE_BATCHES).
     pub queue_batches: usize,
     /// Checkpoint after this many commands since the last checkpoint; `None`: not by count.
     /// Default one million.
     pub checkpoint_every_commands: Option<u64>,
     /// Checkpoint after this long since the last checkpoint, if anything changed; `None`: not
-    /// by time. Default 5 minutes.
+    /// by time. Default 5 minutes. Positive: the checkpointer looks at the clock once per
+    /// interval (at least once per 100 ms, at most once per millisecond), so a zero interval
+    /// would keep it polling without a pause.
     pub checkpoint_interval: Option<Duration>,
     /// Checkpoints kept (at least 1); segments are removed once the oldest kept checkpoint
     /// covers them, so that recovery can fall back to an older checkpoint if the newest is
@@ -152,6 +154,9 @@ pub struct JournalConfig {
 impl JournalConfig {
     /// The default segment size.
     pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
+    /// The largest [`queue_batches`](Self::queue_batches): 2^20. The journal's two channels
+    /// allocate every slot when the journal starts.
+    pub const MAX_QUEUE_BATCHES: usize = 1 << 20;
 
     /// A journal in `directory` (created if missing) with default settings.
     ///
@@ -182,11 +187,22 @@ impl JournalConfig {
         if self.queue_batches == 0 {
             return Err("journal queue_batches must be at least 1");
         }
+        if self.queue_batches > Self::MAX_QUEUE_BATCHES {
+            return Err(
+                "journal queue_batches must be at most JournalConfig::MAX_QUEUE_BATCHES (2^20)",
+            );
+        }
         if self.checkpoints_kept == 0 {
             return Err("journal checkpoints_kept must be at least 1");
         }
         if self.checkpoint_every_commands == Some(0) {
             return Err("journal checkpoint_every_commands, when set, must be at least 1");
+        }
+        if self
+            .checkpoint_interval
+            .is_some_and(|interval| interval.is_zero())
+        {
+            return Err("journal checkpoint_interval, when set, must be positive");
         }
         if matches!(self.sync, SyncPolicy::Interval(interval) if interval.is_zero()) {
             return Err("journal sync interval must be positive");

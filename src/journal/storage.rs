@@ -109,6 +109,14 @@ pub trait StorageFile: Send + fmt::Debug {
     fn sync_data(&mut self) -> io::Result<()>;
 }
 
+/// The error for a journal directory that is a file (or anything else but a directory).
+fn not_a_directory(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("{} is not a directory", path.display()),
+    )
+}
+
 /// Holds a [`Storage`]'s lock until dropped.
 pub trait LockGuard: Send + Sync + fmt::Debug {}
 
@@ -126,6 +134,10 @@ impl FileStorage {
     /// Any I/O error creating it.
     pub fn new(directory: impl Into<PathBuf>) -> io::Result<Self> {
         let directory = directory.into();
+        // A file in the way would fail with "File exists", which does not say what is wrong.
+        if directory.exists() && !directory.is_dir() {
+            return Err(not_a_directory(&directory));
+        }
         std::fs::create_dir_all(&directory)?;
         Ok(Self { directory })
     }
@@ -134,16 +146,19 @@ impl FileStorage {
     ///
     /// # Errors
     ///
-    /// [`io::ErrorKind::NotFound`] if it does not exist or is not a directory.
+    /// [`io::ErrorKind::NotFound`] if it does not exist or is not a directory (the message
+    /// says which); another error if its metadata cannot be read.
     pub fn existing(directory: impl Into<PathBuf>) -> io::Result<Self> {
         let directory = directory.into();
-        if !directory.is_dir() {
-            return Err(io::Error::new(
+        match std::fs::metadata(&directory) {
+            Ok(metadata) if metadata.is_dir() => Ok(Self { directory }),
+            Ok(_) => Err(not_a_directory(&directory)),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Err(io::Error::new(
                 io::ErrorKind::NotFound,
-                format!("{} is not a directory", directory.display()),
-            ));
+                format!("{} does not exist", directory.display()),
+            )),
+            Err(error) => Err(error),
         }
-        Ok(Self { directory })
     }
 
     /// The directory.

@@ -24,7 +24,8 @@ use super::{CycleError, CycleReport, Reconciler, Totals};
 pub struct RunnerConfig {
     /// Time between the end of one cycle and the start of the next. Default 1 s.
     pub interval: Duration,
-    /// Name of the runner's thread. Default `"snapstate-reconciler"`.
+    /// Name of the runner's thread. Default `"snapstate-reconciler"`. It may not contain a NUL
+    /// byte (the operating system's thread names are C strings).
     pub thread_name: String,
 }
 
@@ -61,6 +62,9 @@ pub struct Runner<V: Venue + Send + 'static> {
 /// Why the runner thread could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerStartError {
+    /// A [`RunnerConfig`] value is out of range.
+    #[error("invalid runner configuration: {0}")]
+    InvalidConfig(&'static str),
     /// The operating system refused the thread.
     #[error("could not spawn the reconciler thread")]
     Spawn(#[source] std::io::Error),
@@ -89,6 +93,7 @@ impl<V: Venue + Send + 'static> Runner<V> {
     ///
     /// # Errors
     ///
+    /// [`RunnerStartError::InvalidConfig`] for a thread name with a NUL byte;
     /// [`RunnerStartError::Spawn`] when the operating system refuses the thread.
     ///
     /// # Example
@@ -122,6 +127,11 @@ impl<V: Venue + Send + 'static> Runner<V> {
         config: RunnerConfig,
         clearance: StartupClearance,
     ) -> Result<Self, RunnerStartError> {
+        if config.thread_name.contains('\0') {
+            return Err(RunnerStartError::InvalidConfig(
+                "thread_name must not contain a NUL byte",
+            ));
+        }
         let (stop, stopped) = channel::bounded::<()>(1);
         let shared = Arc::new(Shared::default());
         let thread_shared = Arc::clone(&shared);

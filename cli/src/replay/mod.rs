@@ -34,7 +34,7 @@ pub mod source;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rust_decimal::Decimal;
@@ -240,6 +240,15 @@ pub enum ReplayError {
     /// The report could not be written.
     #[error("cannot write the report")]
     Output(#[source] io::Error),
+    /// `--findings-out` names the input: creating it would truncate the recording before it
+    /// is read.
+    #[error(
+        "--findings-out {path} is the input: writing the findings there would destroy the recording"
+    )]
+    FindingsOutIsInput {
+        /// The path given.
+        path: String,
+    },
     /// The findings file could not be created or written.
     #[error("cannot write the findings to {path}")]
     FindingsOutput {
@@ -259,29 +268,21 @@ pub enum ReplayError {
 pub fn run(args: &ReplayArgs) -> Result<(), ReplayError> {
     let options = ReplayOptions::from_args(args);
     options.validate()?;
+    // The input is opened before the findings file is created, and the findings file must not
+    // be the input: creating it truncates it, and the replay would read an empty stream.
+    let input = Input::open(&args.file)?;
     let mut findings_out = match &args.findings_out {
-        Some(path) => Some(FindingsOut {
-            path: path.display().to_string(),
-            out: io::BufWriter::new(File::create(path).map_err(|source| {
-                ReplayError::FindingsOutput {
-                    path: path.display().to_string(),
-                    source,
-                }
-            })?),
-        }),
+        Some(path) => Some(FindingsOut::create(path, &input, &args.file)?),
         None => None,
     };
     let findings = findings_out
         .as_mut()
         .map(|findings| &mut findings.out as &mut dyn Write);
-    let report = if args.file.as_os_str() == "-" {
-        replay_streaming(io::stdin().lock(), &options, &mut io::stderr(), findings)
-    } else {
-        let file = File::open(&args.file).map_err(|source| ReplayError::Open {
-            path: args.file.display().to_string(),
-            source,
-        })?;
-        replay_streaming(BufReader::new(file), &options, &mut io::stderr(), findings)
+    let report = match input {
+        Input::Stdin => replay_streaming(io::stdin().lock(), &options, &mut io::stderr(), findings),
+        Input::File(file) => {
+            replay_streaming(BufReader::new(file), &options, &mut io::stderr(), findings)
+        }
     };
     let report = match report {
         Err(ReplayError::FindingsOutput { source, .. }) => {
@@ -311,6 +312,59 @@ pub fn run(args: &ReplayArgs) -> Result<(), ReplayError> {
     .map_err(ReplayError::Output)
 }
 
+/// The recorded stream, opened.
+enum Input {
+    /// `-`: standard input.
+    Stdin,
+    /// A file.
+    File(File),
+}
+
+impl Input {
+    fn open(path: &Path) -> Result<Self, ReplayError> {
+        if path.as_os_str() == "-" {
+            return Ok(Self::Stdin);
+        }
+        File::open(path)
+            .map(Self::File)
+            .map_err(|source| ReplayError::Open {
+                path: path.display().to_string(),
+                source,
+            })
+    }
+
+    /// Whether `path` names the file this input (opened from `opened`) reads, by whatever name
+    /// or link, so that creating `path` would truncate the input. A path that does not exist
+    /// yet, or whose identity cannot be read, is not the input.
+    #[cfg(unix)]
+    fn is_at(&self, _opened: &Path, path: &Path) -> bool {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::MetadataExt;
+        let Ok(existing) = std::fs::metadata(path) else {
+            return false;
+        };
+        let input = match self {
+            Self::File(file) => file.metadata(),
+            Self::Stdin => io::stdin()
+                .as_fd()
+                .try_clone_to_owned()
+                .and_then(|fd| File::from(fd).metadata()),
+        };
+        input.is_ok_and(|input| input.dev() == existing.dev() && input.ino() == existing.ino())
+    }
+
+    /// As on Unix, by canonical path (which sees through symbolic links, not hard links).
+    #[cfg(not(unix))]
+    fn is_at(&self, opened: &Path, path: &Path) -> bool {
+        match (self, std::fs::canonicalize(path)) {
+            (Self::File(_), Ok(existing)) => {
+                std::fs::canonicalize(opened).is_ok_and(|input| input == existing)
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Writes one finding as a line of JSON.
 fn write_finding(out: &mut dyn Write, finding: &FindingRecord) -> io::Result<()> {
     serde_json::to_writer(&mut *out, finding)?;
@@ -321,6 +375,25 @@ fn write_finding(out: &mut dyn Write, finding: &FindingRecord) -> io::Result<()>
 struct FindingsOut {
     path: String,
     out: io::BufWriter<File>,
+}
+
+impl FindingsOut {
+    /// Creates (or truncates) the findings file at `path`, unless it is the `input` (opened
+    /// from `input_path`).
+    fn create(path: &Path, input: &Input, input_path: &Path) -> Result<Self, ReplayError> {
+        let name = path.display().to_string();
+        if input.is_at(input_path, path) {
+            return Err(ReplayError::FindingsOutIsInput { path: name });
+        }
+        let file = File::create(path).map_err(|source| ReplayError::FindingsOutput {
+            path: name.clone(),
+            source,
+        })?;
+        Ok(Self {
+            path: name,
+            out: io::BufWriter::new(file),
+        })
+    }
 }
 
 /// Replays `input`; each skipped invalid line is also reported on `warnings` as it is met.
