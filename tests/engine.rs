@@ -440,51 +440,32 @@ fn a_version_a_reader_held_is_freed_by_the_writer_after_the_reader_lets_go() {
 }
 
 /// The writer applies a small batch again to the version it replaced (`reuse_limit`); a
-/// command that panics only then fails the writer, after its batch was published, counted and
-/// handed on: none of it is reported unapplied, and readers keep the version that includes it.
+/// command that panics only then (`FLAKY`), or is refused then after it was applied the first
+/// time (`SHIFTY`, which would otherwise leave the reused lineage without it), fails the writer
+/// as non-deterministic, after its batch was published, counted and handed on: none of it is
+/// reported unapplied, and readers keep the version that includes it.
 #[test]
-fn a_command_that_panics_when_applied_again_fails_the_writer_with_nothing_unapplied() {
+fn a_command_that_panics_or_is_refused_when_applied_again_fails_the_writer_with_nothing_unapplied()
+{
     quiet_panics();
-    let engine = start(Log::default(), EngineConfig::default());
-    let writer = engine.write_handle();
-    let reader = engine.read_handle();
-    writer.submit(2).expect("accepted");
-    writer.flush().expect("flushed");
-    writer.submit(FLAKY).expect("accepted");
-    let stopped = reader
-        .wait_for_version(Version(100), Duration::from_secs(30))
-        .expect_err("the writer fails before version 100");
-    assert!(stopped.is_stopped(), "{stopped:?}");
-    let health = engine.health();
-    assert_failed_as_non_deterministic(&health);
-    assert_eq!(health.unapplied_on_failure, 0, "{health:?}");
-    let last = reader.load();
-    assert_eq!(last.state().logged(), vec![2, FLAKY]);
-    assert_eq!(last.counters().applied(), 2);
-}
-
-/// A command applied the first time and refused when applied again to the replaced version
-/// fails the writer as non-deterministic (the reused lineage would otherwise lack it), with
-/// nothing unapplied and the version that includes it kept.
-#[test]
-fn a_command_refused_when_applied_again_fails_the_writer_with_nothing_unapplied() {
-    quiet_panics();
-    let engine = start(Log::default(), EngineConfig::default());
-    let writer = engine.write_handle();
-    let reader = engine.read_handle();
-    writer.submit(2).expect("accepted");
-    writer.flush().expect("flushed");
-    writer.submit(SHIFTY).expect("accepted");
-    let stopped = reader
-        .wait_for_version(Version(100), Duration::from_secs(30))
-        .expect_err("the writer fails before version 100");
-    assert!(stopped.is_stopped(), "{stopped:?}");
-    let health = engine.health();
-    assert_failed_as_non_deterministic(&health);
-    assert_eq!(health.unapplied_on_failure, 0, "{health:?}");
-    let last = reader.load();
-    assert_eq!(last.state().logged(), vec![2, SHIFTY]);
-    assert_eq!(last.counters().applied(), 2);
+    for command in [FLAKY, SHIFTY] {
+        let engine = start(Log::default(), EngineConfig::default());
+        let writer = engine.write_handle();
+        let reader = engine.read_handle();
+        writer.submit(2).expect("accepted");
+        writer.flush().expect("flushed");
+        writer.submit(command).expect("accepted");
+        let stopped = reader
+            .wait_for_version(Version(100), Duration::from_secs(30))
+            .expect_err("the writer fails before version 100");
+        assert!(stopped.is_stopped(), "{command}: {stopped:?}");
+        let health = engine.health();
+        assert_failed_as_non_deterministic(&health);
+        assert_eq!(health.unapplied_on_failure, 0, "{command}: {health:?}");
+        let last = reader.load();
+        assert_eq!(last.state().logged(), vec![2, command]);
+        assert_eq!(last.counters().applied(), 2);
+    }
 }
 
 /// A configuration the writer thread or its channels cannot be built from used to panic or

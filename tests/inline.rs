@@ -372,47 +372,35 @@ fn snapshots_held_while_the_writer_reuses_replaced_versions_keep_their_state() {
 }
 
 /// With the replaced version reused, every command is applied twice, once after its
-/// publication: a state machine whose second application panics fails the writer even when
-/// nothing else in its call panicked. The command was published already (that is when it
-/// is applied again), so readers keep the version that includes it.
+/// publication: a state machine whose second application panics (`FLAKY`), or refuses a
+/// command the first one applied (`SHIFTY`: the reused lineage would lack it, silently, and the
+/// next call would publish that state), fails the writer even when nothing else in its call
+/// went wrong. The command was published already (that is when it is applied again), so
+/// readers keep the version that includes it.
 #[test]
-fn a_command_that_panics_when_applied_again_to_the_replaced_version_fails_the_writer() {
+fn a_command_that_panics_or_is_refused_when_applied_again_to_the_replaced_version_fails_the_writer()
+{
     quiet_panics();
-    let mut writer = start();
-    let reader = writer.read_handle();
-    writer.apply(2).expect("the writer runs");
-    let health = fails(&mut writer, |writer| writer.apply(FLAKY));
-    assert_failed_as_non_deterministic(&health);
-    assert_eq!(
-        health.unapplied_on_failure, 0,
-        "the command was applied, counted and published before its second application"
-    );
-    assert_eq!(reader.load().state().logged(), vec![2, FLAKY]);
-    assert_eq!(reader.load().counters().applied(), 2);
-}
-
-/// A command that is applied the first time and refused when applied again to the replaced
-/// version would leave the reused lineage without it, silently: the next call would publish a
-/// state that lacks a command its counters count. The writer compares each command's second
-/// result with its first and fails instead, with the version that includes the command kept.
-#[test]
-fn a_command_refused_when_applied_again_fails_the_writer_instead_of_drifting() {
-    quiet_panics();
-    let mut writer = start();
-    let reader = writer.read_handle();
-    writer.apply(2).expect("the writer runs");
-    let health = fails(&mut writer, |writer| writer.apply(SHIFTY));
-    assert_failed_as_non_deterministic(&health);
-    assert!(
-        health
-            .failure
-            .as_deref()
-            .is_some_and(|failure| failure.contains("Rejected")),
-        "{health:?}"
-    );
-    assert_eq!(health.unapplied_on_failure, 0, "{health:?}");
-    assert_eq!(reader.load().state().logged(), vec![2, SHIFTY]);
-    assert_eq!(reader.load().counters().applied(), 2);
+    for (command, named) in [(FLAKY, "panicked"), (SHIFTY, "Rejected")] {
+        let mut writer = start();
+        let reader = writer.read_handle();
+        writer.apply(2).expect("the writer runs");
+        let health = fails(&mut writer, |writer| writer.apply(command));
+        assert_failed_as_non_deterministic(&health);
+        assert!(
+            health
+                .failure
+                .as_deref()
+                .is_some_and(|failure| failure.contains(named)),
+            "{health:?}"
+        );
+        assert_eq!(
+            health.unapplied_on_failure, 0,
+            "the command was applied, counted and published before its second application"
+        );
+        assert_eq!(reader.load().state().logged(), vec![2, command]);
+        assert_eq!(reader.load().counters().applied(), 2);
+    }
 }
 
 /// Refused and panicking commands among the calls of a writer that reuses replaced versions,
