@@ -533,7 +533,12 @@ impl<S: StateMachine> WriterCore<S> {
     /// recorded in the health): the torn version is dropped, the caller makes the working
     /// state a clone of the published one, finishes the batch, then unwinds.
     fn reuse(&mut self, replaced: Arc<Snapshot<S>>) -> Reused<S> {
-        if self.batch.len() > self.reuse_limit {
+        // The deliberately broken build (see `apply_batch`) publishes a version in the middle
+        // of the batch, which the batch's own publication then replaces: applying the whole
+        // batch again to it would apply its first commands twice, which the comparison with
+        // their first results reports as a non-deterministic state machine before any reader
+        // sees the torn snapshot the loom models must catch. It never reuses.
+        if self.batch.len() > self.reuse_limit || cfg!(all(loom, snapstate_broken_publish)) {
             return Ok(Some(replaced));
         }
         let mut replaced = replaced;
