@@ -348,24 +348,36 @@ fn a_failing_sync_fails_the_engine_and_the_barrier_reports_it() {
 
 /// A journal queue too large to allocate used to pass validation and reach the journal
 /// thread's channels, which allocate every slot (a "capacity overflow" panic, or the process
-/// aborted on the allocation), where a typed refusal of the configuration belongs, before
-/// anything is touched.
+/// aborted on the allocation), and a segment of any size was accepted; a typed refusal of the
+/// configuration belongs there, before anything is touched.
 #[test]
-fn a_journal_queue_beyond_its_maximum_is_refused_before_anything_is_read() {
+fn journal_sizes_beyond_their_maximum_are_refused_before_anything_is_read() {
     let storage = SimulatedStorage::new();
-    let error = Engine::recover(
-        common::book(LEVELS),
-        engine_config(JournalConfig {
-            queue_batches: JournalConfig::MAX_QUEUE_BATCHES + 1,
-            ..journal_config(&storage)
-        }),
-    )
-    .expect_err("refused");
-    assert!(error.to_string().contains("queue_batches"), "{error}");
-    assert!(
-        storage.list().expect("listed").is_empty(),
-        "nothing created"
-    );
+    for (config, named) in [
+        (
+            JournalConfig {
+                queue_batches: JournalConfig::MAX_QUEUE_BATCHES + 1,
+                ..journal_config(&storage)
+            },
+            "queue_batches",
+        ),
+        // A segment is preallocated and read whole at recovery: 2^40 bytes made a 1 TiB file.
+        (
+            JournalConfig {
+                segment_bytes: JournalConfig::MAX_SEGMENT_BYTES + 1,
+                ..journal_config(&storage)
+            },
+            "segment_bytes",
+        ),
+    ] {
+        let error =
+            Engine::recover(common::book(LEVELS), engine_config(config)).expect_err("refused");
+        assert!(error.to_string().contains(named), "{error}");
+        assert!(
+            storage.list().expect("listed").is_empty(),
+            "nothing created"
+        );
+    }
 }
 
 /// A checkpoint interval of zero used to be accepted, where a count of zero is refused: the

@@ -388,24 +388,38 @@ fn the_runner_stops_on_its_own_once_the_engine_shuts_down() {
 }
 
 /// A runner thread name with a NUL byte used to panic inside `Runner::start` (std's "thread
-/// name may not contain interior null bytes"), where a typed refusal belongs.
+/// name may not contain interior null bytes"), and a zero interval was accepted (cycles back to
+/// back, querying the venue as fast as it answers): each is a typed refusal now.
 #[test]
-fn a_runner_thread_name_with_a_nul_byte_is_refused() {
+fn a_runner_thread_name_with_a_nul_byte_or_a_zero_interval_is_refused() {
     let engine = Engine::start(Book::new(BookConfig::new(grid())), EngineConfig::default())
         .expect("engine starts");
-    let (_release, released) = mpsc::sync_channel(1);
-    let venue = GatedVenue {
-        entered: None,
-        release: released,
-    };
-    let reconciler =
-        Reconciler::new(venue, ReconcileConfig::default(), CycleConfig::default()).expect("valid");
-    let runner_config = RunnerConfig {
-        thread_name: "snap\0state".to_owned(),
-        ..RunnerConfig::default()
-    };
-    let error = Runner::start(reconciler, engine.write_handle(), runner_config, waived())
-        .expect_err("refused");
-    assert!(error.to_string().contains("thread_name"), "{error}");
+    for (runner_config, named) in [
+        (
+            RunnerConfig {
+                thread_name: "snap\0state".to_owned(),
+                ..RunnerConfig::default()
+            },
+            "thread_name",
+        ),
+        (
+            RunnerConfig {
+                interval: Duration::ZERO,
+                ..RunnerConfig::default()
+            },
+            "interval",
+        ),
+    ] {
+        let (_release, released) = mpsc::sync_channel(1);
+        let venue = GatedVenue {
+            entered: None,
+            release: released,
+        };
+        let reconciler = Reconciler::new(venue, ReconcileConfig::default(), CycleConfig::default())
+            .expect("valid");
+        let error = Runner::start(reconciler, engine.write_handle(), runner_config, waived())
+            .expect_err("refused");
+        assert!(error.to_string().contains(named), "{error}");
+    }
     engine.shutdown().expect("clean shutdown");
 }

@@ -132,7 +132,9 @@ pub struct JournalConfig {
     pub storage: Arc<dyn Storage>,
     /// When to sync. Default [`SyncPolicy::EveryBatch`].
     pub sync: SyncPolicy,
-    /// Preallocated size of each segment file. Default 64 MiB.
+    /// Preallocated size of each segment file. Default 64 MiB; at least 4 KiB and at most
+    /// [`MAX_SEGMENT_BYTES`](Self::MAX_SEGMENT_BYTES). (A segment may grow beyond it only to
+    /// hold one batch larger than a segment.)
     pub segment_bytes: u64,
     /// Published batches that may wait for the journal thread; when full, the writer waits
     /// (never drops). Default 64; at most [`MAX_QUEUE_BATCHES`](Self::MAX_QUEUE_BATCHES).
@@ -154,6 +156,9 @@ pub struct JournalConfig {
 impl JournalConfig {
     /// The default segment size.
     pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
+    /// The largest [`segment_bytes`](Self::segment_bytes): 1 GiB. Each segment is preallocated
+    /// on disk, and recovery reads a segment whole into memory.
+    pub const MAX_SEGMENT_BYTES: u64 = 1 << 30;
     /// The largest [`queue_batches`](Self::queue_batches): 2^20. The journal's two channels
     /// allocate every slot when the journal starts.
     pub const MAX_QUEUE_BATCHES: usize = 1 << 20;
@@ -183,6 +188,11 @@ impl JournalConfig {
     pub(crate) fn validate(&self) -> Result<(), &'static str> {
         if self.segment_bytes < 4096 {
             return Err("journal segment_bytes must be at least 4096");
+        }
+        if self.segment_bytes > Self::MAX_SEGMENT_BYTES {
+            return Err(
+                "journal segment_bytes must be at most JournalConfig::MAX_SEGMENT_BYTES (1 GiB)",
+            );
         }
         if self.queue_batches == 0 {
             return Err("journal queue_batches must be at least 1");

@@ -22,7 +22,9 @@ use super::{CycleError, CycleReport, Reconciler, Totals};
 /// [`CycleConfig`](super::CycleConfig).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunnerConfig {
-    /// Time between the end of one cycle and the start of the next. Default 1 s.
+    /// Time between the end of one cycle and the start of the next. Default 1 s. Positive: a
+    /// zero interval would query the venue back to back, as fast as it answers (most venues
+    /// limit the rate of such queries and punish those who exceed it).
     pub interval: Duration,
     /// Name of the runner's thread. Default `"snapstate-reconciler"`. It may not contain a NUL
     /// byte (the operating system's thread names are C strings).
@@ -93,7 +95,8 @@ impl<V: Venue + Send + 'static> Runner<V> {
     ///
     /// # Errors
     ///
-    /// [`RunnerStartError::InvalidConfig`] for a thread name with a NUL byte;
+    /// [`RunnerStartError::InvalidConfig`] for a zero interval or a thread name with a NUL
+    /// byte;
     /// [`RunnerStartError::Spawn`] when the operating system refuses the thread.
     ///
     /// # Example
@@ -127,6 +130,11 @@ impl<V: Venue + Send + 'static> Runner<V> {
         config: RunnerConfig,
         clearance: StartupClearance,
     ) -> Result<Self, RunnerStartError> {
+        if config.interval.is_zero() {
+            return Err(RunnerStartError::InvalidConfig(
+                "interval must be longer than zero",
+            ));
+        }
         if config.thread_name.contains('\0') {
             return Err(RunnerStartError::InvalidConfig(
                 "thread_name must not contain a NUL byte",
