@@ -7,10 +7,10 @@ mod common;
 
 use std::time::Duration;
 
-use snapstate::book::{Book, BookCommand, OrderId};
+use snapstate::book::{Book, BookCommand, BookConfig, OrderId};
 use snapstate::engine::{Engine, EngineConfig, EngineStatus, Seq, StartError};
 use snapstate::journal::{
-    DurableWaitError, JournalConfig, SimulatedStorage, Storage, recover_read_only,
+    DurableWaitError, JournalConfig, RecoveryError, SimulatedStorage, Storage, recover_read_only,
 };
 
 use common::journal::{LEVELS, engine_config, journal_config, reference, workload};
@@ -378,6 +378,34 @@ fn journal_sizes_beyond_their_maximum_are_refused_before_anything_is_read() {
             "nothing created"
         );
     }
+}
+
+/// A book configuration the journal cannot store (its files keep the tombstone retention in
+/// nanoseconds, as a `u64`) used to come back as an I/O error of the journal thread's first
+/// segment, after the lock was taken and the directory read: it is refused as such now, before
+/// anything is touched, and the directory stays free for a valid configuration.
+#[test]
+fn a_state_configuration_the_journal_cannot_store_is_refused_before_anything_is_touched() {
+    let storage = SimulatedStorage::new();
+    let mut config = BookConfig::new(common::grid(LEVELS));
+    config.tombstone_retention = Duration::MAX;
+    let error = Engine::recover(Book::new(config), engine_config(journal_config(&storage)))
+        .expect_err("refused");
+    assert!(
+        matches!(error, RecoveryError::UnencodableConfig(_)),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("tombstone retention"), "{error}");
+    assert!(
+        storage.list().expect("listed").is_empty(),
+        "nothing created"
+    );
+    let (engine, _) = Engine::recover(
+        common::book(LEVELS),
+        engine_config(journal_config(&storage)),
+    )
+    .expect("the directory was neither locked nor changed");
+    engine.shutdown().expect("clean shutdown");
 }
 
 /// A checkpoint interval of zero used to be accepted, where a count of zero is refused: the

@@ -97,6 +97,11 @@ pub(super) fn start_journal<S: Durable>(
     let journal = config.journal.clone().ok_or(RecoveryError::InvalidConfig(
         "recovery needs EngineConfig::journal",
     ))?;
+    // Every file the journal writes stores the state's configuration: one that cannot be
+    // encoded is refused here, before the lock is taken or anything is read, not later as an
+    // I/O error of the journal thread's first segment.
+    S::encode_config(&initial.config(), &mut Vec::new())
+        .map_err(RecoveryError::UnencodableConfig)?;
     let storage = Arc::clone(&journal.storage);
     let lock = storage.lock().map_err(|error| {
         if error.kind() == std::io::ErrorKind::WouldBlock {

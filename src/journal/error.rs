@@ -88,6 +88,10 @@ pub enum RecoveryError {
     /// The engine's configuration is invalid, or it has no journal.
     #[error("invalid configuration: {0}")]
     InvalidConfig(&'static str),
+    /// The state's configuration cannot be written into the journal's files (every file
+    /// stores it), so no journal can be kept for it: found before anything is read or locked.
+    #[error("the state's configuration cannot be journaled: {0}")]
+    UnencodableConfig(#[source] CodecError),
     /// The recovered engine's threads could not be started.
     #[error("could not start the recovered engine: {0}")]
     Spawn(#[source] io::Error),
@@ -125,7 +129,10 @@ impl RecoveryError {
             | Self::MissingRecords { file, .. }
             | Self::FormatMismatch { file, .. }
             | Self::ConfigMismatch { file, .. } => Some(file),
-            Self::Locked { .. } | Self::InvalidConfig(_) | Self::Spawn(_) => None,
+            Self::Locked { .. }
+            | Self::InvalidConfig(_)
+            | Self::UnencodableConfig(_)
+            | Self::Spawn(_) => None,
         }
     }
 
