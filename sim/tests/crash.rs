@@ -1,6 +1,6 @@
 //! The deterministic simulation with crashes (`sim-check --crash`): the engine dies at seeded
 //! points, its journal's simulated disk loses what was not synced (and may tear the last
-//! write), the engine is recovered and runs the startup reconciliation, and every run must
+//! write) or, for a kill, keeps everything written, the engine is recovered and runs the startup reconciliation, and every run must
 //! still converge with no fill lost or counted twice.
 //!
 //! `.ci/run` runs this file with `--release`: 100 seeds. An unoptimised build runs a tenth of
@@ -25,9 +25,10 @@ fn every_crashed_run_recovers_and_converges_with_no_fill_lost_or_counted_twice()
     eprintln!("{count} seeds with crashes:\n{totals}");
     assert!(totals.crashes >= count, "every run crashes at least once");
     if count >= 10 {
-        // The seeds on SyncPolicy::Os lose records; some crashes tear.
+        // The seeds on SyncPolicy::Os lose records; some crashes tear; some are kills.
         assert!(totals.records_lost_unsynced > 0, "{totals}");
         assert!(totals.torn_tails > 0, "{totals}");
+        assert!(totals.kills > 0, "{totals}");
     }
 }
 

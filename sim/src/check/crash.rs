@@ -10,7 +10,11 @@
 //!    [`SyncPolicy::Os`] that means written, not synced), so that what the disk holds does not
 //!    depend on thread timing;
 //! 2. the disk crashes: everything not synced is lost, except, when the crash tears, a prefix
-//!    of the unsynced bytes in the order they were written, cut anywhere (a torn record);
+//!    of the unsynced bytes in the order they were written, cut anywhere (a torn record); or,
+//!    for a crash that is a kill (`kill -9`, the machine staying up), nothing is lost: the
+//!    operating system keeps what was written, synced or not, and recovery must find every
+//!    record and make it durable before counting it so, which a later crash in the same run
+//!    then checks;
 //! 3. the engine is dropped without a shutdown (its threads find the disk gone), and a new one
 //!    is recovered from what survived ([`Engine::recover`](snapstate::engine::Engine::recover),
 //!    same storage, same configuration); the recovered book must equal the pure book replayed
@@ -39,6 +43,10 @@ use snapstate::journal::SyncPolicy;
 /// Mixed into the seed so that the crash schedule's stream differs from the venue's streams.
 const SCHEDULE_STREAM: u64 = 0x6372_6173_6820_7331;
 
+/// Mixed into the seed for the draws of which crashes are kills: a stream of its own, so that
+/// the schedule's other draws are those they were before kills were drawn.
+const KILL_STREAM: u64 = 0x6b69_6c6c_2073_7431;
+
 /// How often and how hard a run crashes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CrashConfig {
@@ -54,6 +62,9 @@ pub struct CrashConfig {
     pub os_sync_probability: f64,
     /// The probability that a crash tears: the disk keeps a part of the unsynced writes.
     pub tear_probability: f64,
+    /// The probability that a crash that does not tear is instead the process being killed
+    /// while the machine stays up: the disk keeps everything written, synced or not.
+    pub kill_probability: f64,
     /// The journal's segment size (small, so that runs start new segments).
     pub segment_bytes: u64,
     /// The most startup passes after one crash before the run fails (each retry waits a cycle).
@@ -62,7 +73,8 @@ pub struct CrashConfig {
 
 impl Default for CrashConfig {
     /// One to three crashes per run, down for up to a second, half the seeds on
-    /// [`SyncPolicy::Os`], half the crashes torn, 64 KiB segments, 20 startup passes at most.
+    /// [`SyncPolicy::Os`], half the crashes torn and half of the others kills, 64 KiB
+    /// segments, 20 startup passes at most.
     fn default() -> Self {
         Self {
             crashes_min: 1,
@@ -70,14 +82,16 @@ impl Default for CrashConfig {
             max_downtime: Duration::from_secs(1),
             os_sync_probability: 0.5,
             tear_probability: 0.5,
+            kill_probability: 0.5,
             segment_bytes: 64 << 10,
             max_startup_passes: 20,
         }
     }
 }
 
-/// One crash: after which trading step, how long the engine stays down, and whether the disk
-/// tears (the fraction of the unsynced bytes it keeps).
+/// One crash: after which trading step, how long the engine stays down, and whether it is a
+/// kill (nothing lost) or else whether the disk tears (the fraction of the unsynced bytes it
+/// keeps).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlannedCrash {
     /// The trading step (from 0) after which the engine crashes.
@@ -85,7 +99,10 @@ pub struct PlannedCrash {
     /// Steps the engine stays down.
     pub downtime_steps: u64,
     /// `Some(fraction)`: the disk keeps that fraction of the unsynced bytes, in write order.
+    /// Never set for a kill.
     pub tear: Option<f64>,
+    /// The process is killed and the machine stays up: nothing written is lost.
+    pub kill: bool,
 }
 
 /// A run's crashes and its journal's sync policy, drawn from the seed.
@@ -102,6 +119,7 @@ impl CrashSchedule {
     /// arguments give the same schedule.
     pub fn draw(config: &CrashConfig, seed: u64, trading_steps: u64, step: Duration) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ SCHEDULE_STREAM);
+        let mut kills = ChaCha8Rng::seed_from_u64(seed ^ KILL_STREAM);
         let sync = if rng.random_bool(config.os_sync_probability.clamp(0.0, 1.0)) {
             SyncPolicy::Os
         } else {
@@ -123,6 +141,8 @@ impl CrashSchedule {
             let tear = rng
                 .random_bool(config.tear_probability.clamp(0.0, 1.0))
                 .then(|| rng.random_range(0.0..1.0));
+            // Drawn for every crash, so that each crash's draw is its own whatever the tears.
+            let kill = kills.random_bool(config.kill_probability.clamp(0.0, 1.0)) && tear.is_none();
             // One crash per step: a second crash at the same step would find nothing new.
             if crashes
                 .last()
@@ -134,6 +154,7 @@ impl CrashSchedule {
                 after_step,
                 downtime_steps,
                 tear,
+                kill,
             });
         }
         Self { sync, crashes }
@@ -145,8 +166,10 @@ impl CrashSchedule {
 pub struct CrashFigures {
     /// The journal's sync policy (`every_batch` or `os`).
     pub sync_policy: &'static str,
-    /// Crashes.
+    /// Crashes, kills included.
     pub crashes: u64,
+    /// Crashes that were kills (the machine stayed up: nothing written was lost).
+    pub kills: u64,
     /// Journal records (commands) visible before a crash and lost with the unsynced writes.
     pub records_lost_unsynced: u64,
     /// Recoveries that found a torn final record and truncated it.
@@ -174,6 +197,7 @@ impl CrashFigures {
     /// Adds `other`'s counts to these (the sync policy is per run and is not summed).
     pub fn add(&mut self, other: &CrashFigures) {
         self.crashes += other.crashes;
+        self.kills += other.kills;
         self.records_lost_unsynced += other.records_lost_unsynced;
         self.torn_tails += other.torn_tails;
         self.torn_bytes += other.torn_bytes;
@@ -192,10 +216,11 @@ impl std::fmt::Display for CrashFigures {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "crashes: {} ({} records lost unsynced, {} torn tails of {} bytes, {} placements \
-             lost, {} updates lost while down, {} refused as unknown after); startup passes {} ({} retried); startup \
-             corrections:",
+            "crashes: {} ({} kills; {} records lost unsynced, {} torn tails of {} bytes, {} \
+             placements lost, {} updates lost while down, {} refused as unknown after); startup \
+             passes {} ({} retried); startup corrections:",
             self.crashes,
+            self.kills,
             self.records_lost_unsynced,
             self.torn_tails,
             self.torn_bytes,
@@ -234,6 +259,7 @@ mod tests {
         let config = CrashConfig::default();
         let step = Duration::from_millis(50);
         let mut policies = BTreeMap::new();
+        let mut kills = BTreeMap::new();
         for seed in 0..64 {
             let schedule = CrashSchedule::draw(&config, seed, 200, step);
             assert_eq!(schedule, CrashSchedule::draw(&config, seed, 200, step));
@@ -244,10 +270,12 @@ mod tests {
             for crash in &schedule.crashes {
                 assert!((1..199).contains(&crash.after_step));
                 assert!(crash.downtime_steps <= 20);
+                *kills.entry(crash.kill).or_insert(0) += 1;
             }
             *policies.entry(policy_name(schedule.sync)).or_insert(0) += 1;
         }
-        // Both policies are drawn.
+        // Both policies are drawn, and crashes both kills and not.
         assert_eq!(policies.len(), 2, "{policies:?}");
+        assert_eq!(kills.len(), 2, "{kills:?}");
     }
 }

@@ -134,7 +134,11 @@ impl Simulation<'_> {
         let last_seq = self.ledger.sent();
         let crash = self.config.crash.clone().unwrap_or_default();
         let state = self.crash_state();
-        let (survivor, _) = state.storage.crash(planned.tear);
+        let survivor = if planned.kill {
+            state.storage.kill()
+        } else {
+            state.storage.crash(planned.tear).0
+        };
         state.storage = survivor.clone();
         let mut engine_config = state.engine_config.clone();
         engine_config.journal = Some(journal_config(&crash, &state.schedule, &survivor));
@@ -151,6 +155,12 @@ impl Simulation<'_> {
         self.outcomes = outcomes;
 
         let recovered = report.last_seq.0;
+        if planned.kill && recovered != last_seq {
+            // Everything sent was written (step 1), and a kill keeps what was written.
+            return Err(self.fail(FailureReason::Diverged(format!(
+                "after a kill recovery reached #{recovered}, where #{last_seq} had been written"
+            ))));
+        }
         let base_seq = self.crash.as_ref().map_or(0, |state| state.base_seq);
         let replayed = recovered.checked_sub(base_seq).and_then(|count| {
             usize::try_from(count)
@@ -181,6 +191,9 @@ impl Simulation<'_> {
             self.ledger.placement_lost(order_id);
         }
         state.figures.crashes += 1;
+        if planned.kill {
+            state.figures.kills += 1;
+        }
         state.figures.records_lost_unsynced += last_seq - recovered;
         if report.torn_bytes_truncated > 0 {
             state.figures.torn_tails += 1;
