@@ -408,6 +408,29 @@ fn a_state_configuration_the_journal_cannot_store_is_refused_before_anything_is_
     engine.shutdown().expect("clean shutdown");
 }
 
+/// A storage with files but none of a journal's is not a journal: recovery refuses it before
+/// taking anything from it or writing anything to it, and names a file.
+#[test]
+fn a_directory_of_other_files_is_refused_as_not_a_journal() {
+    let storage = SimulatedStorage::new();
+    let mut file = storage.create("notes.txt").expect("create");
+    file.write_at(0, b"not a journal").expect("write");
+    let error = Engine::recover(
+        common::book(LEVELS),
+        engine_config(journal_config(&storage)),
+    )
+    .expect_err("refused");
+    assert!(
+        matches!(&error, RecoveryError::NotAJournal { file, .. } if file == "notes.txt"),
+        "{error:?}"
+    );
+    assert_eq!(error.file(), Some("notes.txt"));
+    assert_eq!(
+        storage.list().expect("listed"),
+        vec!["notes.txt".to_owned()]
+    );
+}
+
 /// A checkpoint interval of zero used to be accepted, where a count of zero is refused: the
 /// checkpointer then polled with a zero timeout, a busy loop on a core for as long as the
 /// engine ran, idle or not, writing a checkpoint after every durable batch.

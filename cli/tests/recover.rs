@@ -280,6 +280,32 @@ fn an_empty_directory_recovers_to_nothing_and_a_missing_one_fails() {
     assert!(text(&output.stderr).contains("cannot open"));
 }
 
+/// A directory with files but none of a journal's (a mistyped path) used to recover as an
+/// empty journal, and an engine started on it would have kept its journal among those files:
+/// it is refused, and named. A journal's directory may hold other files beside the journal.
+#[test]
+fn a_directory_of_other_files_is_not_a_journal_but_a_journal_may_keep_company() {
+    let directory = directory("not-a-journal");
+    std::fs::write(directory.join("notes.txt"), "not a journal").expect("write");
+    let before = directory_hash(&directory);
+    let output = snapstate(&["recover", directory.to_str().expect("utf-8")]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("is not a journal"), "{stderr}");
+    assert!(stderr.contains("notes.txt"), "{stderr}");
+    assert_eq!(directory_hash(&directory), before, "nothing changed");
+    std::fs::remove_dir_all(&directory).expect("clean up");
+
+    let directory = self::directory("journal-and-notes");
+    let commands = commands();
+    journal(&directory, &commands);
+    std::fs::write(directory.join("notes.txt"), "kept beside the journal").expect("write");
+    let (code, report, stderr) = recover_json(&directory);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["last_seq"], commands.len());
+    std::fs::remove_dir_all(&directory).expect("clean up");
+}
+
 /// A damaged checkpoint that recovery skipped was shown in `--json`'s `checkpoints_skipped`
 /// but not in the table when no checkpoint was left to start from: the table said "none
 /// (replayed from an empty book)" as if the directory had never held one.

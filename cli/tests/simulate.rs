@@ -389,3 +389,32 @@ fn a_run_killed_mid_trade_is_recovered_by_the_next_run() {
     );
     assert_eq!(journal["startup"]["complete"], true, "{journal}");
 }
+
+/// `--journal` given a folder of other files (a mistyped path) is refused before the run, and
+/// nothing is written there: not a segment, not even the journal's lock file.
+#[test]
+fn a_journal_folder_of_other_files_is_refused_and_left_as_it_was() {
+    let directory = journal_directory("simulate-journal-not-a-journal");
+    std::fs::create_dir_all(&directory).expect("scratch folder");
+    std::fs::write(directory.join("notes.txt"), "not a journal").expect("write");
+    let output = snapstate(&[
+        "--duration",
+        "1s",
+        "--journal",
+        directory.to_str().expect("a UTF-8 scratch path"),
+    ]);
+    assert!(!output.status.success(), "refused");
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("is not a journal"), "{stderr}");
+    let names: Vec<String> = std::fs::read_dir(&directory)
+        .expect("listed")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(names, vec!["notes.txt".to_owned()], "nothing written");
+}

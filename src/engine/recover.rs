@@ -103,6 +103,7 @@ pub(super) fn start_journal<S: Durable>(
     S::encode_config(&initial.config(), &mut Vec::new())
         .map_err(RecoveryError::UnencodableConfig)?;
     let storage = Arc::clone(&journal.storage);
+    crate::journal::refuse_if_not_a_journal(storage.as_ref())?;
     let lock = storage.lock().map_err(|error| {
         if error.kind() == std::io::ErrorKind::WouldBlock {
             RecoveryError::Locked {

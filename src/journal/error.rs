@@ -85,6 +85,18 @@ pub enum RecoveryError {
         /// The file's configuration (`Debug`).
         found: String,
     },
+    /// The directory holds files but none of a journal's (a mistyped path, most likely): no
+    /// journal is started among them, and nothing is written there.
+    #[error(
+        "{location} is not a journal: it holds files, none of them a journal's (such as {file}); \
+         give the engine an empty directory or one of its journals"
+    )]
+    NotAJournal {
+        /// The directory.
+        location: String,
+        /// One of the files that are not a journal's.
+        file: String,
+    },
     /// The engine's configuration is invalid, or it has no journal.
     #[error("invalid configuration: {0}")]
     InvalidConfig(&'static str),
@@ -128,7 +140,8 @@ impl RecoveryError {
             | Self::Corrupt { file, .. }
             | Self::MissingRecords { file, .. }
             | Self::FormatMismatch { file, .. }
-            | Self::ConfigMismatch { file, .. } => Some(file),
+            | Self::ConfigMismatch { file, .. }
+            | Self::NotAJournal { file, .. } => Some(file),
             Self::Locked { .. }
             | Self::InvalidConfig(_)
             | Self::UnencodableConfig(_)

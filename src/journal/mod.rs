@@ -55,8 +55,8 @@ pub(crate) use checkpoint::spawn_checkpointer;
 pub use config::{JournalConfig, SyncPolicy};
 pub use error::{CodecError, DurableWaitError, ParseSyncPolicyError, RecoveryError};
 pub use format::{FRAME_HEADER_BYTES, MAX_PAYLOAD_BYTES};
-pub(crate) use recovery::replay;
 pub use recovery::{RecoveryReport, recover_read_only, stored_config};
+pub(crate) use recovery::{refuse_if_not_a_journal, replay};
 #[cfg(any(test, feature = "simulated-storage"))]
 pub use simulated::{CrashLoss, SimulatedStorage};
 pub use storage::{FileStorage, LOCK_FILE, LockGuard, Storage, StorageFile};

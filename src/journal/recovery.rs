@@ -44,6 +44,7 @@ use crate::sync::Arc;
 
 use super::checkpoint::{TEMPORARY_SUFFIX, decode_checkpoint, parse_checkpoint_name};
 use super::segment::{self, BadHeader};
+use super::storage::LOCK_FILE;
 use super::{Durable, RecoveryError, Storage};
 
 /// What recovery found and did.
@@ -110,10 +111,12 @@ pub fn recover_read_only<S: Durable>(
 /// The configuration a journal was written with, as its own files store it: the newest
 /// checkpoint that reads back, else the first segment header that does. With it, a tool can
 /// recover a journal without being told the configuration (`snapstate recover`); recovery
-/// still checks every other file against it. `Ok(None)` for a directory without journal files.
+/// still checks every other file against it. `Ok(None)` for a directory without any files (but
+/// the lock's).
 ///
 /// # Errors
 ///
+/// [`RecoveryError::NotAJournal`] for a directory with files, none of them a journal's;
 /// [`RecoveryError::FormatMismatch`] for a file written by another state machine;
 /// [`RecoveryError::Corrupt`] (the first damage found) when journal files exist but none of
 /// them reads back; [`RecoveryError::Io`] when the storage refuses.
@@ -123,6 +126,7 @@ pub fn stored_config<S: Durable>(
     let names = storage
         .list()
         .map_err(|error| RecoveryError::io(storage.location(), error))?;
+    refuse_foreign(storage, &names)?;
     let checkpoints = by_seq(&names, parse_checkpoint_name);
     let segments = by_seq(&names, segment::parse_segment_name);
     let mut first_damage = None;
@@ -228,6 +232,7 @@ fn replay_in_batches<S: Durable>(
     let names = storage
         .list()
         .map_err(|error| RecoveryError::io(storage.location(), error))?;
+    refuse_foreign(storage, &names)?;
     let expected_config = initial.config();
     let mut report = RecoveryReport {
         checkpoint_seq: None,
@@ -657,6 +662,42 @@ fn truncate(
 fn sync_file(storage: &dyn Storage, name: &str) -> Result<(), RecoveryError> {
     let io = |error| RecoveryError::io(name.to_owned(), error);
     storage.open(name).map_err(io)?.sync_data().map_err(io)
+}
+
+/// Lists `storage` and refuses it if it holds files, none of them a journal's
+/// ([`refuse_foreign`]): for a writable recovery, before it takes the lock (which creates a
+/// file).
+pub(crate) fn refuse_if_not_a_journal(storage: &dyn Storage) -> Result<(), RecoveryError> {
+    let names = storage
+        .list()
+        .map_err(|error| RecoveryError::io(storage.location(), error))?;
+    refuse_foreign(storage, &names)
+}
+
+/// Refuses a directory whose files (`names`) are none of them a journal's: it is something
+/// else, and a journal started there would go unnoticed among its files (and a restart pointed
+/// at the right directory would find none of it). A directory that holds a journal may hold
+/// other files too; they are left alone.
+fn refuse_foreign(storage: &dyn Storage, names: &[String]) -> Result<(), RecoveryError> {
+    match foreign_file(names) {
+        Some(file) => Err(RecoveryError::NotAJournal {
+            location: storage.location(),
+            file: file.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A file of `names` that is not a journal's, when none of them is a journal's.
+fn foreign_file(names: &[String]) -> Option<&String> {
+    let journal_file = |name: &str| {
+        segment::parse_segment_name(name).is_some()
+            || parse_checkpoint_name(name.strip_suffix(TEMPORARY_SUFFIX).unwrap_or(name)).is_some()
+    };
+    if names.iter().any(|name| journal_file(name)) {
+        return None;
+    }
+    names.iter().find(|name| name.as_str() != LOCK_FILE)
 }
 
 fn remove_temporaries(storage: &dyn Storage, names: &[String]) -> Result<(), RecoveryError> {
