@@ -187,7 +187,11 @@ impl SimulatedVenue {
 
     pub(super) fn forget_old_closed(&mut self) {
         while let Some(&(closed_at, order_id)) = self.closed.front() {
-            let expired = closed_at.saturating_add(self.config.closed_retention) <= self.now;
+            // The time since, not the expiry time: `closed_at + retention` saturates near the
+            // end of the timestamp range, where it would forget an order at once (the book's
+            // tombstones had the same defect).
+            let expired =
+                self.now.saturating_duration_since(closed_at) >= self.config.closed_retention;
             let over_limit = self.closed.len() > self.config.max_closed_orders;
             if !expired && !over_limit {
                 break;

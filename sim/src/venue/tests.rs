@@ -584,3 +584,29 @@ fn a_book_fed_every_update_of_a_truthful_venue_ends_equal_to_it() {
         assert_eq!(local.status(), order.status.to_book_status());
     }
 }
+
+/// A closed order is kept for the retention, measured as the time since it closed: at the end
+/// of the timestamp range `closed_at + retention` saturated, and the venue forgot the order
+/// at once (a cancel then said "unknown" rather than "already finished").
+#[test]
+fn a_closed_order_near_the_end_of_time_is_kept_for_its_retention() {
+    let end = u64::MAX / 1_000_000 - 1_000;
+    let mut config = SimulatedVenueConfig::new(42, at(end), dec(100));
+    config.price_interval = None;
+    config.partial_fill_probability = 0.0;
+    let mut venue = venue(config);
+    venue
+        .place(&place(1, Side::Buy, 98, 1, end))
+        .expect("placed");
+    venue.cancel_at(OrderId(1), at(end + 1)).expect("cancelled");
+    let last = Timestamp::from_nanos(u64::MAX);
+    venue.advance_to(last);
+    assert_eq!(
+        venue.cancel_at(OrderId(1), last),
+        Err(CancelError::AlreadyFinished {
+            order_id: OrderId(1),
+            status: VenueOrderStatus::Cancelled
+        }),
+        "still known within its retention"
+    );
+}
