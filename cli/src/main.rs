@@ -82,10 +82,8 @@ fn run(cli: Cli) -> u8 {
 fn report(error: &(dyn Error + 'static)) {
     let mut stderr = io::stderr().lock();
     let _ = writeln!(stderr, "error: {error}");
-    let mut source = error.source();
-    while let Some(cause) = source {
+    for cause in snapstate_cli::output::chain(error).skip(1) {
         let _ = writeln!(stderr, "  caused by: {cause}");
-        source = cause.source();
     }
 }
 

@@ -17,19 +17,20 @@ use std::panic::{self, AssertUnwindSafe};
 /// a shell reports for a process ended by `SIGPIPE` (128 + 13).
 pub const EXIT_CLOSED_OUTPUT: u8 = 141;
 
+/// `error`, then each error it was caused by, in order (its `source` chain).
+pub fn chain<'error>(
+    error: &'error (dyn Error + 'static),
+) -> impl Iterator<Item = &'error (dyn Error + 'static)> {
+    std::iter::successors(Some(error), |&error| error.source())
+}
+
 /// Whether `error`, or an error it was caused by, is a write to a closed pipe.
 pub fn is_closed_output(error: &(dyn Error + 'static)) -> bool {
-    let mut current = Some(error);
-    while let Some(error) = current {
-        if error
+    chain(error).any(|error| {
+        error
             .downcast_ref::<io::Error>()
             .is_some_and(|error| error.kind() == io::ErrorKind::BrokenPipe)
-        {
-            return true;
-        }
-        current = error.source();
-    }
-    false
+    })
 }
 
 /// Whether a panic message is a print macro's on a closed standard stream.

@@ -182,14 +182,10 @@ pub fn run(args: &RecoverArgs) -> Result<(), RecoverError> {
 /// An error's message followed by each of its causes, `: `-separated: the whole reason on one
 /// line, for `--json` (the terminal gets one `caused by:` line per cause instead).
 fn with_causes(error: &RecoverError) -> String {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
+    crate::output::chain(error)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 /// Recovers `directory` read-only into a report.

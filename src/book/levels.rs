@@ -66,9 +66,9 @@ fn empty_leaf<V>() -> Leaf<V> {
 /// The copy is made in place: a new leaf of empty entries, each then cloned into from the
 /// shared leaf (`clone_from_slice`). `Arc::make_mut` on the shared leaf, which an earlier version
 /// used, clones the whole array by value (`<[_; N]>::clone` builds the array, then it is moved
-/// into the allocation): a leaf copy cost about 2,200 instructions, and this one about 1,100
-/// (`valgrind --tool=callgrind target/release/examples/apply_batches 10000 200000 4096`:
-/// `Book::apply` 448 M → 401 M instructions; decision 37). Before that, collecting
+/// into the allocation), each entry through a temporary (`valgrind --tool=callgrind
+/// target/release/examples/apply_batches 10000 200000 4096`: `Book::apply` 448 M → 401 M
+/// instructions; decision 37). Before that, collecting
 /// `leaf.iter().cloned()` into an `Arc<[_]>` cloned each value into a temporary and copied it
 /// again (`perf` put a sixth of the writer's time in `memmove`).
 ///

@@ -1025,9 +1025,6 @@ mod tests {
         assert_eq!(core.health().read().panicked_commands, 1);
     }
 
-    /// Runs `batches` on a core with `reuse_limit`, holding the snapshot published after each
-    /// batch whose position is in `hold`, and returns every published snapshot and how many
-    /// replaced versions the writer reused.
     /// What [`published_after`] saw.
     struct Published {
         /// Every published snapshot, held or copied.

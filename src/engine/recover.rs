@@ -97,10 +97,11 @@ pub(super) fn start_journal<S: Durable>(
     let journal = config.journal.clone().ok_or(RecoveryError::InvalidConfig(
         "recovery needs EngineConfig::journal",
     ))?;
-    // Every file the journal writes stores the state's configuration: one that cannot be
-    // encoded is refused here, before the lock is taken or anything is read, not later as an
-    // I/O error of the journal thread's first segment.
-    S::encode_config(&initial.config(), &mut Vec::new())
+    // Every file the journal writes stores the state's configuration: encoded once, here, so
+    // that one that cannot be encoded is refused before the lock is taken or anything is read,
+    // and the journal thread writes these bytes into each segment header.
+    let mut config_bytes = Vec::new();
+    S::encode_config(&initial.config(), &mut config_bytes)
         .map_err(RecoveryError::UnencodableConfig)?;
     let storage = Arc::clone(&journal.storage);
     crate::journal::refuse_if_not_a_journal(storage.as_ref())?;
@@ -113,7 +114,6 @@ pub(super) fn start_journal<S: Durable>(
             RecoveryError::io(storage.location(), error)
         }
     })?;
-    let state_config = initial.config();
     let (mut core, report, tail) = crate::journal::replay(storage.as_ref(), initial, config, true)?;
     // Replay keeps no records (nobody reads them); the live writer may.
     core.set_keep_records(keep_records);
@@ -122,7 +122,7 @@ pub(super) fn start_journal<S: Durable>(
     core.set_journal(Arc::clone(&durable));
     let (journal_sender, appender) = spawn_appender::<S>(
         &journal,
-        &state_config,
+        config_bytes,
         tail.next_seq,
         Arc::clone(&durable),
         Arc::clone(core.health()),

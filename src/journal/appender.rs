@@ -167,22 +167,21 @@ pub(crate) struct JournalSender<C> {
     pub(crate) recycled: Receiver<Vec<C>>,
 }
 
-/// Starts the journal thread appending to a new segment that begins at `next_seq`.
+/// Starts the journal thread appending to a new segment that begins at `next_seq`;
+/// `config_bytes` is the state's configuration as `Durable::encode_config` wrote it, which
+/// every segment header stores.
 ///
 /// # Errors
 ///
 /// Creating the first segment or spawning the thread failed.
 pub(crate) fn spawn_appender<S: Durable>(
     config: &JournalConfig,
-    state_config: &S::Config,
+    config_bytes: Vec<u8>,
     next_seq: Seq,
     durable: Arc<DurableState>,
     health: Arc<HealthCell>,
     record_metrics: bool,
 ) -> std::io::Result<(JournalSender<S::Command>, JoinHandle<()>)> {
-    let mut config_bytes = Vec::new();
-    S::encode_config(state_config, &mut config_bytes)
-        .map_err(|error| std::io::Error::other(error.to_string()))?;
     let mut appender = Appender::<S> {
         storage: Arc::clone(&config.storage),
         policy: config.sync,

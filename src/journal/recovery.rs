@@ -402,6 +402,8 @@ impl<S: Durable> Scan<'_, S> {
                 // What was read back may be written and not yet synced (the process was
                 // killed; the machine stayed up). The recovered writer counts all of it as
                 // durable, so it must be: a power loss after the restart may not take it.
+                // Every segment, not only the last: a journal recovered after a kill before
+                // this sync existed may hold an unsynced segment behind a durable one.
                 sync_file(storage, name)?;
             }
         }
