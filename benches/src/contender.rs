@@ -63,6 +63,12 @@ pub struct Settings {
     /// The largest batch after which both snapstate writers reuse the version it replaced
     /// (`--reuse-limit`; `EngineConfig::reuse_limit`, 0: never).
     pub reuse_limit: usize,
+    /// The most commands the threaded engine applies per published version (`--max-batch`;
+    /// `EngineConfig::max_batch`).
+    pub max_batch: usize,
+    /// How long the threaded engine aims to spend on one batch under a backlog
+    /// (`--batch-time`; `EngineConfig::batch_time`, `None`: no aim).
+    pub batch_time: Option<std::time::Duration>,
 }
 
 /// The inline writer's default batch: every update applied and published on its own, so that
@@ -76,6 +82,8 @@ impl Default for Settings {
             inline_batch: DEFAULT_INLINE_BATCH,
             journal: None,
             reuse_limit: snapstate::engine::EngineConfig::default().reuse_limit,
+            max_batch: snapstate::engine::EngineConfig::default().max_batch,
+            batch_time: snapstate::engine::EngineConfig::default().batch_time,
         }
     }
 }

@@ -61,6 +61,12 @@ pub struct BenchOptions {
     /// The largest batch after which snapstate's writers reuse the version it replaced
     /// (`EngineConfig::reuse_limit`; 0: never).
     pub reuse_limit: usize,
+    /// The most commands the threaded engine applies per published version
+    /// (`EngineConfig::max_batch`).
+    pub max_batch: usize,
+    /// How long the threaded engine aims to spend on one batch under a backlog
+    /// (`EngineConfig::batch_time`; `None`: no aim).
+    pub batch_time: Option<Duration>,
 }
 
 impl BenchOptions {
@@ -85,6 +91,8 @@ impl BenchOptions {
                 inline_batch: self.inline_batch,
                 journal: self.journal,
                 reuse_limit: self.reuse_limit,
+                max_batch: self.max_batch,
+                batch_time: self.batch_time,
             },
         }
     }
@@ -154,6 +162,8 @@ pub fn run(args: &BenchOptions, allocated: Option<fn() -> usize>) -> Result<(), 
             wait_strategy: wait_strategy_name(args.wait_strategy),
             inline_batch: args.inline_batch,
             reuse_limit: args.reuse_limit,
+            max_batch: args.max_batch,
+            batch_time_ms: args.batch_time.map(|time| time.as_secs_f64() * 1e3),
             journal: args.journal.as_ref().map(report::JournalShape::of),
         },
         contenders: measured
@@ -169,9 +179,15 @@ pub fn run(args: &BenchOptions, allocated: Option<fn() -> usize>) -> Result<(), 
             println!("producer paced to {rate} updates/s (not the workload's definition)");
         }
         println!(
-            "snapstate's wait strategy: {}; snapstate_inline applies up to {} update(s) per call; \
-             both reuse the replaced version after batches of up to {} update(s)",
-            report.run.wait_strategy, args.inline_batch, args.reuse_limit
+            "snapstate's wait strategy: {}, batches of up to {} update(s) sized to take {}; \
+             snapstate_inline applies up to {} update(s) per call; both reuse the replaced \
+             version after batches of up to {} update(s)",
+            report.run.wait_strategy,
+            args.max_batch,
+            args.batch_time
+                .map_or_else(|| "any time".to_owned(), |time| format!("{time:?}")),
+            args.inline_batch,
+            args.reuse_limit
         );
         match &report.run.journal {
             Some(journal) => println!(

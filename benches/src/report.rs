@@ -193,6 +193,11 @@ pub struct RunShape {
     pub inline_batch: usize,
     /// The largest batch after which snapstate's writers reused the version it replaced.
     pub reuse_limit: usize,
+    /// The most commands the threaded engine applied per published version.
+    pub max_batch: usize,
+    /// How long the threaded engine aimed to spend on one batch under a backlog, ms; `None`
+    /// (JSON `null`): no aim.
+    pub batch_time_ms: Option<f64>,
     /// The journal snapstate's two writers wrote; `None` (JSON `null`): none.
     pub journal: Option<JournalShape>,
 }
@@ -409,6 +414,15 @@ fn check_run_shape(run: Option<&serde_json::Value>) -> Result<(), String> {
     {
         return Err("no `run.reuse_limit` number".to_owned());
     }
+    if !run.get("max_batch").is_some_and(serde_json::Value::is_u64) {
+        return Err("no `run.max_batch` number".to_owned());
+    }
+    if !run
+        .get("batch_time_ms")
+        .is_some_and(|time| time.is_null() || time.is_f64())
+    {
+        return Err("no `run.batch_time_ms` number or null".to_owned());
+    }
     match run.get("journal") {
         Some(serde_json::Value::Null) => {}
         Some(serde_json::Value::Object(journal)) => {
@@ -528,6 +542,8 @@ mod tests {
                 wait_strategy: "spin_then_block:100".to_owned(),
                 inline_batch: 1,
                 reuse_limit: 1_024,
+                max_batch: 65_536,
+                batch_time_ms: Some(4.0),
                 journal: None,
             },
             contenders: names.iter().map(|name| (*name, figures())).collect(),

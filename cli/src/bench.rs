@@ -48,6 +48,17 @@ pub struct BenchArgs {
     /// (`EngineConfig::reuse_limit`; 0: never). Default: the engine's default.
     #[arg(long, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub reuse_limit: Option<u32>,
+    /// The most updates the threaded engine applies per published version
+    /// (`EngineConfig::max_batch`): a larger batch shares one publication, and the copies of
+    /// the nodes written after it, between more updates, and publishes less often when the
+    /// writer is behind. Default: the engine's default.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    pub max_batch: Option<u32>,
+    /// How long the threaded engine aims to spend on one batch under a backlog
+    /// (`EngineConfig::batch_time`): a duration (`4ms`, `0.5ms`), or `none` for no aim, every
+    /// batch taking what is queued up to `--max-batch`. Default: the engine's default.
+    #[arg(long, value_parser = parse_batch_time)]
+    pub batch_time: Option<BatchTime>,
     /// Journal snapstate's two writers (threaded and inline) at this sync policy:
     /// `every_batch`, `os` or `interval:PERIOD` (e.g. `interval:10ms`; ns, us, ms or s). Each run
     /// journals into a fresh temporary directory, removed afterwards; the policy is shown in
@@ -78,6 +89,14 @@ impl BenchArgs {
                 || snapstate::engine::EngineConfig::default().reuse_limit,
                 |limit| limit as usize,
             ),
+            max_batch: self.max_batch.map_or_else(
+                || snapstate::engine::EngineConfig::default().max_batch,
+                |batch| batch as usize,
+            ),
+            batch_time: self.batch_time.map_or_else(
+                || snapstate::engine::EngineConfig::default().batch_time,
+                |BatchTime(time)| time,
+            ),
             journal: self
                 .journal
                 .map(|sync| snapstate_bench::journal::JournalSettings {
@@ -86,6 +105,17 @@ impl BenchArgs {
                 }),
         }
     }
+}
+
+/// `--batch-time`: a positive duration, or `none`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchTime(pub Option<Duration>);
+
+fn parse_batch_time(text: &str) -> Result<BatchTime, crate::units::PositiveDurationError> {
+    if text.trim() == "none" {
+        return Ok(BatchTime(None));
+    }
+    crate::units::parse_positive_duration(text).map(|time| BatchTime(Some(time)))
 }
 
 /// Runs `snapstate bench`; `allocated` reads the process's allocated bytes, for the memory

@@ -36,6 +36,8 @@ impl Contender for Snapstate {
         let config = EngineConfig {
             wait_strategy: settings.wait_strategy,
             reuse_limit: settings.reuse_limit,
+            max_batch: settings.max_batch,
+            batch_time: settings.batch_time,
             ..engine_config()
         };
         match settings.journal {
