@@ -81,6 +81,36 @@ fn every_wait_strategy_delivers_every_command() {
     }
 }
 
+/// Under a backlog the writer sizes each batch from the last one's pace (`batch_time`); without
+/// an aim it takes the whole backlog (up to `max_batch`).
+#[test]
+fn batch_time_sizes_the_batches_of_a_backlog() {
+    for (batch_time, expected) in [
+        (None, Version(2)),
+        (Some(Duration::from_nanos(1)), Version(101)),
+    ] {
+        let (log, entered, release) = gated();
+        let config = EngineConfig {
+            batch_time,
+            ..EngineConfig::default()
+        };
+        let engine = start(log, config);
+        let writer = engine.write_handle();
+        writer.submit(WAIT).expect("accepted");
+        entered.recv().expect("the writer holds the first batch");
+        // The backlog queues behind the held batch.
+        for value in 0..100 {
+            writer.submit(value * 2).expect("accepted");
+        }
+        release.send(()).expect("released");
+        let last = engine.shutdown().expect("clean shutdown");
+        assert_eq!(last.state().entries.len(), 101, "{batch_time:?}");
+        // One batch held for as long as the test took: with an aim of a nanosecond, every
+        // batch after it takes one command; with none, the whole backlog is the second batch.
+        assert_eq!(last.version(), expected, "{batch_time:?}");
+    }
+}
+
 #[test]
 fn shutdown_applies_everything_accepted_and_refuses_later_submits_with_the_command() {
     let engine = start(Log::default(), EngineConfig::default());
@@ -342,6 +372,14 @@ fn invalid_configuration_is_refused_with_a_reason() {
         },
         EngineConfig {
             outcome_capacity: Some(0),
+            ..EngineConfig::default()
+        },
+        EngineConfig {
+            max_batch: EngineConfig::MAX_BATCH + 1,
+            ..EngineConfig::default()
+        },
+        EngineConfig {
+            batch_time: Some(Duration::ZERO),
             ..EngineConfig::default()
         },
     ] {

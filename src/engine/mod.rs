@@ -9,7 +9,9 @@
 //! 1. Producers [`submit`](WriteHandle::submit) commands into a bounded channel. A full channel
 //!    pushes back on producers; nothing is dropped.
 //! 2. The writer thread waits for the first command (how it waits is the
-//!    [`WaitStrategy`]), then drains up to [`EngineConfig::max_batch`] more without blocking.
+//!    [`WaitStrategy`]), then drains up to [`EngineConfig::max_batch`] more without blocking
+//!    (fewer under a backlog: as many as the last batch's pace fits in
+//!    [`EngineConfig::batch_time`]).
 //! 3. It applies each command to its private working copy of the state, numbering them with
 //!    strictly increasing sequence numbers ([`Seq`]) in the order it dequeues them.
 //! 4. It publishes once per batch: a new [`Snapshot`] with the next [`Version`], the last

@@ -4,6 +4,8 @@
 //! Everything about applying and publishing lives in the core, which the inline writer drives
 //! too; this file holds only what belongs to a queue and a thread of its own.
 
+use std::time::{Duration, Instant};
+
 use crate::sync::channel::{Receiver, Sender, TryRecvError};
 use crate::sync::{Arc, spin_hint};
 
@@ -59,6 +61,11 @@ pub(crate) struct Writer<S: StateMachine> {
     core: WriterCore<S>,
     wait_strategy: WaitStrategy,
     max_batch: usize,
+    /// `EngineConfig::batch_time`; `None` under loom, whose models must not branch on time.
+    batch_time: Option<Duration>,
+    /// The most commands the next batch takes: `max_batch`, or what the last batch's pace
+    /// says fits in `batch_time`.
+    batch_limit: usize,
     queue_capacity: usize,
     barriers: Vec<Reply>,
     /// Raised after the writer takes messages off the queue (room for async submitters), and
@@ -78,6 +85,8 @@ impl<S: StateMachine> Writer<S> {
             core,
             wait_strategy: config.wait_strategy,
             max_batch: config.max_batch,
+            batch_time: config.batch_time.filter(|_| !cfg!(loom)),
+            batch_limit: config.max_batch,
             queue_capacity: config.queue_capacity,
             barriers: Vec::new(),
             space_signal,
@@ -89,6 +98,9 @@ impl<S: StateMachine> Writer<S> {
         // On the writer thread, so that it is the global recorder the handles bind to.
         self.core.register_metrics();
         while let Some(first) = self.wait_for_message() {
+            // A batch's time runs from its first command to its publication's end: taking the
+            // rest off the queue is part of it.
+            let started = self.batch_time.map(|_| Instant::now());
             let disconnected = self.collect_batch(first);
             // Only async submitters wait for room this way (blocking ones wait in the channel).
             #[cfg(feature = "async")]
@@ -96,11 +108,15 @@ impl<S: StateMachine> Writer<S> {
             // Read only for the metric: the writer needs no queue depth of its own.
             let queue_depth = self.core.records_metrics().then(|| self.receiver.len());
             let barriers = &mut self.barriers;
+            let commands = self.core.batch_mut().len();
             let ran = self.core.run_batch(queue_depth, |version| {
                 for reply in barriers.drain(..) {
                     reply.answer(version);
                 }
             });
+            if let (Some(aim), Some(started)) = (self.batch_time, started) {
+                self.batch_limit = batch_limit(commands, started.elapsed(), aim, self.max_batch);
+            }
             if let Err(failed) = ran {
                 // A writer failure, as any panic outside `apply` is: the engine's health turns
                 // failed, submits are refused, readers keep the last snapshot, and waiting
@@ -137,7 +153,7 @@ impl<S: StateMachine> Writer<S> {
     /// Returns whether the queue is disconnected and drained.
     fn collect_batch(&mut self, first: Message<S::Command>) -> bool {
         self.accept(first);
-        while self.core.batch_mut().len() < self.max_batch {
+        while self.core.batch_mut().len() < self.batch_limit {
             match self.receiver.try_recv() {
                 Ok(message) => self.accept(message),
                 Err(TryRecvError::Empty) => return false,
@@ -153,6 +169,24 @@ impl<S: StateMachine> Writer<S> {
             Message::Barrier(reply) => self.barriers.push(reply),
         }
     }
+}
+
+/// The most commands the next batch takes, from the last batch's pace: `commands` took `took`,
+/// so about `commands × aim / took` take `aim`; at least one, at most `max_batch`.
+///
+/// A batch's cost is not proportional to its size (copying the nodes it touches is paid once a
+/// batch), so a small batch's pace underestimates how many fit: under a backlog the limit then
+/// grows with each batch until a batch takes about `aim`. One that ran slow (the thread
+/// preempted) shrinks the next, which the one after corrects.
+fn batch_limit(commands: usize, took: Duration, aim: Duration, max_batch: usize) -> usize {
+    let took = took.as_nanos();
+    if took == 0 {
+        return max_batch;
+    }
+    // Saturating: an aim of centuries (up to 2^94 ns) times a count can pass u128; it means
+    // `max_batch` all the same.
+    let fits = (commands as u128).saturating_mul(aim.as_nanos()) / took;
+    usize::try_from(fits).map_or(max_batch, |fits| fits.clamp(1, max_batch))
 }
 
 impl<S: StateMachine> Drop for Writer<S> {
@@ -175,5 +209,53 @@ impl<S: StateMachine> Drop for Writer<S> {
         }
         self.core.fail(unapplied, "the writer thread panicked");
         self.space_signal.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::batch_limit;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn the_next_batch_takes_what_the_last_ones_pace_fits_in_the_aim() {
+        // 1,000 commands in 1 ms: 4,000 fit in 4 ms; 9,000 in 3 ms: 12,000.
+        assert_eq!(batch_limit(1_000, MS, 4 * MS, 65_536), 4_000);
+        assert_eq!(batch_limit(9_000, 3 * MS, 4 * MS, 65_536), 12_000);
+        // A batch slower than the aim shrinks the next.
+        assert_eq!(batch_limit(8_000, 8 * MS, 4 * MS, 65_536), 4_000);
+    }
+
+    #[test]
+    fn the_limit_stays_within_one_and_max_batch() {
+        // Fast enough for more than the limit, or unmeasurably fast.
+        assert_eq!(batch_limit(1_000, MS, 4 * MS, 2_048), 2_048);
+        assert_eq!(batch_limit(5, Duration::ZERO, 4 * MS, 2_048), 2_048);
+        // A batch of one preempted for a second still lets the next take one.
+        assert_eq!(batch_limit(1, Duration::from_secs(1), 4 * MS, 2_048), 1);
+        // An aim of centuries: the product passes u128, and means the limit.
+        assert_eq!(
+            batch_limit(usize::MAX, Duration::from_nanos(1), Duration::MAX, 65_536),
+            65_536
+        );
+    }
+
+    #[test]
+    fn under_a_backlog_the_limit_grows_until_a_batch_takes_the_aim() {
+        // A batch pays a fixed 400 µs (the copies after a publication) and 200 ns a command,
+        // as the book at 10,000 slots does: starting from one command, the limit climbs to
+        // the size whose batch takes 4 ms (18,000 commands) and stays there.
+        let cost = |commands: usize| {
+            Duration::from_micros(400) + Duration::from_nanos(200) * commands as u32
+        };
+        let mut limit = 1;
+        for _ in 0..20 {
+            limit = batch_limit(limit, cost(limit), 4 * MS, 65_536);
+        }
+        assert!((17_900..=18_000).contains(&limit), "{limit}");
+        assert!(cost(limit) <= 4 * MS);
     }
 }
