@@ -451,3 +451,58 @@ fn a_zero_checkpoint_interval_is_refused() {
         "nothing created"
     );
 }
+
+/// A checkpoint count near `u64::MAX` ("practically never, by count") used to overflow the
+/// checkpointer's `last_checkpoint + every` once a checkpoint existed: after a restart from a
+/// checkpoint its thread died (debug) or wrapped into checkpointing after every batch
+/// (release). Its time trigger must keep working.
+#[test]
+fn a_huge_checkpoint_count_after_a_checkpoint_leaves_the_time_trigger_working() {
+    let storage = SimulatedStorage::new();
+    let journal = JournalConfig {
+        checkpoint_every_commands: Some(100),
+        checkpoint_interval: None,
+        checkpoints_kept: 1,
+        ..journal_config(&storage)
+    };
+    let commands = workload(orders());
+    let half = commands.len() / 2;
+    let (engine, _) =
+        Engine::recover(common::book(LEVELS), engine_config(journal.clone())).expect("start");
+    submit_all(&engine, &commands[..half]);
+    engine.write_handle().flush_durable().expect("durable");
+    wait_for_checkpoints(&storage, 1);
+    engine.shutdown().expect("shutdown");
+
+    let journal = JournalConfig {
+        checkpoint_every_commands: Some(u64::MAX),
+        checkpoint_interval: Some(Duration::from_millis(1)),
+        ..journal
+    };
+    let (engine, report) =
+        Engine::recover(common::book(LEVELS), engine_config(journal)).expect("recover");
+    let recovered = report.checkpoint_seq.expect("a checkpoint");
+    assert!(recovered.0 > 0);
+    submit_all(&engine, &commands[half..]);
+    let durable = engine.write_handle().flush_durable().expect("durable");
+    assert!(durable > recovered);
+    // The checkpointer runs on its own thread: wait (bounded) for one newer than the first.
+    let newest = || {
+        storage
+            .list()
+            .expect("list")
+            .iter()
+            .filter_map(|name| name.strip_suffix(".checkpoint")?.parse::<u64>().ok())
+            .max()
+    };
+    let mut waited = 0;
+    while newest() <= Some(recovered.0) {
+        assert!(
+            waited < 1_000,
+            "no checkpoint after {recovered} within ten seconds"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+        waited += 1;
+    }
+    engine.shutdown().expect("shutdown");
+}
