@@ -10,7 +10,8 @@ use std::time::Duration;
 use snapstate::book::{Book, BookCommand, BookConfig, OrderId};
 use snapstate::engine::{Engine, EngineConfig, EngineStatus, Seq, StartError};
 use snapstate::journal::{
-    DurableWaitError, JournalConfig, RecoveryError, SimulatedStorage, Storage, recover_read_only,
+    DurableWaitError, JournalConfig, RecoveryError, SimulatedStorage, Storage, SyncPolicy,
+    recover_read_only,
 };
 
 use common::journal::{LEVELS, engine_config, journal_config, reference, workload};
@@ -504,5 +505,42 @@ fn a_huge_checkpoint_count_after_a_checkpoint_leaves_the_time_trigger_working() 
         std::thread::sleep(Duration::from_millis(10));
         waited += 1;
     }
+    engine.shutdown().expect("shutdown");
+}
+
+/// A sync interval longer than any text spelling allows (`SyncPolicy::MAX_INTERVAL`) used to
+/// be accepted through the library: with `Duration::MAX` the journal never synced while the
+/// engine ran, so `durable_seq` never moved and every durable wait timed out or hung.
+#[test]
+fn a_sync_interval_beyond_its_maximum_is_refused() {
+    for interval in [
+        SyncPolicy::MAX_INTERVAL + Duration::from_nanos(1),
+        Duration::MAX,
+    ] {
+        let storage = SimulatedStorage::new();
+        let error = Engine::recover(
+            common::book(LEVELS),
+            engine_config(JournalConfig {
+                sync: SyncPolicy::Interval(interval),
+                ..journal_config(&storage)
+            }),
+        )
+        .expect_err("refused");
+        assert!(matches!(error, RecoveryError::InvalidConfig(_)), "{error}");
+        assert!(error.to_string().contains("sync interval"), "{error}");
+        assert!(
+            storage.list().expect("listed").is_empty(),
+            "nothing created"
+        );
+    }
+    let storage = SimulatedStorage::new();
+    let (engine, _) = Engine::recover(
+        common::book(LEVELS),
+        engine_config(JournalConfig {
+            sync: SyncPolicy::Interval(SyncPolicy::MAX_INTERVAL),
+            ..journal_config(&storage)
+        }),
+    )
+    .expect("the maximum itself is taken");
     engine.shutdown().expect("shutdown");
 }
