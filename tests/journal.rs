@@ -544,3 +544,28 @@ fn a_sync_interval_beyond_its_maximum_is_refused() {
     .expect("the maximum itself is taken");
     engine.shutdown().expect("shutdown");
 }
+
+/// The directory's lock used to be held until the last write handle was dropped, not until
+/// shutdown: a producer's leftover handle (which can submit nothing after the shutdown) kept a
+/// restart in the same process out with `RecoveryError::Locked`.
+#[test]
+fn shutdown_releases_the_lock_while_a_write_handle_is_still_alive() {
+    let storage = SimulatedStorage::new();
+    let journal = journal_config(&storage);
+    let commands = workload(orders());
+    let (engine, _) =
+        Engine::recover(common::book(LEVELS), engine_config(journal.clone())).expect("start");
+    let leftover = engine.write_handle();
+    submit_all(&engine, &commands);
+    let last = engine.shutdown().expect("shutdown");
+    let (engine, report) = Engine::recover(common::book(LEVELS), engine_config(journal.clone()))
+        .expect("the stopped engine's lock is released");
+    assert_eq!(report.last_seq, last.last_seq());
+    assert!(leftover.submit(commands[0].clone()).is_err(), "closed");
+    assert_eq!(engine.read_handle().load().last_seq(), last.last_seq());
+    // The new engine holds the lock, whatever the old handle does.
+    drop(leftover);
+    let second = Engine::recover(common::book(LEVELS), engine_config(journal)).expect_err("locked");
+    assert!(second.is_locked(), "{second}");
+    engine.shutdown().expect("shutdown");
+}
