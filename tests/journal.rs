@@ -10,7 +10,8 @@ use std::time::Duration;
 use snapstate::book::{Book, BookCommand, BookConfig, OrderId};
 use snapstate::engine::{Engine, EngineConfig, EngineStatus, Seq, StartError};
 use snapstate::journal::{
-    DurableWaitError, JournalConfig, RecoveryError, SimulatedStorage, Storage, recover_read_only,
+    DurableWaitError, JournalConfig, RecoveryError, SimulatedStorage, Storage, SyncPolicy,
+    recover_read_only,
 };
 
 use common::journal::{LEVELS, engine_config, journal_config, reference, workload};
@@ -450,4 +451,121 @@ fn a_zero_checkpoint_interval_is_refused() {
         storage.list().expect("listed").is_empty(),
         "nothing created"
     );
+}
+
+/// A checkpoint count near `u64::MAX` ("practically never, by count") used to overflow the
+/// checkpointer's `last_checkpoint + every` once a checkpoint existed: after a restart from a
+/// checkpoint its thread died (debug) or wrapped into checkpointing after every batch
+/// (release). Its time trigger must keep working.
+#[test]
+fn a_huge_checkpoint_count_after_a_checkpoint_leaves_the_time_trigger_working() {
+    let storage = SimulatedStorage::new();
+    let journal = JournalConfig {
+        checkpoint_every_commands: Some(100),
+        checkpoint_interval: None,
+        checkpoints_kept: 1,
+        ..journal_config(&storage)
+    };
+    let commands = workload(orders());
+    let half = commands.len() / 2;
+    let (engine, _) =
+        Engine::recover(common::book(LEVELS), engine_config(journal.clone())).expect("start");
+    submit_all(&engine, &commands[..half]);
+    engine.write_handle().flush_durable().expect("durable");
+    wait_for_checkpoints(&storage, 1);
+    engine.shutdown().expect("shutdown");
+
+    let journal = JournalConfig {
+        checkpoint_every_commands: Some(u64::MAX),
+        checkpoint_interval: Some(Duration::from_millis(1)),
+        ..journal
+    };
+    let (engine, report) =
+        Engine::recover(common::book(LEVELS), engine_config(journal)).expect("recover");
+    let recovered = report.checkpoint_seq.expect("a checkpoint");
+    assert!(recovered.0 > 0);
+    submit_all(&engine, &commands[half..]);
+    let durable = engine.write_handle().flush_durable().expect("durable");
+    assert!(durable > recovered);
+    // The checkpointer runs on its own thread: wait (bounded) for one newer than the first.
+    let newest = || {
+        storage
+            .list()
+            .expect("list")
+            .iter()
+            .filter_map(|name| name.strip_suffix(".checkpoint")?.parse::<u64>().ok())
+            .max()
+    };
+    let mut waited = 0;
+    while newest() <= Some(recovered.0) {
+        assert!(
+            waited < 1_000,
+            "no checkpoint after {recovered} within ten seconds"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+        waited += 1;
+    }
+    engine.shutdown().expect("shutdown");
+}
+
+/// A sync interval longer than any text spelling allows (`SyncPolicy::MAX_INTERVAL`) used to
+/// be accepted through the library: with `Duration::MAX` the journal never synced while the
+/// engine ran, so `durable_seq` never moved and every durable wait timed out or hung.
+#[test]
+fn a_sync_interval_beyond_its_maximum_is_refused() {
+    for interval in [
+        SyncPolicy::MAX_INTERVAL + Duration::from_nanos(1),
+        Duration::MAX,
+    ] {
+        let storage = SimulatedStorage::new();
+        let error = Engine::recover(
+            common::book(LEVELS),
+            engine_config(JournalConfig {
+                sync: SyncPolicy::Interval(interval),
+                ..journal_config(&storage)
+            }),
+        )
+        .expect_err("refused");
+        assert!(matches!(error, RecoveryError::InvalidConfig(_)), "{error}");
+        assert!(error.to_string().contains("sync interval"), "{error}");
+        assert!(
+            storage.list().expect("listed").is_empty(),
+            "nothing created"
+        );
+    }
+    let storage = SimulatedStorage::new();
+    let (engine, _) = Engine::recover(
+        common::book(LEVELS),
+        engine_config(JournalConfig {
+            sync: SyncPolicy::Interval(SyncPolicy::MAX_INTERVAL),
+            ..journal_config(&storage)
+        }),
+    )
+    .expect("the maximum itself is taken");
+    engine.shutdown().expect("shutdown");
+}
+
+/// The directory's lock used to be held until the last write handle was dropped, not until
+/// shutdown: a producer's leftover handle (which can submit nothing after the shutdown) kept a
+/// restart in the same process out with `RecoveryError::Locked`.
+#[test]
+fn shutdown_releases_the_lock_while_a_write_handle_is_still_alive() {
+    let storage = SimulatedStorage::new();
+    let journal = journal_config(&storage);
+    let commands = workload(orders());
+    let (engine, _) =
+        Engine::recover(common::book(LEVELS), engine_config(journal.clone())).expect("start");
+    let leftover = engine.write_handle();
+    submit_all(&engine, &commands);
+    let last = engine.shutdown().expect("shutdown");
+    let (engine, report) = Engine::recover(common::book(LEVELS), engine_config(journal.clone()))
+        .expect("the stopped engine's lock is released");
+    assert_eq!(report.last_seq, last.last_seq());
+    assert!(leftover.submit(commands[0].clone()).is_err(), "closed");
+    assert_eq!(engine.read_handle().load().last_seq(), last.last_seq());
+    // The new engine holds the lock, whatever the old handle does.
+    drop(leftover);
+    let second = Engine::recover(common::book(LEVELS), engine_config(journal)).expect_err("locked");
+    assert!(second.is_locked(), "{second}");
+    engine.shutdown().expect("shutdown");
 }

@@ -418,3 +418,30 @@ fn a_journal_folder_of_other_files_is_refused_and_left_as_it_was() {
         .collect();
     assert_eq!(names, vec!["notes.txt".to_owned()], "nothing written");
 }
+
+/// `sim-check --seed u64::MAX --json` used to build the range `seed..seed + 1`, which
+/// overflowed: a panic in a debug build, and in a release build the empty range
+/// `18446744073709551615..0`: no seed ran and the command reported success.
+#[test]
+fn sim_check_json_runs_the_largest_seed() {
+    let output = Command::new(env!("CARGO_BIN_EXE_snapstate"))
+        .args([
+            "sim-check",
+            "--seed",
+            "18446744073709551615",
+            "--json",
+            "--fault-free",
+        ])
+        .output()
+        .expect("the binary runs");
+    assert!(output.status.success(), "{output:?}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!(summary["runs"], 1, "{summary}");
+    assert_eq!(summary["failed"], 0, "{summary}");
+    assert_eq!(
+        summary["seeds"], "18446744073709551615..18446744073709551616",
+        "{summary}"
+    );
+    assert!(summary["trading_steps"].as_u64() > Some(0), "{summary}");
+}

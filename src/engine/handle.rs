@@ -44,13 +44,17 @@ pub(super) struct JournalRuntime {
     pub(super) durable: Arc<DurableState>,
     pub(super) appender: Mutex<Option<JoinHandle<()>>>,
     pub(super) checkpointer: Mutex<Option<JoinHandle<()>>>,
-    /// Held until the engine is dropped.
-    pub(super) _lock: Box<dyn LockGuard>,
+    /// The directory's lock: held while the journal's threads may write, released by
+    /// [`join`](Self::join) once they have stopped. Not held until the last handle is dropped:
+    /// a producer's leftover [`WriteHandle`] can write nothing after a shutdown, and must not
+    /// keep a restart in the same process (`Engine::recover` on the same directory) out.
+    pub(super) lock: Mutex<Option<Box<dyn LockGuard>>>,
 }
 
 impl JournalRuntime {
     /// Waits for the journal thread to write and sync what the writer handed it, then stops
-    /// the checkpointer. Call after the writer has stopped (its hook holds the journal's queue).
+    /// the checkpointer, then releases the directory's lock. Call after the writer has stopped
+    /// (its hook holds the journal's queue).
     pub(super) fn join(&self) {
         // The journal thread stops by itself once the writer's queue is gone, after a final
         // sync; only then is the journal closed (durable waiters get their answer first), which
@@ -58,6 +62,13 @@ impl JournalRuntime {
         Self::join_thread(&self.appender);
         self.durable.close();
         Self::join_thread(&self.checkpointer);
+        // Nothing writes to the directory any more.
+        drop(
+            self.lock
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take(),
+        );
     }
 
     /// Waits until every command up to `target` is durable (at most `timeout`), and says why

@@ -22,6 +22,10 @@ impl<S: Durable> Engine<S> {
     /// the sequence numbers and counters where the journal ends. `initial`'s configuration
     /// ([`Durable::config`]) must be the one the journal was written with.
     ///
+    /// The engine holds the directory's lock until it has stopped: [`shutdown`](Engine::shutdown)
+    /// releases it once everything is synced, whatever write handles are still alive (they can
+    /// only be refused from then on), so the directory can be recovered again at once.
+    ///
     /// # Example
     ///
     /// ```
@@ -141,7 +145,7 @@ pub(super) fn start_journal<S: Durable>(
         durable,
         appender: Mutex::new(Some(appender)),
         checkpointer: Mutex::new(checkpointer),
-        _lock: lock,
+        lock: Mutex::new(Some(lock)),
     };
     Ok((core, report, runtime))
 }

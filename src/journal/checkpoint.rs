@@ -265,7 +265,7 @@ pub(crate) fn spawn_checkpointer<S: Durable>(
                 return;
             }
             let durable_seq = durable.durable_seq();
-            let by_count = every.is_some_and(|every| durable_seq.0 >= last_checkpoint.0 + every);
+            let by_count = due_by_count(every, durable_seq, last_checkpoint);
             let by_time = interval.is_some_and(|interval| last_time.elapsed() >= interval)
                 && durable_seq > last_checkpoint;
             if !(by_count || by_time) {
@@ -293,6 +293,16 @@ pub(crate) fn spawn_checkpointer<S: Durable>(
         }
     })?;
     Ok(Some(thread))
+}
+
+/// Whether `every` commands have become durable since the checkpoint at `last_checkpoint`.
+///
+/// Counted as a difference, never as `last_checkpoint + every`: a count near `u64::MAX` (a
+/// configuration's way of saying "practically never") overflowed that sum once a checkpoint
+/// had been written, which killed the checkpointer thread in a debug build and, wrapped in a
+/// release build, made it checkpoint after every batch.
+fn due_by_count(every: Option<u64>, durable_seq: Seq, last_checkpoint: Seq) -> bool {
+    every.is_some_and(|every| durable_seq.0.saturating_sub(last_checkpoint.0) >= every)
 }
 
 #[cfg(test)]
@@ -323,6 +333,22 @@ mod tests {
         }));
         core.run_batch(None, |_| {}).expect("no journal");
         core.cell().load_full()
+    }
+
+    #[test]
+    fn a_checkpoint_is_due_after_every_commands_however_large_every_is() {
+        assert!(!due_by_count(None, Seq(u64::MAX), Seq(0)));
+        assert!(!due_by_count(Some(10), Seq(109), Seq(100)));
+        assert!(due_by_count(Some(10), Seq(110), Seq(100)));
+        assert!(!due_by_count(Some(u64::MAX), Seq(207), Seq(206)));
+        assert!(!due_by_count(
+            Some(u64::MAX - 5),
+            Seq(u64::MAX - 1),
+            Seq(10)
+        ));
+        assert!(due_by_count(Some(u64::MAX), Seq(u64::MAX), Seq(0)));
+        // A durable sequence behind the checkpoint (never expected) is not a reason to write one.
+        assert!(!due_by_count(Some(1), Seq(5), Seq(10)));
     }
 
     #[test]

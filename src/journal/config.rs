@@ -48,7 +48,10 @@ pub enum SyncPolicy {
 }
 
 impl SyncPolicy {
-    /// The longest interval [`FromStr`] accepts: one hour.
+    /// The longest interval: one hour. [`FromStr`] refuses a longer one, and so does a
+    /// journal's start ([`JournalConfig::sync`]): an interval too long to ever pass would leave
+    /// `durable_seq` where it was until shutdown, and every durable wait and checkpoint waiting
+    /// on it.
     pub const MAX_INTERVAL: Duration = Duration::from_secs(60 * 60);
 }
 
@@ -130,7 +133,8 @@ impl FromStr for SyncPolicy {
 pub struct JournalConfig {
     /// Where the files live.
     pub storage: Arc<dyn Storage>,
-    /// When to sync. Default [`SyncPolicy::EveryBatch`].
+    /// When to sync. Default [`SyncPolicy::EveryBatch`]. An interval must be positive and at
+    /// most [`SyncPolicy::MAX_INTERVAL`].
     pub sync: SyncPolicy,
     /// Preallocated size of each segment file. Default 64 MiB; at least 4 KiB and at most
     /// [`MAX_SEGMENT_BYTES`](Self::MAX_SEGMENT_BYTES). (A segment may grow beyond it only to
@@ -216,6 +220,10 @@ impl JournalConfig {
         }
         if matches!(self.sync, SyncPolicy::Interval(interval) if interval.is_zero()) {
             return Err("journal sync interval must be positive");
+        }
+        if matches!(self.sync, SyncPolicy::Interval(interval) if interval > SyncPolicy::MAX_INTERVAL)
+        {
+            return Err("journal sync interval must be at most SyncPolicy::MAX_INTERVAL (1 hour)");
         }
         Ok(())
     }

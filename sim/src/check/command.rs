@@ -49,12 +49,21 @@ pub fn run_check(args: &SimCheckArgs) -> Result<(), Box<dyn Error>> {
         Scenario::Faults
     };
     if args.json {
-        let seeds = args.seed.map_or_else(
-            || args.seeds.clone().unwrap_or(DEFAULT_SEEDS),
-            |seed| seed..seed + 1,
-        );
-        let results = run_seeds(scenario, seeds.clone(), default_workers());
-        let summary = JsonSummary::of(scenario, &seeds, &results);
+        // One seed runs by itself, not as the range `seed..seed + 1`: that range does not
+        // exist for `u64::MAX` (it overflowed, wrapping to the empty `u64::MAX..0` in a release
+        // build: nothing ran, and the command reported success).
+        let (seeds, results) = match args.seed {
+            Some(seed) => (
+                format!("{seed}..{}", u128::from(seed) + 1),
+                vec![run(&SimConfig::new(scenario, seed))],
+            ),
+            None => {
+                let seeds = args.seeds.clone().unwrap_or(DEFAULT_SEEDS);
+                let results = run_seeds(scenario, seeds.clone(), default_workers());
+                (format!("{}..{}", seeds.start, seeds.end), results)
+            }
+        };
+        let summary = JsonSummary::of(scenario, seeds, &results);
         println!("{}", serde_json::to_string_pretty(&summary)?);
         return if summary.failed == 0 {
             Ok(())
@@ -121,9 +130,10 @@ struct JsonSummary {
 }
 
 impl JsonSummary {
+    /// The summary of `results`, the runs of `seeds` (`A..B`, B excluded).
     fn of(
         scenario: Scenario,
-        seeds: &Range<u64>,
+        seeds: String,
         results: &[Result<super::RunReport, super::SimFailure>],
     ) -> Self {
         let mut summary = Summary::default();
@@ -136,7 +146,7 @@ impl JsonSummary {
         }
         Self {
             scenario: scenario.as_str(),
-            seeds: format!("{}..{}", seeds.start, seeds.end),
+            seeds,
             runs: results.len() as u64,
             failed: failures.len() as u64,
             failures,
