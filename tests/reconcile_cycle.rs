@@ -9,7 +9,7 @@ use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use rust_decimal::Decimal;
 use snapstate::book::{Book, BookCommand, Level, OrderId, Place, Side};
 use snapstate::engine::WriteHandle;
-use snapstate::reconcile::{CycleConfig, Policy, ReconcileConfig, Reconciler, metrics};
+use snapstate::reconcile::{CycleConfig, CycleError, Policy, ReconcileConfig, Reconciler, metrics};
 use snapstate::time::{Clock, ManualClock};
 use snapstate::venue::{OpenOrdersError, Venue, VenueOrderStatus, VenueReport};
 use snapstate_sim::venue::{SimulatedVenue, SimulatedVenueConfig};
@@ -289,4 +289,62 @@ fn venue_errors_are_counted_in_metrics_and_change_nothing() {
     let report = reconciler.run_cycle(&writer).expect("cycle");
     assert_eq!(report.actions.corrections_submitted, 1);
     assert_eq!(report.actions.corrections_applied, 1);
+}
+
+#[test]
+fn an_answer_that_lists_an_impossible_order_is_no_answer_and_changes_nothing() {
+    let (clock, engine, mut answer) = racing_setup();
+    let writer = engine.write_handle();
+    let config = CycleConfig {
+        record_metrics: true,
+        ..runner_config(&clock)
+    };
+    // Fills above the quantity: a correction towards them would be refused in every cycle.
+    answer.orders[0].filled = Decimal::from(11);
+    let venue = FlakyVenue {
+        answer: answer.clone(),
+        down: false,
+    };
+    let before = writer.read_handle().load();
+    let mut reconciler = Reconciler::new(venue, ReconcileConfig::default(), config).expect("valid");
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    ::metrics::with_local_recorder(&recorder, || {
+        for _ in 0..3 {
+            let error = reconciler.run_cycle(&writer).expect_err("no usable answer");
+            assert_eq!(
+                error,
+                CycleError::Venue(OpenOrdersError::Impossible {
+                    order_id: OrderId(1),
+                    reason: "its fills are above its quantity",
+                })
+            );
+        }
+    });
+    let snapshot: Vec<_> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| (key, value))
+        .collect();
+    assert_eq!(
+        metric_value(
+            &snapshot,
+            metrics::VENUE_ERRORS_TOTAL,
+            Some(("kind", "impossible"))
+        ),
+        Some(&DebugValue::Counter(3))
+    );
+    assert!(reconciler.evidence().is_empty(), "no answer is no evidence");
+    assert_eq!(reconciler.totals().venue_errors, 3);
+    assert_eq!(reconciler.totals().cycles, 0);
+    writer.flush().expect("running");
+    let after = writer.read_handle().load();
+    assert_eq!(after.version(), before.version(), "nothing was submitted");
+
+    // A truthful answer again: reconciled as usual.
+    answer.orders[0].filled = Decimal::from(5);
+    reconciler.venue_mut().answer = answer;
+    let report = reconciler.run_cycle(&writer).expect("cycle");
+    assert_eq!(report.reconciliation.findings.len(), 1, "the missed fill");
 }

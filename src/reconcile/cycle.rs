@@ -266,16 +266,21 @@ impl<V: Venue> Reconciler<V> {
         book: &Book<S>,
         now: Timestamp,
     ) -> Result<Reconciliation, CycleError> {
-        let answer = self.venue.open_orders().inspect_err(|error| {
-            self.totals.venue_errors += 1;
-            if self.cycle.record_metrics {
-                let kind = match error {
-                    OpenOrdersError::Failed { .. } => "failed",
-                    OpenOrdersError::TimedOut { .. } => "timed_out",
-                };
-                ::metrics::counter!(metrics::VENUE_ERRORS_TOTAL, "kind" => kind).increment(1);
-            }
-        })?;
+        let answer = self
+            .venue
+            .open_orders()
+            .and_then(|answer| answer.check().map(|()| answer))
+            .inspect_err(|error| {
+                self.totals.venue_errors += 1;
+                if self.cycle.record_metrics {
+                    let kind = match error {
+                        OpenOrdersError::Failed { .. } => "failed",
+                        OpenOrdersError::TimedOut { .. } => "timed_out",
+                        OpenOrdersError::Impossible { .. } => "impossible",
+                    };
+                    ::metrics::counter!(metrics::VENUE_ERRORS_TOTAL, "kind" => kind).increment(1);
+                }
+            })?;
         let reconciliation = reconcile(book, &answer, &self.config, now, &self.evidence);
         self.evidence = reconciliation.evidence.clone();
         Ok(reconciliation)

@@ -224,6 +224,34 @@ pub struct VenueOrder {
     pub quantity: Quantity,
 }
 
+impl VenueReport {
+    /// Checks that every order listed is one a venue can hold: a positive quantity, and fills
+    /// from zero up to that quantity. A reconciliation of an answer that lists one would
+    /// correct the book towards it, and the book would refuse the correction in every cycle.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenOrdersError::Impossible`] naming the first order that is not.
+    pub fn check(&self) -> Result<(), OpenOrdersError> {
+        for order in &self.orders {
+            let reason = if order.quantity <= Quantity::ZERO {
+                "its quantity is not positive"
+            } else if order.filled < Quantity::ZERO {
+                "its fills are negative"
+            } else if order.filled > order.quantity {
+                "its fills are above its quantity"
+            } else {
+                continue;
+            };
+            return Err(OpenOrdersError::Impossible {
+                order_id: order.order_id,
+                reason,
+            });
+        }
+        Ok(())
+    }
+}
+
 impl VenueOrder {
     /// What a truthful venue lists for `order`: the same side, price, quantity and filled
     /// quantity, its status by [`VenueOrderStatus::from_book_status`], last changed at
@@ -377,6 +405,16 @@ pub enum OpenOrdersError {
         /// How long the caller waited.
         after: Duration,
     },
+    /// The venue answered, but lists an order no venue can hold (a quantity that is not
+    /// positive, negative fills, or fills above the quantity): the answer as a whole is not to
+    /// be trusted, and is used as no answer ([`VenueReport::check`]).
+    #[error("the venue's answer lists an impossible order {order_id}: {reason}")]
+    Impossible {
+        /// The first such order.
+        order_id: OrderId,
+        /// What is impossible about it.
+        reason: &'static str,
+    },
 }
 
 /// Why a cancel request did not reach or was refused by the venue.
@@ -418,6 +456,38 @@ mod tests {
         VenueOrderStatus::Expired,
         VenueOrderStatus::Rejected,
     ];
+
+    #[test]
+    fn check_refuses_an_answer_that_lists_an_impossible_order() {
+        let order = |filled: i64, quantity: i64| VenueOrder {
+            order_id: OrderId(u64::try_from(quantity + 100).unwrap_or(0)),
+            updated_at: Timestamp::EPOCH,
+            filled: Quantity::from(filled),
+            status: VenueOrderStatus::PartiallyFilled,
+            side: Side::Buy,
+            price: Quantity::from(99),
+            quantity: Quantity::from(quantity),
+        };
+        let report = |orders| VenueReport {
+            as_of: Timestamp::EPOCH,
+            orders,
+            net_position: None,
+        };
+        assert_eq!(report(vec![order(0, 1), order(3, 3)]).check(), Ok(()));
+        for (bad, reason) in [
+            (order(0, 0), "its quantity is not positive"),
+            (order(0, -1), "its quantity is not positive"),
+            (order(-1, 2), "its fills are negative"),
+            (order(3, 2), "its fills are above its quantity"),
+        ] {
+            let order_id = bad.order_id;
+            // Named wherever it is listed.
+            assert_eq!(
+                report(vec![order(1, 5), bad]).check(),
+                Err(OpenOrdersError::Impossible { order_id, reason })
+            );
+        }
+    }
 
     #[test]
     fn from_book_status_undoes_to_book_status() {

@@ -237,6 +237,11 @@ fn open_orders_error(error: &OpenOrdersError) -> QueryError {
             query: QueryKind::OpenOrders,
             after: *after,
         },
+        // A venue adapter that checks its answers itself refused one.
+        OpenOrdersError::Impossible { .. } => QueryError::Failed {
+            query: QueryKind::OpenOrders,
+            reason: error.to_string(),
+        },
     }
 }
 
