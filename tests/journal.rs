@@ -10,7 +10,8 @@ use std::time::Duration;
 use snapstate::book::{Book, BookCommand, BookConfig, OrderId};
 use snapstate::engine::{Engine, EngineConfig, EngineStatus, Seq, StartError};
 use snapstate::journal::{
-    DurableWaitError, JournalConfig, RecoveryError, SimulatedStorage, Storage, recover_read_only,
+    DurableWaitError, JournalConfig, RecoveryError, SimulatedStorage, Storage, SyncPolicy,
+    recover_read_only,
 };
 
 use common::journal::{LEVELS, engine_config, journal_config, reference, workload};
@@ -304,6 +305,45 @@ fn a_damaged_newest_checkpoint_falls_back_to_the_older_one() {
     let older = report.checkpoint_seq.expect("the older checkpoint");
     assert!(newest > checkpoints[0] && older.0 < last.last_seq().0);
     assert_eq!(engine.read_handle().load().state(), last.state());
+    engine.shutdown().expect("shutdown");
+}
+
+/// The threaded writer's durable barrier with a limit: it gives up with a timeout while the
+/// journal holds durability back (a sync at most once an hour), and a limit too long to
+/// represent is no limit (it does not panic). That both phases share the one limit is tested
+/// deterministically, on a driven clock, beside the deadline (`src/engine/deadline.rs`).
+#[test]
+fn a_durable_barrier_with_a_limit_times_out_while_the_sync_is_held_back() {
+    let storage = SimulatedStorage::new();
+    let held_back = JournalConfig {
+        sync: SyncPolicy::Interval(SyncPolicy::MAX_INTERVAL),
+        ..journal_config(&storage)
+    };
+    let (engine, _) =
+        Engine::recover(common::book(LEVELS), engine_config(held_back)).expect("fresh start");
+    let writer = engine.write_handle();
+    writer
+        .submit(common::invalid_command(OrderId(1)))
+        .expect("submit");
+    assert_eq!(
+        writer.flush_durable_timeout(Duration::from_millis(20)),
+        Err(DurableWaitError::Timeout)
+    );
+    assert_eq!(engine.read_handle().durable_seq(), Some(Seq(0)));
+    drop(writer);
+    engine.shutdown().expect("shutdown");
+
+    let (engine, _) = Engine::recover(
+        common::book(LEVELS),
+        engine_config(journal_config(&storage)),
+    )
+    .expect("restart");
+    let writer = engine.write_handle();
+    writer
+        .submit(common::invalid_command(OrderId(2)))
+        .expect("submit");
+    assert_eq!(writer.flush_durable_timeout(Duration::MAX), Ok(Seq(2)));
+    drop(writer);
     engine.shutdown().expect("shutdown");
 }
 
