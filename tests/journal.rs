@@ -308,6 +308,45 @@ fn a_damaged_newest_checkpoint_falls_back_to_the_older_one() {
     engine.shutdown().expect("shutdown");
 }
 
+/// The threaded writer's durable barrier with a limit: it gives up with a timeout while the
+/// journal holds durability back (a sync at most once an hour), and a limit too long to
+/// represent is no limit (it does not panic). That both phases share the one limit is tested
+/// deterministically, on a driven clock, beside the deadline (`src/engine/deadline.rs`).
+#[test]
+fn a_durable_barrier_with_a_limit_times_out_while_the_sync_is_held_back() {
+    let storage = SimulatedStorage::new();
+    let held_back = JournalConfig {
+        sync: SyncPolicy::Interval(SyncPolicy::MAX_INTERVAL),
+        ..journal_config(&storage)
+    };
+    let (engine, _) =
+        Engine::recover(common::book(LEVELS), engine_config(held_back)).expect("fresh start");
+    let writer = engine.write_handle();
+    writer
+        .submit(common::invalid_command(OrderId(1)))
+        .expect("submit");
+    assert_eq!(
+        writer.flush_durable_timeout(Duration::from_millis(20)),
+        Err(DurableWaitError::Timeout)
+    );
+    assert_eq!(engine.read_handle().durable_seq(), Some(Seq(0)));
+    drop(writer);
+    engine.shutdown().expect("shutdown");
+
+    let (engine, _) = Engine::recover(
+        common::book(LEVELS),
+        engine_config(journal_config(&storage)),
+    )
+    .expect("restart");
+    let writer = engine.write_handle();
+    writer
+        .submit(common::invalid_command(OrderId(2)))
+        .expect("submit");
+    assert_eq!(writer.flush_durable_timeout(Duration::MAX), Ok(Seq(2)));
+    drop(writer);
+    engine.shutdown().expect("shutdown");
+}
+
 #[test]
 fn a_failing_sync_fails_the_engine_and_the_barrier_reports_it() {
     let storage = SimulatedStorage::new();

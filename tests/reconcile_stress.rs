@@ -389,12 +389,14 @@ fn the_runner_stops_on_its_own_once_the_engine_shuts_down() {
 
 /// A runner thread name with a NUL byte used to panic inside `Runner::start` (std's "thread
 /// name may not contain interior null bytes"), and a zero interval was accepted (cycles back to
-/// back, querying the venue as fast as it answers): each is a typed refusal now.
+/// back, querying the venue as fast as it answers): each is a typed refusal now. The refusal
+/// used to drop the reconciler and with it the venue's connection; it hands everything back
+/// now, and the same connection starts a runner under a corrected configuration.
 #[test]
-fn a_runner_thread_name_with_a_nul_byte_or_a_zero_interval_is_refused() {
+fn a_runner_thread_name_with_a_nul_byte_or_a_zero_interval_is_refused_and_handed_back() {
     let engine = Engine::start(Book::new(BookConfig::new(grid())), EngineConfig::default())
         .expect("engine starts");
-    for (runner_config, named) in [
+    for (number, (runner_config, named)) in [
         (
             RunnerConfig {
                 thread_name: "snap\0state".to_owned(),
@@ -409,17 +411,73 @@ fn a_runner_thread_name_with_a_nul_byte_or_a_zero_interval_is_refused() {
             },
             "interval",
         ),
-    ] {
-        let (_release, released) = mpsc::sync_channel(1);
-        let venue = GatedVenue {
-            entered: None,
-            release: released,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let closed = Arc::new(AtomicBool::new(false));
+        let venue = Connection {
+            number,
+            closed: Arc::clone(&closed),
         };
         let reconciler = Reconciler::new(venue, ReconcileConfig::default(), CycleConfig::default())
             .expect("valid");
-        let error = Runner::start(reconciler, engine.write_handle(), runner_config, waived())
+        let failure = Runner::start(reconciler, engine.write_handle(), runner_config, waived())
             .expect_err("refused");
-        assert!(error.to_string().contains(named), "{error}");
+        assert!(failure.is_invalid_config(), "{failure:?}");
+        assert!(failure.to_string().contains(named), "{failure}");
+        assert!(
+            !closed.load(Ordering::SeqCst),
+            "the refusal closed the venue's connection"
+        );
+        let parts = failure.into_parts();
+        assert_eq!(parts.reconciler.venue().number, number);
+        let corrected = RunnerConfig {
+            interval: Duration::from_millis(1),
+            thread_name: "snapstate-reconciler".to_owned(),
+        };
+        let runner = Runner::start(parts.reconciler, parts.writer, corrected, parts.clearance)
+            .expect("the handed-back parts start a runner");
+        // The handed-back writer works: the runner completes a cycle through it. The bound
+        // (10 s) only keeps a broken runner from hanging the test.
+        for _ in 0..10_000 {
+            if runner.totals().cycles > 0 {
+                break;
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert!(
+            runner.totals().cycles > 0,
+            "the restarted runner never cycled"
+        );
+        let reconciler = runner.stop().expect("stops");
+        assert_eq!(reconciler.venue().number, number);
+        assert!(!closed.load(Ordering::SeqCst));
+        drop(reconciler);
+        assert!(closed.load(Ordering::SeqCst), "the flag sees the drop");
     }
     engine.shutdown().expect("clean shutdown");
+}
+
+/// A venue connection with nothing open, that says which one it is and when it is closed
+/// (dropped).
+struct Connection {
+    number: usize,
+    closed: Arc<AtomicBool>,
+}
+
+impl Venue for Connection {
+    fn open_orders(&mut self) -> Result<VenueReport, OpenOrdersError> {
+        Ok(VenueReport {
+            as_of: Timestamp::EPOCH,
+            orders: Vec::new(),
+            net_position: None,
+        })
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
 }

@@ -7,6 +7,7 @@
 //!
 //! * `GET /metrics` (a query string is ignored): `200` with the text format. Any other path:
 //!   `404`. Any other method: `405` with `Allow: GET`. A request line that is not HTTP: `400`.
+//! * A header line may end in CRLF or in a bare LF (RFC 9112 section 2.2).
 //! * The request's header must arrive whole within [`EndpointLimits::header_timeout`]
 //!   (`408` otherwise, however slowly it trickles in) and within
 //!   [`EndpointLimits::max_header_bytes`] (`431` otherwise). A request body is never read.
@@ -180,7 +181,8 @@ fn handle(stream: &mut TcpStream, render: &Render, limits: &EndpointLimits) -> i
         }
         Err(HeaderError::Io(error)) => return Err(error),
     };
-    let request_line = header.split("\r\n").next().unwrap_or_default();
+    // `lines` ends a line at a LF and drops the CR before it, as `header_end` reads them.
+    let request_line = header.lines().next().unwrap_or_default();
     let mut parts = request_line.split(' ');
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -242,7 +244,7 @@ fn read_header(stream: &mut TcpStream, limits: &EndpointLimits) -> Result<String
             Err(error) => return Err(HeaderError::Io(error)),
         };
         header.extend_from_slice(&buffer[..read]);
-        if let Some(end) = header.windows(4).position(|window| window == b"\r\n\r\n") {
+        if let Some(end) = header_end(&header) {
             // The end may arrive in the read that crossed the limit: the header is measured
             // whole, however it was split.
             if end > limits.max_header_bytes {
@@ -255,6 +257,27 @@ fn read_header(stream: &mut TcpStream, limits: &EndpointLimits) -> Result<String
             return Err(HeaderError::TooLarge);
         }
     }
+}
+
+/// Where the header in `received` ends (the length of its lines without the empty line that
+/// ends it), once that empty line has arrived.
+///
+/// A line ends in CRLF or in a bare LF: RFC 9112 section 2.2 lets a recipient read a bare LF
+/// as a line terminator (and ignore the CR before it), and clients that write a bare LF would
+/// otherwise wait out [`EndpointLimits::header_timeout`] for a CRLF CRLF that never comes.
+fn header_end(received: &[u8]) -> Option<usize> {
+    received
+        .iter()
+        .enumerate()
+        .find_map(|(index, &byte)| {
+            let rest = &received[index + 1..];
+            (byte == b'\n' && (rest.starts_with(b"\n") || rest.starts_with(b"\r\n")))
+                .then_some(index)
+        })
+        .map(|last_line_end| match last_line_end.checked_sub(1) {
+            Some(before) if received[before] == b'\r' => before,
+            _ => last_line_end,
+        })
 }
 
 /// Writes an answer and closes gently (see [`close_gently`]).
@@ -388,6 +411,58 @@ mod tests {
         );
     }
 
+    /// A request whose lines end in a bare LF used to wait out the header timeout and be
+    /// answered 408: only CRLF CRLF ended a header. RFC 9112 section 2.2 lets a recipient read
+    /// a bare LF as a line terminator, and this endpoint does, alone or mixed with CRLF.
+    #[test]
+    fn a_request_whose_lines_end_in_a_bare_lf_is_answered() {
+        let address = endpoint(EndpointLimits {
+            // Long enough that an answer after the timeout could not pass for one before it.
+            header_timeout: Duration::from_secs(10),
+            ..test_limits()
+        });
+        for (request, status) in [
+            (&b"GET /metrics HTTP/1.1\n\n"[..], "200 OK"),
+            (b"GET /metrics HTTP/1.1\nHost: localhost\n\n", "200 OK"),
+            (b"GET /metrics HTTP/1.1\r\nHost: localhost\n\r\n", "200 OK"),
+            (b"GET /metrics HTTP/1.1\nHost: localhost\r\n\n", "200 OK"),
+            (b"GET /nope HTTP/1.1\n\n", "404 Not Found"),
+            (b"hello\n\n", "400 Bad Request"),
+        ] {
+            let answer = exchange(address, request);
+            assert!(
+                answer.starts_with(&format!("HTTP/1.1 {status}\r\n")),
+                "{:?}: {answer}",
+                String::from_utf8_lossy(request)
+            );
+        }
+    }
+
+    #[test]
+    fn a_header_ends_at_its_first_empty_line_with_crlf_or_bare_lf_terminators() {
+        for (received, end) in [
+            (&b"GET / HTTP/1.1\r\nA: b\r\n\r\n"[..], Some(20)),
+            (b"GET / HTTP/1.1\nA: b\n\n", Some(19)),
+            (b"GET / HTTP/1.1\r\nA: b\n\r\n", Some(20)),
+            (b"GET / HTTP/1.1\nA: b\r\n\n", Some(19)),
+            (b"GET / HTTP/1.1\n\nbody\n\n", Some(14)),
+            (b"\n\n", Some(0)),
+            (b"\r\n\r\n", Some(0)),
+            (b"GET / HTTP/1.1\r\nA: b\r\n", None),
+            (b"GET / HTTP/1.1\r\nA: b\r\n\r", None),
+            (b"GET / HTTP/1.1\nA: b\n", None),
+            (b"GET / HTTP/1.1\r\r", None),
+            (b"", None),
+        ] {
+            assert_eq!(
+                header_end(received),
+                end,
+                "{:?}",
+                String::from_utf8_lossy(received)
+            );
+        }
+    }
+
     /// Issue 10, defect 9: every path and method was answered with the metrics.
     #[test]
     fn other_paths_and_methods_are_refused() {
@@ -449,15 +524,18 @@ mod tests {
     #[test]
     fn a_complete_header_over_the_limit_is_refused_however_it_arrives() {
         let address = endpoint(test_limits());
-        let mut request = b"GET /metrics HTTP/1.1\r\nX-Padding: ".to_vec();
-        // Past the 1,024-byte limit by less than one read buffer, ended in the same send.
-        request.extend(std::iter::repeat_n(b'x', 1_200));
-        request.extend_from_slice(b"\r\n\r\n");
-        let answer = exchange(address, &request);
-        assert!(
-            answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
-            "{answer}"
-        );
+        // Ended with CRLF or with bare LFs, which end a header too.
+        for end in [&b"\r\n\r\n"[..], b"\n\n"] {
+            let mut request = b"GET /metrics HTTP/1.1\r\nX-Padding: ".to_vec();
+            // Past the 1,024-byte limit by less than one read buffer, ended in the same send.
+            request.extend(std::iter::repeat_n(b'x', 1_200));
+            request.extend_from_slice(end);
+            let answer = exchange(address, &request);
+            assert!(
+                answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+                "{answer}"
+            );
+        }
     }
 
     /// Issue 10, defect 9: 2,000 half-sent requests held 2,000 descriptors.

@@ -9,6 +9,7 @@ use crate::sync::thread::JoinHandle;
 use crate::sync::{Arc, CachedLoad, Mutex, PublicationCell, RwLock};
 
 use super::core::WriterCore;
+use super::deadline::Deadline;
 use super::error::WaitError;
 use super::error::{
     FlushError, ShutdownError, StartError, SubmitError, SubmitTimeoutError, TrySubmitError,
@@ -376,7 +377,7 @@ impl<S: StateMachine> WriteHandle<S> {
     ///
     /// [`FlushError::Closed`] if the engine shut down or failed before reaching the barrier.
     pub fn flush(&self) -> Result<Version, FlushError> {
-        self.flush_inner(None)
+        self.flush_inner(Deadline::NONE)
     }
 
     /// Like [`flush`](Self::flush), waiting at most `timeout` in all.
@@ -386,19 +387,18 @@ impl<S: StateMachine> WriteHandle<S> {
     /// [`FlushError::Timeout`] when the barrier was not reached in time (it stays queued and its
     /// reply is discarded), [`FlushError::Closed`] as for `flush`.
     pub fn flush_timeout(&self, timeout: Duration) -> Result<Version, FlushError> {
-        self.flush_inner(Some(timeout))
+        self.flush_inner(Deadline::after(Instant::now(), timeout))
     }
 
-    fn flush_inner(&self, timeout: Option<Duration>) -> Result<Version, FlushError> {
+    fn flush_inner(&self, deadline: Deadline) -> Result<Version, FlushError> {
         // The clock is read only when there is a limit to measure against.
-        let started = timeout.map(|limit| (Instant::now(), limit));
         let (reply_sender, reply) = channel::bounded(1);
         let sent = self.intake.send_with(
             Message::Barrier(Reply::Blocking(reply_sender)),
-            |sender, message| match timeout {
+            |sender, message| match deadline.left(Instant::now) {
                 None => sender.send(message).map_err(|_| FlushError::Closed),
-                Some(limit) => sender
-                    .send_timeout(message, limit)
+                Some(left) => sender
+                    .send_timeout(message, left)
                     .map_err(|error| match error {
                         SendTimeoutError::Timeout(_) => FlushError::Timeout,
                         SendTimeoutError::Disconnected(_) => FlushError::Closed,
@@ -406,15 +406,12 @@ impl<S: StateMachine> WriteHandle<S> {
             },
         );
         sent.unwrap_or(Err(FlushError::Closed))?;
-        match started {
+        match deadline.left(Instant::now) {
             None => reply.recv().map_err(|_| FlushError::Closed),
-            Some((started, limit)) => {
-                let left = limit.saturating_sub(started.elapsed());
-                reply.recv_timeout(left).map_err(|error| match error {
-                    channel::RecvTimeoutError::Timeout => FlushError::Timeout,
-                    channel::RecvTimeoutError::Disconnected => FlushError::Closed,
-                })
-            }
+            Some(left) => reply.recv_timeout(left).map_err(|error| match error {
+                channel::RecvTimeoutError::Timeout => FlushError::Timeout,
+                channel::RecvTimeoutError::Disconnected => FlushError::Closed,
+            }),
         }
     }
 
@@ -428,41 +425,46 @@ impl<S: StateMachine> WriteHandle<S> {
     /// [`DurableWaitError::NoJournal`] without a journal, [`DurableWaitError::Failed`] once
     /// the journal has failed, [`DurableWaitError::Closed`] if the engine stopped first.
     pub fn flush_durable(&self) -> Result<Seq, DurableWaitError> {
-        self.flush_durable_inner(None)
+        self.flush_durable_inner(Deadline::NONE)
     }
 
-    /// Like [`flush_durable`](Self::flush_durable), waiting at most `timeout` for durability
-    /// once the barrier is visible.
+    /// Like [`flush_durable`](Self::flush_durable), waiting at most `timeout` in all: the
+    /// limit is fixed when the call starts, and the wait for durability gets only what the
+    /// wait for the barrier to be visible left of it. A `timeout` too long to represent
+    /// (`Duration::MAX`) is no limit.
     ///
     /// # Errors
     ///
     /// As for `flush_durable`, and [`DurableWaitError::Timeout`].
     pub fn flush_durable_timeout(&self, timeout: Duration) -> Result<Seq, DurableWaitError> {
-        self.flush_durable_inner(Some(timeout))
+        self.flush_durable_inner(Deadline::after(Instant::now(), timeout))
     }
 
-    fn flush_durable_inner(&self, timeout: Option<Duration>) -> Result<Seq, DurableWaitError> {
+    fn flush_durable_inner(&self, deadline: Deadline) -> Result<Seq, DurableWaitError> {
         let journal = self
             .intake
             .journal
             .as_ref()
             .ok_or(DurableWaitError::NoJournal)?;
-        let flushed = match timeout {
-            None => self.flush(),
-            Some(limit) => self.flush_timeout(limit),
-        };
-        flushed.map_err(|error| match error {
-            FlushError::Timeout => DurableWaitError::Timeout,
-            FlushError::Closed => journal
-                .durable
-                .failure()
-                .map_or(DurableWaitError::Closed, DurableWaitError::Failed),
-        })?;
-        // The snapshot loaded now includes everything before the barrier (it is at least the
-        // version the barrier returned); waiting for its last_seq may wait for a little more,
-        // never for less.
-        let target = self.intake.cell.load_full().last_seq;
-        journal.wait_durable(target, timeout)
+        deadline.then(
+            Instant::now,
+            |deadline| {
+                self.flush_inner(deadline).map_err(|error| match error {
+                    FlushError::Timeout => DurableWaitError::Timeout,
+                    FlushError::Closed => journal
+                        .durable
+                        .failure()
+                        .map_or(DurableWaitError::Closed, DurableWaitError::Failed),
+                })
+            },
+            |_visible, left| {
+                // The snapshot loaded now includes everything before the barrier (it is at
+                // least the version the barrier returned); waiting for its last_seq may wait
+                // for a little more, never for less.
+                let target = self.intake.cell.load_full().last_seq;
+                journal.wait_durable(target, left)
+            },
+        )
     }
 
     /// Commands queued and not yet taken by the writer (a momentary reading).

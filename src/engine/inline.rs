@@ -479,7 +479,10 @@ impl<S: StateMachine> InlineWriter<S> {
         self.flush_durable_inner(None)
     }
 
-    /// Like [`flush_durable`](Self::flush_durable), waiting at most `timeout`.
+    /// Like [`flush_durable`](Self::flush_durable), waiting at most `timeout` in all (the
+    /// inline writer's barrier is visible at once, so its one phase is the wait for the sync,
+    /// and it gets the whole limit). A `timeout` too long to represent (`Duration::MAX`) is no
+    /// limit.
     ///
     /// # Errors
     ///

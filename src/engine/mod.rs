@@ -109,6 +109,7 @@
 mod asynchronous;
 mod config;
 pub(crate) mod core;
+mod deadline;
 mod error;
 mod handle;
 mod inline;

@@ -60,7 +60,9 @@ pub use evidence::{Evidence, Observation};
 pub use mismatch::{Mismatch, MismatchClass, StatusDifference, Subject};
 pub use report::{Action, Finding, Reconciliation, ReportOnlyReason, VenueCancel};
 #[cfg(not(loom))]
-pub use runner::{Runner, RunnerConfig, RunnerStartError, RunnerStopError};
+pub use runner::{
+    Runner, RunnerConfig, RunnerStartError, RunnerStartFailure, RunnerStartParts, RunnerStopError,
+};
 
 #[cfg(doc)]
 use crate::venue::VenueReport;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::book::Book;
 use crate::engine::{EngineStatus, WriteHandle};
 use crate::sync::channel::{self, RecvTimeoutError, Sender};
-use crate::sync::thread::JoinHandle;
+use crate::sync::thread::{Builder, JoinHandle};
 use crate::sync::{Arc, Mutex};
 use crate::venue::Venue;
 
@@ -57,11 +57,12 @@ struct Shared {
 pub struct Runner<V: Venue + Send + 'static> {
     clearance: StartupClearance,
     stop: Option<Sender<()>>,
-    thread: Option<JoinHandle<Reconciler<V>>>,
+    thread: Option<JoinHandle<Option<Reconciler<V>>>>,
     shared: Arc<Shared>,
 }
 
-/// Why the runner thread could not be started.
+/// Why the runner thread could not be started: the [`error`](RunnerStartFailure::error) of a
+/// [`RunnerStartFailure`], which also hands back what [`Runner::start`] was given.
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerStartError {
     /// A [`RunnerConfig`] value is out of range.
@@ -70,6 +71,134 @@ pub enum RunnerStartError {
     /// The operating system refused the thread.
     #[error("could not spawn the reconciler thread")]
     Spawn(#[source] std::io::Error),
+}
+
+/// What [`Runner::start`] was given, handed back by a [`RunnerStartFailure`] so that a caller
+/// can correct the configuration and start again without reconnecting to the venue or running
+/// the startup pass again.
+pub struct RunnerStartParts<V> {
+    /// The reconciler, with its venue, evidence and totals as they were.
+    pub reconciler: Reconciler<V>,
+    /// The engine's write handle.
+    pub writer: WriteHandle<Book>,
+    /// The runner's configuration, as given.
+    pub config: RunnerConfig,
+    /// The startup clearance, as given.
+    pub clearance: StartupClearance,
+}
+
+impl<V> fmt::Debug for RunnerStartParts<V> {
+    // By hand, so that it does not ask for `V: Debug`; the venue is left out.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunnerStartParts")
+            .field("config", &self.config)
+            .field("clearance", &self.clearance)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The error of [`Runner::start`]: why the thread did not start, and everything `start` was
+/// given (like the value of std's `TrySendError` or `PoisonError`), so nothing is lost.
+///
+/// Its `Display` and `source` are those of its [`RunnerStartError`].
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use rust_decimal::Decimal;
+/// use snapstate::book::{Book, BookConfig, Grid, Level};
+/// use snapstate::engine::{Engine, EngineConfig};
+/// use snapstate::reconcile::startup::StartupClearance;
+/// use snapstate::reconcile::{CycleConfig, ReconcileConfig, Reconciler, Runner, RunnerConfig};
+/// use snapstate::time::Timestamp;
+/// use snapstate_sim::venue::{SimulatedVenue, SimulatedVenueConfig};
+///
+/// let now = Timestamp::from_millis(1_000);
+/// let grid = Grid::new(Decimal::new(100, 0), Decimal::ONE, Level(-10), Level(10))?;
+/// let engine = Engine::start(Book::new(BookConfig::new(grid)), EngineConfig::default())?;
+/// let venue = SimulatedVenue::new(SimulatedVenueConfig::new(1, now, Decimal::new(100, 0)))?;
+/// let reconciler = Reconciler::new(venue, ReconcileConfig::default(), CycleConfig::default())?;
+/// let zero = RunnerConfig { interval: Duration::ZERO, ..RunnerConfig::default() };
+/// let clearance = StartupClearance::waived("a doctest");
+///
+/// let failure = Runner::start(reconciler, engine.write_handle(), zero, clearance)
+///     .expect_err("a zero interval is refused");
+/// assert!(failure.is_invalid_config());
+/// // The same reconciler (and venue) start again under a corrected configuration.
+/// let parts = failure.into_parts();
+/// let config = RunnerConfig { interval: Duration::from_millis(100), ..parts.config };
+/// let runner = Runner::start(parts.reconciler, parts.writer, config, parts.clearance)?;
+/// runner.stop()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct RunnerStartFailure<V> {
+    error: RunnerStartError,
+    // Boxed: a reconciler is large, and the error path should not make every `Result` of
+    // `start` as large as it.
+    parts: Box<RunnerStartParts<V>>,
+}
+
+impl<V> RunnerStartFailure<V> {
+    /// Why the thread did not start.
+    pub fn error(&self) -> &RunnerStartError {
+        &self.error
+    }
+
+    /// Whether a [`RunnerConfig`] value was out of range
+    /// ([`RunnerStartError::InvalidConfig`]).
+    pub fn is_invalid_config(&self) -> bool {
+        matches!(self.error, RunnerStartError::InvalidConfig(_))
+    }
+
+    /// Whether the operating system refused the thread ([`RunnerStartError::Spawn`]).
+    pub fn is_spawn(&self) -> bool {
+        matches!(self.error, RunnerStartError::Spawn(_))
+    }
+
+    /// The reconciler handed back, to look at without taking the failure apart.
+    pub fn reconciler(&self) -> &Reconciler<V> {
+        &self.parts.reconciler
+    }
+
+    /// The reason alone; the parts are dropped (and with them the reconciler's venue).
+    pub fn into_error(self) -> RunnerStartError {
+        self.error
+    }
+
+    /// The reconciler alone, with its venue; the rest is dropped.
+    pub fn into_reconciler(self) -> Reconciler<V> {
+        self.parts.reconciler
+    }
+
+    /// Everything [`Runner::start`] was given.
+    pub fn into_parts(self) -> RunnerStartParts<V> {
+        *self.parts
+    }
+}
+
+impl<V> fmt::Debug for RunnerStartFailure<V> {
+    // By hand, so that it does not ask for `V: Debug` (std's `PoisonError` does the same).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunnerStartFailure")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<V> fmt::Display for RunnerStartFailure<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl<V> std::error::Error for RunnerStartFailure<V> {
+    // Transparent: the failure says what its reason says, so the reason is not its source
+    // (a cause chain would print the same line twice).
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.error)
+    }
 }
 
 /// Why [`Runner::stop`] could not hand the reconciler back.
@@ -95,6 +224,9 @@ impl<V: Venue + Send + 'static> Runner<V> {
     ///
     /// # Errors
     ///
+    /// A [`RunnerStartFailure`] that hands back everything it was given (the reconciler with
+    /// its venue, the writer, the configuration and the clearance), so that a caller can start
+    /// again without reconnecting, and says why:
     /// [`RunnerStartError::InvalidConfig`] for a zero interval or a thread name with a NUL
     /// byte;
     /// [`RunnerStartError::Spawn`] when the operating system refuses the thread.
@@ -129,33 +261,17 @@ impl<V: Venue + Send + 'static> Runner<V> {
         writer: WriteHandle<Book>,
         config: RunnerConfig,
         clearance: StartupClearance,
-    ) -> Result<Self, RunnerStartError> {
-        if config.interval.is_zero() {
-            return Err(RunnerStartError::InvalidConfig(
-                "interval must be longer than zero",
-            ));
-        }
-        if config.thread_name.contains('\0') {
-            return Err(RunnerStartError::InvalidConfig(
-                "thread_name must not contain a NUL byte",
-            ));
-        }
-        let (stop, stopped) = channel::bounded::<()>(1);
-        let shared = Arc::new(Shared::default());
-        let thread_shared = Arc::clone(&shared);
-        let interval = config.interval;
-        let thread = crate::sync::thread::Builder::new()
-            .name(config.thread_name)
-            .spawn(move || run(reconciler, interval, &writer, &stopped, &thread_shared))
-            .map_err(RunnerStartError::Spawn)?;
-        Ok(Self {
+    ) -> Result<Self, RunnerStartFailure<V>> {
+        let parts = RunnerStartParts {
+            reconciler,
+            writer,
+            config,
             clearance,
-            stop: Some(stop),
-            thread: Some(thread),
-            shared,
-        })
+        };
+        start_with(parts, |builder, body| builder.spawn(body))
     }
 
+    /// The startup clearance it was started with.
     /// The startup clearance it was started with.
     pub fn clearance(&self) -> &StartupClearance {
         &self.clearance
@@ -184,14 +300,18 @@ impl<V: Venue + Send + 'static> Runner<V> {
     /// [`RunnerStopError::Panicked`] if the thread panicked.
     pub fn stop(mut self) -> Result<Reconciler<V>, RunnerStopError> {
         match self.join() {
-            Some(joined) => joined,
+            Some(Ok(Some(reconciler))) => Ok(reconciler),
+            // The thread returns nothing only if the reconciler was never handed over, and
+            // `start_with` returns a runner only after the hand-over succeeded.
+            Some(Ok(None)) => unreachable!("a started runner's thread received its reconciler"),
+            Some(Err(error)) => Err(error),
             // `join` takes the thread, and only `stop` (which consumes the handle) and `drop`
             // call it, so the thread is always still there.
             None => unreachable!("the reconciler thread is joined only once"),
         }
     }
 
-    fn join(&mut self) -> Option<Result<Reconciler<V>, RunnerStopError>> {
+    fn join(&mut self) -> Option<Result<Option<Reconciler<V>>, RunnerStopError>> {
         // Dropping the sender wakes the thread's wait with a disconnection.
         drop(self.stop.take());
         let thread = self.thread.take()?;
@@ -224,6 +344,89 @@ impl<V: Venue + Send + 'static> fmt::Debug for Runner<V> {
             .field("totals", &self.totals())
             .finish_non_exhaustive()
     }
+}
+
+/// The body of a runner's thread as [`start_with`]'s spawner receives it.
+type ThreadBody<V> = Box<dyn FnOnce() -> Option<Reconciler<V>> + Send>;
+
+/// [`Runner::start`] with the spawn passed in, so that a test can make it fail the way the
+/// operating system would (std's `Builder::spawn` drops the closure when it refuses a thread).
+fn start_with<V, S>(
+    parts: RunnerStartParts<V>,
+    spawn: S,
+) -> Result<Runner<V>, RunnerStartFailure<V>>
+where
+    V: Venue + Send + 'static,
+    S: FnOnce(Builder, ThreadBody<V>) -> std::io::Result<JoinHandle<Option<Reconciler<V>>>>,
+{
+    if let Err(reason) = validate(&parts.config) {
+        return Err(RunnerStartFailure {
+            error: RunnerStartError::InvalidConfig(reason),
+            parts: Box::new(parts),
+        });
+    }
+    let (stop, stopped) = channel::bounded::<()>(1);
+    // The thread receives the reconciler and the writer only once the spawn has succeeded: a
+    // closure that owned them would be dropped with them, venue and all, if the operating
+    // system refused the thread, and nothing could hand them back.
+    let (hand_over, handed) = channel::bounded::<(Reconciler<V>, WriteHandle<Book>)>(1);
+    let shared = Arc::new(Shared::default());
+    let thread_shared = Arc::clone(&shared);
+    let interval = parts.config.interval;
+    let body: ThreadBody<V> = Box::new(move || {
+        // An error means that the hand-over never came; there is nothing to run.
+        let (reconciler, writer) = handed.recv().ok()?;
+        Some(run(reconciler, interval, &writer, &stopped, &thread_shared))
+    });
+    let builder = Builder::new().name(parts.config.thread_name.clone());
+    let thread = match spawn(builder, body) {
+        Ok(thread) => thread,
+        Err(error) => {
+            return Err(RunnerStartFailure {
+                error: RunnerStartError::Spawn(error),
+                parts: Box::new(parts),
+            });
+        }
+    };
+    let RunnerStartParts {
+        reconciler,
+        writer,
+        config,
+        clearance,
+    } = parts;
+    // The channel has room for the one message, so the send fails only if the receiver is
+    // gone: the thread ended without its first statement running, which std does not do. Even
+    // so the parts come back rather than being lost with the message.
+    if let Err(channel::SendError((reconciler, writer))) = hand_over.send((reconciler, writer)) {
+        return Err(RunnerStartFailure {
+            error: RunnerStartError::Spawn(std::io::Error::other(
+                "the reconciler thread ended before it received the reconciler",
+            )),
+            parts: Box::new(RunnerStartParts {
+                reconciler,
+                writer,
+                config,
+                clearance,
+            }),
+        });
+    }
+    Ok(Runner {
+        clearance,
+        stop: Some(stop),
+        thread: Some(thread),
+        shared,
+    })
+}
+
+/// Why `config` cannot start a runner, if it cannot.
+fn validate(config: &RunnerConfig) -> Result<(), &'static str> {
+    if config.interval.is_zero() {
+        return Err("interval must be longer than zero");
+    }
+    if config.thread_name.contains('\0') {
+        return Err("thread_name must not contain a NUL byte");
+    }
+    Ok(())
 }
 
 /// The thread's body. Returns the reconciler when told to stop or when the engine has closed.
@@ -264,4 +467,116 @@ fn with_lock<T, R>(mutex: &Mutex<T>, body: impl FnOnce(&mut T) -> R) -> R {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     body(&mut guard)
+}
+
+/// The spawn path, driven through [`start_with`]: the operating system's refusal cannot be
+/// provoked on purpose in a test without changing the whole process's limits, so a spawner
+/// stands in for it, and does what std's does when it refuses a thread (it drops the body).
+/// The configuration path is tested through `Runner::start` in `tests/reconcile_stress.rs`.
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use rust_decimal::Decimal;
+
+    use super::*;
+    use crate::book::{BookConfig, Grid, Level};
+    use crate::engine::{Engine, EngineConfig};
+    use crate::reconcile::{CycleConfig, ReconcileConfig};
+    use crate::time::Timestamp;
+    use crate::venue::{OpenOrdersError, VenueReport};
+
+    /// A venue connection that says which one it is and when it is dropped (closed).
+    struct Connection {
+        number: u64,
+        closed: Arc<AtomicBool>,
+    }
+
+    impl Venue for Connection {
+        fn open_orders(&mut self) -> Result<VenueReport, OpenOrdersError> {
+            Ok(VenueReport {
+                as_of: Timestamp::EPOCH,
+                orders: Vec::new(),
+                net_position: None,
+            })
+        }
+    }
+
+    impl Drop for Connection {
+        fn drop(&mut self) {
+            self.closed.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn engine() -> Engine<Book> {
+        let grid =
+            Grid::new(Decimal::from(100), Decimal::ONE, Level(-10), Level(10)).expect("valid grid");
+        Engine::start(Book::new(BookConfig::new(grid)), EngineConfig::default())
+            .expect("engine starts")
+    }
+
+    fn parts(engine: &Engine<Book>, closed: &Arc<AtomicBool>) -> RunnerStartParts<Connection> {
+        let venue = Connection {
+            number: 7,
+            closed: Arc::clone(closed),
+        };
+        RunnerStartParts {
+            reconciler: Reconciler::new(venue, ReconcileConfig::default(), CycleConfig::default())
+                .expect("valid"),
+            writer: engine.write_handle(),
+            config: RunnerConfig::default(),
+            clearance: StartupClearance::waived("a unit test of the runner's start"),
+        }
+    }
+
+    /// Checks that the failure handed the same, still open connection back, and that it starts
+    /// a runner again.
+    fn assert_handed_back(failure: RunnerStartFailure<Connection>, closed: &AtomicBool) {
+        assert!(failure.is_spawn(), "{failure:?}");
+        assert!(!failure.is_invalid_config());
+        assert_eq!(failure.to_string(), "could not spawn the reconciler thread");
+        assert!(failure.source().is_some(), "the operating system's error");
+        assert!(!closed.load(Ordering::SeqCst), "the venue was dropped");
+        let parts = failure.into_parts();
+        assert_eq!(parts.reconciler.venue().number, 7);
+        let runner = Runner::start(
+            parts.reconciler,
+            parts.writer,
+            parts.config,
+            parts.clearance,
+        )
+        .expect("the handed-back parts start a runner");
+        let reconciler = runner.stop().expect("stops");
+        assert_eq!(reconciler.venue().number, 7);
+        assert!(!closed.load(Ordering::SeqCst));
+        drop(reconciler);
+        assert!(closed.load(Ordering::SeqCst), "the flag sees a drop");
+    }
+
+    #[test]
+    fn a_refused_spawn_hands_back_the_reconciler_with_its_venue_open() {
+        let engine = engine();
+        let closed = Arc::new(AtomicBool::new(false));
+        let failure = start_with(parts(&engine, &closed), |_builder, body| {
+            drop(body);
+            Err(std::io::Error::other("refused by the test"))
+        })
+        .expect_err("the spawn fails");
+        assert_handed_back(failure, &closed);
+        engine.shutdown().expect("clean shutdown");
+    }
+
+    #[test]
+    fn a_thread_that_ends_before_the_hand_over_hands_back_the_reconciler() {
+        let engine = engine();
+        let closed = Arc::new(AtomicBool::new(false));
+        let failure = start_with(parts(&engine, &closed), |builder, body| {
+            drop(body);
+            builder.spawn(|| None)
+        })
+        .expect_err("the hand-over fails");
+        assert_handed_back(failure, &closed);
+        engine.shutdown().expect("clean shutdown");
+    }
 }

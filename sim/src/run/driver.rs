@@ -216,8 +216,10 @@ impl Simulation {
         };
         let reconciler = Reconciler::new(Arc::clone(&venue), reconcile, CycleConfig::default())
             .map_err(RunError::Reconciler)?;
+        // A simulation that cannot start its runner ends; the venue stays shared through
+        // `venue`, so the reconciler the failure hands back is not needed.
         let runner = Runner::start(reconciler, engine.write_handle(), runner_config, clearance)
-            .map_err(RunError::RunnerStart)?;
+            .map_err(|failure| RunError::RunnerStart(failure.into_error()))?;
         let maker = GridMarketMaker::new(
             MarketMakerConfig {
                 band: settings.levels / 2,
