@@ -12,7 +12,7 @@ use crate::sync::{Arc, spin_hint};
 use super::core::WriterCore;
 use super::signal::Signal;
 use super::snapshot::Version;
-use super::{EngineConfig, StateMachine, WaitStrategy};
+use super::{EngineConfig, StateMachine, WaitStrategy, config};
 
 /// What travels through the command queue.
 pub(crate) enum Message<C> {
@@ -117,6 +117,7 @@ impl<S: StateMachine> Writer<S> {
             if let (Some(aim), Some(started)) = (self.batch_time, started) {
                 self.batch_limit = batch_limit(commands, started.elapsed(), aim, self.max_batch);
             }
+            shrink_after(self.core.batch_mut(), commands);
             if let Err(failed) = ran {
                 // A writer failure, as any panic outside `apply` is: the engine's health turns
                 // failed, submits are refused, readers keep the last snapshot, and waiting
@@ -189,6 +190,18 @@ fn batch_limit(commands: usize, took: Duration, aim: Duration, max_batch: usize)
     usize::try_from(fits).map_or(max_batch, |fits| fits.clamp(1, max_batch))
 }
 
+/// Gives back the batch buffer's memory once batches are far smaller than it: a backlog's
+/// batches grow it to tens of thousands of commands, and without this it would keep that
+/// size after the backlog is gone. The buffer keeps twice the last batch or the
+/// preallocation, whichever is more, and shrinks to that only from over twice as much, so
+/// batches of a steady size never make it reallocate.
+fn shrink_after<C>(batch: &mut Vec<C>, commands: usize) {
+    let keep = commands.saturating_mul(2).max(config::BATCH_PREALLOCATION);
+    if batch.capacity() > keep.saturating_mul(2) {
+        batch.shrink_to(keep);
+    }
+}
+
 impl<S: StateMachine> Drop for Writer<S> {
     fn drop(&mut self) {
         if !std::thread::panicking() {
@@ -216,7 +229,7 @@ impl<S: StateMachine> Drop for Writer<S> {
 mod tests {
     use std::time::Duration;
 
-    use super::batch_limit;
+    use super::{batch_limit, shrink_after};
 
     const MS: Duration = Duration::from_millis(1);
 
@@ -241,6 +254,21 @@ mod tests {
             batch_limit(usize::MAX, Duration::from_nanos(1), Duration::MAX, 65_536),
             65_536
         );
+    }
+
+    #[test]
+    fn the_batch_buffer_shrinks_only_once_batches_are_far_smaller_than_it() {
+        let mut batch: Vec<u64> = Vec::with_capacity(40_000);
+        // A backlog's batches: kept.
+        shrink_after(&mut batch, 15_000);
+        assert!(batch.capacity() >= 40_000);
+        // The backlog is gone: back to the preallocation.
+        shrink_after(&mut batch, 3);
+        assert!(batch.capacity() < 40_000);
+        assert!(batch.capacity() >= 1_024, "{}", batch.capacity());
+        let shrunk = batch.capacity();
+        shrink_after(&mut batch, 3);
+        assert_eq!(batch.capacity(), shrunk, "no reallocation at a steady size");
     }
 
     #[test]
