@@ -133,6 +133,19 @@ fn venue_cancels_are_sent_only_while_their_precondition_holds() {
     );
 }
 
+/// What `run` records through the `metrics` facade, as (key, value) pairs.
+fn recorded(run: impl FnOnce()) -> Vec<(metrics_util::CompositeKey, DebugValue)> {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    ::metrics::with_local_recorder(&recorder, run);
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| (key, value))
+        .collect()
+}
+
 fn metric_value<'a>(
     snapshot: &'a [(metrics_util::CompositeKey, DebugValue)],
     name: &str,
@@ -165,18 +178,10 @@ fn a_cycle_records_its_metrics() {
         config,
     )
     .expect("valid");
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    ::metrics::with_local_recorder(&recorder, || {
+    let snapshot = recorded(|| {
         reconciler.run_cycle(&writer).expect("cycle");
         reconciler.run_cycle(&writer).expect("cycle");
     });
-    let snapshot: Vec<_> = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, _, _, value)| (key, value))
-        .collect();
     let value = |name, label| metric_value(&snapshot, name, label);
     let Some(DebugValue::Histogram(durations)) = value(metrics::DURATION_SECONDS, None) else {
         panic!("no duration histogram in {snapshot:#?}")
@@ -260,19 +265,11 @@ fn venue_errors_are_counted_in_metrics_and_change_nothing() {
     assert!(!evidence.is_empty(), "the first answer is evidence");
 
     reconciler.venue_mut().down = true;
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    ::metrics::with_local_recorder(&recorder, || {
+    let snapshot = recorded(|| {
         for _ in 0..3 {
             assert!(reconciler.run_cycle(&writer).is_err());
         }
     });
-    let snapshot: Vec<_> = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, _, _, value)| (key, value))
-        .collect();
     assert_eq!(
         metric_value(
             &snapshot,
@@ -307,9 +304,7 @@ fn an_answer_that_lists_an_impossible_order_is_no_answer_and_changes_nothing() {
     };
     let before = writer.read_handle().load();
     let mut reconciler = Reconciler::new(venue, ReconcileConfig::default(), config).expect("valid");
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    ::metrics::with_local_recorder(&recorder, || {
+    let snapshot = recorded(|| {
         for _ in 0..3 {
             let error = reconciler.run_cycle(&writer).expect_err("no usable answer");
             assert_eq!(
@@ -321,12 +316,6 @@ fn an_answer_that_lists_an_impossible_order_is_no_answer_and_changes_nothing() {
             );
         }
     });
-    let snapshot: Vec<_> = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, _, _, value)| (key, value))
-        .collect();
     assert_eq!(
         metric_value(
             &snapshot,
