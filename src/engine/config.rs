@@ -30,11 +30,13 @@ pub(crate) const BATCH_PREALLOCATION: usize = 1_024;
 ///   commands (a poll is roughly 10–30 ns, so 1,000 spins is tens of microseconds) when the
 ///   core should rest during long quiet periods.
 /// * **One thread produces every command and latency comes first**: no wait strategy beats
-///   having no hand-off at all; use the [`InlineWriter`](super::InlineWriter) (0.4–0.5 µs
-///   median, 2.2–3.2 µs p99 at 100,000 updates a second on the same machine when quiet, up to
-///   1.8 and 8.8 µs while it was slow, against 60–90 µs and milliseconds for the threaded engine: `cargo run --release -- bench --quick --seconds
-///   1 --rate 100000 --contenders snapstate_inline`, `docs/benchmarks.md`, "Reusing the
-///   replaced version").
+///   having no hand-off at all; use the [`InlineWriter`](super::InlineWriter) (0.4–0.7 µs
+///   median, 2.2–3.3 µs p99 at 100,000 updates a second on the same machine when quiet, up to
+///   1.8 and 8.8 µs while it was slow, against 20–28 µs and 0.07–0.6 ms for the threaded
+///   engine when quiet: `cargo run --release -- bench --quick --seconds 1 --rate 100000
+///   --contenders snapstate_inline` and `--contenders snapstate --wait-strategy W`,
+///   `docs/benchmarks.md`, "Reusing the replaced version" and "Sizing the threaded writer's
+///   batches by time").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum WaitStrategy {
     /// Park the thread until a command arrives. The default: no CPU while idle.
